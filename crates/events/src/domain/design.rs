@@ -1,0 +1,270 @@
+//! Design: a print-ready artwork rendered for an approved Idea, stored as a
+//! content-addressed asset (checksum and size travel in the event).
+
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Actor, event_enum};
+use crate::codec::EventCodec;
+
+/// A stored file: its key in the blob store is derived from its checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Asset {
+    pub key: String,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PrintArea {
+    pub width: u32,
+    pub height: u32,
+    pub dpi: u32,
+}
+
+impl Default for PrintArea {
+    /// A shirt front: 15 × 18 inches at 300 DPI.
+    fn default() -> Self {
+        Self { width: 4500, height: 5400, dpi: 300 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DesignRequested {
+    pub idea_id: Uuid,
+    pub phrase: String,
+    pub niche: String,
+    pub product_type: String,
+    pub layout: String,
+    pub palette: String,
+    pub print_area: PrintArea,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DesignRendered {
+    pub artwork: Asset,
+    pub preview: Asset,
+    /// `typographic` or `openai`.
+    pub renderer: String,
+    pub cost_micros: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DesignFailed {
+    pub reason: String,
+    pub retryable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DesignApproved {
+    pub by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DesignRejected {
+    pub by: Actor,
+    pub reason: String,
+}
+
+event_enum! {
+    /// Events of the Design aggregate.
+    pub enum DesignEvent {
+        DesignRequested(DesignRequested) = 1,
+        DesignRendered(DesignRendered) = 1,
+        DesignFailed(DesignFailed) = 1,
+        DesignApproved(DesignApproved) = 1,
+        DesignRejected(DesignRejected) = 1,
+    }
+}
+
+impl EventCodec for DesignEvent {
+    const TYPES: &'static [(&'static str, u32)] = Self::ALL;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DesignCommand {
+    Request(DesignRequested),
+    RecordRender(DesignRendered),
+    RecordFailure(DesignFailed),
+    Approve { by: Actor },
+    Reject { by: Actor, reason: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DesignError {
+    #[error("design already requested")]
+    AlreadyRequested,
+    #[error("design does not exist")]
+    Unknown,
+    #[error("design already rendered")]
+    AlreadyRendered,
+    #[error("design has no rendered artwork yet")]
+    NotRendered,
+    #[error("artwork is {got_w}×{got_h}, the print area needs {want_w}×{want_h}")]
+    WrongSize { got_w: u32, got_h: u32, want_w: u32, want_h: u32 },
+    #[error("design already decided")]
+    AlreadyDecided,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DesignStatus {
+    #[default]
+    New,
+    Requested,
+    Rendered,
+    Failed,
+    Approved,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Design {
+    pub status: DesignStatus,
+    pub print_area: Option<PrintArea>,
+    pub failures: u32,
+}
+
+impl Aggregate for Design {
+    const TYPE: &'static str = "design";
+    type Command = DesignCommand;
+    type Event = DesignEvent;
+    type Error = DesignError;
+    type Services = ();
+
+    async fn handle(&mut self, command: DesignCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DesignError> {
+        use DesignStatus as S;
+        match command {
+            DesignCommand::Request(e) => {
+                if self.status != S::New {
+                    return Err(DesignError::AlreadyRequested);
+                }
+                sink.write(DesignEvent::DesignRequested(e), self).await;
+            }
+            DesignCommand::RecordRender(e) => {
+                match self.status {
+                    S::New => return Err(DesignError::Unknown),
+                    S::Requested | S::Failed => {}
+                    _ => return Err(DesignError::AlreadyRendered),
+                }
+                let area = self.print_area.unwrap_or_default();
+                if (e.artwork.width, e.artwork.height) != (area.width, area.height) {
+                    return Err(DesignError::WrongSize {
+                        got_w: e.artwork.width,
+                        got_h: e.artwork.height,
+                        want_w: area.width,
+                        want_h: area.height,
+                    });
+                }
+                sink.write(DesignEvent::DesignRendered(e), self).await;
+            }
+            DesignCommand::RecordFailure(e) => {
+                match self.status {
+                    S::New => return Err(DesignError::Unknown),
+                    S::Requested | S::Failed => {}
+                    _ => return Err(DesignError::AlreadyRendered),
+                }
+                sink.write(DesignEvent::DesignFailed(e), self).await;
+            }
+            DesignCommand::Approve { by } => {
+                match self.status {
+                    S::New => return Err(DesignError::Unknown),
+                    S::Rendered => {}
+                    S::Approved | S::Rejected => return Err(DesignError::AlreadyDecided),
+                    _ => return Err(DesignError::NotRendered),
+                }
+                sink.write(DesignEvent::DesignApproved(DesignApproved { by }), self).await;
+            }
+            DesignCommand::Reject { by, reason } => {
+                match self.status {
+                    S::New => return Err(DesignError::Unknown),
+                    S::Approved | S::Rejected => return Err(DesignError::AlreadyDecided),
+                    _ => {}
+                }
+                sink.write(DesignEvent::DesignRejected(DesignRejected { by, reason }), self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: DesignEvent) {
+        match event {
+            DesignEvent::DesignRequested(e) => {
+                self.status = DesignStatus::Requested;
+                self.print_area = Some(e.print_area);
+            }
+            DesignEvent::DesignRendered(_) => self.status = DesignStatus::Rendered,
+            DesignEvent::DesignFailed(_) => {
+                self.status = DesignStatus::Failed;
+                self.failures += 1;
+            }
+            DesignEvent::DesignApproved(_) => self.status = DesignStatus::Approved,
+            DesignEvent::DesignRejected(_) => self.status = DesignStatus::Rejected,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    type T = TestFramework<Design>;
+
+    fn requested() -> DesignEvent {
+        DesignEvent::DesignRequested(DesignRequested {
+            idea_id: Uuid::nil(),
+            phrase: "Crazy Cat Mom".into(),
+            niche: "pets".into(),
+            product_type: "t-shirt".into(),
+            layout: "stacked".into(),
+            palette: "warm".into(),
+            print_area: PrintArea::default(),
+        })
+    }
+    fn asset(w: u32, h: u32) -> Asset {
+        Asset { key: "k".into(), sha256: "0".repeat(64), bytes: 1, width: w, height: h, content_type: "image/png".into() }
+    }
+    fn rendered(w: u32, h: u32) -> DesignRendered {
+        DesignRendered { artwork: asset(w, h), preview: asset(600, 720), renderer: "typographic".into(), cost_micros: 0 }
+    }
+
+    #[test]
+    fn artwork_must_fill_the_print_area() {
+        T::with(())
+            .given(vec![requested()])
+            .when(DesignCommand::RecordRender(rendered(1024, 1024)))
+            .then_expect_error(DesignError::WrongSize { got_w: 1024, got_h: 1024, want_w: 4500, want_h: 5400 });
+        T::with(())
+            .given(vec![requested()])
+            .when(DesignCommand::RecordRender(rendered(4500, 5400)))
+            .then_expect_events(vec![DesignEvent::DesignRendered(rendered(4500, 5400))]);
+    }
+
+    #[test]
+    fn a_failed_render_can_be_retried_but_a_rendered_one_is_final() {
+        let failed = DesignEvent::DesignFailed(DesignFailed { reason: "timeout".into(), retryable: true });
+        T::with(())
+            .given(vec![requested(), failed])
+            .when(DesignCommand::RecordRender(rendered(4500, 5400)))
+            .then_expect_events(vec![DesignEvent::DesignRendered(rendered(4500, 5400))]);
+        T::with(())
+            .given(vec![requested(), DesignEvent::DesignRendered(rendered(4500, 5400))])
+            .when(DesignCommand::RecordRender(rendered(4500, 5400)))
+            .then_expect_error(DesignError::AlreadyRendered);
+    }
+
+    #[test]
+    fn only_rendered_designs_are_approved() {
+        T::with(())
+            .given(vec![requested()])
+            .when(DesignCommand::Approve { by: Actor::System })
+            .then_expect_error(DesignError::NotRendered);
+    }
+}

@@ -1,0 +1,281 @@
+//! Idea: a product idea (phrase, niche, product type, style, audience, tags)
+//! generated from a Trend, screened for trademark and policy risk, then
+//! approved or rejected. Red ideas stop; amber ideas wait for a person.
+
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Actor, event_enum};
+use crate::codec::EventCodec;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IdeaGenerated {
+    pub trend_id: Uuid,
+    pub phrase: String,
+    pub niche: String,
+    pub product_type: String,
+    pub style: String,
+    pub audience: String,
+    pub tags: Vec<String>,
+    /// `offline` or `openai`.
+    pub provider: String,
+    pub model: Option<String>,
+    /// What the provider call cost, in millionths of a US dollar.
+    pub cost_micros: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Green,
+    Amber,
+    Red,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScreeningHit {
+    /// The protected term or policy phrase that matched.
+    pub term: String,
+    /// `exact`, `phrase` or `fuzzy`.
+    pub match_kind: String,
+    /// The text in the idea that matched it.
+    pub matched: String,
+    /// Which field: `phrase`, `tag`, `title`, `description`.
+    pub field: String,
+    /// The index entry's origin, e.g. `curated:brands` or `uspto:<serial>`.
+    pub source: String,
+    pub severity: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IdeaScreened {
+    pub verdict: Verdict,
+    pub hits: Vec<ScreeningHit>,
+    /// Version of the screening index used, so results can be re-checked.
+    pub index_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IdeaApproved {
+    pub by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IdeaRejected {
+    pub by: Actor,
+    pub reason: String,
+}
+
+event_enum! {
+    /// Events of the Idea aggregate.
+    pub enum IdeaEvent {
+        IdeaGenerated(IdeaGenerated) = 1,
+        IdeaScreened(IdeaScreened) = 1,
+        IdeaApproved(IdeaApproved) = 1,
+        IdeaRejected(IdeaRejected) = 1,
+    }
+}
+
+impl EventCodec for IdeaEvent {
+    const TYPES: &'static [(&'static str, u32)] = Self::ALL;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum IdeaCommand {
+    Generate(IdeaGenerated),
+    RecordScreening(IdeaScreened),
+    Approve { by: Actor },
+    Reject { by: Actor, reason: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum IdeaError {
+    #[error("idea already generated")]
+    AlreadyGenerated,
+    #[error("idea does not exist")]
+    Unknown,
+    #[error("phrase must be 1–200 characters")]
+    BadPhrase,
+    #[error("idea has not been screened yet")]
+    NotScreened,
+    #[error("idea screened red: it cannot be approved")]
+    ScreenedRed,
+    #[error("idea screened amber: only a person can approve it")]
+    NeedsPerson,
+    #[error("idea already decided ({0})")]
+    AlreadyDecided(&'static str),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdeaStatus {
+    #[default]
+    New,
+    Generated,
+    Screened(Verdict),
+    Approved,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Idea {
+    pub status: IdeaStatus,
+    pub trend_id: Option<Uuid>,
+}
+
+impl Aggregate for Idea {
+    const TYPE: &'static str = "idea";
+    type Command = IdeaCommand;
+    type Event = IdeaEvent;
+    type Error = IdeaError;
+    type Services = ();
+
+    async fn handle(&mut self, command: IdeaCommand, _: &(), sink: &EventSink<Self>) -> Result<(), IdeaError> {
+        use IdeaStatus as S;
+        let decided = |s: IdeaStatus| match s {
+            S::Approved => Some("approved"),
+            S::Rejected => Some("rejected"),
+            _ => None,
+        };
+        match command {
+            IdeaCommand::Generate(e) => {
+                if self.status != S::New {
+                    return Err(IdeaError::AlreadyGenerated);
+                }
+                let len = e.phrase.trim().chars().count();
+                if len == 0 || len > 200 {
+                    return Err(IdeaError::BadPhrase);
+                }
+                sink.write(IdeaEvent::IdeaGenerated(e), self).await;
+            }
+            IdeaCommand::RecordScreening(e) => {
+                if self.status == S::New {
+                    return Err(IdeaError::Unknown);
+                }
+                if let Some(d) = decided(self.status) {
+                    return Err(IdeaError::AlreadyDecided(d));
+                }
+                sink.write(IdeaEvent::IdeaScreened(e), self).await;
+            }
+            IdeaCommand::Approve { by } => {
+                match self.status {
+                    S::New => return Err(IdeaError::Unknown),
+                    S::Generated => return Err(IdeaError::NotScreened),
+                    S::Screened(Verdict::Red) => return Err(IdeaError::ScreenedRed),
+                    S::Screened(Verdict::Amber) if !by.is_person() => return Err(IdeaError::NeedsPerson),
+                    s => {
+                        if let Some(d) = decided(s) {
+                            return Err(IdeaError::AlreadyDecided(d));
+                        }
+                    }
+                }
+                sink.write(IdeaEvent::IdeaApproved(IdeaApproved { by }), self).await;
+            }
+            IdeaCommand::Reject { by, reason } => {
+                if self.status == S::New {
+                    return Err(IdeaError::Unknown);
+                }
+                if let Some(d) = decided(self.status) {
+                    return Err(IdeaError::AlreadyDecided(d));
+                }
+                sink.write(IdeaEvent::IdeaRejected(IdeaRejected { by, reason }), self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: IdeaEvent) {
+        match event {
+            IdeaEvent::IdeaGenerated(e) => {
+                self.status = IdeaStatus::Generated;
+                self.trend_id = Some(e.trend_id);
+            }
+            IdeaEvent::IdeaScreened(e) => self.status = IdeaStatus::Screened(e.verdict),
+            IdeaEvent::IdeaApproved(_) => self.status = IdeaStatus::Approved,
+            IdeaEvent::IdeaRejected(_) => self.status = IdeaStatus::Rejected,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    type T = TestFramework<Idea>;
+
+    fn generated() -> IdeaGenerated {
+        IdeaGenerated {
+            trend_id: Uuid::nil(),
+            phrase: "Crazy Cat Mom Club".into(),
+            niche: "pets".into(),
+            product_type: "t-shirt".into(),
+            style: "retro".into(),
+            audience: "cat owners".into(),
+            tags: vec!["cat mom".into()],
+            provider: "offline".into(),
+            model: None,
+            cost_micros: 0,
+        }
+    }
+    fn screened(v: Verdict) -> IdeaEvent {
+        IdeaEvent::IdeaScreened(IdeaScreened { verdict: v, hits: vec![], index_version: "test".into() })
+    }
+    fn person() -> Actor {
+        Actor::User { user_id: Uuid::nil() }
+    }
+    fn policy() -> Actor {
+        Actor::Policy { name: "auto-green".into() }
+    }
+
+    #[test]
+    fn generating_twice_is_refused() {
+        T::with(())
+            .given(vec![IdeaEvent::IdeaGenerated(generated())])
+            .when(IdeaCommand::Generate(generated()))
+            .then_expect_error(IdeaError::AlreadyGenerated);
+    }
+
+    #[test]
+    fn phrases_must_be_sensible() {
+        let mut e = generated();
+        e.phrase = "  ".into();
+        T::with(()).given_no_previous_events().when(IdeaCommand::Generate(e)).then_expect_error(IdeaError::BadPhrase);
+    }
+
+    #[test]
+    fn approval_follows_the_screening_verdict() {
+        let g = IdeaEvent::IdeaGenerated(generated());
+        T::with(()).given(vec![g.clone()]).when(IdeaCommand::Approve { by: person() }).then_expect_error(IdeaError::NotScreened);
+        T::with(())
+            .given(vec![g.clone(), screened(Verdict::Red)])
+            .when(IdeaCommand::Approve { by: person() })
+            .then_expect_error(IdeaError::ScreenedRed);
+        T::with(())
+            .given(vec![g.clone(), screened(Verdict::Amber)])
+            .when(IdeaCommand::Approve { by: policy() })
+            .then_expect_error(IdeaError::NeedsPerson);
+        T::with(())
+            .given(vec![g.clone(), screened(Verdict::Amber)])
+            .when(IdeaCommand::Approve { by: person() })
+            .then_expect_events(vec![IdeaEvent::IdeaApproved(IdeaApproved { by: person() })]);
+        T::with(())
+            .given(vec![g, screened(Verdict::Green)])
+            .when(IdeaCommand::Approve { by: policy() })
+            .then_expect_events(vec![IdeaEvent::IdeaApproved(IdeaApproved { by: policy() })]);
+    }
+
+    #[test]
+    fn a_decided_idea_stays_decided() {
+        T::with(())
+            .given(vec![
+                IdeaEvent::IdeaGenerated(generated()),
+                screened(Verdict::Green),
+                IdeaEvent::IdeaRejected(IdeaRejected { by: person(), reason: "meh".into() }),
+            ])
+            .when(IdeaCommand::Approve { by: person() })
+            .then_expect_error(IdeaError::AlreadyDecided("rejected"));
+    }
+}

@@ -1,0 +1,315 @@
+//! Listing: the marketplace listing composed from an Idea and its Design —
+//! title, description, tags, price — revised by people, approved, queued
+//! for publishing and finally published to Printify and Etsy.
+
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Actor, event_enum};
+use crate::codec::EventCodec;
+
+/// Etsy's limits, enforced again here so no event can carry a listing Etsy
+/// would refuse. (Full character rules live in the listing composer.)
+pub const MAX_TITLE_CHARS: usize = 140;
+pub const MAX_TAGS: usize = 13;
+pub const MAX_TAG_CHARS: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingDrafted {
+    pub idea_id: Uuid,
+    pub design_id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub price_cents: u64,
+    pub currency: String,
+    /// 0–100 with the reasons kept in the read model.
+    pub seo_score: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingRevised {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub price_cents: Option<u64>,
+    pub seo_score: u8,
+    pub by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingApproved {
+    pub by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingSubmitted {
+    pub by: Actor,
+    pub shop_id: Uuid,
+    /// Dry run: go through the motions without creating anything on the marketplace.
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingPublished {
+    pub printify_product_id: Option<String>,
+    pub etsy_listing_id: Option<String>,
+    pub url: Option<String>,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingPublishFailed {
+    pub reason: String,
+    pub retryable: bool,
+}
+
+event_enum! {
+    /// Events of the Listing aggregate.
+    pub enum ListingEvent {
+        ListingDrafted(ListingDrafted) = 1,
+        ListingRevised(ListingRevised) = 1,
+        ListingApproved(ListingApproved) = 1,
+        ListingSubmitted(ListingSubmitted) = 1,
+        ListingPublished(ListingPublished) = 1,
+        ListingPublishFailed(ListingPublishFailed) = 1,
+    }
+}
+
+impl EventCodec for ListingEvent {
+    const TYPES: &'static [(&'static str, u32)] = Self::ALL;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ListingCommand {
+    Draft(ListingDrafted),
+    Revise(ListingRevised),
+    Approve { by: Actor },
+    Submit { by: Actor, shop_id: Uuid, dry_run: bool },
+    RecordPublished(ListingPublished),
+    RecordPublishFailure(ListingPublishFailed),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ListingError {
+    #[error("listing already drafted")]
+    AlreadyDrafted,
+    #[error("listing does not exist")]
+    Unknown,
+    #[error("title must be 1–{MAX_TITLE_CHARS} characters")]
+    BadTitle,
+    #[error("at most {MAX_TAGS} tags of 1–{MAX_TAG_CHARS} characters each")]
+    BadTags,
+    #[error("price must be above zero")]
+    BadPrice,
+    #[error("the revision changes nothing")]
+    EmptyRevision,
+    #[error("listing is {0} and can no longer be {1}")]
+    WrongState(&'static str, &'static str),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ListingStatus {
+    #[default]
+    New,
+    Draft,
+    Approved,
+    Queued,
+    Published,
+}
+
+impl ListingStatus {
+    fn name(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Draft => "a draft",
+            Self::Approved => "approved",
+            Self::Queued => "queued",
+            Self::Published => "published",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Listing {
+    pub status: ListingStatus,
+    pub revisions: u32,
+}
+
+fn check_title(t: &str) -> Result<(), ListingError> {
+    let n = t.trim().chars().count();
+    if n == 0 || n > MAX_TITLE_CHARS { Err(ListingError::BadTitle) } else { Ok(()) }
+}
+fn check_tags(tags: &[String]) -> Result<(), ListingError> {
+    let ok = tags.len() <= MAX_TAGS
+        && tags.iter().all(|t| {
+            let n = t.trim().chars().count();
+            n > 0 && n <= MAX_TAG_CHARS
+        });
+    if ok { Ok(()) } else { Err(ListingError::BadTags) }
+}
+
+impl Aggregate for Listing {
+    const TYPE: &'static str = "listing";
+    type Command = ListingCommand;
+    type Event = ListingEvent;
+    type Error = ListingError;
+    type Services = ();
+
+    async fn handle(&mut self, command: ListingCommand, _: &(), sink: &EventSink<Self>) -> Result<(), ListingError> {
+        use ListingStatus as S;
+        match command {
+            ListingCommand::Draft(e) => {
+                if self.status != S::New {
+                    return Err(ListingError::AlreadyDrafted);
+                }
+                check_title(&e.title)?;
+                check_tags(&e.tags)?;
+                if e.price_cents == 0 {
+                    return Err(ListingError::BadPrice);
+                }
+                sink.write(ListingEvent::ListingDrafted(e), self).await;
+            }
+            ListingCommand::Revise(e) => {
+                match self.status {
+                    S::New => return Err(ListingError::Unknown),
+                    S::Queued | S::Published => return Err(ListingError::WrongState(self.status.name(), "revised")),
+                    _ => {}
+                }
+                if e.title.is_none() && e.description.is_none() && e.tags.is_none() && e.price_cents.is_none() {
+                    return Err(ListingError::EmptyRevision);
+                }
+                if let Some(t) = &e.title {
+                    check_title(t)?;
+                }
+                if let Some(t) = &e.tags {
+                    check_tags(t)?;
+                }
+                if e.price_cents == Some(0) {
+                    return Err(ListingError::BadPrice);
+                }
+                sink.write(ListingEvent::ListingRevised(e), self).await;
+            }
+            ListingCommand::Approve { by } => {
+                if self.status != S::Draft {
+                    return Err(match self.status {
+                        S::New => ListingError::Unknown,
+                        s => ListingError::WrongState(s.name(), "approved"),
+                    });
+                }
+                sink.write(ListingEvent::ListingApproved(ListingApproved { by }), self).await;
+            }
+            ListingCommand::Submit { by, shop_id, dry_run } => {
+                if self.status != S::Approved {
+                    return Err(match self.status {
+                        S::New => ListingError::Unknown,
+                        s => ListingError::WrongState(s.name(), "submitted"),
+                    });
+                }
+                sink.write(ListingEvent::ListingSubmitted(ListingSubmitted { by, shop_id, dry_run }), self).await;
+            }
+            ListingCommand::RecordPublished(e) => {
+                if self.status != S::Queued {
+                    return Err(ListingError::WrongState(self.status.name(), "published"));
+                }
+                sink.write(ListingEvent::ListingPublished(e), self).await;
+            }
+            ListingCommand::RecordPublishFailure(e) => {
+                if self.status != S::Queued {
+                    return Err(ListingError::WrongState(self.status.name(), "failed"));
+                }
+                sink.write(ListingEvent::ListingPublishFailed(e), self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: ListingEvent) {
+        match event {
+            ListingEvent::ListingDrafted(_) => self.status = ListingStatus::Draft,
+            // An approved listing that is edited needs approving again.
+            ListingEvent::ListingRevised(_) => {
+                self.status = ListingStatus::Draft;
+                self.revisions += 1;
+            }
+            ListingEvent::ListingApproved(_) => self.status = ListingStatus::Approved,
+            ListingEvent::ListingSubmitted(_) => self.status = ListingStatus::Queued,
+            ListingEvent::ListingPublished(_) => self.status = ListingStatus::Published,
+            // A permanent failure sends it back for editing; a transient one stays queued.
+            ListingEvent::ListingPublishFailed(e) => {
+                if !e.retryable {
+                    self.status = ListingStatus::Draft;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    type T = TestFramework<Listing>;
+
+    fn drafted() -> ListingDrafted {
+        ListingDrafted {
+            idea_id: Uuid::nil(),
+            design_id: Uuid::nil(),
+            title: "Crazy Cat Mom Shirt, Funny Cat Lover Gift".into(),
+            description: "Soft tee.".into(),
+            tags: vec!["cat mom".into(), "cat lover gift".into()],
+            price_cents: 2499,
+            currency: "USD".into(),
+            seo_score: 70,
+        }
+    }
+    fn revise_title(t: &str) -> ListingRevised {
+        ListingRevised { title: Some(t.into()), description: None, tags: None, price_cents: None, seo_score: 60, by: Actor::System }
+    }
+
+    #[test]
+    fn drafts_obey_etsy_limits() {
+        let mut d = drafted();
+        d.title = "x".repeat(141);
+        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadTitle);
+        let mut d = drafted();
+        d.tags = (0..14).map(|i| format!("tag {i}")).collect();
+        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadTags);
+        let mut d = drafted();
+        d.tags = vec!["a tag that is far too long".into()];
+        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadTags);
+    }
+
+    #[test]
+    fn editing_an_approved_listing_needs_a_new_approval() {
+        let mut l = Listing::default();
+        l.apply(ListingEvent::ListingDrafted(drafted()));
+        l.apply(ListingEvent::ListingApproved(ListingApproved { by: Actor::System }));
+        l.apply(ListingEvent::ListingRevised(revise_title("New title")));
+        assert_eq!(l.status, ListingStatus::Draft);
+    }
+
+    #[test]
+    fn queued_listings_are_frozen() {
+        T::with(())
+            .given(vec![
+                ListingEvent::ListingDrafted(drafted()),
+                ListingEvent::ListingApproved(ListingApproved { by: Actor::System }),
+                ListingEvent::ListingSubmitted(ListingSubmitted { by: Actor::System, shop_id: Uuid::nil(), dry_run: true }),
+            ])
+            .when(ListingCommand::Revise(revise_title("Other")))
+            .then_expect_error(ListingError::WrongState("queued", "revised"));
+    }
+
+    #[test]
+    fn only_approved_listings_are_submitted() {
+        T::with(())
+            .given(vec![ListingEvent::ListingDrafted(drafted())])
+            .when(ListingCommand::Submit { by: Actor::System, shop_id: Uuid::nil(), dry_run: false })
+            .then_expect_error(ListingError::WrongState("a draft", "submitted"));
+    }
+}

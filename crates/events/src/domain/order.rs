@@ -1,0 +1,196 @@
+//! Order: a sale on a marketplace, received from a webhook or a poll, then
+//! paid, shipped or cancelled. Buyer details stay with the marketplace and in
+//! Postgres; the log carries ids and amounts only.
+
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::event_enum;
+use super::shop::Marketplace;
+use crate::codec::EventCodec;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LineItem {
+    pub listing_id: Option<Uuid>,
+    pub external_listing_id: String,
+    pub quantity: u32,
+    pub price_cents: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderReceived {
+    pub shop_id: Uuid,
+    pub marketplace: Marketplace,
+    pub external_order_id: String,
+    pub line_items: Vec<LineItem>,
+    pub total_cents: u64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderPaid {
+    pub amount_cents: u64,
+    /// Production cost charged by the print provider, where known.
+    pub cost_cents: Option<u64>,
+    pub fees_cents: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderShipped {
+    pub carrier: String,
+    pub tracking_ref: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderCancelled {
+    pub reason: String,
+}
+
+event_enum! {
+    /// Events of the Order aggregate.
+    pub enum OrderEvent {
+        OrderReceived(OrderReceived) = 1,
+        OrderPaid(OrderPaid) = 1,
+        OrderShipped(OrderShipped) = 1,
+        OrderCancelled(OrderCancelled) = 1,
+    }
+}
+
+impl EventCodec for OrderEvent {
+    const TYPES: &'static [(&'static str, u32)] = Self::ALL;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OrderCommand {
+    Receive(OrderReceived),
+    RecordPayment(OrderPaid),
+    RecordShipment(OrderShipped),
+    Cancel { reason: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum OrderError {
+    #[error("order already received")]
+    AlreadyReceived,
+    #[error("order does not exist")]
+    Unknown,
+    #[error("an order needs at least one line item with a quantity")]
+    NoItems,
+    #[error("order is {0}")]
+    Closed(&'static str),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderStatus {
+    #[default]
+    New,
+    Received,
+    Paid,
+    Shipped,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub status: OrderStatus,
+}
+
+impl Aggregate for Order {
+    const TYPE: &'static str = "order";
+    type Command = OrderCommand;
+    type Event = OrderEvent;
+    type Error = OrderError;
+    type Services = ();
+
+    async fn handle(&mut self, command: OrderCommand, _: &(), sink: &EventSink<Self>) -> Result<(), OrderError> {
+        use OrderStatus as S;
+        let open = |s: OrderStatus| match s {
+            S::New => Err(OrderError::Unknown),
+            S::Cancelled => Err(OrderError::Closed("cancelled")),
+            _ => Ok(()),
+        };
+        match command {
+            OrderCommand::Receive(e) => {
+                if self.status != S::New {
+                    return Err(OrderError::AlreadyReceived);
+                }
+                if e.line_items.is_empty() || e.line_items.iter().any(|l| l.quantity == 0) {
+                    return Err(OrderError::NoItems);
+                }
+                sink.write(OrderEvent::OrderReceived(e), self).await;
+            }
+            OrderCommand::RecordPayment(e) => {
+                open(self.status)?;
+                sink.write(OrderEvent::OrderPaid(e), self).await;
+            }
+            OrderCommand::RecordShipment(e) => {
+                open(self.status)?;
+                sink.write(OrderEvent::OrderShipped(e), self).await;
+            }
+            OrderCommand::Cancel { reason } => {
+                open(self.status)?;
+                if self.status == S::Shipped {
+                    return Err(OrderError::Closed("shipped"));
+                }
+                sink.write(OrderEvent::OrderCancelled(OrderCancelled { reason }), self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: OrderEvent) {
+        self.status = match event {
+            OrderEvent::OrderReceived(_) => OrderStatus::Received,
+            OrderEvent::OrderPaid(_) => OrderStatus::Paid,
+            OrderEvent::OrderShipped(_) => OrderStatus::Shipped,
+            OrderEvent::OrderCancelled(_) => OrderStatus::Cancelled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    #[test]
+    fn shipped_orders_cannot_be_cancelled() {
+        TestFramework::<Order>::with(())
+            .given(vec![
+                OrderEvent::OrderReceived(OrderReceived {
+                    shop_id: Uuid::nil(),
+                    marketplace: Marketplace::Etsy,
+                    external_order_id: "1".into(),
+                    line_items: vec![LineItem {
+                        listing_id: None,
+                        external_listing_id: "9".into(),
+                        quantity: 1,
+                        price_cents: 2000,
+                    }],
+                    total_cents: 2000,
+                    currency: "USD".into(),
+                }),
+                OrderEvent::OrderShipped(OrderShipped { carrier: "usps".into(), tracking_ref: "x".into() }),
+            ])
+            .when(OrderCommand::Cancel { reason: "late".into() })
+            .then_expect_error(OrderError::Closed("shipped"));
+    }
+
+    #[test]
+    fn orders_need_items() {
+        TestFramework::<Order>::with(())
+            .given_no_previous_events()
+            .when(OrderCommand::Receive(OrderReceived {
+                shop_id: Uuid::nil(),
+                marketplace: Marketplace::Etsy,
+                external_order_id: "1".into(),
+                line_items: vec![],
+                total_cents: 0,
+                currency: "USD".into(),
+            }))
+            .then_expect_error(OrderError::NoItems);
+    }
+}

@@ -1,0 +1,147 @@
+//! Shop: a marketplace connection (Etsy shop, Printify shop). Tokens never
+//! enter the log: they live encrypted in Postgres; events only say that a
+//! connection exists, when its token expires and when it was refreshed.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::event_enum;
+use crate::codec::EventCodec;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Marketplace {
+    Etsy,
+    Printify,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ShopConnected {
+    pub marketplace: Marketplace,
+    pub external_shop_id: String,
+    pub display_name: String,
+    pub token_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ShopTokenRefreshed {
+    pub token_expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ShopDisconnected {
+    pub reason: String,
+}
+
+event_enum! {
+    /// Events of the Shop aggregate.
+    pub enum ShopEvent {
+        ShopConnected(ShopConnected) = 1,
+        ShopTokenRefreshed(ShopTokenRefreshed) = 1,
+        ShopDisconnected(ShopDisconnected) = 1,
+    }
+}
+
+impl EventCodec for ShopEvent {
+    const TYPES: &'static [(&'static str, u32)] = Self::ALL;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ShopCommand {
+    Connect(ShopConnected),
+    RecordTokenRefresh { token_expires_at: DateTime<Utc> },
+    Disconnect { reason: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ShopError {
+    #[error("shop is already connected")]
+    AlreadyConnected,
+    #[error("shop is not connected")]
+    NotConnected,
+    #[error("external shop id is empty")]
+    EmptyExternalId,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Shop {
+    pub connected: bool,
+    pub marketplace: Option<Marketplace>,
+}
+
+impl Aggregate for Shop {
+    const TYPE: &'static str = "shop";
+    type Command = ShopCommand;
+    type Event = ShopEvent;
+    type Error = ShopError;
+    type Services = ();
+
+    async fn handle(&mut self, command: ShopCommand, _: &(), sink: &EventSink<Self>) -> Result<(), ShopError> {
+        match command {
+            ShopCommand::Connect(e) => {
+                if self.connected {
+                    return Err(ShopError::AlreadyConnected);
+                }
+                if e.external_shop_id.trim().is_empty() {
+                    return Err(ShopError::EmptyExternalId);
+                }
+                sink.write(ShopEvent::ShopConnected(e), self).await;
+            }
+            ShopCommand::RecordTokenRefresh { token_expires_at } => {
+                if !self.connected {
+                    return Err(ShopError::NotConnected);
+                }
+                sink.write(ShopEvent::ShopTokenRefreshed(ShopTokenRefreshed { token_expires_at }), self).await;
+            }
+            ShopCommand::Disconnect { reason } => {
+                if !self.connected {
+                    return Err(ShopError::NotConnected);
+                }
+                sink.write(ShopEvent::ShopDisconnected(ShopDisconnected { reason }), self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: ShopEvent) {
+        match event {
+            ShopEvent::ShopConnected(e) => {
+                self.connected = true;
+                self.marketplace = Some(e.marketplace);
+            }
+            ShopEvent::ShopTokenRefreshed(_) => {}
+            ShopEvent::ShopDisconnected(_) => self.connected = false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    #[test]
+    fn a_disconnected_shop_cannot_refresh_tokens() {
+        TestFramework::<Shop>::with(())
+            .given_no_previous_events()
+            .when(ShopCommand::RecordTokenRefresh { token_expires_at: DateTime::<Utc>::MIN_UTC })
+            .then_expect_error(ShopError::NotConnected);
+    }
+
+    #[test]
+    fn connecting_twice_is_refused() {
+        let c = ShopConnected {
+            marketplace: Marketplace::Etsy,
+            external_shop_id: "123".into(),
+            display_name: "Cat Shop".into(),
+            token_expires_at: None,
+        };
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(c.clone())])
+            .when(ShopCommand::Connect(c))
+            .then_expect_error(ShopError::AlreadyConnected);
+    }
+}

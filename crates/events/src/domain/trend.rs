@@ -1,0 +1,312 @@
+//! Trend: a keyword people are searching or buying around, observed over
+//! time from several sources. Keyed deterministically by tenant and
+//! normalised keyword, so every source's observation lands on one Trend.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::event_enum;
+use crate::codec::{CodecError, EventCodec};
+
+/// Where and when a measurement came from, and how far to trust it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Observation {
+    /// Source name from configuration, e.g. `google-trends-rss`.
+    pub source: String,
+    pub observed_at: DateTime<Utc>,
+    /// Rank on the source's list, 1 = top.
+    pub rank: Option<u32>,
+    /// Search or sales volume where the source gives one.
+    pub volume: Option<u64>,
+    /// Interest score, 0–100.
+    pub score: f64,
+    /// True when the figures are estimated rather than measured.
+    pub estimated: bool,
+    /// 0–1.
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TrendObserved {
+    /// The keyword as the source wrote it.
+    pub keyword: String,
+    /// Lower-cased, trimmed, single-spaced: the Trend's natural key.
+    pub normalized: String,
+    /// Niche in the taxonomy (holidays, pets, professions, …).
+    pub niche: String,
+    /// Product types this trend suits (t-shirt, mug, sticker, …).
+    pub product_types: Vec<String>,
+    pub observation: Observation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TrendRetired {
+    pub reason: String,
+}
+
+event_enum! {
+    /// Events of the Trend aggregate.
+    pub enum TrendEvent {
+        /// v1: `{keyword, source, score, observed_at}`; v2 adds the normalised
+        /// keyword, niche, product types and full provenance.
+        TrendObserved(TrendObserved) = 2,
+        TrendRetired(TrendRetired) = 1,
+    }
+}
+
+impl EventCodec for TrendEvent {
+    const TYPES: &'static [(&'static str, u32)] = Self::ALL;
+
+    fn upcast_step(event_type: &str, from: u32, body: Value) -> Result<Value, CodecError> {
+        match (event_type, from) {
+            ("TrendObserved", 1) => {
+                let keyword = body.get("keyword").and_then(Value::as_str).unwrap_or_default();
+                Ok(json!({
+                    "keyword": keyword,
+                    "normalized": normalize_keyword(keyword),
+                    "niche": "uncategorised",
+                    "product_types": [],
+                    "observation": {
+                        "source": body.get("source").cloned().unwrap_or(json!("unknown")),
+                        "observed_at": body.get("observed_at").cloned().unwrap_or(Value::Null),
+                        "rank": null,
+                        "volume": null,
+                        "score": body.get("score").cloned().unwrap_or(json!(0.0)),
+                        // v1 never said; treat old figures as estimates of middling trust.
+                        "estimated": true,
+                        "confidence": 0.5,
+                    }
+                }))
+            }
+            _ => Err(CodecError::NoUpcaster { event_type: event_type.into(), version: from }),
+        }
+    }
+}
+
+/// Lower-cases, trims and collapses whitespace.
+pub fn normalize_keyword(raw: &str) -> String {
+    raw.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" ")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TrendCommand {
+    Observe { keyword: String, niche: String, product_types: Vec<String>, observation: Observation },
+    /// A bulk import of several observations of the same keyword (one atomic commit).
+    ObserveMany { keyword: String, niche: String, product_types: Vec<String>, observations: Vec<Observation> },
+    Retire { reason: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TrendError {
+    #[error("keyword is empty")]
+    EmptyKeyword,
+    #[error("keyword {got:?} does not match this trend's keyword {expected:?}")]
+    KeywordMismatch { expected: String, got: String },
+    #[error("score must be within 0–100, got {0}")]
+    ScoreOutOfRange(f64),
+    #[error("confidence must be within 0–1, got {0}")]
+    ConfidenceOutOfRange(f64),
+    #[error("trend is retired")]
+    Retired,
+    #[error("nothing to observe")]
+    NoObservations,
+    #[error("trend was never observed")]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trend {
+    pub normalized: Option<String>,
+    pub niche: String,
+    pub observations: u64,
+    pub last_score: f64,
+    pub retired: bool,
+}
+
+impl Trend {
+    fn check(&self, keyword: &str, obs: &Observation) -> Result<String, TrendError> {
+        let normalized = normalize_keyword(keyword);
+        if normalized.is_empty() {
+            return Err(TrendError::EmptyKeyword);
+        }
+        if let Some(existing) = &self.normalized
+            && *existing != normalized
+        {
+            return Err(TrendError::KeywordMismatch { expected: existing.clone(), got: normalized });
+        }
+        if self.retired {
+            return Err(TrendError::Retired);
+        }
+        if !(0.0..=100.0).contains(&obs.score) {
+            return Err(TrendError::ScoreOutOfRange(obs.score));
+        }
+        if !(0.0..=1.0).contains(&obs.confidence) {
+            return Err(TrendError::ConfidenceOutOfRange(obs.confidence));
+        }
+        Ok(normalized)
+    }
+}
+
+impl Aggregate for Trend {
+    const TYPE: &'static str = "trend";
+    type Command = TrendCommand;
+    type Event = TrendEvent;
+    type Error = TrendError;
+    type Services = ();
+
+    async fn handle(&mut self, command: TrendCommand, _: &(), sink: &EventSink<Self>) -> Result<(), TrendError> {
+        match command {
+            TrendCommand::Observe { keyword, niche, product_types, observation } => {
+                let normalized = self.check(&keyword, &observation)?;
+                let event = TrendObserved { keyword, normalized, niche, product_types, observation };
+                sink.write(TrendEvent::TrendObserved(event), self).await;
+            }
+            TrendCommand::ObserveMany { keyword, niche, product_types, observations } => {
+                if observations.is_empty() {
+                    return Err(TrendError::NoObservations);
+                }
+                let mut events = Vec::with_capacity(observations.len());
+                for observation in observations {
+                    let normalized = self.check(&keyword, &observation)?;
+                    events.push(TrendEvent::TrendObserved(TrendObserved {
+                        keyword: keyword.clone(),
+                        normalized,
+                        niche: niche.clone(),
+                        product_types: product_types.clone(),
+                        observation,
+                    }));
+                }
+                for e in events {
+                    sink.write(e, self).await;
+                }
+            }
+            TrendCommand::Retire { reason } => {
+                if self.normalized.is_none() {
+                    return Err(TrendError::Unknown);
+                }
+                if self.retired {
+                    return Err(TrendError::Retired);
+                }
+                sink.write(TrendEvent::TrendRetired(TrendRetired { reason }), self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: TrendEvent) {
+        match event {
+            TrendEvent::TrendObserved(e) => {
+                self.normalized = Some(e.normalized);
+                self.niche = e.niche;
+                self.observations += 1;
+                self.last_score = e.observation.score;
+            }
+            TrendEvent::TrendRetired(_) => self.retired = true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    fn obs(score: f64) -> Observation {
+        Observation {
+            source: "fixture".into(),
+            observed_at: DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().to_utc(),
+            rank: Some(3),
+            volume: None,
+            score,
+            estimated: false,
+            confidence: 0.9,
+        }
+    }
+    fn observed(keyword: &str, score: f64) -> TrendEvent {
+        TrendEvent::TrendObserved(TrendObserved {
+            keyword: keyword.into(),
+            normalized: normalize_keyword(keyword),
+            niche: "pets".into(),
+            product_types: vec!["t-shirt".into()],
+            observation: obs(score),
+        })
+    }
+    fn observe(keyword: &str, score: f64) -> TrendCommand {
+        TrendCommand::Observe {
+            keyword: keyword.into(),
+            niche: "pets".into(),
+            product_types: vec!["t-shirt".into()],
+            observation: obs(score),
+        }
+    }
+    type T = TestFramework<Trend>;
+
+    #[test]
+    fn a_first_observation_creates_the_trend() {
+        T::with(()).given_no_previous_events().when(observe("  Cat   MOM ", 70.0)).then_expect_events(vec![
+            TrendEvent::TrendObserved(TrendObserved {
+                keyword: "  Cat   MOM ".into(),
+                normalized: "cat mom".into(),
+                niche: "pets".into(),
+                product_types: vec!["t-shirt".into()],
+                observation: obs(70.0),
+            }),
+        ]);
+    }
+
+    #[test]
+    fn observations_must_be_in_range() {
+        T::with(()).given_no_previous_events().when(observe("cat mom", 101.0)).then_expect_error(TrendError::ScoreOutOfRange(101.0));
+        T::with(()).given_no_previous_events().when(observe("   ", 1.0)).then_expect_error(TrendError::EmptyKeyword);
+    }
+
+    #[test]
+    fn another_keyword_cannot_land_on_this_trend() {
+        T::with(()).given(vec![observed("cat mom", 1.0)]).when(observe("dog dad", 1.0)).then_expect_error(
+            TrendError::KeywordMismatch { expected: "cat mom".into(), got: "dog dad".into() },
+        );
+    }
+
+    #[test]
+    fn a_retired_trend_takes_no_more_observations() {
+        T::with(())
+            .given(vec![observed("cat mom", 1.0), TrendEvent::TrendRetired(TrendRetired { reason: "stale".into() })])
+            .when(observe("cat mom", 5.0))
+            .then_expect_error(TrendError::Retired);
+    }
+
+    #[test]
+    fn bulk_observations_are_all_or_nothing() {
+        let cmd = TrendCommand::ObserveMany {
+            keyword: "cat mom".into(),
+            niche: "pets".into(),
+            product_types: vec!["t-shirt".into()],
+            observations: vec![obs(1.0), obs(200.0)],
+        };
+        T::with(()).given_no_previous_events().when(cmd).then_expect_error(TrendError::ScoreOutOfRange(200.0));
+    }
+
+    #[test]
+    fn v1_observations_upcast_to_v2() {
+        let v1 = json!({"keyword": "Cat Mom", "source": "legacy", "score": 42.0, "observed_at": "2024-01-01T00:00:00Z"});
+        let TrendEvent::TrendObserved(e) = TrendEvent::decode("TrendObserved", 1, v1).unwrap() else { panic!() };
+        assert_eq!(e.normalized, "cat mom");
+        assert_eq!(e.observation.source, "legacy");
+        assert_eq!(e.observation.score, 42.0);
+        assert!(e.observation.estimated);
+    }
+
+    #[test]
+    fn encode_then_decode_is_identity() {
+        let e = observed("cat mom", 3.0);
+        let (t, v, body) = e.encode().unwrap();
+        assert_eq!((t.as_str(), v), ("TrendObserved", 2));
+        assert_eq!(TrendEvent::decode(&t, v, body).unwrap(), e);
+        assert!(matches!(TrendEvent::decode("TrendObserved", 3, json!({})), Err(CodecError::FromTheFuture { .. })));
+        assert!(matches!(TrendEvent::decode("Nope", 1, json!({})), Err(CodecError::UnknownType(_))));
+    }
+}

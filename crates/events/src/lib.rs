@@ -1,0 +1,19 @@
+//! The domain of POD Automator: identifiers, the event envelope, the aggregates
+//! (Trend, Idea, Design, Listing, Shop, Order) with their commands, events and
+//! rules, and the JetStream event store that persists them.
+//!
+//! Everything outside [`store`] is pure: no I/O, no clocks, no randomness.
+//! Only [`store`] and [`envelope`] know how events travel on NATS.
+
+pub mod codec;
+pub mod domain;
+pub mod envelope;
+pub mod ids;
+pub mod namespace;
+pub mod schema;
+pub mod store;
+
+pub use codec::{CodecError, EventCodec};
+pub use envelope::{EventMeta, RecordedEvent};
+pub use ids::{AggregateId, IdError, TenantId};
+pub use namespace::Namespace;

@@ -1,0 +1,98 @@
+//! Names on NATS. One [`Namespace`] per installation: its prefix is put in
+//! front of every subject, stream, KV bucket and consumer, so several
+//! installations (and every test) can share one NATS server.
+
+use crate::ids::TenantId;
+
+/// The default prefix: subjects `pod.evt.…`, stream `POD_EVENTS`.
+pub const DEFAULT_PREFIX: &str = "pod";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    prefix: String,
+}
+
+impl Namespace {
+    /// `prefix` must be a lowercase subject token (`a–z`, `0–9`, `_`, `-`).
+    pub fn new(prefix: impl Into<String>) -> Result<Self, crate::IdError> {
+        let prefix = prefix.into();
+        TenantId::parse(prefix.clone())?;
+        Ok(Self { prefix })
+    }
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    fn upper(&self) -> String {
+        self.prefix.to_ascii_uppercase().replace('-', "_")
+    }
+    /// The event log.
+    pub fn events_stream(&self) -> String {
+        format!("{}_EVENTS", self.upper())
+    }
+    /// Dead letters of workers and projections.
+    pub fn dlq_stream(&self) -> String {
+        format!("{}_DLQ", self.upper())
+    }
+    /// Aggregate snapshots (a KV bucket).
+    pub fn snapshot_bucket(&self) -> String {
+        format!("{}_SNAPSHOTS", self.upper())
+    }
+    /// `<prefix>.evt.>`: every event.
+    pub fn all_events(&self) -> String {
+        format!("{}.evt.>", self.prefix)
+    }
+    /// `<prefix>.evt.<aggregate>.>`: every event of one aggregate type.
+    pub fn aggregate_events(&self, aggregate_type: &str) -> String {
+        format!("{}.evt.{}.>", self.prefix, aggregate_type)
+    }
+    /// `<prefix>.evt.<aggregate>.<tenant>.>`.
+    pub fn tenant_events(&self, aggregate_type: &str, tenant: &TenantId) -> String {
+        format!("{}.evt.{}.{}.>", self.prefix, aggregate_type, tenant)
+    }
+    /// `<prefix>.evt.<aggregate>.<tenant>.<id>`: one aggregate instance.
+    pub fn aggregate_subject(&self, aggregate_type: &str, aggregate_id: &crate::AggregateId) -> String {
+        format!("{}.evt.{}.{}.{}", self.prefix, aggregate_type, aggregate_id.tenant, aggregate_id.id)
+    }
+    /// Consumer names are prefixed too, e.g. `pod_proj_trends`.
+    pub fn consumer(&self, name: &str) -> String {
+        format!("{}_{}", self.prefix.replace('-', "_"), name)
+    }
+    /// Parses `<prefix>.evt.<aggregate>.<tenant>.<id>` into its parts.
+    pub fn parse_subject<'a>(&self, subject: &'a str) -> Option<SubjectParts<'a>> {
+        let rest = subject.strip_prefix(self.prefix.as_str())?.strip_prefix(".evt.")?;
+        let mut it = rest.splitn(3, '.');
+        let aggregate_type = it.next()?;
+        let tenant = it.next()?;
+        let id = it.next()?;
+        Some(SubjectParts { aggregate_type, tenant, id })
+    }
+}
+
+impl Default for Namespace {
+    fn default() -> Self {
+        Self { prefix: DEFAULT_PREFIX.to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubjectParts<'a> {
+    pub aggregate_type: &'a str,
+    pub tenant: &'a str,
+    pub id: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_prefix() {
+        let ns = Namespace::new("t-42").unwrap();
+        assert_eq!(ns.events_stream(), "T_42_EVENTS");
+        assert_eq!(ns.aggregate_events("trend"), "t-42.evt.trend.>");
+        let parts = ns.parse_subject("t-42.evt.idea.acme.0193").unwrap();
+        assert_eq!(parts, SubjectParts { aggregate_type: "idea", tenant: "acme", id: "0193" });
+        assert!(ns.parse_subject("pod.evt.idea.acme.0193").is_none());
+        assert!(Namespace::new("Bad.Prefix").is_err());
+    }
+}

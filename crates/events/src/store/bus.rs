@@ -1,0 +1,110 @@
+//! `CommandBus<A>`: load → handle → append, retried on fresh state when a
+//! concurrent writer got there first, and idempotent by command id.
+//!
+//! This is cqrs-es's `CqrsFramework::execute` plus what an event-sourced
+//! service needs around it: a command already applied (same command id,
+//! found in the aggregate's recent history or by the stream's duplicate
+//! window) succeeds without effect, and "wrong last sequence" becomes a retry.
+
+use std::time::Duration;
+
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use rand::Rng;
+
+use super::StoreError;
+use super::jetstream::JetStreamStore;
+use crate::codec::EventCodec;
+use crate::envelope::EventMeta;
+use crate::ids::AggregateId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// New events were stored; `version` is the aggregate's sequence after them.
+    Committed { version: u64, last_stream_seq: u64, events: usize },
+    /// The command was accepted but changed nothing.
+    Unchanged { version: u64 },
+    /// This command id was applied before; nothing was stored this time.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error> {
+    /// The aggregate refused the command (a business rule).
+    #[error("rejected: {0}")]
+    Rejected(E),
+    /// Concurrent writers kept winning; the caller may retry later (HTTP 409).
+    #[error("aggregate {aggregate_id} kept changing under {attempts} attempts")]
+    Conflict { aggregate_id: String, attempts: u32 },
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+pub struct CommandBus<A: Aggregate> {
+    store: JetStreamStore<A>,
+    services: A::Services,
+    max_attempts: u32,
+}
+
+impl<A> CommandBus<A>
+where
+    A: Aggregate + Clone,
+    A::Event: EventCodec,
+    A::Command: Clone,
+{
+    pub fn new(store: JetStreamStore<A>, services: A::Services) -> Self {
+        Self { store, services, max_attempts: 64 }
+    }
+
+    pub fn with_max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    pub fn store(&self) -> &JetStreamStore<A> {
+        &self.store
+    }
+
+    #[tracing::instrument(skip(self, command, meta), fields(aggregate = A::TYPE, command_id = %meta.command_id))]
+    pub async fn execute(
+        &self,
+        id: &AggregateId,
+        command: A::Command,
+        meta: &EventMeta,
+    ) -> Result<Outcome, CommandError<A::Error>> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut ctx = self.store.load(id).await.map_err(CommandError::Store)?;
+            if ctx.has_applied(&meta.command_id) {
+                return Ok(Outcome::Duplicate);
+            }
+            let sink = EventSink::<A>::default();
+            ctx.aggregate.handle(command.clone(), &self.services, &sink).await.map_err(CommandError::Rejected)?;
+            let events = sink.collect().await;
+            if events.is_empty() {
+                return Ok(Outcome::Unchanged { version: ctx.version });
+            }
+            match self.store.append(&events, ctx, meta).await {
+                Ok((c, _)) if c.duplicate => return Ok(Outcome::Duplicate),
+                Ok((c, _)) => {
+                    return Ok(Outcome::Committed {
+                        version: c.version,
+                        last_stream_seq: c.last_stream_seq,
+                        events: events.len(),
+                    });
+                }
+                Err(StoreError::Conflict(_)) if attempt < self.max_attempts => {
+                    // Back off a little, with jitter, so racing writers spread out.
+                    let cap = 1u64 << attempt.min(6);
+                    let wait = rand::rng().random_range(0..=cap);
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
+                Err(StoreError::Conflict(_)) => {
+                    return Err(CommandError::Conflict { aggregate_id: id.to_string(), attempts: attempt });
+                }
+                Err(e) => return Err(CommandError::Store(e)),
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Connecting to NATS, refusing servers too old for the event store.
+
+/// Atomic batch publish, several filter subjects per consumer and a KV that
+/// async-nats understands arrived in 2.12.
+pub const MIN_SERVER: (u32, u32) = (2, 12);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Connect { url: String, source: async_nats::ConnectError },
+    #[error(
+        "NATS at {url} is version {found}, but POD Automator needs {}.{} or newer (atomic batch \
+         publish, multi-filter consumers). Debian's nats-server package is too old: run \
+         `scripts/services.sh`, which installs a current nats-server and starts it on port 14222, \
+         then set NATS_URL=nats://127.0.0.1:14222",
+        MIN_SERVER.0, MIN_SERVER.1
+    )]
+    TooOld { url: String, found: String },
+}
+
+/// Parses `major.minor[.patch][-suffix]`.
+pub fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let mut it = v.trim_start_matches('v').split(['.', '-']);
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Connects and checks the server's version.
+pub async fn connect(url: &str, client_name: &str) -> Result<async_nats::Client, ConnectError> {
+    let client = async_nats::ConnectOptions::new()
+        .name(client_name)
+        .connect(url)
+        .await
+        .map_err(|source| ConnectError::Connect { url: url.into(), source })?;
+    let found = client.server_info().version;
+    match parse_version(&found) {
+        Some(v) if v >= MIN_SERVER => Ok(client),
+        _ => Err(ConnectError::TooOld { url: url.into(), found }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_by_major_and_minor() {
+        assert_eq!(parse_version("2.14.6"), Some((2, 14)));
+        assert_eq!(parse_version("v2.12.0-beta"), Some((2, 12)));
+        assert!(parse_version("2.9.10").unwrap() < MIN_SERVER);
+        assert!(parse_version("2.12.0").unwrap() >= MIN_SERVER);
+        assert!(parse_version("3.0.0").unwrap() >= MIN_SERVER);
+        assert_eq!(parse_version("garbage"), None);
+    }
+}
