@@ -1,1 +1,15 @@
-//! placeholder
+//! The read side: projections that turn the event log into PostgreSQL read
+//! models, the runtime that drives them effectively-once, rebuilds into
+//! shadow tables, and the queries the API runs over the read models.
+//!
+//! Depends on `pod-events` only. Never writes to the event log.
+
+pub mod db;
+pub mod models;
+pub mod queries;
+pub mod rebuild;
+pub mod runtime;
+pub mod status;
+
+pub use models::{Projection, all_projections, projection_named};
+pub use runtime::{ProjectionError, Projector, RunOptions};

@@ -3,6 +3,7 @@
 //! the only code that knows JetStream headers.
 
 mod batch;
+pub mod reader;
 mod bus;
 mod connect;
 pub mod definitions;

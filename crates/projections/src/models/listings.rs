@@ -1,0 +1,125 @@
+//! `listings` and `listing_revisions`: every listing's current text, price
+//! and state, and the history of its edits.
+
+use futures::future::BoxFuture;
+use pod_events::RecordedEvent;
+use pod_events::domain::listing::ListingEvent;
+use sqlx::PgConnection;
+
+use super::{ApplyError, Projection, decode, uuid_of};
+
+pub struct Listings;
+
+async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ApplyError> {
+    for e in events {
+        let id = uuid_of(e);
+        let at = e.occurred_at;
+        let v = e.aggregate_seq as i64;
+        let event = decode::<ListingEvent>(e)?;
+        let name = event.name();
+        let q = match event {
+            ListingEvent::ListingDrafted(d) => sqlx::query(
+                "INSERT INTO listings (tenant, listing_id, idea_id, design_id, title, description, tags,
+                                       price_cents, currency, seo_score, status, created_at, updated_at, version)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'draft',$11,$11,$12)",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(d.idea_id)
+            .bind(d.design_id)
+            .bind(d.title)
+            .bind(d.description)
+            .bind(d.tags)
+            .bind(d.price_cents as i64)
+            .bind(d.currency)
+            .bind(d.seo_score as i32)
+            .bind(at)
+            .bind(v),
+            ListingEvent::ListingRevised(r) => sqlx::query(
+                "UPDATE listings SET title = coalesce($3, title), description = coalesce($4, description),
+                        tags = coalesce($5, tags), price_cents = coalesce($6, price_cents), seo_score = $7,
+                        status = 'draft', revisions = revisions + 1, updated_at = $8, version = $9
+                 WHERE tenant = $1 AND listing_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(r.title)
+            .bind(r.description)
+            .bind(r.tags)
+            .bind(r.price_cents.map(|p| p as i64))
+            .bind(r.seo_score as i32)
+            .bind(at)
+            .bind(v),
+            ListingEvent::ListingApproved(_) => sqlx::query(
+                "UPDATE listings SET status = 'approved', updated_at = $3, version = $4 WHERE tenant = $1 AND listing_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(at)
+            .bind(v),
+            ListingEvent::ListingSubmitted(s) => sqlx::query(
+                "UPDATE listings SET status = 'queued', shop_id = $3, dry_run = $4, publish_error = NULL,
+                        updated_at = $5, version = $6
+                 WHERE tenant = $1 AND listing_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(s.shop_id)
+            .bind(s.dry_run)
+            .bind(at)
+            .bind(v),
+            ListingEvent::ListingPublished(p) => sqlx::query(
+                "UPDATE listings SET status = 'published', printify_product_id = $3, etsy_listing_id = $4, url = $5,
+                        publish_error = NULL, updated_at = $6, version = $7
+                 WHERE tenant = $1 AND listing_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(p.printify_product_id)
+            .bind(p.etsy_listing_id)
+            .bind(p.url)
+            .bind(at)
+            .bind(v),
+            ListingEvent::ListingPublishFailed(f) => sqlx::query(
+                "UPDATE listings SET publish_error = $3,
+                        status = CASE WHEN $4 THEN status ELSE 'draft' END, updated_at = $5, version = $6
+                 WHERE tenant = $1 AND listing_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(f.reason)
+            .bind(f.retryable)
+            .bind(at)
+            .bind(v),
+        };
+        q.execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO listing_revisions (tenant, listing_id, version, event_type, changes, at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&e.tenant)
+        .bind(id)
+        .bind(v)
+        .bind(name)
+        .bind(&e.payload)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Projection for Listings {
+    fn name(&self) -> &'static str {
+        "listings"
+    }
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["listing"]
+    }
+    fn tables(&self) -> &'static [&'static str] {
+        &["listings", "listing_revisions"]
+    }
+    fn apply<'a>(&'a self, tx: &'a mut PgConnection, events: &'a [RecordedEvent]) -> BoxFuture<'a, Result<(), ApplyError>> {
+        Box::pin(apply(tx, events))
+    }
+}

@@ -1,0 +1,67 @@
+//! The projections: each turns the events of some aggregate types into rows
+//! of the tables it owns. Only its projection writes a table.
+
+mod activity;
+mod designs;
+mod ideas;
+mod listings;
+mod trends;
+
+use futures::future::BoxFuture;
+use pod_events::RecordedEvent;
+use sqlx::PgConnection;
+
+pub use activity::{Activity, summarize};
+pub use designs::Designs;
+pub use ideas::Ideas;
+pub use listings::Listings;
+pub use trends::Trends;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("event {seq} ({event_type}): {source}")]
+    Decode { seq: u64, event_type: String, source: pod_events::CodecError },
+}
+
+pub(crate) fn decode<E: pod_events::EventCodec>(e: &RecordedEvent) -> Result<E, ApplyError> {
+    e.to_domain().map_err(|source| ApplyError::Decode { seq: e.stream_seq, event_type: e.event_type.clone(), source })
+}
+
+/// The uuid part of `<tenant>.<uuid>`.
+pub(crate) fn uuid_of(e: &RecordedEvent) -> uuid::Uuid {
+    e.aggregate_id.split_once('.').and_then(|(_, id)| id.parse().ok()).unwrap_or_default()
+}
+
+pub trait Projection: Send + Sync {
+    /// Short name: `trends`, `ideas`, …; its consumer is `<prefix>_proj_<name>`.
+    fn name(&self) -> &'static str;
+    /// Aggregate types it reads (empty: all of them).
+    fn aggregate_types(&self) -> &'static [&'static str];
+    /// The tables it owns (rebuilt and swapped together).
+    fn tables(&self) -> &'static [&'static str];
+    /// Tables that are TimescaleDB hypertables, with their time column.
+    fn hypertables(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+    /// Applies a batch of events, in stream order, inside the caller's transaction.
+    fn apply<'a>(&'a self, tx: &'a mut PgConnection, events: &'a [RecordedEvent]) -> BoxFuture<'a, Result<(), ApplyError>>;
+}
+
+pub fn all_projections() -> Vec<Box<dyn Projection>> {
+    vec![Box::new(Trends), Box::new(Ideas), Box::new(Designs), Box::new(Listings), Box::new(Activity)]
+}
+
+pub fn projection_named(name: &str) -> Option<Box<dyn Projection>> {
+    all_projections().into_iter().find(|p| p.name() == name)
+}
+
+/// Filter subjects of a projection's consumer in namespace `ns`.
+pub fn filter_subjects(p: &dyn Projection, ns: &pod_events::Namespace) -> Vec<String> {
+    if p.aggregate_types().is_empty() {
+        vec![ns.all_events()]
+    } else {
+        p.aggregate_types().iter().map(|a| ns.aggregate_events(a)).collect()
+    }
+}

@@ -1,0 +1,239 @@
+//! The projection runtime. Each projection is a durable JetStream pull
+//! consumer. A batch is applied to its tables and its checkpoint (the last
+//! stream sequence applied) in one PostgreSQL transaction, then acked;
+//! a redelivered event at or below the checkpoint is skipped. So a crash
+//! (even `kill -9`) anywhere loses nothing and applies nothing twice.
+//!
+//! One active instance per projection: the instance holding the projection's
+//! session advisory lock runs; others wait as standbys. Every batch also takes
+//! the projection's transaction lock, which a rebuild's swap takes too.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::PullConsumer};
+use futures::StreamExt;
+use pod_events::{Namespace, RecordedEvent};
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::models::Projection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("projection {projection}: {what}: {source}")]
+    Db { projection: &'static str, what: &'static str, source: sqlx::Error },
+    #[error("projection {projection}: {what}: {source}")]
+    Nats { projection: &'static str, what: String, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("projection {projection}: event {seq} cannot be applied: {reason}")]
+    Poison { projection: &'static str, seq: u64, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub batch_size: usize,
+    /// How long an idle fetch waits for new events.
+    pub idle_wait: Duration,
+    /// Stop once the consumer has nothing pending (used by tests and `--until-caught-up`).
+    pub stop_when_idle: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { batch_size: 1000, idle_wait: Duration::from_secs(1), stop_when_idle: false }
+    }
+}
+
+/// 64-bit advisory-lock keys derived from the projection name.
+pub(crate) fn lock_key(kind: &str, projection: &str) -> i64 {
+    // FNV-1a: stable across processes and releases.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in kind.bytes().chain([b'/']).chain(projection.bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h as i64
+}
+
+/// The checkpoint row, created at 0 if missing. Call inside the batch transaction.
+pub(crate) async fn checkpoint_for_update(tx: &mut PgConnection, name: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query("INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query_scalar("SELECT last_seq FROM projection_checkpoints WHERE projection = $1 FOR UPDATE")
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await
+}
+
+pub(crate) async fn set_checkpoint(tx: &mut PgConnection, name: &str, seq: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE projection_checkpoints SET last_seq = $2, updated_at = now() WHERE projection = $1")
+        .bind(name)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Applies `events` above the checkpoint and advances it, in `tx`.
+/// Returns how many events were applied (the rest were already covered).
+pub(crate) async fn apply_batch(
+    tx: &mut PgConnection,
+    projection: &dyn Projection,
+    events: &[RecordedEvent],
+) -> Result<usize, ProjectionError> {
+    let name = projection.name();
+    let db = |what| move |source| ProjectionError::Db { projection: name, what, source };
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock_key("apply", name))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("taking the apply lock"))?;
+    let cp = checkpoint_for_update(tx, name).await.map_err(db("reading the checkpoint"))?;
+    let fresh: Vec<RecordedEvent> = events.iter().filter(|e| e.stream_seq as i64 > cp).cloned().collect();
+    let Some(last) = fresh.last().map(|e| e.stream_seq as i64) else { return Ok(0) };
+    projection.apply(tx, &fresh).await.map_err(|e| match e {
+        crate::models::ApplyError::Db(source) => ProjectionError::Db { projection: name, what: "applying events", source },
+        crate::models::ApplyError::Decode { seq, source, .. } => {
+            ProjectionError::Poison { projection: name, seq, reason: source.to_string() }
+        }
+    })?;
+    set_checkpoint(tx, name, last).await.map_err(db("writing the checkpoint"))?;
+    Ok(fresh.len())
+}
+
+pub struct Projector {
+    pool: PgPool,
+    js: jetstream::Context,
+    ns: Namespace,
+    projection: Box<dyn Projection>,
+}
+
+impl Projector {
+    pub fn new(pool: PgPool, client: async_nats::Client, ns: Namespace, projection: Box<dyn Projection>) -> Self {
+        Self { pool, js: jetstream::new(client), ns, projection }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.projection.name()
+    }
+
+    async fn consumer(&self) -> Result<PullConsumer, ProjectionError> {
+        let name = self.projection.name();
+        let stream = self.ns.events_stream();
+        let durable = self.ns.consumer(&format!("proj_{name}"));
+        self.js
+            .get_consumer_from_stream(&durable, &stream)
+            .await
+            .map_err(|e| ProjectionError::Nats {
+                projection: name,
+                what: format!("opening consumer {stream}/{durable} (run `pod nats apply`)"),
+                source: Box::new(e),
+            })
+    }
+
+    /// Runs until `shutdown` resolves (or, with `stop_when_idle`, until caught up).
+    /// Returns the number of events applied.
+    pub async fn run(
+        &self,
+        options: &RunOptions,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<u64, ProjectionError> {
+        let name = self.projection.name();
+        let db = |what| move |source| ProjectionError::Db { projection: name, what, source };
+        let nats = |what: &'static str| move |e: BoxError| ProjectionError::Nats { projection: name, what: what.to_owned(), source: e };
+        tokio::pin!(shutdown);
+
+        // Leadership: a session-level advisory lock on a connection we keep.
+        let mut leader = self.pool.acquire().await.map_err(db("connecting"))?.detach();
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(lock_key("leader", name))
+                .fetch_one(&mut leader)
+                .await
+                .map_err(db("taking the leader lock"))?;
+            if got {
+                break;
+            }
+            tracing::info!(projection = name, "another instance is active; standing by");
+            tokio::select! {
+                _ = &mut shutdown => return Ok(0),
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
+        tracing::info!(projection = name, "active");
+
+        let consumer = self.consumer().await?;
+        let mut applied_total = 0u64;
+        loop {
+            // Take what is there without waiting; if nothing is, wait for one
+            // message (up to `idle_wait`) and then take what followed it.
+            let mut msgs = fetch(&consumer, options.batch_size, None).await.map_err(nats("fetching"))?;
+            if msgs.is_empty() {
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    m = fetch(&consumer, 1, Some(options.idle_wait)) => msgs = m.map_err(nats("fetching"))?,
+                }
+                if !msgs.is_empty() {
+                    let more = fetch(&consumer, options.batch_size - 1, None).await.map_err(nats("fetching"))?;
+                    msgs.extend(more);
+                }
+            }
+            if msgs.is_empty() {
+                if options.stop_when_idle {
+                    let mut c = consumer.clone();
+                    let info = c.info().await.map_err(|e| nats("reading consumer info")(Box::new(e)))?;
+                    if info.num_pending == 0 && info.num_ack_pending == 0 {
+                        break;
+                    }
+                }
+                continue;
+            }
+            let mut events = Vec::with_capacity(msgs.len());
+            for m in &msgs {
+                match RecordedEvent::from_jetstream(&self.ns, m) {
+                    Ok(e) => events.push(e),
+                    Err(e) => {
+                        // An event we cannot read is a bug upstream: stop loudly rather than skip it.
+                        let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
+                        return Err(ProjectionError::Poison { projection: name, seq, reason: e.to_string() });
+                    }
+                }
+            }
+            let mut tx = self.pool.begin().await.map_err(db("beginning a transaction"))?;
+            let applied = apply_batch(&mut tx, self.projection.as_ref(), &events).await?;
+            tx.commit().await.map_err(db("committing"))?;
+            applied_total += applied as u64;
+            // Ack policy "all": acking the last message acks the batch.
+            if let Some(last) = msgs.last() {
+                last.ack().await.map_err(nats("acking"))?;
+            }
+            tracing::debug!(projection = name, applied, batch = msgs.len(), "batch applied");
+        }
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock_key("leader", name)).execute(&mut leader).await;
+        let _ = leader.close().await;
+        Ok(applied_total)
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Fetches up to `max` messages: immediately what is available (`wait` None),
+/// or waiting up to `wait` for them.
+async fn fetch(
+    consumer: &PullConsumer,
+    max: usize,
+    wait: Option<Duration>,
+) -> Result<Vec<jetstream::Message>, BoxError> {
+    let mut out = Vec::new();
+    if max == 0 {
+        return Ok(out);
+    }
+    let mut batch = match wait {
+        None => consumer.fetch().max_messages(max).messages().await?,
+        Some(w) => consumer.batch().max_messages(max).expires(w).messages().await?,
+    };
+    while let Some(m) = batch.next().await {
+        out.push(m?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,271 @@
+//! Subcommands and what each one starts.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use pod_events::Namespace;
+use pod_projections::{Projector, RunOptions, all_projections, projection_named};
+
+use crate::config::Settings;
+use crate::replay;
+
+#[derive(Parser)]
+#[command(name = "pod", version, about = "POD Automator: trends to print-on-demand listings, event by event")]
+pub struct Cli {
+    /// A TOML configuration file (also POD_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Apply the database migrations.
+    Migrate,
+    /// NATS streams, KV buckets and consumers.
+    Nats {
+        #[command(subcommand)]
+        command: NatsCommand,
+    },
+    /// The event catalogue.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Read models.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// Export events for analysis (JSON Lines or Parquet).
+    Replay(replay::ReplayArgs),
+    /// Run everything in one process: migrations, definitions, every projection and the API.
+    Up,
+}
+
+#[derive(Subcommand)]
+pub enum NatsCommand {
+    /// Create or update the definitions under nats/ and report what changed.
+    Apply {
+        /// Definitions folder (default: the configured nats_dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EventsCommand {
+    /// Print the JSON Schema of every event type (or of one).
+    Schema {
+        /// Only this event type, e.g. TrendObserved.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ProjectionsCommand {
+    /// Run projections (all, or the ones named) until stopped.
+    Run {
+        /// Projection names; all when omitted.
+        names: Vec<String>,
+        #[command(flatten)]
+        opts: RunArgs,
+    },
+    /// Checkpoint, stream position and lag of every projection.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild one projection from the start of the log into shadow tables, then swap them in.
+    Rebuild { name: String },
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Events per transaction.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Exit once caught up instead of waiting for new events.
+    #[arg(long)]
+    pub until_caught_up: bool,
+}
+
+pub fn namespace(s: &Settings) -> anyhow::Result<Namespace> {
+    Namespace::new(s.prefix.clone()).with_context(|| format!("setting `prefix` = {:?}", s.prefix))
+}
+
+async fn nats(s: &Settings) -> anyhow::Result<async_nats::Client> {
+    Ok(pod_events::store::connect(&s.nats_url, "pod").await?)
+}
+
+async fn pg(s: &Settings) -> anyhow::Result<sqlx::PgPool> {
+    Ok(pod_projections::db::connect(&s.database_url, s.db_max_connections).await?)
+}
+
+fn named_projections(names: &[String]) -> anyhow::Result<Vec<Box<dyn pod_projections::Projection>>> {
+    if names.is_empty() {
+        return Ok(all_projections());
+    }
+    let mut out = Vec::new();
+    for n in names {
+        match projection_named(n) {
+            Some(p) => out.push(p),
+            None => {
+                let known: Vec<_> = all_projections().iter().map(|p| p.name()).collect();
+                bail!("unknown projection {n:?}; known: {}", known.join(", "))
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run_projections(
+    s: &Settings,
+    names: &[String],
+    options: RunOptions,
+) -> anyhow::Result<()> {
+    let ns = namespace(s)?;
+    let pool = pg(s).await?;
+    let client = nats(s).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    for p in named_projections(names)? {
+        let projector = Projector::new(pool.clone(), client.clone(), ns.clone(), p);
+        let options = options.clone();
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let name = projector.name();
+            let res = projector.run(&options, async move { let _ = stop.wait_for(|v| *v).await; }).await;
+            (name, res)
+        });
+    }
+    let stopper = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut failed = None;
+    while let Some(joined) = tasks.join_next().await {
+        let (name, res) = joined.context("a projection task panicked")?;
+        match res {
+            Ok(n) => tracing::info!(projection = name, applied = n, "projection stopped"),
+            Err(e) => {
+                tracing::error!(projection = name, error = %e, "projection failed");
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    stopper.abort();
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Migrate => {
+            let pool = pg(&s).await?;
+            pod_projections::db::migrate(&pool).await?;
+            println!("migrations applied");
+        }
+        Command::Nats { command: NatsCommand::Apply { dir } } => {
+            let client = nats(&s).await?;
+            let dir = dir.unwrap_or_else(|| s.nats_dir.clone());
+            let applied = pod_events::store::definitions::apply(&client, &namespace(&s)?, &dir)
+                .await
+                .with_context(|| format!("applying definitions from {}", dir.display()))?;
+            for a in applied {
+                println!("{a}");
+            }
+        }
+        Command::Events { command: EventsCommand::Schema { event_type } } => {
+            let all = pod_events::schema::all();
+            let chosen: Vec<_> = match &event_type {
+                Some(t) => all.into_iter().filter(|s| &s.event_type == t).collect(),
+                None => all,
+            };
+            if chosen.is_empty() {
+                bail!("unknown event type {:?}", event_type.unwrap_or_default());
+            }
+            println!("{}", serde_json::to_string_pretty(&chosen)?);
+        }
+        Command::Projections { command } => match command {
+            ProjectionsCommand::Run { names, opts } => {
+                let options = RunOptions {
+                    batch_size: opts.batch_size.max(1),
+                    stop_when_idle: opts.until_caught_up,
+                    ..Default::default()
+                };
+                run_projections(&s, &names, options).await?;
+            }
+            ProjectionsCommand::Status { json } => {
+                let pool = pg(&s).await?;
+                let client = nats(&s).await?;
+                let st = pod_projections::status::status(&pool, client, &namespace(&s)?, &all_projections()).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&st)?);
+                } else {
+                    println!("{:<12} {:>12} {:>12} {:>10} {:>10} {:>5}", "PROJECTION", "CHECKPOINT", "STREAM LAST", "LAG(SEQ)", "PENDING", "GEN");
+                    for r in st {
+                        let pending = r.pending_events.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+                        println!(
+                            "{:<12} {:>12} {:>12} {:>10} {:>10} {:>5}",
+                            r.projection, r.checkpoint, r.stream_last_seq, r.lag_seq, pending, r.generation
+                        );
+                    }
+                }
+            }
+            ProjectionsCommand::Rebuild { name } => {
+                let p = named_projections(std::slice::from_ref(&name))?.remove(0);
+                let pool = pg(&s).await?;
+                let client = nats(&s).await?;
+                let r = pod_projections::rebuild::rebuild(&pool, client, &namespace(&s)?, p.as_ref(), 1000).await?;
+                println!("rebuilt {}: {} events, up to stream sequence {}", r.projection, r.events, r.last_seq);
+            }
+        },
+        Command::Replay(args) => {
+            let client = nats(&s).await?;
+            let n = replay::run(client, &namespace(&s)?, args).await?;
+            eprintln!("{n} events written");
+        }
+        Command::Up => {
+            let pool = pg(&s).await?;
+            pod_projections::db::migrate(&pool).await?;
+            let client = nats(&s).await?;
+            for a in pod_events::store::definitions::apply(&client, &namespace(&s)?, &s.nats_dir).await? {
+                tracing::info!(change = %a, "nats definitions");
+            }
+            let api = pod_api::serve(&s.api_bind, pool.clone(), client.clone(), shutdown_signal());
+            let projections = run_projections(&s, &[], RunOptions::default());
+            let (a, p) = tokio::join!(api, projections);
+            a?;
+            p?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,50 @@
+//! Configuration: built-in defaults, then an optional TOML file (`--config`
+//! or `POD_CONFIG`), then `POD__KEY` environment variables; `DATABASE_URL`
+//! and `NATS_URL` are honoured last, as every tool expects.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// NATS ≥ 2.12 with JetStream. The project's own server listens on 14222.
+    pub nats_url: String,
+    pub database_url: String,
+    /// Prefix of every subject, stream, bucket and consumer (several
+    /// installations can share one NATS).
+    pub prefix: String,
+    /// Where the stream and consumer definitions live.
+    pub nats_dir: PathBuf,
+    /// `json` (default) or `pretty`.
+    pub log_format: String,
+    /// Address the API listens on.
+    pub api_bind: String,
+    /// Maximum Postgres connections per process.
+    pub db_max_connections: u32,
+}
+
+pub fn load(file: Option<&std::path::Path>) -> Result<Settings, config::ConfigError> {
+    let default_nats_dir = if std::path::Path::new("nats/streams").is_dir() {
+        "nats".to_owned()
+    } else {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/nats").to_owned()
+    };
+    let mut b = config::Config::builder()
+        .set_default("nats_url", "nats://127.0.0.1:14222")?
+        .set_default("database_url", "postgres://pod:pod@127.0.0.1:5432/pod")?
+        .set_default("prefix", "pod")?
+        .set_default("nats_dir", default_nats_dir)?
+        .set_default("log_format", "json")?
+        .set_default("api_bind", "127.0.0.1:8080")?
+        .set_default("db_max_connections", 10)?;
+    let file = file.map(PathBuf::from).or_else(|| std::env::var_os("POD_CONFIG").map(PathBuf::from));
+    if let Some(f) = file {
+        b = b.add_source(config::File::from(f).required(true));
+    }
+    b = b
+        .add_source(config::Environment::with_prefix("POD").prefix_separator("__").separator("__"))
+        .set_override_option("database_url", std::env::var("DATABASE_URL").ok())?
+        .set_override_option("nats_url", std::env::var("NATS_URL").ok())?;
+    b.build()?.try_deserialize()
+}
