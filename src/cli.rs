@@ -144,11 +144,7 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn run_projections(
-    s: &Settings,
-    names: &[String],
-    options: RunOptions,
-) -> anyhow::Result<()> {
+async fn run_projections(s: &Settings, names: &[String], options: RunOptions) -> anyhow::Result<()> {
     let ns = namespace(s)?;
     let pool = pg(s).await?;
     let client = nats(s).await?;
@@ -160,7 +156,11 @@ async fn run_projections(
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
             let name = projector.name();
-            let res = projector.run(&options, async move { let _ = stop.wait_for(|v| *v).await; }).await;
+            let res = projector
+                .run(&options, async move {
+                    let _ = stop.wait_for(|v| *v).await;
+                })
+                .await;
             (name, res)
         });
     }
@@ -206,7 +206,7 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
         Command::Events { command: EventsCommand::Schema { event_type } } => {
             let all = pod_events::schema::all();
             let chosen: Vec<_> = match &event_type {
-                Some(t) => all.into_iter().filter(|s| &s.event_type == t).collect(),
+                Some(t) => all.into_iter().filter(|s| s.event_type == t).collect(),
                 None => all,
             };
             if chosen.is_empty() {
@@ -230,7 +230,10 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
                 if json {
                     println!("{}", serde_json::to_string_pretty(&st)?);
                 } else {
-                    println!("{:<12} {:>12} {:>12} {:>10} {:>10} {:>5}", "PROJECTION", "CHECKPOINT", "STREAM LAST", "LAG(SEQ)", "PENDING", "GEN");
+                    println!(
+                        "{:<12} {:>12} {:>12} {:>10} {:>10} {:>5}",
+                        "PROJECTION", "CHECKPOINT", "STREAM LAST", "LAG(SEQ)", "PENDING", "GEN"
+                    );
                     for r in st {
                         let pending = r.pending_events.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
                         println!(

@@ -80,9 +80,9 @@ pub async fn run(client: async_nats::Client, ns: &Namespace, args: ReplayArgs) -
     let filter = filter_subject(ns, args.aggregate.as_deref(), tenant.as_ref());
     let mut reader = LogReader::open(client, ns, vec![filter], start).await?;
     let out: Box<dyn Write + Send> = match &args.output {
-        Some(p) if p.as_os_str() != "-" => {
-            Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?))
-        }
+        Some(p) if p.as_os_str() != "-" => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
         _ => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
     let progress = if std::io::stderr().is_terminal() {
@@ -121,9 +121,11 @@ pub async fn run(client: async_nats::Client, ns: &Namespace, args: ReplayArgs) -
             }
             pending.push(e);
         }
-        if pending.len() >= args.row_group.max(1) || caught_up {
+        let rg = args.row_group.max(1);
+        while pending.len() >= rg {
+            let rest = pending.split_off(rg);
             written += sink.write(&pending)?;
-            pending.clear();
+            pending = rest;
         }
         if caught_up {
             break;
@@ -198,19 +200,33 @@ impl ParquetSink {
         if events.is_empty() {
             return Ok(());
         }
-        let text = |f: fn(&RecordedEvent) -> &str| -> Vec<ByteArray> { events.iter().map(|e| ByteArray::from(f(e))).collect() };
+        let text = |f: fn(&RecordedEvent) -> &str| -> Vec<ByteArray> {
+            events.iter().map(|e| ByteArray::from(f(e))).collect()
+        };
         let mut rg = self.writer.next_row_group()?;
         let mut i = 0;
         while let Some(mut col) = rg.next_column()? {
             match i {
-                0 => col.typed::<Int64Type>().write_batch(&events.iter().map(|e| e.stream_seq as i64).collect::<Vec<_>>(), None, None)?,
+                0 => col.typed::<Int64Type>().write_batch(
+                    &events.iter().map(|e| e.stream_seq as i64).collect::<Vec<_>>(),
+                    None,
+                    None,
+                )?,
                 1 => col.typed::<ByteArrayType>().write_batch(&text(|e| &e.subject), None, None)?,
                 2 => col.typed::<ByteArrayType>().write_batch(&text(|e| &e.aggregate_type), None, None)?,
                 3 => col.typed::<ByteArrayType>().write_batch(&text(|e| &e.tenant), None, None)?,
                 4 => col.typed::<ByteArrayType>().write_batch(&text(|e| &e.aggregate_id), None, None)?,
-                5 => col.typed::<Int64Type>().write_batch(&events.iter().map(|e| e.aggregate_seq as i64).collect::<Vec<_>>(), None, None)?,
+                5 => col.typed::<Int64Type>().write_batch(
+                    &events.iter().map(|e| e.aggregate_seq as i64).collect::<Vec<_>>(),
+                    None,
+                    None,
+                )?,
                 6 => col.typed::<ByteArrayType>().write_batch(&text(|e| &e.event_type), None, None)?,
-                7 => col.typed::<Int32Type>().write_batch(&events.iter().map(|e| e.event_version as i32).collect::<Vec<_>>(), None, None)?,
+                7 => col.typed::<Int32Type>().write_batch(
+                    &events.iter().map(|e| e.event_version as i32).collect::<Vec<_>>(),
+                    None,
+                    None,
+                )?,
                 8 => col.typed::<ByteArrayType>().write_batch(&text(|e| &e.command_id), None, None)?,
                 9 => col.typed::<ByteArrayType>().write_batch(&text(|e| &e.correlation_id), None, None)?,
                 10 => col.typed::<ByteArrayType>().write_batch(&text(|e| &e.causation_id), None, None)?,
@@ -220,7 +236,8 @@ impl ParquetSink {
                     None,
                 )?,
                 12 => {
-                    let values: Vec<ByteArray> = events.iter().filter_map(|e| e.traceparent.as_deref().map(ByteArray::from)).collect();
+                    let values: Vec<ByteArray> =
+                        events.iter().filter_map(|e| e.traceparent.as_deref().map(ByteArray::from)).collect();
                     let defs: Vec<i16> = events.iter().map(|e| i16::from(e.traceparent.is_some())).collect();
                     col.typed::<ByteArrayType>().write_batch(&values, Some(&defs), None)?
                 }

@@ -52,5 +52,8 @@ pub async fn serve(
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.into(), source })?;
     tracing::info!(%addr, "API listening");
-    axum::serve(listener, router(AppState { pool, nats })).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
+    axum::serve(listener, router(AppState { pool, nats }))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Serve)
 }

@@ -49,15 +49,13 @@ pub trait EventCodec: Serialize + DeserializeOwned + Sized {
         let Value::Object(map) = value else { return Err(CodecError::NotTagged) };
         let mut it = map.into_iter();
         let (event_type, body) = it.next().ok_or(CodecError::NotTagged)?;
-        let version =
-            Self::current_version(&event_type).ok_or_else(|| CodecError::UnknownType(event_type.clone()))?;
+        let version = Self::current_version(&event_type).ok_or_else(|| CodecError::UnknownType(event_type.clone()))?;
         Ok((event_type, version, body))
     }
 
     /// Decodes a stored payload, upcasting it step by step to the current version.
     fn decode(event_type: &str, version: u32, mut body: Value) -> Result<Self, CodecError> {
-        let current =
-            Self::current_version(event_type).ok_or_else(|| CodecError::UnknownType(event_type.into()))?;
+        let current = Self::current_version(event_type).ok_or_else(|| CodecError::UnknownType(event_type.into()))?;
         if version > current {
             return Err(CodecError::FromTheFuture { event_type: event_type.into(), version, current });
         }

@@ -80,10 +80,7 @@ impl EventMeta {
     }
     pub fn from_map(map: &HashMap<String, String>) -> Self {
         let get = |k: &str| map.get(k).cloned().unwrap_or_default();
-        let command_id = map
-            .get(meta_keys::COMMAND_ID)
-            .cloned()
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let command_id = map.get(meta_keys::COMMAND_ID).cloned().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let correlation_id = map.get(meta_keys::CORRELATION_ID).cloned().unwrap_or_else(|| command_id.clone());
         let causation_id = map.get(meta_keys::CAUSATION_ID).cloned().unwrap_or_else(|| command_id.clone());
         let tp = get(meta_keys::TRACEPARENT);
@@ -149,12 +146,10 @@ impl RecordedEvent {
         let h = |name: &'static str| headers.get(name).map(|v| v.as_str().to_owned());
         let req = |name: &'static str| h(name).ok_or(EnvelopeError::Header(name, stream_seq));
         let event_type = req(H_EVENT_TYPE)?;
-        let event_version = req(H_EVENT_VERSION)?
-            .parse()
-            .map_err(|_| EnvelopeError::Header(H_EVENT_VERSION, stream_seq))?;
-        let aggregate_seq = req(H_AGGREGATE_SEQ)?
-            .parse()
-            .map_err(|_| EnvelopeError::Header(H_AGGREGATE_SEQ, stream_seq))?;
+        let event_version =
+            req(H_EVENT_VERSION)?.parse().map_err(|_| EnvelopeError::Header(H_EVENT_VERSION, stream_seq))?;
+        let aggregate_seq =
+            req(H_AGGREGATE_SEQ)?.parse().map_err(|_| EnvelopeError::Header(H_AGGREGATE_SEQ, stream_seq))?;
         let occurred_at = match h(H_OCCURRED_AT) {
             Some(s) => DateTime::parse_from_rfc3339(&s)
                 .map_err(|_| EnvelopeError::Header(H_OCCURRED_AT, stream_seq))?
@@ -183,11 +178,8 @@ impl RecordedEvent {
     /// Decodes a message delivered by a JetStream consumer.
     pub fn from_jetstream(ns: &Namespace, msg: &async_nats::jetstream::Message) -> Result<Self, EnvelopeError> {
         let info = msg.info().map_err(|_| EnvelopeError::Header("Nats-Sequence", 0))?;
-        let time = DateTime::<Utc>::from_timestamp(
-            info.published.unix_timestamp(),
-            info.published.nanosecond(),
-        )
-        .unwrap_or_default();
+        let time = DateTime::<Utc>::from_timestamp(info.published.unix_timestamp(), info.published.nanosecond())
+            .unwrap_or_default();
         let empty = HeaderMap::new();
         RecordedEvent::decode(
             ns,

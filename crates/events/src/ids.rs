@@ -25,9 +25,7 @@ impl TenantId {
         let raw = raw.into();
         let ok = !raw.is_empty()
             && raw.len() <= 64
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if ok { Ok(Self(raw)) } else { Err(IdError::BadTenant(raw)) }
     }
     pub fn as_str(&self) -> &str {

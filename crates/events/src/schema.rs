@@ -14,7 +14,11 @@ pub struct EventSchema {
     pub schema: Value,
 }
 
-fn entry<T: JsonSchema>(aggregate_type: &'static str, all: &'static [(&'static str, u32)], event_type: &'static str) -> EventSchema {
+fn entry<T: JsonSchema>(
+    aggregate_type: &'static str,
+    all: &'static [(&'static str, u32)],
+    event_type: &'static str,
+) -> EventSchema {
     let version = all.iter().find(|(t, _)| *t == event_type).map(|(_, v)| *v).unwrap_or(0);
     let mut schema: Schema = schema_for!(T);
     schema.insert("title".into(), Value::String(format!("{event_type} v{version}")));

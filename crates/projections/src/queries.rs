@@ -58,7 +58,12 @@ pub struct ActivityRow {
 }
 
 /// The newest activity, newest first, before `before` (a cursor) if given.
-pub async fn activity(pool: &PgPool, tenant: &str, before: Option<i64>, limit: i64) -> Result<Vec<ActivityRow>, sqlx::Error> {
+pub async fn activity(
+    pool: &PgPool,
+    tenant: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ActivityRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT stream_seq, occurred_at, aggregate_type, event_type, summary FROM activity
          WHERE tenant = $1 AND stream_seq < coalesce($2, 9223372036854775807)

@@ -27,11 +27,18 @@ async fn exec(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
 }
 
 /// Applies a batch into the shadow tables (search_path puts them first).
-async fn apply_shadow(conn: &mut PgConnection, p: &dyn Projection, schema: &str, batch: &[RecordedEvent]) -> Result<usize, ProjectionError> {
+async fn apply_shadow(
+    conn: &mut PgConnection,
+    p: &dyn Projection,
+    schema: &str,
+    batch: &[RecordedEvent],
+) -> Result<usize, ProjectionError> {
     let name = p.name();
-    exec(conn, format!("SET LOCAL search_path TO {schema}, public"))
-        .await
-        .map_err(|source| ProjectionError::Db { projection: name, what: "switching to the shadow tables", source })?;
+    exec(conn, format!("SET LOCAL search_path TO {schema}, public")).await.map_err(|source| ProjectionError::Db {
+        projection: name,
+        what: "switching to the shadow tables",
+        source,
+    })?;
     apply_batch(conn, p, batch).await
 }
 
@@ -64,10 +71,11 @@ pub async fn rebuild(
     let mut events = 0u64;
     let mut last_seq = 0u64;
     loop {
-        let batch = reader
-            .next_batch(batch_size)
-            .await
-            .map_err(|e| ProjectionError::Nats { projection: name, what: "reading the log".into(), source: Box::new(e) })?;
+        let batch = reader.next_batch(batch_size).await.map_err(|e| ProjectionError::Nats {
+            projection: name,
+            what: "reading the log".into(),
+            source: Box::new(e),
+        })?;
         if batch.is_empty() {
             break;
         }
@@ -88,10 +96,11 @@ pub async fn rebuild(
         .await
         .map_err(db("taking the apply lock"))?;
     loop {
-        let batch = reader
-            .next_batch(batch_size)
-            .await
-            .map_err(|e| ProjectionError::Nats { projection: name, what: "reading the log".into(), source: Box::new(e) })?;
+        let batch = reader.next_batch(batch_size).await.map_err(|e| ProjectionError::Nats {
+            projection: name,
+            what: "reading the log".into(),
+            source: Box::new(e),
+        })?;
         if batch.is_empty() {
             break;
         }
@@ -123,15 +132,18 @@ pub async fn rebuild(
     }
     for t in p.tables() {
         exec(&mut tx, format!("DROP TABLE public.{t}")).await.map_err(db("dropping the old table"))?;
-        exec(&mut tx, format!("ALTER TABLE {schema}.{t} SET SCHEMA public")).await.map_err(db("moving in the new table"))?;
+        exec(&mut tx, format!("ALTER TABLE {schema}.{t} SET SCHEMA public"))
+            .await
+            .map_err(db("moving in the new table"))?;
     }
     for (v, def) in &views {
         exec(&mut tx, format!("CREATE VIEW public.{v} AS {def}")).await.map_err(db("recreating a view"))?;
     }
-    let timescale: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db("checking for timescaledb"))?;
+    let timescale: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("checking for timescaledb"))?;
     if timescale {
         for (t, col) in p.hypertables() {
             sqlx::query("SELECT create_hypertable($1::regclass, $2::name, migrate_data => true)")

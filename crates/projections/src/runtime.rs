@@ -92,7 +92,9 @@ pub(crate) async fn apply_batch(
     let fresh: Vec<RecordedEvent> = events.iter().filter(|e| e.stream_seq as i64 > cp).cloned().collect();
     let Some(last) = fresh.last().map(|e| e.stream_seq as i64) else { return Ok(0) };
     projection.apply(tx, &fresh).await.map_err(|e| match e {
-        crate::models::ApplyError::Db(source) => ProjectionError::Db { projection: name, what: "applying events", source },
+        crate::models::ApplyError::Db(source) => {
+            ProjectionError::Db { projection: name, what: "applying events", source }
+        }
         crate::models::ApplyError::Decode { seq, source, .. } => {
             ProjectionError::Poison { projection: name, seq, reason: source.to_string() }
         }
@@ -121,14 +123,82 @@ impl Projector {
         let name = self.projection.name();
         let stream = self.ns.events_stream();
         let durable = self.ns.consumer(&format!("proj_{name}"));
-        self.js
-            .get_consumer_from_stream(&durable, &stream)
-            .await
-            .map_err(|e| ProjectionError::Nats {
-                projection: name,
-                what: format!("opening consumer {stream}/{durable} (run `pod nats apply`)"),
-                source: Box::new(e),
-            })
+        self.js.get_consumer_from_stream(&durable, &stream).await.map_err(|e| ProjectionError::Nats {
+            projection: name,
+            what: format!("opening consumer {stream}/{durable} (run `pod nats apply`)"),
+            source: Box::new(e),
+        })
+    }
+
+    /// Makes the durable consumer deliver from the checkpoint on. An instance
+    /// killed mid-batch leaves messages delivered but unacked; a successor
+    /// would otherwise be handed newer messages first, and the checkpoint would
+    /// then skip the older ones when they are redelivered.
+    async fn line_up_consumer(&self) -> Result<(), ProjectionError> {
+        let name = self.projection.name();
+        let cp: i64 = sqlx::query_scalar(
+            "SELECT coalesce((SELECT last_seq FROM projection_checkpoints WHERE projection = $1), 0)",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|source| ProjectionError::Db { projection: name, what: "reading the checkpoint", source })?;
+        let stream = self.ns.events_stream();
+        let durable = self.ns.consumer(&format!("proj_{name}"));
+        let mut consumer = match self.consumer().await {
+            Ok(c) => c,
+            Err(_) => {
+                // Missing (never applied, or lost mid-reposition): create it at the checkpoint.
+                let config = serde_json::json!({
+                    "name": durable,
+                    "durable_name": durable,
+                    "description": format!("Projection {name}"),
+                    "deliver_policy": "by_start_sequence",
+                    "opt_start_seq": cp as u64 + 1,
+                    "ack_policy": "all",
+                    "ack_wait": 60_000_000_000u64,
+                    "max_deliver": -1,
+                    "filter_subjects": crate::models::filter_subjects(self.projection.as_ref(), &self.ns),
+                    "replay_policy": "instant",
+                    "max_ack_pending": 50_000,
+                    "max_waiting": 512,
+                });
+                tracing::warn!(projection = name, consumer = %durable, "consumer missing; creating it at the checkpoint");
+                pod_events::store::definitions::create_consumer(&self.js.client(), &stream, config).await.map_err(
+                    |e| ProjectionError::Nats {
+                        projection: name,
+                        what: "creating the consumer".into(),
+                        source: Box::new(e),
+                    },
+                )?;
+                return Ok(());
+            }
+        };
+        let info = consumer.info().await.map_err(|e| ProjectionError::Nats {
+            projection: name,
+            what: "reading consumer info".into(),
+            source: Box::new(e),
+        })?;
+        let in_step = info.num_ack_pending == 0
+            && info.ack_floor.stream_sequence == cp as u64
+            && info.delivered.stream_sequence == info.ack_floor.stream_sequence;
+        if !in_step {
+            tracing::info!(
+                projection = name,
+                checkpoint = cp,
+                ack_floor = info.ack_floor.stream_sequence,
+                in_flight = info.num_ack_pending,
+                "moving the consumer to the checkpoint"
+            );
+            pod_events::store::definitions::reposition_consumer(&self.js.client(), &stream, &durable, cp as u64 + 1)
+                .await
+                .map_err(|e| ProjectionError::Nats {
+                    projection: name,
+                    what: "repositioning the consumer".into(),
+                    source: Box::new(e),
+                })?;
+        }
+        Ok(())
     }
 
     /// Runs until `shutdown` resolves (or, with `stop_when_idle`, until caught up).
@@ -140,7 +210,9 @@ impl Projector {
     ) -> Result<u64, ProjectionError> {
         let name = self.projection.name();
         let db = |what| move |source| ProjectionError::Db { projection: name, what, source };
-        let nats = |what: &'static str| move |e: BoxError| ProjectionError::Nats { projection: name, what: what.to_owned(), source: e };
+        let nats = |what: &'static str| {
+            move |e: BoxError| ProjectionError::Nats { projection: name, what: what.to_owned(), source: e }
+        };
         tokio::pin!(shutdown);
 
         // Leadership: a session-level advisory lock on a connection we keep.
@@ -162,6 +234,7 @@ impl Projector {
         }
         tracing::info!(projection = name, "active");
 
+        self.line_up_consumer().await?;
         let consumer = self.consumer().await?;
         let mut applied_total = 0u64;
         loop {

@@ -229,10 +229,22 @@ mod tests {
         })
     }
     fn asset(w: u32, h: u32) -> Asset {
-        Asset { key: "k".into(), sha256: "0".repeat(64), bytes: 1, width: w, height: h, content_type: "image/png".into() }
+        Asset {
+            key: "k".into(),
+            sha256: "0".repeat(64),
+            bytes: 1,
+            width: w,
+            height: h,
+            content_type: "image/png".into(),
+        }
     }
     fn rendered(w: u32, h: u32) -> DesignRendered {
-        DesignRendered { artwork: asset(w, h), preview: asset(600, 720), renderer: "typographic".into(), cost_micros: 0 }
+        DesignRendered {
+            artwork: asset(w, h),
+            preview: asset(600, 720),
+            renderer: "typographic".into(),
+            cost_micros: 0,
+        }
     }
 
     #[test]

@@ -248,7 +248,10 @@ mod tests {
     #[test]
     fn approval_follows_the_screening_verdict() {
         let g = IdeaEvent::IdeaGenerated(generated());
-        T::with(()).given(vec![g.clone()]).when(IdeaCommand::Approve { by: person() }).then_expect_error(IdeaError::NotScreened);
+        T::with(())
+            .given(vec![g.clone()])
+            .when(IdeaCommand::Approve { by: person() })
+            .then_expect_error(IdeaError::NotScreened);
         T::with(())
             .given(vec![g.clone(), screened(Verdict::Red)])
             .when(IdeaCommand::Approve { by: person() })

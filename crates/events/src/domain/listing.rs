@@ -268,7 +268,14 @@ mod tests {
         }
     }
     fn revise_title(t: &str) -> ListingRevised {
-        ListingRevised { title: Some(t.into()), description: None, tags: None, price_cents: None, seo_score: 60, by: Actor::System }
+        ListingRevised {
+            title: Some(t.into()),
+            description: None,
+            tags: None,
+            price_cents: None,
+            seo_score: 60,
+            by: Actor::System,
+        }
     }
 
     #[test]
@@ -299,7 +306,11 @@ mod tests {
             .given(vec![
                 ListingEvent::ListingDrafted(drafted()),
                 ListingEvent::ListingApproved(ListingApproved { by: Actor::System }),
-                ListingEvent::ListingSubmitted(ListingSubmitted { by: Actor::System, shop_id: Uuid::nil(), dry_run: true }),
+                ListingEvent::ListingSubmitted(ListingSubmitted {
+                    by: Actor::System,
+                    shop_id: Uuid::nil(),
+                    dry_run: true,
+                }),
             ])
             .when(ListingCommand::Revise(revise_title("Other")))
             .then_expect_error(ListingError::WrongState("queued", "revised"));

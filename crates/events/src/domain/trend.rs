@@ -94,10 +94,22 @@ pub fn normalize_keyword(raw: &str) -> String {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TrendCommand {
-    Observe { keyword: String, niche: String, product_types: Vec<String>, observation: Observation },
+    Observe {
+        keyword: String,
+        niche: String,
+        product_types: Vec<String>,
+        observation: Observation,
+    },
     /// A bulk import of several observations of the same keyword (one atomic commit).
-    ObserveMany { keyword: String, niche: String, product_types: Vec<String>, observations: Vec<Observation> },
-    Retire { reason: String },
+    ObserveMany {
+        keyword: String,
+        niche: String,
+        product_types: Vec<String>,
+        observations: Vec<Observation>,
+    },
+    Retire {
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -260,15 +272,19 @@ mod tests {
 
     #[test]
     fn observations_must_be_in_range() {
-        T::with(()).given_no_previous_events().when(observe("cat mom", 101.0)).then_expect_error(TrendError::ScoreOutOfRange(101.0));
+        T::with(())
+            .given_no_previous_events()
+            .when(observe("cat mom", 101.0))
+            .then_expect_error(TrendError::ScoreOutOfRange(101.0));
         T::with(()).given_no_previous_events().when(observe("   ", 1.0)).then_expect_error(TrendError::EmptyKeyword);
     }
 
     #[test]
     fn another_keyword_cannot_land_on_this_trend() {
-        T::with(()).given(vec![observed("cat mom", 1.0)]).when(observe("dog dad", 1.0)).then_expect_error(
-            TrendError::KeywordMismatch { expected: "cat mom".into(), got: "dog dad".into() },
-        );
+        T::with(())
+            .given(vec![observed("cat mom", 1.0)])
+            .when(observe("dog dad", 1.0))
+            .then_expect_error(TrendError::KeywordMismatch { expected: "cat mom".into(), got: "dog dad".into() });
     }
 
     #[test]
@@ -292,7 +308,8 @@ mod tests {
 
     #[test]
     fn v1_observations_upcast_to_v2() {
-        let v1 = json!({"keyword": "Cat Mom", "source": "legacy", "score": 42.0, "observed_at": "2024-01-01T00:00:00Z"});
+        let v1 =
+            json!({"keyword": "Cat Mom", "source": "legacy", "score": 42.0, "observed_at": "2024-01-01T00:00:00Z"});
         let TrendEvent::TrendObserved(e) = TrendEvent::decode("TrendObserved", 1, v1).unwrap() else { panic!() };
         assert_eq!(e.normalized, "cat mom");
         assert_eq!(e.observation.source, "legacy");

@@ -153,7 +153,11 @@ pub async fn apply(client: &async_nats::Client, ns: &Namespace, dir: &Path) -> R
             Some((STREAM_NOT_FOUND, _)) => {
                 let r = api(client, format!("$JS.API.STREAM.CREATE.{name}"), def.clone()).await?;
                 if let Some((code, description)) = error_of(&r) {
-                    return Err(DefinitionError::Refused { what: format!("creating stream {name}"), code, description });
+                    return Err(DefinitionError::Refused {
+                        what: format!("creating stream {name}"),
+                        code,
+                        description,
+                    });
                 }
                 Change::Created
             }
@@ -204,15 +208,29 @@ pub async fn apply(client: &async_nats::Client, ns: &Namespace, dir: &Path) -> R
                     let body = json!({"stream_name": stream, "config": def, "action": "create"});
                     let r = api(client, format!("$JS.API.CONSUMER.CREATE.{stream}.{name}"), body).await?;
                     if let Some((code, description)) = error_of(&r) {
-                        return Err(DefinitionError::Refused { what: format!("creating consumer {name}"), code, description });
+                        return Err(DefinitionError::Refused {
+                            what: format!("creating consumer {name}"),
+                            code,
+                            description,
+                        });
                     }
                     Change::Created
                 }
                 Some((code, description)) => {
-                    return Err(DefinitionError::Refused { what: format!("reading consumer {name}"), code, description });
+                    return Err(DefinitionError::Refused {
+                        what: format!("reading consumer {name}"),
+                        code,
+                        description,
+                    });
                 }
                 None => {
                     let current = info.get("config").cloned().unwrap_or(Value::Null);
+                    // Where a consumer starts is set at creation (and moved by the
+                    // projection runtime to its checkpoint); it is not a change.
+                    let mut cfg = cfg.clone();
+                    for k in ["deliver_policy", "opt_start_seq", "opt_start_time"] {
+                        cfg.remove(k);
+                    }
                     let fields = differing_fields(&cfg, &current);
                     if fields.is_empty() {
                         Change::Unchanged
@@ -234,6 +252,53 @@ pub async fn apply(client: &async_nats::Client, ns: &Namespace, dir: &Path) -> R
         }
     }
     Ok(applied)
+}
+
+/// Moves a durable consumer so its next delivery is the first message at or
+/// after `start_seq`: the consumer is recreated with the same configuration
+/// and `deliver_policy: by_start_sequence`. Only the single active instance
+/// of a projection calls this, at start-up, to line the consumer up with the
+/// checkpoint its read model has committed (so nothing a killed instance had
+/// in flight is skipped or applied out of order).
+pub async fn reposition_consumer(
+    client: &async_nats::Client,
+    stream: &str,
+    name: &str,
+    start_seq: u64,
+) -> Result<(), DefinitionError> {
+    let info = api(client, format!("$JS.API.CONSUMER.INFO.{stream}.{name}"), json!({})).await?;
+    if let Some((code, description)) = error_of(&info) {
+        return Err(DefinitionError::Refused { what: format!("reading consumer {name}"), code, description });
+    }
+    let mut config = info.get("config").cloned().unwrap_or_else(|| json!({}));
+    config["deliver_policy"] = json!("by_start_sequence");
+    config["opt_start_seq"] = json!(start_seq.max(1));
+    if let Some(obj) = config.as_object_mut() {
+        obj.remove("opt_start_time");
+    }
+    let r = api(client, format!("$JS.API.CONSUMER.DELETE.{stream}.{name}"), json!({})).await?;
+    if let Some((code, description)) = error_of(&r) {
+        return Err(DefinitionError::Refused { what: format!("deleting consumer {name}"), code, description });
+    }
+    let body = json!({"stream_name": stream, "config": config, "action": "create"});
+    let r = api(client, format!("$JS.API.CONSUMER.CREATE.{stream}.{name}"), body).await?;
+    if let Some((code, description)) = error_of(&r) {
+        return Err(DefinitionError::Refused { what: format!("recreating consumer {name}"), code, description });
+    }
+    Ok(())
+}
+
+/// Creates a consumer from `config` (JSON as in `nats/consumers/`), used by
+/// a projection that finds its consumer missing (say, killed between the two
+/// steps of a reposition).
+pub async fn create_consumer(client: &async_nats::Client, stream: &str, config: Value) -> Result<(), DefinitionError> {
+    let name = config.get("durable_name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let body = json!({"stream_name": stream, "config": config, "action": "create"});
+    let r = api(client, format!("$JS.API.CONSUMER.CREATE.{stream}.{name}"), body).await?;
+    if let Some((code, description)) = error_of(&r) {
+        return Err(DefinitionError::Refused { what: format!("creating consumer {name}"), code, description });
+    }
+    Ok(())
 }
 
 /// Deletes every stream of a namespace (used by tests to leave nothing behind).

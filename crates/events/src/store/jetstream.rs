@@ -130,11 +130,8 @@ where
             .get_stream(&name)
             .await
             .map_err(|e| StoreError::nats(format!("opening stream {name} (run `pod nats apply`)"), e))?;
-        let snapshots = if config.snapshot_every > 0 {
-            Some(SnapshotStore::open(&js, &config.namespace).await?)
-        } else {
-            None
-        };
+        let snapshots =
+            if config.snapshot_every > 0 { Some(SnapshotStore::open(&js, &config.namespace).await?) } else { None };
         Ok(Self { js, stream, snapshots, config, cache: Default::default(), _aggregate: PhantomData })
     }
 
@@ -234,7 +231,8 @@ where
         payload: &[u8],
         time: time::OffsetDateTime,
     ) -> Result<RecordedEvent, StoreError> {
-        let time = chrono::DateTime::<Utc>::from_timestamp(time.unix_timestamp(), time.nanosecond()).unwrap_or_default();
+        let time =
+            chrono::DateTime::<Utc>::from_timestamp(time.unix_timestamp(), time.nanosecond()).unwrap_or_default();
         Ok(RecordedEvent::decode(&self.config.namespace, seq, subject, headers, payload, time)?)
     }
 
@@ -253,10 +251,7 @@ where
             })
             .await
             .map_err(|e| StoreError::nats(format!("creating an ordered consumer on {subject}"), e))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| StoreError::nats(format!("reading {subject}"), e))?;
+        let mut messages = consumer.messages().await.map_err(|e| StoreError::nats(format!("reading {subject}"), e))?;
         while let Some(msg) = messages.next().await {
             let msg = msg.map_err(|e| StoreError::nats(format!("reading {subject}"), e))?;
             let e = RecordedEvent::from_jetstream(&self.config.namespace, &msg)?;

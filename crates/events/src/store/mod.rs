@@ -3,11 +3,11 @@
 //! the only code that knows JetStream headers.
 
 mod batch;
-pub mod reader;
 mod bus;
 mod connect;
 pub mod definitions;
 mod jetstream;
+pub mod reader;
 mod snapshot;
 
 pub use bus::{CommandBus, CommandError, Outcome};

@@ -29,10 +29,16 @@ pub struct LogReader {
 }
 
 impl LogReader {
-    pub async fn open(client: async_nats::Client, ns: &Namespace, filters: Vec<String>, start: Start) -> Result<Self, StoreError> {
+    pub async fn open(
+        client: async_nats::Client,
+        ns: &Namespace,
+        filters: Vec<String>,
+        start: Start,
+    ) -> Result<Self, StoreError> {
         let js = jetstream::new(client);
         let name = ns.events_stream();
-        let mut stream = js.get_stream(&name).await.map_err(|e| StoreError::nats(format!("opening stream {name}"), e))?;
+        let mut stream =
+            js.get_stream(&name).await.map_err(|e| StoreError::nats(format!("opening stream {name}"), e))?;
         let last_seq_at_open = stream
             .info()
             .await
@@ -43,8 +49,10 @@ impl LogReader {
             Start::All => consumer::DeliverPolicy::All,
             Start::Sequence(s) => consumer::DeliverPolicy::ByStartSequence { start_sequence: s.max(1) },
             Start::Time(t) => consumer::DeliverPolicy::ByStartTime {
-                start_time: time::OffsetDateTime::from_unix_timestamp_nanos(t.timestamp_nanos_opt().unwrap_or(0) as i128)
-                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+                start_time: time::OffsetDateTime::from_unix_timestamp_nanos(
+                    t.timestamp_nanos_opt().unwrap_or(0) as i128
+                )
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
             },
         };
         let (filter_subject, filter_subjects) = match filters.len() {

@@ -17,11 +17,15 @@ async fn a_stored_v1_event_loads_as_the_current_version() {
     headers.insert("Pod-Command-Id", "legacy-1");
     let body = serde_json::json!({"keyword": "Retro  Gamer", "source": "legacy-csv", "score": 55.0, "observed_at": "2024-03-01T00:00:00Z"});
     let js = async_nats::jetstream::new(nats.client.clone());
-    js.publish_with_headers(nats.ns.aggregate_subject("trend", &id), headers, serde_json::to_vec(&body).unwrap().into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    js.publish_with_headers(
+        nats.ns.aggregate_subject("trend", &id),
+        headers,
+        serde_json::to_vec(&body).unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
 
     let store = nats.store().await;
     let history = store.history(&id).await.unwrap();
@@ -89,7 +93,8 @@ async fn cqrs_es_framework_runs_on_the_store() {
     let events = cqrs_es::EventStore::<Trend>::load_events(&store, &id.to_string()).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].sequence, 1);
-    let err = cqrs.execute(&id.to_string(), pod_events::domain::trend::TrendCommand::Retire { reason: "x".into() }).await;
+    let err =
+        cqrs.execute(&id.to_string(), pod_events::domain::trend::TrendCommand::Retire { reason: "x".into() }).await;
     assert!(err.is_ok());
     let err = cqrs
         .execute(&id.to_string(), pod_events::domain::trend::TrendCommand::Retire { reason: "again".into() })

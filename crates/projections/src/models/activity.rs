@@ -30,7 +30,9 @@ pub fn summarize(e: &RecordedEvent) -> String {
             p["observation"]["score"].as_f64().or(p["score"].as_f64()).unwrap_or(0.0)
         ),
         "TrendRetired" => format!("Trend retired: {}", s(p, &["reason"])),
-        "IdeaGenerated" => format!("Idea “{}” generated for {} ({})", s(p, &["phrase"]), s(p, &["product_type"]), s(p, &["niche"])),
+        "IdeaGenerated" => {
+            format!("Idea “{}” generated for {} ({})", s(p, &["phrase"]), s(p, &["product_type"]), s(p, &["niche"]))
+        }
         "IdeaScreened" => {
             let hits = p["hits"].as_array().map(Vec::len).unwrap_or(0);
             format!("Idea screened {} ({} hit{})", s(p, &["verdict"]), hits, if hits == 1 { "" } else { "s" })
@@ -116,7 +118,11 @@ impl Projection for Activity {
     fn hypertables(&self) -> &'static [(&'static str, &'static str)] {
         &[("activity", "occurred_at")]
     }
-    fn apply<'a>(&'a self, tx: &'a mut PgConnection, events: &'a [RecordedEvent]) -> BoxFuture<'a, Result<(), ApplyError>> {
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ApplyError>> {
         Box::pin(apply(tx, events))
     }
 }

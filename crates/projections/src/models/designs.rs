@@ -86,7 +86,11 @@ impl Projection for Designs {
     fn tables(&self) -> &'static [&'static str] {
         &["designs"]
     }
-    fn apply<'a>(&'a self, tx: &'a mut PgConnection, events: &'a [RecordedEvent]) -> BoxFuture<'a, Result<(), ApplyError>> {
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ApplyError>> {
         Box::pin(apply(tx, events))
     }
 }

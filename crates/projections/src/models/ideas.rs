@@ -87,7 +87,11 @@ impl Projection for Ideas {
     fn tables(&self) -> &'static [&'static str] {
         &["ideas"]
     }
-    fn apply<'a>(&'a self, tx: &'a mut PgConnection, events: &'a [RecordedEvent]) -> BoxFuture<'a, Result<(), ApplyError>> {
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ApplyError>> {
         Box::pin(apply(tx, events))
     }
 }

@@ -119,7 +119,11 @@ impl Projection for Listings {
     fn tables(&self) -> &'static [&'static str] {
         &["listings", "listing_revisions"]
     }
-    fn apply<'a>(&'a self, tx: &'a mut PgConnection, events: &'a [RecordedEvent]) -> BoxFuture<'a, Result<(), ApplyError>> {
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ApplyError>> {
         Box::pin(apply(tx, events))
     }
 }

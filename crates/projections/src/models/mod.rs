@@ -46,7 +46,11 @@ pub trait Projection: Send + Sync {
         &[]
     }
     /// Applies a batch of events, in stream order, inside the caller's transaction.
-    fn apply<'a>(&'a self, tx: &'a mut PgConnection, events: &'a [RecordedEvent]) -> BoxFuture<'a, Result<(), ApplyError>>;
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ApplyError>>;
 }
 
 pub fn all_projections() -> Vec<Box<dyn Projection>> {

@@ -178,7 +178,11 @@ impl Projection for Trends {
     fn hypertables(&self) -> &'static [(&'static str, &'static str)] {
         &[("trend_observations", "observed_at")]
     }
-    fn apply<'a>(&'a self, tx: &'a mut PgConnection, events: &'a [RecordedEvent]) -> BoxFuture<'a, Result<(), ApplyError>> {
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ApplyError>> {
         Box::pin(apply(tx, events))
     }
 }

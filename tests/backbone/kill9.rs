@@ -1,0 +1,61 @@
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::support::*;
+
+/// While 10,000 events are appended, the projector process is killed with
+/// SIGKILL at random moments (≥ 20 times) and restarted. Afterwards its read
+/// models equal, row for row, those of a clean rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_are_effectively_once_under_kill_9() {
+    let env = Env::new().await;
+    // 2,000 commands × 5 observations, appended while the killer works.
+    let appender = append_trends(&env, 150, 2000, 5);
+    let killer = async {
+        let mut kills = 0;
+        let mut child = env.spawn_pod(&["projections", "run", "trends", "activity", "--batch-size", "250"]);
+        // Keep killing until the appender is done and we have killed enough.
+        loop {
+            let wait = rand::rng().random_range(50..400);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
+            child.wait().expect("reaping the projector");
+            kills += 1;
+            if kills >= 20 && APPENDED.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            child = env.spawn_pod(&["projections", "run", "trends", "activity", "--batch-size", "250"]);
+        }
+        kills
+    };
+    let (appended, kills) = tokio::join!(
+        async {
+            let n = appender.await;
+            APPENDED.store(true, std::sync::atomic::Ordering::SeqCst);
+            n
+        },
+        killer
+    );
+    assert_eq!(appended, 10_000);
+    assert!(kills >= 20, "killed {kills} times");
+
+    // Let the last instance finish the tail.
+    env.run_pod(&["projections", "run", "trends", "activity", "--until-caught-up"]);
+    let trends = env.dump("trends", "tenant, trend_id").await;
+    let observations = env.dump("trend_observations", "stream_seq").await;
+    let activity = env.dump("activity", "tenant, stream_seq").await;
+    assert_eq!(observations.len(), 10_000, "every observation projected once");
+    assert_eq!(activity.len(), 10_000, "every event in the activity feed once");
+    let total: i64 = trends.iter().map(|t| t["observations"].as_i64().unwrap()).sum();
+    assert_eq!(total, 10_000, "trend totals count each observation once");
+
+    // A clean rebuild gives the same rows.
+    env.run_pod(&["projections", "rebuild", "trends"]);
+    env.run_pod(&["projections", "rebuild", "activity"]);
+    assert_eq!(env.dump("trends", "tenant, trend_id").await, trends);
+    assert_eq!(env.dump("trend_observations", "stream_seq").await, observations);
+    assert_eq!(env.dump("activity", "tenant, stream_seq").await, activity);
+}
+
+static APPENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

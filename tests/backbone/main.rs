@@ -1,0 +1,9 @@
+//! End-to-end tests of the event backbone through the `pod` binary, against
+//! real NATS (≥ 2.12, `scripts/services.sh` starts it on 127.0.0.1:14222) and
+//! real PostgreSQL. Each test has its own NATS namespace and its own database.
+
+mod support;
+
+mod kill9;
+mod rebuild_under_reads;
+mod replay;
