@@ -42,6 +42,16 @@ async fn projections_are_effectively_once_under_kill_9() {
 
     // Let the last instance finish the tail.
     env.run_pod(&["projections", "run", "trends", "activity", "--until-caught-up"]);
+    let status = env.run_pod(&["projections", "status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    for name in ["trends", "activity"] {
+        let row = status.as_array().unwrap().iter().find(|r| r["projection"] == name).unwrap();
+        assert_eq!(row["lag_seq"], 0, "{name} caught up: {row}");
+        assert_eq!(row["pending_events"], 0, "{name} has nothing pending: {row}");
+        assert_eq!(row["checkpoint"], row["stream_last_seq"]);
+    }
+    let ideas = status.as_array().unwrap().iter().find(|r| r["projection"] == "ideas").unwrap();
+    assert_eq!(ideas["checkpoint"], 0, "the ideas projection never ran: {ideas}");
     let trends = env.dump("trends", "tenant, trend_id").await;
     let observations = env.dump("trend_observations", "stream_seq").await;
     let activity = env.dump("activity", "tenant, stream_seq").await;
