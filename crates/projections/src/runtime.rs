@@ -89,9 +89,10 @@ pub(crate) async fn apply_batch(
         .await
         .map_err(db("taking the apply lock"))?;
     let cp = checkpoint_for_update(tx, name).await.map_err(db("reading the checkpoint"))?;
-    let fresh: Vec<RecordedEvent> = events.iter().filter(|e| e.stream_seq as i64 > cp).cloned().collect();
+    // Batches arrive in stream order: skip the prefix the checkpoint covers.
+    let fresh = &events[events.partition_point(|e| e.stream_seq as i64 <= cp)..];
     let Some(last) = fresh.last().map(|e| e.stream_seq as i64) else { return Ok(0) };
-    projection.apply(tx, &fresh).await.map_err(|e| match e {
+    projection.apply(tx, fresh).await.map_err(|e| match e {
         crate::models::ApplyError::Db(source) => {
             ProjectionError::Db { projection: name, what: "applying events", source }
         }

@@ -181,15 +181,11 @@ where
             }
             Err(e) => return Err(StoreError::nats(format!("reading the last event of {subject}"), e)),
         };
-        if let Some(ctx) = self.cached(&key)
-            && ctx.last_stream_seq == last.sequence
-        {
-            return Ok(ctx);
-        }
-        // Start from the cache (if it is behind), else a snapshot, else nothing.
-        let mut ctx = match self.cached(&key).filter(|c| c.last_stream_seq < last.sequence) {
-            Some(c) => c,
-            None => match &self.snapshots {
+        // Up to date in the cache: done. Behind: start from it. Else a snapshot, else nothing.
+        let mut ctx = match self.cached(&key) {
+            Some(c) if c.last_stream_seq == last.sequence => return Ok(c),
+            Some(c) if c.last_stream_seq < last.sequence => c,
+            _ => match &self.snapshots {
                 Some(s) => s.load::<A>(A::TYPE, id).await?.filter(|c| c.last_stream_seq <= last.sequence),
                 None => None,
             }
