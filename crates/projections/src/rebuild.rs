@@ -42,6 +42,20 @@ async fn apply_shadow(
     apply_batch(conn, p, batch).await
 }
 
+/// The next batch of the log, or None once caught up.
+async fn next_batch(
+    reader: &mut LogReader,
+    name: &'static str,
+    max: usize,
+) -> Result<Option<Vec<RecordedEvent>>, ProjectionError> {
+    let batch = reader.next_batch(max).await.map_err(|e| ProjectionError::Nats {
+        projection: name,
+        what: "reading the log".into(),
+        source: Box::new(e),
+    })?;
+    Ok((!batch.is_empty()).then_some(batch))
+}
+
 pub async fn rebuild(
     pool: &PgPool,
     client: async_nats::Client,
@@ -70,15 +84,7 @@ pub async fn rebuild(
         .map_err(|e| ProjectionError::Nats { projection: name, what: "opening the log".into(), source: Box::new(e) })?;
     let mut events = 0u64;
     let mut last_seq = 0u64;
-    loop {
-        let batch = reader.next_batch(batch_size).await.map_err(|e| ProjectionError::Nats {
-            projection: name,
-            what: "reading the log".into(),
-            source: Box::new(e),
-        })?;
-        if batch.is_empty() {
-            break;
-        }
+    while let Some(batch) = next_batch(&mut reader, name, batch_size).await? {
         last_seq = batch.last().map(|e| e.stream_seq).unwrap_or(last_seq);
         let mut tx = pool.begin().await.map_err(db("beginning"))?;
         events += apply_shadow(&mut tx, p, &schema, &batch).await? as u64;
@@ -95,15 +101,7 @@ pub async fn rebuild(
         .execute(&mut *tx)
         .await
         .map_err(db("taking the apply lock"))?;
-    loop {
-        let batch = reader.next_batch(batch_size).await.map_err(|e| ProjectionError::Nats {
-            projection: name,
-            what: "reading the log".into(),
-            source: Box::new(e),
-        })?;
-        if batch.is_empty() {
-            break;
-        }
+    while let Some(batch) = next_batch(&mut reader, name, batch_size).await? {
         last_seq = batch.last().map(|e| e.stream_seq).unwrap_or(last_seq);
         events += apply_shadow(&mut tx, p, &schema, &batch).await? as u64;
         if reader.caught_up() {

@@ -238,50 +238,58 @@ impl Projector {
         self.line_up_consumer().await?;
         let consumer = self.consumer().await?;
         let mut applied_total = 0u64;
+        // The next batch is fetched and decoded while the current one is written.
+        let mut prefetch: Option<tokio::task::JoinHandle<Result<Fetched, ProjectionError>>> = None;
         loop {
-            // Take what is there without waiting; if nothing is, wait for one
-            // message (up to `idle_wait`) and then take what followed it.
-            let mut msgs = fetch(&consumer, options.batch_size, None).await.map_err(nats("fetching"))?;
-            if msgs.is_empty() {
+            let mut got = match prefetch.take() {
+                Some(h) => h.await.map_err(|e| nats("prefetching")(Box::new(e)))??,
+                None => fetch_decoded(&consumer, &self.ns, name, options.batch_size, None).await?,
+            };
+            if got.events.is_empty() && options.stop_when_idle {
+                let mut c = consumer.clone();
+                let info = c.info().await.map_err(|e| nats("reading consumer info")(Box::new(e)))?;
+                if info.num_pending == 0 && info.num_ack_pending == 0 {
+                    break;
+                }
+            }
+            if got.events.is_empty() {
+                // Nothing there: wait for one message (up to `idle_wait`), then take what followed it.
                 tokio::select! {
                     _ = &mut shutdown => break,
-                    m = fetch(&consumer, 1, Some(options.idle_wait)) => msgs = m.map_err(nats("fetching"))?,
+                    g = fetch_decoded(&consumer, &self.ns, name, 1, Some(options.idle_wait)) => got = g?,
                 }
-                if !msgs.is_empty() {
-                    let more = fetch(&consumer, options.batch_size - 1, None).await.map_err(nats("fetching"))?;
-                    msgs.extend(more);
+                if got.events.is_empty() {
+                    continue;
                 }
+                got.extend(fetch_decoded(&consumer, &self.ns, name, options.batch_size - 1, None).await?);
             }
-            if msgs.is_empty() {
-                if options.stop_when_idle {
-                    let mut c = consumer.clone();
-                    let info = c.info().await.map_err(|e| nats("reading consumer info")(Box::new(e)))?;
-                    if info.num_pending == 0 && info.num_ack_pending == 0 {
-                        break;
-                    }
-                }
-                continue;
-            }
-            let mut events = Vec::with_capacity(msgs.len());
-            for m in &msgs {
-                match RecordedEvent::from_jetstream(&self.ns, m) {
-                    Ok(e) => events.push(e),
-                    Err(e) => {
-                        // An event we cannot read is a bug upstream: stop loudly rather than skip it.
-                        let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
-                        return Err(ProjectionError::Poison { projection: name, seq, reason: e.to_string() });
-                    }
-                }
-            }
+            let (c, ns, size) = (consumer.clone(), self.ns.clone(), options.batch_size);
+            prefetch = Some(tokio::spawn(async move { fetch_decoded(&c, &ns, name, size, None).await }));
+
+            let t_apply = std::time::Instant::now();
             let mut tx = self.pool.begin().await.map_err(db("beginning a transaction"))?;
-            let applied = apply_batch(&mut tx, self.projection.as_ref(), &events).await?;
+            let applied = apply_batch(&mut tx, self.projection.as_ref(), &got.events).await?;
+            let t_commit = std::time::Instant::now();
             tx.commit().await.map_err(db("committing"))?;
             applied_total += applied as u64;
             // Ack policy "all": acking the last message acks the batch.
-            if let Some(last) = msgs.last() {
+            if let Some(last) = got.msgs.last() {
                 last.ack().await.map_err(nats("acking"))?;
             }
-            tracing::debug!(projection = name, applied, batch = msgs.len(), "batch applied");
+            tracing::debug!(
+                projection = name,
+                applied,
+                batch = got.msgs.len(),
+                fetch_us = got.fetch_us,
+                decode_us = got.decode_us,
+                apply_us = (t_commit - t_apply).as_micros() as u64,
+                commit_us = t_commit.elapsed().as_micros() as u64,
+                "batch applied"
+            );
+        }
+        if let Some(h) = prefetch {
+            // Fetched but not applied: redelivered to whoever runs next (lined up at start).
+            h.abort();
         }
         let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock_key("leader", name)).execute(&mut leader).await;
         let _ = leader.close().await;
@@ -290,6 +298,56 @@ impl Projector {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A batch as delivered and as decoded.
+struct Fetched {
+    msgs: Vec<jetstream::Message>,
+    events: Vec<RecordedEvent>,
+    fetch_us: u64,
+    decode_us: u64,
+}
+
+impl Fetched {
+    fn extend(&mut self, more: Fetched) {
+        self.msgs.extend(more.msgs);
+        self.events.extend(more.events);
+        self.fetch_us += more.fetch_us;
+        self.decode_us += more.decode_us;
+    }
+}
+
+/// Fetches a batch (see [`fetch`]) and decodes it. An event that cannot be
+/// read is a bug upstream: the projection stops loudly rather than skip it.
+async fn fetch_decoded(
+    consumer: &PullConsumer,
+    ns: &Namespace,
+    name: &'static str,
+    max: usize,
+    wait: Option<Duration>,
+) -> Result<Fetched, ProjectionError> {
+    let t = std::time::Instant::now();
+    let msgs = fetch(consumer, max, wait).await.map_err(|e| ProjectionError::Nats {
+        projection: name,
+        what: "fetching".into(),
+        source: e,
+    })?;
+    let fetched = std::time::Instant::now();
+    let mut events = Vec::with_capacity(msgs.len());
+    for m in &msgs {
+        let e = RecordedEvent::from_jetstream(ns, m).map_err(|e| ProjectionError::Poison {
+            projection: name,
+            seq: m.info().map(|i| i.stream_sequence).unwrap_or(0),
+            reason: e.to_string(),
+        })?;
+        events.push(e);
+    }
+    Ok(Fetched {
+        msgs,
+        events,
+        fetch_us: (fetched - t).as_micros() as u64,
+        decode_us: fetched.elapsed().as_micros() as u64,
+    })
+}
 
 /// Fetches up to `max` messages: immediately what is available (`wait` None),
 /// or waiting up to `wait` for them.

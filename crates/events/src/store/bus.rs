@@ -75,7 +75,9 @@ where
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut ctx = self.store.load(id).await.map_err(CommandError::Store)?;
+            // First try the cached state; after a conflict, what the stream says.
+            let ctx = if attempt == 1 { self.store.load(id).await } else { self.store.load_fresh(id).await };
+            let mut ctx = ctx.map_err(CommandError::Store)?;
             if ctx.has_applied(&meta.command_id) {
                 return Ok(Outcome::Duplicate);
             }

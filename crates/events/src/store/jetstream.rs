@@ -163,9 +163,20 @@ where
         }
     }
 
-    /// Loads an aggregate's current state.
-    #[tracing::instrument(skip(self), fields(aggregate = A::TYPE))]
+    /// Loads an aggregate, optimistically: an aggregate this process wrote
+    /// last comes from the cache without asking the stream. If another
+    /// process has written since, the commit's expected-sequence check fails,
+    /// the entry is dropped, and the retry calls [`Self::load_fresh`].
     pub async fn load(&self, id: &AggregateId) -> Result<JetStreamContext<A>, StoreError> {
+        match self.cached(&id.to_string()) {
+            Some(ctx) => Ok(ctx),
+            None => self.load_fresh(id).await,
+        }
+    }
+
+    /// Loads an aggregate's current state as the stream has it now.
+    #[tracing::instrument(skip(self), fields(aggregate = A::TYPE))]
+    pub async fn load_fresh(&self, id: &AggregateId) -> Result<JetStreamContext<A>, StoreError> {
         let subject = self.subject(id);
         let key = id.to_string();
         let last = match self.stream.direct_get_last_for_subject(subject.clone()).await {
