@@ -44,6 +44,11 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Run everything in one process: migrations, definitions, every projection and the API.
     Up,
+    /// Benchmarks that print each figure beside its ceiling measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: crate::bench::BenchCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -256,6 +261,7 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
             let n = replay::run(client, &namespace(&s)?, args).await?;
             eprintln!("{n} events written");
         }
+        Command::Bench { command } => crate::bench::run(&s, command).await?,
         Command::Up => {
             let pool = pg(&s).await?;
             pod_projections::db::migrate(&pool).await?;

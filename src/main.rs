@@ -1,6 +1,7 @@
 //! `pod`: the one binary of POD Automator. It wires the crates together —
 //! configuration, connections, and one subcommand per role.
 
+mod bench;
 mod cli;
 mod config;
 mod replay;

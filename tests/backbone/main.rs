@@ -4,6 +4,7 @@
 
 mod support;
 
+mod deploy;
 mod kill9;
 mod rebuild_under_reads;
 mod replay;

@@ -59,5 +59,7 @@ async fn json_lines_and_parquet_carry_the_same_events() {
     let out = env.pod().args(["replay", "--aggregate", "widget"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--aggregate"));
+    // Kept as an artefact, for opening in DuckDB or pandas by hand.
+    let _ = std::fs::copy(&parquet, std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("replay.parquet"));
     std::fs::remove_dir_all(dir).unwrap();
 }
