@@ -12,6 +12,7 @@ use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
+use pod_events::envelope::EventView;
 use pod_events::store::reader::{LogReader, Start};
 use pod_events::{Namespace, RecordedEvent, TenantId};
 
@@ -97,17 +98,21 @@ pub async fn run(client: async_nats::Client, ns: &Namespace, args: ReplayArgs) -
     };
     let mut sink = match args.format {
         Format::Jsonl => Sink::Jsonl(out),
-        Format::Parquet => Sink::Parquet(ParquetSink::new(out)?),
+        Format::Parquet => Sink::Parquet {
+            writer: Box::new(ParquetSink::new(out)?),
+            pending: Vec::new(),
+            row_group: args.row_group.max(1),
+        },
     };
     let mut written = 0u64;
-    let mut pending: Vec<RecordedEvent> = Vec::new();
     'outer: loop {
-        let batch = reader.next_batch(1000).await?;
+        let batch = reader.next_messages(1000).await?;
         if batch.is_empty() {
             break;
         }
-        let caught_up = reader.caught_up();
-        for e in batch {
+        for m in &batch {
+            // Read in place: the payload is copied through, never parsed.
+            let e = EventView::from_jetstream(ns, m)?;
             if let Some(pb) = &progress {
                 pb.set_position(e.stream_seq);
             }
@@ -116,22 +121,16 @@ pub async fn run(client: async_nats::Client, ns: &Namespace, args: ReplayArgs) -
             {
                 break 'outer;
             }
-            if !args.event_types.is_empty() && !args.event_types.contains(&e.event_type) {
+            if !args.event_types.is_empty() && !args.event_types.iter().any(|t| t == e.event_type) {
                 continue;
             }
-            pending.push(e);
+            sink.push(&e)?;
+            written += 1;
         }
-        let rg = args.row_group.max(1);
-        while pending.len() >= rg {
-            let rest = pending.split_off(rg);
-            written += sink.write(&pending)?;
-            pending = rest;
-        }
-        if caught_up {
+        if reader.caught_up() {
             break;
         }
     }
-    written += sink.write(&pending)?;
     sink.finish()?;
     if let Some(pb) = progress {
         pb.finish_and_clear();
@@ -141,26 +140,33 @@ pub async fn run(client: async_nats::Client, ns: &Namespace, args: ReplayArgs) -
 
 enum Sink {
     Jsonl(Box<dyn Write + Send>),
-    Parquet(ParquetSink),
+    Parquet { writer: Box<ParquetSink>, pending: Vec<RecordedEvent>, row_group: usize },
 }
 
 impl Sink {
-    fn write(&mut self, events: &[RecordedEvent]) -> anyhow::Result<u64> {
+    fn push(&mut self, e: &EventView<'_>) -> anyhow::Result<()> {
         match self {
             Sink::Jsonl(w) => {
-                for e in events {
-                    serde_json::to_writer(&mut *w, e)?;
-                    w.write_all(b"\n")?;
+                serde_json::to_writer(&mut *w, e)?;
+                w.write_all(b"\n")?;
+            }
+            Sink::Parquet { writer, pending, row_group } => {
+                pending.push(e.to_recorded()?);
+                if pending.len() >= *row_group {
+                    writer.write(pending)?;
+                    pending.clear();
                 }
             }
-            Sink::Parquet(p) => p.write(events)?,
         }
-        Ok(events.len() as u64)
+        Ok(())
     }
     fn finish(self) -> anyhow::Result<()> {
         match self {
             Sink::Jsonl(mut w) => w.flush()?,
-            Sink::Parquet(p) => p.finish()?,
+            Sink::Parquet { mut writer, pending, .. } => {
+                writer.write(&pending)?;
+                writer.finish()?;
+            }
         }
         Ok(())
     }

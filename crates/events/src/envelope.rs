@@ -142,37 +142,7 @@ impl RecordedEvent {
         payload: &[u8],
         time: DateTime<Utc>,
     ) -> Result<Self, EnvelopeError> {
-        let parts = ns.parse_subject(subject).ok_or_else(|| EnvelopeError::Subject(subject.into()))?;
-        let h = |name: &'static str| headers.get(name).map(|v| v.as_str().to_owned());
-        let req = |name: &'static str| h(name).ok_or(EnvelopeError::Header(name, stream_seq));
-        let event_type = req(H_EVENT_TYPE)?;
-        let event_version =
-            req(H_EVENT_VERSION)?.parse().map_err(|_| EnvelopeError::Header(H_EVENT_VERSION, stream_seq))?;
-        let aggregate_seq =
-            req(H_AGGREGATE_SEQ)?.parse().map_err(|_| EnvelopeError::Header(H_AGGREGATE_SEQ, stream_seq))?;
-        let occurred_at = match h(H_OCCURRED_AT) {
-            Some(s) => DateTime::parse_from_rfc3339(&s)
-                .map_err(|_| EnvelopeError::Header(H_OCCURRED_AT, stream_seq))?
-                .with_timezone(&Utc),
-            None => time,
-        };
-        let payload = serde_json::from_slice(payload).map_err(|e| EnvelopeError::Payload(stream_seq, e))?;
-        Ok(Self {
-            stream_seq,
-            subject: subject.to_owned(),
-            aggregate_type: parts.aggregate_type.to_owned(),
-            tenant: parts.tenant.to_owned(),
-            aggregate_id: format!("{}.{}", parts.tenant, parts.id),
-            aggregate_seq,
-            event_type,
-            event_version,
-            command_id: h(H_COMMAND_ID).unwrap_or_default(),
-            correlation_id: h(H_CORRELATION_ID).unwrap_or_default(),
-            causation_id: h(H_CAUSATION_ID).unwrap_or_default(),
-            occurred_at,
-            traceparent: h(H_TRACEPARENT),
-            payload,
-        })
+        EventView::parse(ns, stream_seq, subject, headers, payload, time)?.to_recorded()
     }
 
     /// Decodes a message delivered by a JetStream consumer.
@@ -195,5 +165,100 @@ impl RecordedEvent {
     /// decoded into the aggregate's event enum.
     pub fn to_domain<E: crate::EventCodec>(&self) -> Result<E, crate::CodecError> {
         E::decode(&self.event_type, self.event_version, self.payload.clone())
+    }
+}
+
+/// An event read in place: the envelope borrowed from the message's headers
+/// and the payload as raw JSON. For readers that pass events on without
+/// looking inside (replay); serialises exactly like [`RecordedEvent`].
+#[derive(Debug, Serialize)]
+pub struct EventView<'a> {
+    pub stream_seq: u64,
+    pub subject: &'a str,
+    pub aggregate_type: &'a str,
+    pub tenant: &'a str,
+    pub aggregate_id: String,
+    pub aggregate_seq: u64,
+    pub event_type: &'a str,
+    pub event_version: u32,
+    pub command_id: &'a str,
+    pub correlation_id: &'a str,
+    pub causation_id: &'a str,
+    pub occurred_at: DateTime<Utc>,
+    pub traceparent: Option<&'a str>,
+    pub payload: &'a serde_json::value::RawValue,
+}
+
+impl<'a> EventView<'a> {
+    pub fn parse(
+        ns: &Namespace,
+        stream_seq: u64,
+        subject: &'a str,
+        headers: &'a HeaderMap,
+        payload: &'a [u8],
+        time: DateTime<Utc>,
+    ) -> Result<Self, EnvelopeError> {
+        let parts = ns.parse_subject(subject).ok_or_else(|| EnvelopeError::Subject(subject.into()))?;
+        let h = |name: &'static str| headers.get(name).map(|v| v.as_str());
+        let req = |name: &'static str| h(name).ok_or(EnvelopeError::Header(name, stream_seq));
+        let event_version =
+            req(H_EVENT_VERSION)?.parse().map_err(|_| EnvelopeError::Header(H_EVENT_VERSION, stream_seq))?;
+        let aggregate_seq =
+            req(H_AGGREGATE_SEQ)?.parse().map_err(|_| EnvelopeError::Header(H_AGGREGATE_SEQ, stream_seq))?;
+        let occurred_at = match h(H_OCCURRED_AT) {
+            Some(s) => DateTime::parse_from_rfc3339(s)
+                .map_err(|_| EnvelopeError::Header(H_OCCURRED_AT, stream_seq))?
+                .with_timezone(&Utc),
+            None => time,
+        };
+        let payload = serde_json::from_slice(payload).map_err(|e| EnvelopeError::Payload(stream_seq, e))?;
+        Ok(Self {
+            stream_seq,
+            subject,
+            aggregate_type: parts.aggregate_type,
+            tenant: parts.tenant,
+            aggregate_id: format!("{}.{}", parts.tenant, parts.id),
+            aggregate_seq,
+            event_type: req(H_EVENT_TYPE)?,
+            event_version,
+            command_id: h(H_COMMAND_ID).unwrap_or_default(),
+            correlation_id: h(H_CORRELATION_ID).unwrap_or_default(),
+            causation_id: h(H_CAUSATION_ID).unwrap_or_default(),
+            occurred_at,
+            traceparent: h(H_TRACEPARENT),
+            payload,
+        })
+    }
+
+    /// The owned event, with the payload parsed.
+    pub fn to_recorded(&self) -> Result<RecordedEvent, EnvelopeError> {
+        let payload =
+            serde_json::from_str(self.payload.get()).map_err(|err| EnvelopeError::Payload(self.stream_seq, err))?;
+        Ok(RecordedEvent {
+            stream_seq: self.stream_seq,
+            subject: self.subject.to_owned(),
+            aggregate_type: self.aggregate_type.to_owned(),
+            tenant: self.tenant.to_owned(),
+            aggregate_id: self.aggregate_id.clone(),
+            aggregate_seq: self.aggregate_seq,
+            event_type: self.event_type.to_owned(),
+            event_version: self.event_version,
+            command_id: self.command_id.to_owned(),
+            correlation_id: self.correlation_id.to_owned(),
+            causation_id: self.causation_id.to_owned(),
+            occurred_at: self.occurred_at,
+            traceparent: self.traceparent.map(str::to_owned),
+            payload,
+        })
+    }
+
+    /// Reads a message delivered by a JetStream consumer in place.
+    pub fn from_jetstream(ns: &Namespace, msg: &'a async_nats::jetstream::Message) -> Result<Self, EnvelopeError> {
+        static EMPTY: std::sync::OnceLock<HeaderMap> = std::sync::OnceLock::new();
+        let info = msg.info().map_err(|_| EnvelopeError::Header("Nats-Sequence", 0))?;
+        let time = DateTime::<Utc>::from_timestamp(info.published.unix_timestamp(), info.published.nanosecond())
+            .unwrap_or_default();
+        let headers = msg.headers.as_ref().unwrap_or_else(|| EMPTY.get_or_init(HeaderMap::new));
+        EventView::parse(ns, info.stream_sequence, msg.subject.as_str(), headers, &msg.payload, time)
     }
 }

@@ -81,23 +81,36 @@ impl LogReader {
 
     /// Up to `max` events; an empty batch means caught up with the log.
     pub async fn next_batch(&mut self, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        let mut out = Vec::new();
-        if self.caught_up {
-            self.caught_up = false;
+        let msgs = self.next_messages(max).await?;
+        let mut out = Vec::with_capacity(msgs.len());
+        for m in &msgs {
+            out.push(RecordedEvent::from_jetstream(&self.ns, m)?);
         }
+        Ok(out)
+    }
+
+    /// Up to `max` messages as delivered, for readers that decode in place
+    /// ([`crate::envelope::EventView`]); empty means caught up.
+    pub async fn next_messages(&mut self, max: usize) -> Result<Vec<jetstream::Message>, StoreError> {
+        let mut out = Vec::new();
+        self.caught_up = false;
         while out.len() < max {
             let next = match tokio::time::timeout(self.idle, self.messages.next()).await {
                 Err(_) | Ok(None) => break,
                 Ok(Some(m)) => m.map_err(|e| StoreError::nats("reading the log", e))?,
             };
             let pending = next.info().map(|i| i.pending).unwrap_or(1);
-            out.push(RecordedEvent::from_jetstream(&self.ns, &next)?);
+            out.push(next);
             if pending == 0 {
                 self.caught_up = true;
                 break;
             }
         }
         Ok(out)
+    }
+
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
     }
 
     /// True when the last batch ended because nothing more was pending.
