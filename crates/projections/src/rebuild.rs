@@ -75,6 +75,19 @@ pub async fn rebuild(
         exec(&mut conn, format!("CREATE TABLE {schema}.{t} (LIKE public.{t} INCLUDING ALL)"))
             .await
             .map_err(db("creating shadow table"))?;
+        // LIKE does not copy storage parameters (fillfactor): carry them over.
+        let options: Option<String> = sqlx::query_scalar(
+            "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = to_regclass('public.' || $1)",
+        )
+        .bind(t)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db("reading storage parameters"))?;
+        if let Some(options) = options.filter(|o| !o.is_empty()) {
+            exec(&mut conn, format!("ALTER TABLE {schema}.{t} SET ({options})"))
+                .await
+                .map_err(db("setting storage parameters"))?;
+        }
     }
     drop(conn);
 

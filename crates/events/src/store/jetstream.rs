@@ -55,8 +55,14 @@ pub struct JetStreamContext<A> {
     pub version: u64,
     /// Stream sequence of the last applied event (0: none yet).
     pub last_stream_seq: u64,
-    /// The most recent command ids applied to this aggregate.
-    pub recent_commands: VecDeque<String>,
+    /// Fingerprints of the most recent command ids applied to this aggregate
+    /// (fixed-size, so the context clones without allocating per command).
+    pub recent_commands: VecDeque<u128>,
+}
+
+/// 122 bits of SHA-1 (a name-based UUID) of a command id.
+fn fingerprint(command_id: &str) -> u128 {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, command_id.as_bytes()).as_u128()
 }
 
 fn placeholder_id() -> Option<AggregateId> {
@@ -65,13 +71,15 @@ fn placeholder_id() -> Option<AggregateId> {
 
 impl<A> JetStreamContext<A> {
     pub fn has_applied(&self, command_id: &str) -> bool {
-        self.recent_commands.iter().any(|c| c == command_id)
+        let f = fingerprint(command_id);
+        self.recent_commands.contains(&f)
     }
     fn remember(&mut self, command_id: &str) {
-        if command_id.is_empty() || self.recent_commands.back().is_some_and(|c| c == command_id) {
+        let f = fingerprint(command_id);
+        if command_id.is_empty() || self.recent_commands.back() == Some(&f) {
             return;
         }
-        self.recent_commands.push_back(command_id.to_owned());
+        self.recent_commands.push_back(f);
         while self.recent_commands.len() > REMEMBERED_COMMANDS {
             self.recent_commands.pop_front();
         }

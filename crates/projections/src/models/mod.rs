@@ -2,6 +2,7 @@
 //! of the tables it owns. Only its projection writes a table.
 
 mod activity;
+mod copy_text;
 mod designs;
 mod ideas;
 mod listings;
