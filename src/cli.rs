@@ -169,17 +169,24 @@ async fn run_projections(s: &Settings, names: &[String], options: RunOptions) ->
             (name, res)
         });
     }
-    let stopper = tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
+    let stop_tx = std::sync::Arc::new(stop_tx);
+    let stopper = {
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
+    };
+    // One failed projection stops them all and the process exits non-zero,
+    // so its supervisor restarts it; nothing stays silently dead.
     let mut failed = None;
     while let Some(joined) = tasks.join_next().await {
         let (name, res) = joined.context("a projection task panicked")?;
         match res {
             Ok(n) => tracing::info!(projection = name, applied = n, "projection stopped"),
             Err(e) => {
-                tracing::error!(projection = name, error = %e, "projection failed");
+                tracing::error!(projection = name, error = %e, "projection failed; stopping the others");
+                let _ = stop_tx.send(true);
                 failed.get_or_insert(e);
             }
         }
@@ -269,11 +276,14 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
             for a in pod_events::store::definitions::apply(&client, &namespace(&s)?, &s.nats_dir).await? {
                 tracing::info!(change = %a, "nats definitions");
             }
-            let api = pod_api::serve(&s.api_bind, pool.clone(), client.clone(), shutdown_signal());
+            let api = async {
+                pod_api::serve(&s.api_bind, pool.clone(), client.clone(), shutdown_signal())
+                    .await
+                    .map_err(anyhow::Error::from)
+            };
             let projections = run_projections(&s, &[], RunOptions::default());
-            let (a, p) = tokio::join!(api, projections);
-            a?;
-            p?;
+            // The first to fail ends the process (with its error).
+            tokio::try_join!(api, projections)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -52,16 +52,7 @@ pub struct ReplayArgs {
     pub row_group: usize,
 }
 
-const AGGREGATES: [&str; 6] = ["trend", "idea", "design", "listing", "shop", "order"];
-
-/// The subject filter for the chosen aggregate and tenant.
-pub fn filter_subject(ns: &Namespace, aggregate: Option<&str>, tenant: Option<&TenantId>) -> String {
-    let agg = aggregate.unwrap_or("*");
-    match tenant {
-        Some(t) => format!("{}.evt.{agg}.{t}.>", ns.prefix()),
-        None => format!("{}.evt.{agg}.>", ns.prefix()),
-    }
-}
+use pod_events::domain::AGGREGATE_TYPES as AGGREGATES;
 
 pub async fn run(client: async_nats::Client, ns: &Namespace, args: ReplayArgs) -> anyhow::Result<u64> {
     if let Some(a) = &args.aggregate
@@ -78,7 +69,7 @@ pub async fn run(client: async_nats::Client, ns: &Namespace, args: ReplayArgs) -
         (_, Some(t)) => Start::Time(t),
         _ => Start::All,
     };
-    let filter = filter_subject(ns, args.aggregate.as_deref(), tenant.as_ref());
+    let filter = ns.events_filter(args.aggregate.as_deref(), tenant.as_ref());
     let mut reader = LogReader::open(client, ns, vec![filter], start).await?;
     let out: Box<dyn Write + Send> = match &args.output {
         Some(p) if p.as_os_str() != "-" => Box::new(std::io::BufWriter::new(
@@ -105,7 +96,7 @@ pub async fn run(client: async_nats::Client, ns: &Namespace, args: ReplayArgs) -
         },
     };
     let mut written = 0u64;
-    'outer: loop {
+    loop {
         let batch = reader.next_messages(1000).await?;
         if batch.is_empty() {
             break;
@@ -114,14 +105,14 @@ pub async fn run(client: async_nats::Client, ns: &Namespace, args: ReplayArgs) -
             // Read in place: the payload is copied through, never parsed.
             let e = EventView::from_jetstream(ns, m)?;
             if let Some(pb) = &progress {
-                pb.set_position(e.stream_seq);
+                pb.set_position(e.head.stream_seq);
             }
-            if let Some(until) = args.until
-                && e.occurred_at > until
-            {
-                break 'outer;
+            // Filtered, not a stop: occurred-at comes from each writer's clock
+            // and need not grow with the stream sequence.
+            if args.until.is_some_and(|until| e.head.occurred_at > until) {
+                continue;
             }
-            if !args.event_types.is_empty() && !args.event_types.iter().any(|t| t == e.event_type) {
+            if !args.event_types.is_empty() && !args.event_types.iter().any(|t| t == e.head.event_type) {
                 continue;
             }
             sink.push(&e)?;

@@ -142,23 +142,15 @@ impl RecordedEvent {
         payload: &[u8],
         time: DateTime<Utc>,
     ) -> Result<Self, EnvelopeError> {
-        EventView::parse(ns, stream_seq, subject, headers, payload, time)?.to_recorded()
+        let head = Head::parse(ns, stream_seq, subject, headers, time)?;
+        let payload = serde_json::from_slice(payload).map_err(|e| EnvelopeError::Payload(stream_seq, e))?;
+        Ok(head.into_recorded(payload))
     }
 
     /// Decodes a message delivered by a JetStream consumer.
     pub fn from_jetstream(ns: &Namespace, msg: &async_nats::jetstream::Message) -> Result<Self, EnvelopeError> {
-        let info = msg.info().map_err(|_| EnvelopeError::Header("Nats-Sequence", 0))?;
-        let time = DateTime::<Utc>::from_timestamp(info.published.unix_timestamp(), info.published.nanosecond())
-            .unwrap_or_default();
-        let empty = HeaderMap::new();
-        RecordedEvent::decode(
-            ns,
-            info.stream_sequence,
-            msg.subject.as_str(),
-            msg.headers.as_ref().unwrap_or(&empty),
-            &msg.payload,
-            time,
-        )
+        let (seq, headers, time) = message_parts(msg)?;
+        RecordedEvent::decode(ns, seq, msg.subject.as_str(), headers, &msg.payload, time)
     }
 
     /// The payload upcast to the current version of its event type and
@@ -168,11 +160,22 @@ impl RecordedEvent {
     }
 }
 
-/// An event read in place: the envelope borrowed from the message's headers
-/// and the payload as raw JSON. For readers that pass events on without
-/// looking inside (replay); serialises exactly like [`RecordedEvent`].
+/// A NATS timestamp as chrono's.
+pub fn nats_time(t: time::OffsetDateTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(t.unix_timestamp(), t.nanosecond()).unwrap_or_default()
+}
+
+/// Stream sequence, headers and stored time of a consumer-delivered message.
+fn message_parts(msg: &async_nats::jetstream::Message) -> Result<(u64, &HeaderMap, DateTime<Utc>), EnvelopeError> {
+    static EMPTY: std::sync::OnceLock<HeaderMap> = std::sync::OnceLock::new();
+    let info = msg.info().map_err(|_| EnvelopeError::Header("Nats-Sequence", 0))?;
+    let headers = msg.headers.as_ref().unwrap_or_else(|| EMPTY.get_or_init(HeaderMap::new));
+    Ok((info.stream_sequence, headers, nats_time(info.published)))
+}
+
+/// The envelope, borrowed from a message: the one parser of headers and subject.
 #[derive(Debug, Serialize)]
-pub struct EventView<'a> {
+pub struct Head<'a> {
     pub stream_seq: u64,
     pub subject: &'a str,
     pub aggregate_type: &'a str,
@@ -186,16 +189,14 @@ pub struct EventView<'a> {
     pub causation_id: &'a str,
     pub occurred_at: DateTime<Utc>,
     pub traceparent: Option<&'a str>,
-    pub payload: &'a serde_json::value::RawValue,
 }
 
-impl<'a> EventView<'a> {
+impl<'a> Head<'a> {
     pub fn parse(
         ns: &Namespace,
         stream_seq: u64,
         subject: &'a str,
         headers: &'a HeaderMap,
-        payload: &'a [u8],
         time: DateTime<Utc>,
     ) -> Result<Self, EnvelopeError> {
         let parts = ns.parse_subject(subject).ok_or_else(|| EnvelopeError::Subject(subject.into()))?;
@@ -211,7 +212,6 @@ impl<'a> EventView<'a> {
                 .with_timezone(&Utc),
             None => time,
         };
-        let payload = serde_json::from_slice(payload).map_err(|e| EnvelopeError::Payload(stream_seq, e))?;
         Ok(Self {
             stream_seq,
             subject,
@@ -226,20 +226,16 @@ impl<'a> EventView<'a> {
             causation_id: h(H_CAUSATION_ID).unwrap_or_default(),
             occurred_at,
             traceparent: h(H_TRACEPARENT),
-            payload,
         })
     }
 
-    /// The owned event, with the payload parsed.
-    pub fn to_recorded(&self) -> Result<RecordedEvent, EnvelopeError> {
-        let payload =
-            serde_json::from_str(self.payload.get()).map_err(|err| EnvelopeError::Payload(self.stream_seq, err))?;
-        Ok(RecordedEvent {
+    fn into_recorded(self, payload: serde_json::Value) -> RecordedEvent {
+        RecordedEvent {
             stream_seq: self.stream_seq,
             subject: self.subject.to_owned(),
             aggregate_type: self.aggregate_type.to_owned(),
             tenant: self.tenant.to_owned(),
-            aggregate_id: self.aggregate_id.clone(),
+            aggregate_id: self.aggregate_id,
             aggregate_seq: self.aggregate_seq,
             event_type: self.event_type.to_owned(),
             event_version: self.event_version,
@@ -249,16 +245,34 @@ impl<'a> EventView<'a> {
             occurred_at: self.occurred_at,
             traceparent: self.traceparent.map(str::to_owned),
             payload,
-        })
+        }
     }
+}
 
+/// An event read in place: the envelope borrowed from the message's headers
+/// and the payload as raw JSON, never parsed. For readers that pass events on
+/// (replay); serialises exactly like [`RecordedEvent`].
+#[derive(Debug, Serialize)]
+pub struct EventView<'a> {
+    #[serde(flatten)]
+    pub head: Head<'a>,
+    pub payload: &'a serde_json::value::RawValue,
+}
+
+impl<'a> EventView<'a> {
     /// Reads a message delivered by a JetStream consumer in place.
     pub fn from_jetstream(ns: &Namespace, msg: &'a async_nats::jetstream::Message) -> Result<Self, EnvelopeError> {
-        static EMPTY: std::sync::OnceLock<HeaderMap> = std::sync::OnceLock::new();
-        let info = msg.info().map_err(|_| EnvelopeError::Header("Nats-Sequence", 0))?;
-        let time = DateTime::<Utc>::from_timestamp(info.published.unix_timestamp(), info.published.nanosecond())
-            .unwrap_or_default();
-        let headers = msg.headers.as_ref().unwrap_or_else(|| EMPTY.get_or_init(HeaderMap::new));
-        EventView::parse(ns, info.stream_sequence, msg.subject.as_str(), headers, &msg.payload, time)
+        let (seq, headers, time) = message_parts(msg)?;
+        let head = Head::parse(ns, seq, msg.subject.as_str(), headers, time)?;
+        let payload = serde_json::from_slice(&msg.payload).map_err(|e| EnvelopeError::Payload(seq, e))?;
+        Ok(Self { head, payload })
+    }
+
+    /// The owned event, with the payload parsed.
+    pub fn to_recorded(&self) -> Result<RecordedEvent, EnvelopeError> {
+        let payload = serde_json::from_str(self.payload.get())
+            .map_err(|err| EnvelopeError::Payload(self.head.stream_seq, err))?;
+        let head = Head { aggregate_id: self.head.aggregate_id.clone(), ..self.head };
+        Ok(head.into_recorded(payload))
     }
 }

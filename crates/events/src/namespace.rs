@@ -49,6 +49,14 @@ impl Namespace {
     pub fn tenant_events(&self, aggregate_type: &str, tenant: &TenantId) -> String {
         format!("{}.evt.{}.{}.>", self.prefix, aggregate_type, tenant)
     }
+    /// Events of one aggregate type and/or one tenant (any, where `None`).
+    pub fn events_filter(&self, aggregate_type: Option<&str>, tenant: Option<&TenantId>) -> String {
+        match (aggregate_type, tenant) {
+            (None, None) => self.all_events(),
+            (Some(a), None) => self.aggregate_events(a),
+            (a, Some(t)) => self.tenant_events(a.unwrap_or("*"), t),
+        }
+    }
     /// `<prefix>.evt.<aggregate>.<tenant>.<id>`: one aggregate instance.
     pub fn aggregate_subject(&self, aggregate_type: &str, aggregate_id: &crate::AggregateId) -> String {
         format!("{}.evt.{}.{}.{}", self.prefix, aggregate_type, aggregate_id.tenant, aggregate_id.id)
@@ -94,5 +102,10 @@ mod tests {
         assert_eq!(parts, SubjectParts { aggregate_type: "idea", tenant: "acme", id: "0193" });
         assert!(ns.parse_subject("pod.evt.idea.acme.0193").is_none());
         assert!(Namespace::new("Bad.Prefix").is_err());
+        let acme = TenantId::parse("acme").unwrap();
+        assert_eq!(ns.events_filter(None, None), "t-42.evt.>");
+        assert_eq!(ns.events_filter(Some("idea"), None), "t-42.evt.idea.>");
+        assert_eq!(ns.events_filter(None, Some(&acme)), "t-42.evt.*.acme.>");
+        assert_eq!(ns.events_filter(Some("idea"), Some(&acme)), "t-42.evt.idea.acme.>");
     }
 }

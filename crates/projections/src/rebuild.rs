@@ -9,7 +9,7 @@ use pod_events::{Namespace, RecordedEvent};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 use crate::models::{Projection, filter_subjects};
-use crate::runtime::{ProjectionError, apply_batch, lock_key};
+use crate::runtime::{ProjectionError, Target, apply_batch, lock_key};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuildReport {
@@ -39,7 +39,7 @@ async fn apply_shadow(
         what: "switching to the shadow tables",
         source,
     })?;
-    apply_batch(conn, p, batch).await
+    apply_batch(conn, p, batch, Target::Shadow).await
 }
 
 /// The next batch of the log, or None once caught up.
@@ -89,6 +89,23 @@ pub async fn rebuild(
                 .map_err(db("setting storage parameters"))?;
         }
     }
+    // Time series are hypertables from the start (where TimescaleDB exists),
+    // so the swap moves them in without copying anything under its locks.
+    let timescale: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db("checking for timescaledb"))?;
+    if timescale {
+        for (t, col) in p.hypertables() {
+            sqlx::query("SELECT create_hypertable($1::regclass, $2::name)")
+                .bind(format!("{schema}.{t}"))
+                .bind(col)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("making a hypertable"))?;
+        }
+    }
     drop(conn);
 
     // 2. Replay the log into them, one transaction per batch.
@@ -121,6 +138,43 @@ pub async fn rebuild(
             break;
         }
     }
+    // The live projector is paused on the lock; the shadow must have
+    // everything it committed before the swap may replace it.
+    let live_cp: i64 = sqlx::query_scalar(
+        "SELECT coalesce((SELECT last_seq FROM public.projection_checkpoints WHERE projection = $1), 0)",
+    )
+    .bind(name)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db("reading the live checkpoint"))?;
+    let shadow_checkpoint =
+        format!("SELECT coalesce((SELECT last_seq FROM {schema}.projection_checkpoints WHERE projection = $1), 0)");
+    let mut idle_reads = 0;
+    loop {
+        let shadow_cp: i64 = sqlx::query_scalar(AssertSqlSafe(shadow_checkpoint.clone()))
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("reading the shadow checkpoint"))?;
+        if shadow_cp >= live_cp {
+            break;
+        }
+        match next_batch(&mut reader, name, batch_size).await? {
+            Some(batch) => {
+                last_seq = batch.last().map(|e| e.stream_seq).unwrap_or(last_seq);
+                events += apply_shadow(&mut tx, p, &schema, &batch).await? as u64;
+            }
+            None if idle_reads < 20 => idle_reads += 1,
+            None => {
+                return Err(ProjectionError::Rebuild {
+                    projection: name,
+                    reason: format!(
+                        "the log did not deliver up to the live checkpoint {live_cp} (shadow at {shadow_cp})"
+                    ),
+                });
+            }
+        }
+    }
     exec(&mut tx, "SET LOCAL search_path TO public".into()).await.map_err(db("resetting search_path"))?;
     // Views over the swapped tables are dropped and recreated around the swap.
     let mut views: Vec<(String, String)> = Vec::new();
@@ -149,21 +203,6 @@ pub async fn rebuild(
     }
     for (v, def) in &views {
         exec(&mut tx, format!("CREATE VIEW public.{v} AS {def}")).await.map_err(db("recreating a view"))?;
-    }
-    let timescale: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("checking for timescaledb"))?;
-    if timescale {
-        for (t, col) in p.hypertables() {
-            sqlx::query("SELECT create_hypertable($1::regclass, $2::name, migrate_data => true)")
-                .bind(format!("public.{t}"))
-                .bind(col)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("making a hypertable"))?;
-        }
     }
     let shadow_cp: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
         "SELECT coalesce((SELECT last_seq FROM {schema}.projection_checkpoints WHERE projection = $1), 0)"

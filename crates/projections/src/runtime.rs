@@ -25,6 +25,8 @@ pub enum ProjectionError {
     Nats { projection: &'static str, what: String, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("projection {projection}: event {seq} cannot be applied: {reason}")]
     Poison { projection: &'static str, seq: u64, reason: String },
+    #[error("projection {projection}: rebuild stopped, nothing swapped: {reason}")]
+    Rebuild { projection: &'static str, reason: String },
 }
 
 #[derive(Debug, Clone)]
@@ -66,12 +68,22 @@ pub(crate) async fn checkpoint_for_update(tx: &mut PgConnection, name: &str) -> 
 }
 
 pub(crate) async fn set_checkpoint(tx: &mut PgConnection, name: &str, seq: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE projection_checkpoints SET last_seq = $2, updated_at = now() WHERE projection = $1")
-        .bind(name)
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE projection_checkpoints SET last_seq = greatest(last_seq, $2), updated_at = now() WHERE projection = $1",
+    )
+    .bind(name)
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
+}
+
+/// Which tables a batch goes to: the live ones, or a rebuild's shadow copies
+/// (which must not wait on the live projector's lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Live,
+    Shadow,
 }
 
 /// Applies `events` above the checkpoint and advances it, in `tx`.
@@ -80,17 +92,35 @@ pub(crate) async fn apply_batch(
     tx: &mut PgConnection,
     projection: &dyn Projection,
     events: &[RecordedEvent],
+    target: Target,
 ) -> Result<usize, ProjectionError> {
     let name = projection.name();
     let db = |what| move |source| ProjectionError::Db { projection: name, what, source };
+    let lock = match target {
+        Target::Live => lock_key("apply", name),
+        Target::Shadow => lock_key("apply-shadow", name),
+    };
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(lock_key("apply", name))
+        .bind(lock)
         .execute(&mut *tx)
         .await
         .map_err(db("taking the apply lock"))?;
     let cp = checkpoint_for_update(tx, name).await.map_err(db("reading the checkpoint"))?;
-    // Batches arrive in stream order: skip the prefix the checkpoint covers.
-    let fresh = &events[events.partition_point(|e| e.stream_seq as i64 <= cp)..];
+    // Skip what the checkpoint covers. Batches normally arrive in stream
+    // order; a redelivery (ack lost, ack wait expired) can put older events
+    // behind newer ones, and those are covered too.
+    let owned: Vec<RecordedEvent>;
+    let fresh: &[RecordedEvent] = if events.is_sorted_by_key(|e| e.stream_seq) {
+        &events[events.partition_point(|e| e.stream_seq as i64 <= cp)..]
+    } else {
+        owned = {
+            let mut v: Vec<RecordedEvent> = events.iter().filter(|e| e.stream_seq as i64 > cp).cloned().collect();
+            v.sort_by_key(|e| e.stream_seq);
+            v.dedup_by_key(|e| e.stream_seq);
+            v
+        };
+        &owned
+    };
     let Some(last) = fresh.last().map(|e| e.stream_seq as i64) else { return Ok(0) };
     projection.apply(tx, fresh).await.map_err(|e| match e {
         crate::models::ApplyError::Db(source) => {
@@ -98,6 +128,12 @@ pub(crate) async fn apply_batch(
         }
         crate::models::ApplyError::Decode { seq, source, .. } => {
             ProjectionError::Poison { projection: name, seq, reason: source.to_string() }
+        }
+        e @ crate::models::ApplyError::BadId { seq, .. } => {
+            ProjectionError::Poison { projection: name, seq, reason: e.to_string() }
+        }
+        e @ crate::models::ApplyError::Json(_) => {
+            ProjectionError::Poison { projection: name, seq: 0, reason: e.to_string() }
         }
     })?;
     set_checkpoint(tx, name, last).await.map_err(db("writing the checkpoint"))?;
@@ -146,8 +182,17 @@ impl Projector {
         .map_err(|source| ProjectionError::Db { projection: name, what: "reading the checkpoint", source })?;
         let stream = self.ns.events_stream();
         let durable = self.ns.consumer(&format!("proj_{name}"));
-        let mut consumer = match self.consumer().await {
+        let found =
+            self.js.get_consumer_from_stream::<jetstream::consumer::pull::Config, _, _>(&durable, &stream).await;
+        let mut consumer = match found {
             Ok(c) => c,
+            Err(e) if !is_not_found(&e) => {
+                return Err(ProjectionError::Nats {
+                    projection: name,
+                    what: format!("opening consumer {stream}/{durable}"),
+                    source: Box::new(e),
+                });
+            }
             Err(_) => {
                 // Missing (never applied, or lost mid-reposition): create it at the checkpoint.
                 let config = serde_json::json!({
@@ -239,10 +284,10 @@ impl Projector {
         let consumer = self.consumer().await?;
         let mut applied_total = 0u64;
         // The next batch is fetched and decoded while the current one is written.
-        let mut prefetch: Option<tokio::task::JoinHandle<Result<Fetched, ProjectionError>>> = None;
+        let mut prefetch: Option<AbortOnDrop<Result<Fetched, ProjectionError>>> = None;
         loop {
             let mut got = match prefetch.take() {
-                Some(h) => h.await.map_err(|e| nats("prefetching")(Box::new(e)))??,
+                Some(mut h) => (&mut h.0).await.map_err(|e| nats("prefetching")(Box::new(e)))??,
                 None => fetch_decoded(&consumer, &self.ns, name, options.batch_size, None).await?,
             };
             if got.events.is_empty() && options.stop_when_idle {
@@ -261,14 +306,16 @@ impl Projector {
                 if got.events.is_empty() {
                     continue;
                 }
-                got.extend(fetch_decoded(&consumer, &self.ns, name, options.batch_size - 1, None).await?);
+                got.extend(fetch_decoded(&consumer, &self.ns, name, options.batch_size.saturating_sub(1), None).await?);
             }
             let (c, ns, size) = (consumer.clone(), self.ns.clone(), options.batch_size);
-            prefetch = Some(tokio::spawn(async move { fetch_decoded(&c, &ns, name, size, None).await }));
+            prefetch = Some(AbortOnDrop(tokio::spawn(async move { fetch_decoded(&c, &ns, name, size, None).await })));
 
             let t_apply = std::time::Instant::now();
-            let mut tx = self.pool.begin().await.map_err(db("beginning a transaction"))?;
-            let applied = apply_batch(&mut tx, self.projection.as_ref(), &got.events).await?;
+            // On the leader connection: if it was lost, so was the lock, and
+            // the batch fails instead of racing a standby that took over.
+            let mut tx = leader.begin().await.map_err(db("beginning a transaction"))?;
+            let applied = apply_batch(&mut tx, self.projection.as_ref(), &got.events, Target::Live).await?;
             let t_commit = std::time::Instant::now();
             tx.commit().await.map_err(db("committing"))?;
             applied_total += applied as u64;
@@ -287,10 +334,6 @@ impl Projector {
                 "batch applied"
             );
         }
-        if let Some(h) = prefetch {
-            // Fetched but not applied: redelivered to whoever runs next (lined up at start).
-            h.abort();
-        }
         let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock_key("leader", name)).execute(&mut leader).await;
         let _ = leader.close().await;
         Ok(applied_total)
@@ -298,6 +341,22 @@ impl Projector {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// JetStream's "consumer not found".
+fn is_not_found(e: &jetstream::stream::ConsumerError) -> bool {
+    const CONSUMER_NOT_FOUND: u64 = 10014;
+    matches!(e.kind(), jetstream::stream::ConsumerErrorKind::JetStream(j) if j.error_code().0 == CONSUMER_NOT_FOUND)
+}
+
+/// A spawned task that is cancelled when dropped (a prefetch whose batch
+/// will never be applied: the messages are redelivered to whoever runs next).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// A batch as delivered and as decoded.
 struct Fetched {

@@ -13,6 +13,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Every aggregate type, as it appears in subjects (`Aggregate::TYPE`).
+pub const AGGREGATE_TYPES: [&str; 6] = [
+    <trend::Trend as cqrs_es::Aggregate>::TYPE,
+    <idea::Idea as cqrs_es::Aggregate>::TYPE,
+    <design::Design as cqrs_es::Aggregate>::TYPE,
+    <listing::Listing as cqrs_es::Aggregate>::TYPE,
+    <shop::Shop as cqrs_es::Aggregate>::TYPE,
+    <order::Order as cqrs_es::Aggregate>::TYPE,
+];
+
 /// Who did something. Only ids: names and e-mail addresses live in Postgres,
 /// never in the immutable log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -76,14 +76,24 @@ where
         loop {
             attempt += 1;
             // First try the cached state; after a conflict, what the stream says.
-            let ctx = if attempt == 1 { self.store.load(id).await } else { self.store.load_fresh(id).await };
-            let mut ctx = ctx.map_err(CommandError::Store)?;
+            let cached = if attempt == 1 { self.store.cached_context(id) } else { None };
+            let from_cache = cached.is_some();
+            let mut ctx = match cached {
+                Some(c) => c,
+                None => self.store.load_fresh(id).await.map_err(CommandError::Store)?,
+            };
             if ctx.has_applied(&meta.command_id) {
                 return Ok(Outcome::Duplicate);
             }
             let sink = EventSink::<A>::default();
-            ctx.aggregate.handle(command.clone(), &self.services, &sink).await.map_err(CommandError::Rejected)?;
+            let decided = ctx.aggregate.handle(command.clone(), &self.services, &sink).await;
             let events = sink.collect().await;
+            // A refusal or a no-op is only final on fresh state: another
+            // process may have moved the aggregate since this one cached it.
+            if from_cache && (decided.is_err() || events.is_empty()) {
+                continue;
+            }
+            decided.map_err(CommandError::Rejected)?;
             if events.is_empty() {
                 return Ok(Outcome::Unchanged { version: ctx.version });
             }

@@ -176,10 +176,17 @@ where
     /// process has written since, the commit's expected-sequence check fails,
     /// the entry is dropped, and the retry calls [`Self::load_fresh`].
     pub async fn load(&self, id: &AggregateId) -> Result<JetStreamContext<A>, StoreError> {
-        match self.cached(&id.to_string()) {
+        match self.cached_context(id) {
             Some(ctx) => Ok(ctx),
             None => self.load_fresh(id).await,
         }
+    }
+
+    /// The aggregate as this process last wrote or loaded it, if cached.
+    /// It may be stale: use it only where a stale state is caught (a commit's
+    /// sequence check) or re-checked.
+    pub fn cached_context(&self, id: &AggregateId) -> Option<JetStreamContext<A>> {
+        self.cached(&id.to_string())
     }
 
     /// Loads an aggregate's current state as the stream has it now.
@@ -246,8 +253,7 @@ where
         payload: &[u8],
         time: time::OffsetDateTime,
     ) -> Result<RecordedEvent, StoreError> {
-        let time =
-            chrono::DateTime::<Utc>::from_timestamp(time.unix_timestamp(), time.nanosecond()).unwrap_or_default();
+        let time = crate::envelope::nats_time(time);
         Ok(RecordedEvent::decode(&self.config.namespace, seq, subject, headers, payload, time)?)
     }
 
@@ -385,7 +391,9 @@ where
 
     async fn load_aggregate(&self, aggregate_id: &str) -> Result<Self::AC, AggregateError<A::Error>> {
         let id: AggregateId = aggregate_id.parse().map_err(StoreError::Id)?;
-        Ok(self.load(&id).await?)
+        // CqrsFramework does not retry, and would report a refusal decided on
+        // stale cached state as final: it always gets the stream's state.
+        Ok(self.load_fresh(&id).await?)
     }
 
     async fn commit(

@@ -102,3 +102,34 @@ async fn cqrs_es_framework_runs_on_the_store() {
         .unwrap_err();
     assert!(matches!(err, cqrs_es::AggregateError::UserError(_)), "{err}");
 }
+
+/// Process A cached an idea before it was screened; process B screened it.
+/// A's approval, refused on A's stale copy, is re-decided on the stream's
+/// state and accepted.
+#[tokio::test]
+async fn a_refusal_on_stale_cached_state_is_rechecked() {
+    use pod_events::domain::Actor;
+    use pod_events::domain::idea::{Idea, IdeaCommand, IdeaGenerated, IdeaScreened, Verdict};
+    let nats = TestNats::new().await;
+    let id = AggregateId::generate(tenant());
+    let a = CommandBus::new(nats.store_of::<Idea>().await, ());
+    let b = CommandBus::new(nats.store_of::<Idea>().await, ());
+    let generated = IdeaGenerated {
+        trend_id: uuid::Uuid::nil(),
+        phrase: "Plant Dad Era".into(),
+        niche: "hobbies".into(),
+        product_type: "t-shirt".into(),
+        style: "retro".into(),
+        audience: "plant owners".into(),
+        tags: vec![],
+        provider: "offline".into(),
+        model: None,
+        cost_micros: 0,
+    };
+    a.execute(&id, IdeaCommand::Generate(generated), &EventMeta::new_command()).await.unwrap();
+    let screened = IdeaScreened { verdict: Verdict::Green, hits: vec![], index_version: "t".into() };
+    b.execute(&id, IdeaCommand::RecordScreening(screened), &EventMeta::new_command()).await.unwrap();
+    let approve = IdeaCommand::Approve { by: Actor::Policy { name: "auto-green".into() } };
+    let outcome = a.execute(&id, approve, &EventMeta::new_command()).await.unwrap();
+    assert!(matches!(outcome, pod_events::store::Outcome::Committed { version: 3, .. }), "{outcome:?}");
+}

@@ -39,6 +39,16 @@ impl TestNats {
         JetStreamStore::open(self.client.clone(), config).await.expect("opening store")
     }
 
+    /// A store of any aggregate type, as a separate process would have.
+    pub async fn store_of<A>(&self) -> JetStreamStore<A>
+    where
+        A: cqrs_es::Aggregate + Clone,
+        A::Event: pod_events::EventCodec,
+    {
+        let config = StoreConfig { namespace: self.ns.clone(), snapshot_every: 100, cache_capacity: 1000 };
+        JetStreamStore::open(self.client.clone(), config).await.expect("opening store")
+    }
+
     pub async fn stream_messages(&self) -> u64 {
         let js = async_nats::jetstream::new(self.client.clone());
         let mut s = js.get_stream(self.ns.events_stream()).await.unwrap();

@@ -85,7 +85,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
         seq.push(e.stream_seq as i64);
         at.push(e.occurred_at);
         agg.push(e.aggregate_type.clone());
-        id.push(uuid_of(e));
+        id.push(uuid_of(e)?);
         ty.push(e.event_type.clone());
         summary.push(summarize(e));
     }

@@ -11,7 +11,7 @@ pub struct Designs;
 
 async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ApplyError> {
     for e in events {
-        let id = uuid_of(e);
+        let id = uuid_of(e)?;
         let at = e.occurred_at;
         let v = e.aggregate_seq as i64;
         let q = match decode::<DesignEvent>(e)? {
@@ -39,8 +39,8 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             )
             .bind(&e.tenant)
             .bind(id)
-            .bind(serde_json::to_value(&r.artwork).unwrap_or_default())
-            .bind(serde_json::to_value(&r.preview).unwrap_or_default())
+            .bind(serde_json::to_value(&r.artwork)?)
+            .bind(serde_json::to_value(&r.preview)?)
             .bind(r.renderer)
             .bind(r.cost_micros as i64)
             .bind(at)

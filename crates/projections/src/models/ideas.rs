@@ -19,7 +19,7 @@ fn verdict(v: Verdict) -> &'static str {
 
 async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ApplyError> {
     for e in events {
-        let id = uuid_of(e);
+        let id = uuid_of(e)?;
         let at = e.occurred_at;
         let v = e.aggregate_seq as i64;
         let q = match decode::<IdeaEvent>(e)? {
@@ -49,7 +49,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(&e.tenant)
             .bind(id)
             .bind(verdict(s.verdict))
-            .bind(serde_json::to_value(&s.hits).unwrap_or_default())
+            .bind(serde_json::to_value(&s.hits)?)
             .bind(at)
             .bind(v),
             IdeaEvent::IdeaApproved(a) => sqlx::query(
@@ -58,7 +58,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             )
             .bind(&e.tenant)
             .bind(id)
-            .bind(serde_json::to_value(&a.by).unwrap_or_default())
+            .bind(serde_json::to_value(&a.by)?)
             .bind(at)
             .bind(v),
             IdeaEvent::IdeaRejected(r) => sqlx::query(
@@ -67,7 +67,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             )
             .bind(&e.tenant)
             .bind(id)
-            .bind(serde_json::to_value(&r.by).unwrap_or_default())
+            .bind(serde_json::to_value(&r.by)?)
             .bind(r.reason)
             .bind(at)
             .bind(v),

@@ -12,7 +12,7 @@ pub struct Listings;
 
 async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ApplyError> {
     for e in events {
-        let id = uuid_of(e);
+        let id = uuid_of(e)?;
         let at = e.occurred_at;
         let v = e.aggregate_seq as i64;
         let event = decode::<ListingEvent>(e)?;

@@ -24,6 +24,10 @@ pub enum ApplyError {
     Db(#[from] sqlx::Error),
     #[error("event {seq} ({event_type}): {source}")]
     Decode { seq: u64, event_type: String, source: pod_events::CodecError },
+    #[error("event {seq}: aggregate id {aggregate_id:?} is not <tenant>.<uuid>")]
+    BadId { seq: u64, aggregate_id: String },
+    #[error("encoding a read-model value: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 pub(crate) fn decode<E: pod_events::EventCodec>(e: &RecordedEvent) -> Result<E, ApplyError> {
@@ -31,8 +35,11 @@ pub(crate) fn decode<E: pod_events::EventCodec>(e: &RecordedEvent) -> Result<E, 
 }
 
 /// The uuid part of `<tenant>.<uuid>`.
-pub(crate) fn uuid_of(e: &RecordedEvent) -> uuid::Uuid {
-    e.aggregate_id.split_once('.').and_then(|(_, id)| id.parse().ok()).unwrap_or_default()
+pub(crate) fn uuid_of(e: &RecordedEvent) -> Result<uuid::Uuid, ApplyError> {
+    e.aggregate_id
+        .split_once('.')
+        .and_then(|(_, id)| id.parse().ok())
+        .ok_or_else(|| ApplyError::BadId { seq: e.stream_seq, aggregate_id: e.aggregate_id.clone() })
 }
 
 pub trait Projection: Send + Sync {

@@ -36,7 +36,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
     let mut index: HashMap<(String, Uuid), usize> = HashMap::new();
     let mut retired: Vec<(String, Uuid, i64)> = Vec::new();
     for e in events {
-        let id = uuid_of(e);
+        let id = uuid_of(e)?;
         match decode::<TrendEvent>(e)? {
             TrendEvent::TrendObserved(o) => {
                 let at = o.observation.observed_at;
