@@ -55,3 +55,32 @@ async fn readers_never_see_a_partial_model_during_rebuild() {
     // The live projector carries on from the swapped checkpoint without re-applying.
     assert_eq!(projector.run(&options, std::future::pending()).await.unwrap(), 0);
 }
+
+/// A rebuild that cannot reach what the live model already holds refuses to
+/// swap, and leaves the live model as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_that_falls_short_of_the_live_model_does_not_swap() {
+    let env = Env::new().await;
+    let events = append_trends(&env, 5, 20, 2).await;
+    let projector =
+        Projector::new(env.pool.clone(), env.client.clone(), env.ns.clone(), projection_named("trends").unwrap());
+    let options = RunOptions { stop_when_idle: true, ..Default::default() };
+    assert_eq!(projector.run(&options, std::future::pending()).await.unwrap(), events);
+    let before = env.dump("trends", "tenant, trend_id").await;
+    // Pretend the live model has seen far more than the log holds.
+    sqlx::query("UPDATE projection_checkpoints SET last_seq = 1000000 WHERE projection = 'trends'")
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    let p = projection_named("trends").unwrap();
+    let err =
+        pod_projections::rebuild::rebuild(&env.pool, env.client.clone(), &env.ns, p.as_ref(), 100).await.unwrap_err();
+    assert!(matches!(err, pod_projections::ProjectionError::Rebuild { .. }), "{err}");
+    assert_eq!(env.dump("trends", "tenant, trend_id").await, before);
+    let generation: i32 =
+        sqlx::query_scalar("SELECT generation FROM projection_checkpoints WHERE projection = 'trends'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(generation, 1, "nothing was swapped");
+}

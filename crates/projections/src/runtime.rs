@@ -428,3 +428,75 @@ async fn fetch(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use super::*;
+    use crate::models::Activity;
+
+    fn event(seq: u64) -> RecordedEvent {
+        RecordedEvent {
+            stream_seq: seq,
+            subject: format!("pod.evt.order.acme.{}", uuid::Uuid::nil()),
+            aggregate_type: "order".into(),
+            tenant: "acme".into(),
+            aggregate_id: format!("acme.{}", uuid::Uuid::nil()),
+            aggregate_seq: seq,
+            event_type: "OrderPaid".into(),
+            event_version: 1,
+            command_id: format!("c{seq}"),
+            correlation_id: String::new(),
+            causation_id: String::new(),
+            occurred_at: chrono::DateTime::from_timestamp(1_800_000_000 + seq as i64, 0).unwrap(),
+            traceparent: None,
+            payload: serde_json::json!({"amount_cents": 100, "cost_cents": null, "fees_cents": null}),
+        }
+    }
+
+    /// A database of the test's own, dropped at the end.
+    async fn with_db<F: AsyncFnOnce(&mut PgConnection)>(f: F) {
+        let admin = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://pod:pod@127.0.0.1:5432/pod".into());
+        let mut a = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "this test needs PostgreSQL at {admin}: {e}. Start it with `scripts/services.sh` (or set DATABASE_URL)."
+            )
+        });
+        let db = format!("pod_unit_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut a).await.unwrap();
+        let url = format!("{}/{db}", &admin[..admin.rfind('/').unwrap()]);
+        let mut conn = PgConnection::connect(&url).await.unwrap();
+        crate::db::MIGRATOR.run(&mut conn).await.unwrap();
+        f(&mut conn).await;
+        conn.close().await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {db} WITH (FORCE)"))).execute(&mut a).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn redelivered_events_out_of_order_are_applied_once_and_the_checkpoint_never_goes_back() {
+        with_db(async |conn: &mut PgConnection| {
+            let apply = async |conn: &mut PgConnection, seqs: &[u64]| {
+                let events: Vec<_> = seqs.iter().map(|s| event(*s)).collect();
+                let mut tx = conn.begin().await.unwrap();
+                let n = apply_batch(&mut tx, &Activity, &events, Target::Live).await.unwrap();
+                tx.commit().await.unwrap();
+                n
+            };
+            assert_eq!(apply(conn, &[1, 2]).await, 2);
+            // 1 and 2 come again, behind and among newer events.
+            assert_eq!(apply(conn, &[3, 4, 1, 2, 5, 4]).await, 3);
+            assert_eq!(apply(conn, &[2, 1]).await, 0);
+            let rows: Vec<i64> = sqlx::query_scalar("SELECT stream_seq FROM activity ORDER BY stream_seq")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(rows, vec![1, 2, 3, 4, 5]);
+            let mut tx = conn.begin().await.unwrap();
+            set_checkpoint(&mut tx, "activity", 3).await.unwrap();
+            let cp = checkpoint_for_update(&mut tx, "activity").await.unwrap();
+            assert_eq!(cp, 5, "the checkpoint never moves back");
+        })
+        .await;
+    }
+}
