@@ -83,4 +83,10 @@ async fn a_rebuild_that_falls_short_of_the_live_model_does_not_swap() {
             .await
             .unwrap();
     assert_eq!(generation, 1, "nothing was swapped");
+    let shadow: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'rebuild_trends')")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert!(!shadow, "the half-built shadow schema was removed");
 }

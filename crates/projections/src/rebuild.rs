@@ -63,6 +63,24 @@ pub async fn rebuild(
     p: &dyn Projection,
     batch_size: usize,
 ) -> Result<RebuildReport, ProjectionError> {
+    let result = build_and_swap(pool, client, ns, p, batch_size).await;
+    if result.is_err() {
+        // Nothing was swapped; do not leave a half-built copy behind.
+        let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", shadow_schema(p));
+        if let Err(e) = sqlx::query(AssertSqlSafe(drop)).execute(pool).await {
+            tracing::warn!(projection = p.name(), error = %e, "could not drop the shadow schema");
+        }
+    }
+    result
+}
+
+async fn build_and_swap(
+    pool: &PgPool,
+    client: async_nats::Client,
+    ns: &Namespace,
+    p: &dyn Projection,
+    batch_size: usize,
+) -> Result<RebuildReport, ProjectionError> {
     let name = p.name();
     let db = |what| move |source| ProjectionError::Db { projection: name, what, source };
     let schema = shadow_schema(p);
