@@ -61,6 +61,22 @@ impl Namespace {
     pub fn aggregate_subject(&self, aggregate_type: &str, aggregate_id: &crate::AggregateId) -> String {
         format!("{}.evt.{}.{}.{}", self.prefix, aggregate_type, aggregate_id.tenant, aggregate_id.id)
     }
+    /// `<prefix>.dlq.dead.<worker>.<tenant>`: where a worker puts an event it gave up on.
+    pub fn dead_letter_subject(&self, worker: &str, tenant: &str) -> String {
+        format!("{}.dlq.dead.{}.{}", self.prefix, worker, tenant)
+    }
+    /// Dead letters of one worker kind, or of all.
+    pub fn dead_letters_filter(&self, worker: Option<&str>) -> String {
+        format!("{}.dlq.dead.{}.>", self.prefix, worker.unwrap_or("*"))
+    }
+    /// `<prefix>.dlq.retry.<worker>.<tenant>`: a dead letter sent back to its worker.
+    pub fn retry_subject(&self, worker: &str, tenant: &str) -> String {
+        format!("{}.dlq.retry.{}.{}", self.prefix, worker, tenant)
+    }
+    /// Retries addressed to one worker kind.
+    pub fn retries_filter(&self, worker: &str) -> String {
+        format!("{}.dlq.retry.{}.>", self.prefix, worker)
+    }
     /// Consumer names are prefixed too, e.g. `pod_proj_trends`.
     pub fn consumer(&self, name: &str) -> String {
         format!("{}_{}", self.prefix.replace('-', "_"), name)

@@ -36,6 +36,7 @@ pub fn all() -> Vec<EventSchema> {
     vec![
         entry::<trend::TrendObserved>("trend", T::ALL, "TrendObserved"),
         entry::<trend::TrendRetired>("trend", T::ALL, "TrendRetired"),
+        entry::<trend::TrendIdeated>("trend", T::ALL, "TrendIdeated"),
         entry::<idea::IdeaGenerated>("idea", I::ALL, "IdeaGenerated"),
         entry::<idea::IdeaScreened>("idea", I::ALL, "IdeaScreened"),
         entry::<idea::IdeaApproved>("idea", I::ALL, "IdeaApproved"),

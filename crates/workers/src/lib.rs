@@ -1,1 +1,11 @@
-//! placeholder
+//! Workers: the pipeline's reactions to events. Each stage is a worker kind
+//! with its own durable consumer; each calls its providers (real or
+//! offline), then issues commands on aggregates. Workers never read read
+//! models: they act on events and aggregates only.
+
+pub mod backoff;
+pub mod ideation;
+pub mod pipeline;
+pub mod runtime;
+pub mod screening;
+pub mod trends;

@@ -129,6 +129,12 @@ pub struct Design {
     pub status: DesignStatus,
     pub print_area: Option<PrintArea>,
     pub failures: u32,
+    /// What was asked for (idea, phrase, layout, print area).
+    #[serde(default)]
+    pub request: Option<Box<DesignRequested>>,
+    /// The artwork and preview once rendered.
+    #[serde(default)]
+    pub rendered: Option<Box<DesignRendered>>,
 }
 
 impl Aggregate for Design {
@@ -198,8 +204,12 @@ impl Aggregate for Design {
             DesignEvent::DesignRequested(e) => {
                 self.status = DesignStatus::Requested;
                 self.print_area = Some(e.print_area);
+                self.request = Some(Box::new(e));
             }
-            DesignEvent::DesignRendered(_) => self.status = DesignStatus::Rendered,
+            DesignEvent::DesignRendered(e) => {
+                self.status = DesignStatus::Rendered;
+                self.rendered = Some(Box::new(e));
+            }
             DesignEvent::DesignFailed(_) => {
                 self.status = DesignStatus::Failed;
                 self.failures += 1;

@@ -123,6 +123,9 @@ pub enum IdeaStatus {
 pub struct Idea {
     pub status: IdeaStatus,
     pub trend_id: Option<Uuid>,
+    /// What was generated: the phrase and the rest, for the stages after screening.
+    #[serde(default)]
+    pub content: Option<Box<IdeaGenerated>>,
 }
 
 impl Aggregate for Idea {
@@ -191,6 +194,7 @@ impl Aggregate for Idea {
             IdeaEvent::IdeaGenerated(e) => {
                 self.status = IdeaStatus::Generated;
                 self.trend_id = Some(e.trend_id);
+                self.content = Some(Box::new(e));
             }
             IdeaEvent::IdeaScreened(e) => self.status = IdeaStatus::Screened(e.verdict),
             IdeaEvent::IdeaApproved(_) => self.status = IdeaStatus::Approved,

@@ -11,11 +11,8 @@ use uuid::Uuid;
 use super::{Actor, event_enum};
 use crate::codec::EventCodec;
 
-/// Etsy's limits, enforced again here so no event can carry a listing Etsy
-/// would refuse. (Full character rules live in the listing composer.)
-pub const MAX_TITLE_CHARS: usize = 140;
-pub const MAX_TAGS: usize = 13;
-pub const MAX_TAG_CHARS: usize = 20;
+pub use super::listing_text::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
+use super::listing_text::{TextError, Title, parse_tags};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ListingDrafted {
@@ -99,10 +96,10 @@ pub enum ListingError {
     AlreadyDrafted,
     #[error("listing does not exist")]
     Unknown,
-    #[error("title must be 1–{MAX_TITLE_CHARS} characters")]
-    BadTitle,
-    #[error("at most {MAX_TAGS} tags of 1–{MAX_TAG_CHARS} characters each")]
-    BadTags,
+    #[error("title refused: {0}")]
+    BadTitle(TextError),
+    #[error("tags refused: {0}")]
+    BadTags(TextError),
     #[error("price must be above zero")]
     BadPrice,
     #[error("the revision changes nothing")]
@@ -139,17 +136,13 @@ pub struct Listing {
     pub revisions: u32,
 }
 
+/// Etsy's rules, enforced again here so no event can carry a listing Etsy
+/// would refuse.
 fn check_title(t: &str) -> Result<(), ListingError> {
-    let n = t.trim().chars().count();
-    if n == 0 || n > MAX_TITLE_CHARS { Err(ListingError::BadTitle) } else { Ok(()) }
+    Title::parse(t).map(drop).map_err(ListingError::BadTitle)
 }
 fn check_tags(tags: &[String]) -> Result<(), ListingError> {
-    let ok = tags.len() <= MAX_TAGS
-        && tags.iter().all(|t| {
-            let n = t.trim().chars().count();
-            n > 0 && n <= MAX_TAG_CHARS
-        });
-    if ok { Ok(()) } else { Err(ListingError::BadTags) }
+    parse_tags(tags).map(drop).map_err(ListingError::BadTags)
 }
 
 impl Aggregate for Listing {
@@ -282,13 +275,27 @@ mod tests {
     fn drafts_obey_etsy_limits() {
         let mut d = drafted();
         d.title = "x".repeat(141);
-        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadTitle);
+        T::with(())
+            .given_no_previous_events()
+            .when(ListingCommand::Draft(d))
+            .then_expect_error(ListingError::BadTitle(TextError::TitleTooLong { chars: 141 }));
+        let mut d = drafted();
+        d.title = "Mom & Dad & Me".into();
+        T::with(())
+            .given_no_previous_events()
+            .when(ListingCommand::Draft(d))
+            .then_expect_error(ListingError::BadTitle(TextError::TitleRepeats { ch: '&', count: 2 }));
         let mut d = drafted();
         d.tags = (0..14).map(|i| format!("tag {i}")).collect();
-        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadTags);
+        T::with(())
+            .given_no_previous_events()
+            .when(ListingCommand::Draft(d))
+            .then_expect_error(ListingError::BadTags(TextError::TooManyTags { count: 14 }));
         let mut d = drafted();
         d.tags = vec!["a tag that is far too long".into()];
-        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadTags);
+        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadTags(
+            TextError::TagTooLong { tag: "a tag that is far too long".into(), chars: 26 },
+        ));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod design;
 pub mod idea;
 pub mod listing;
+pub mod listing_text;
 pub mod order;
 pub mod shop;
 pub mod trend;

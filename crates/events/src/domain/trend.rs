@@ -43,6 +43,17 @@ pub struct TrendObserved {
     pub observation: Observation,
 }
 
+/// The ideation stage turned this trend into ideas (recorded once, after
+/// the ideas themselves, so a crash in between regenerates the same ids).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TrendIdeated {
+    pub ideas: u32,
+    /// `offline` or `openai`.
+    pub provider: String,
+    /// What the provider call cost, in millionths of a US dollar.
+    pub cost_micros: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TrendRetired {
     pub reason: String,
@@ -55,6 +66,7 @@ event_enum! {
         /// keyword, niche, product types and full provenance.
         TrendObserved(TrendObserved) = 2,
         TrendRetired(TrendRetired) = 1,
+        TrendIdeated(TrendIdeated) = 1,
     }
 }
 
@@ -110,6 +122,7 @@ pub enum TrendCommand {
     Retire {
         reason: String,
     },
+    RecordIdeation(TrendIdeated),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -128,6 +141,8 @@ pub enum TrendError {
     NoObservations,
     #[error("trend was never observed")]
     Unknown,
+    #[error("trend already turned into ideas")]
+    AlreadyIdeated,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -137,6 +152,13 @@ pub struct Trend {
     pub observations: u64,
     pub last_score: f64,
     pub retired: bool,
+    #[serde(default)]
+    pub ideated: bool,
+    /// The keyword as first written by a source.
+    #[serde(default)]
+    pub keyword: String,
+    #[serde(default)]
+    pub product_types: Vec<String>,
 }
 
 impl Trend {
@@ -205,6 +227,15 @@ impl Aggregate for Trend {
                 }
                 sink.write(TrendEvent::TrendRetired(TrendRetired { reason }), self).await;
             }
+            TrendCommand::RecordIdeation(e) => {
+                if self.normalized.is_none() {
+                    return Err(TrendError::Unknown);
+                }
+                if self.ideated {
+                    return Err(TrendError::AlreadyIdeated);
+                }
+                sink.write(TrendEvent::TrendIdeated(e), self).await;
+            }
         }
         Ok(())
     }
@@ -212,12 +243,17 @@ impl Aggregate for Trend {
     fn apply(&mut self, event: TrendEvent) {
         match event {
             TrendEvent::TrendObserved(e) => {
+                if self.normalized.is_none() {
+                    self.keyword = e.keyword;
+                }
                 self.normalized = Some(e.normalized);
                 self.niche = e.niche;
+                self.product_types = e.product_types;
                 self.observations += 1;
                 self.last_score = e.observation.score;
             }
             TrendEvent::TrendRetired(_) => self.retired = true,
+            TrendEvent::TrendIdeated(_) => self.ideated = true,
         }
     }
 }
@@ -304,6 +340,23 @@ mod tests {
             observations: vec![obs(1.0), obs(200.0)],
         };
         T::with(()).given_no_previous_events().when(cmd).then_expect_error(TrendError::ScoreOutOfRange(200.0));
+    }
+
+    #[test]
+    fn a_trend_is_ideated_once() {
+        let ideated = TrendIdeated { ideas: 3, provider: "offline".into(), cost_micros: 0 };
+        T::with(())
+            .given_no_previous_events()
+            .when(TrendCommand::RecordIdeation(ideated.clone()))
+            .then_expect_error(TrendError::Unknown);
+        T::with(())
+            .given(vec![observed("cat mom", 80.0)])
+            .when(TrendCommand::RecordIdeation(ideated.clone()))
+            .then_expect_events(vec![TrendEvent::TrendIdeated(ideated.clone())]);
+        T::with(())
+            .given(vec![observed("cat mom", 80.0), TrendEvent::TrendIdeated(ideated.clone())])
+            .when(TrendCommand::RecordIdeation(ideated))
+            .then_expect_error(TrendError::AlreadyIdeated);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod batch;
 mod bus;
 mod connect;
+pub mod dead_letters;
 pub mod definitions;
 mod jetstream;
 pub mod reader;
@@ -29,6 +30,8 @@ pub enum StoreError {
     Id(#[from] crate::IdError),
     #[error("snapshot of {0} is unreadable: {1}")]
     Snapshot(String, serde_json::Error),
+    #[error("malformed message: {0}")]
+    Malformed(String),
 }
 
 impl StoreError {
@@ -41,7 +44,7 @@ impl<T: std::error::Error> From<StoreError> for cqrs_es::AggregateError<T> {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(_) => cqrs_es::AggregateError::AggregateConflict,
-            StoreError::Codec(_) | StoreError::Envelope(_) | StoreError::Snapshot(..) => {
+            StoreError::Codec(_) | StoreError::Envelope(_) | StoreError::Snapshot(..) | StoreError::Malformed(_) => {
                 cqrs_es::AggregateError::DeserializationError(Box::new(e))
             }
             StoreError::Id(_) => cqrs_es::AggregateError::UnexpectedError(Box::new(e)),

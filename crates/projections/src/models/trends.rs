@@ -35,6 +35,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
     let mut upserts: Vec<((String, Uuid), Upsert)> = Vec::new();
     let mut index: HashMap<(String, Uuid), usize> = HashMap::new();
     let mut retired: Vec<(String, Uuid, i64)> = Vec::new();
+    let mut ideated: Vec<(String, Uuid, i64, i32, chrono::DateTime<chrono::Utc>)> = Vec::new();
     for e in events {
         let id = uuid_of(e)?;
         match decode::<TrendEvent>(e)? {
@@ -90,6 +91,10 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
                 }
             }
             TrendEvent::TrendRetired(_) => retired.push((e.tenant.clone(), id, e.aggregate_seq as i64)),
+            TrendEvent::TrendIdeated(i) => {
+                let ideas = i32::try_from(i.ideas).unwrap_or(i32::MAX);
+                ideated.push((e.tenant.clone(), id, e.aggregate_seq as i64, ideas, e.occurred_at));
+            }
         }
     }
     if obs_rows > 0 {
@@ -140,12 +145,27 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
         .await?;
     }
     for (tenant, id, version) in retired {
-        sqlx::query("UPDATE trends SET retired = true, version = $3 WHERE tenant = $1 AND trend_id = $2")
-            .bind(tenant)
-            .bind(id)
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE trends SET retired = true, version = greatest(version, $3) WHERE tenant = $1 AND trend_id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (tenant, id, version, ideas, at) in ideated {
+        sqlx::query(
+            "UPDATE trends SET ideas = $4, ideated_at = $5, version = greatest(version, $3)
+             WHERE tenant = $1 AND trend_id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(version)
+        .bind(ideas)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(())
 }

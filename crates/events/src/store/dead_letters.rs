@@ -1,0 +1,266 @@
+//! Dead letters: events a worker gave up on, kept with the error on the
+//! dead-letter stream until someone retries or discards them.
+//!
+//! A dead letter is a copy of the event (its `Pod-*` headers and payload)
+//! plus `Pod-Dlq-*` headers saying which worker failed, how often, why, and
+//! where the event sits in the log. It lives on
+//! `<prefix>.dlq.dead.<worker>.<tenant>`. Retrying republishes it on
+//! `<prefix>.dlq.retry.<worker>.<tenant>`, which the worker consumes beside
+//! the log, then deletes the dead letter; discarding just deletes it.
+//! Here rather than in the workers crate so the API can list them too.
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, stream::Stream};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::StoreError;
+use crate::envelope::{H_EVENT_TYPE, H_MSG_ID, H_TENANT, RecordedEvent, nats_time};
+use crate::namespace::Namespace;
+
+pub const H_DLQ_WORKER: &str = "Pod-Dlq-Worker";
+pub const H_DLQ_SUBJECT: &str = "Pod-Dlq-Subject";
+pub const H_DLQ_STREAM_SEQ: &str = "Pod-Dlq-Stream-Seq";
+pub const H_DLQ_ERROR: &str = "Pod-Dlq-Error";
+pub const H_DLQ_DELIVERIES: &str = "Pod-Dlq-Deliveries";
+pub const H_DLQ_ATTEMPT: &str = "Pod-Dlq-Attempt";
+pub const H_DLQ_AT: &str = "Pod-Dlq-At";
+
+/// Header values must be one line; errors can be long and multi-line.
+const MAX_ERROR_CHARS: usize = 2000;
+
+/// A dead letter as listed to operators.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadLetter {
+    /// Sequence on the dead-letter stream: what `retry` and `discard` take.
+    pub dlq_seq: u64,
+    pub worker: String,
+    pub tenant: String,
+    pub event_type: String,
+    /// The event's subject and sequence on the event log.
+    pub subject: String,
+    pub stream_seq: u64,
+    pub error: String,
+    pub deliveries: u64,
+    /// 1 for the first time this event died here, 2 after one retry, …
+    pub attempt: u32,
+    pub dead_at: DateTime<Utc>,
+}
+
+/// Where a message handed to a worker came from, and what it carries.
+#[derive(Debug, Clone)]
+pub struct Failure<'a> {
+    pub worker: &'a str,
+    pub error: &'a str,
+    pub deliveries: u64,
+}
+
+fn one_line(s: &str) -> String {
+    let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    flat.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).map(|v| v.as_str())
+}
+
+/// The `Pod-*` and trace headers of a message: NATS's own (`Nats-*`) must not
+/// travel, since they would be read as dedup, batch or concurrency
+/// instructions by the dead-letter stream.
+fn event_headers(h: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, values) in h.iter() {
+        let n: &str = name.as_ref();
+        if n.starts_with("Pod-") || n.eq_ignore_ascii_case("traceparent") {
+            for v in values {
+                out.append(n, v.as_str());
+            }
+        }
+    }
+    out
+}
+
+/// The retry attempt a message represents (1 for an event from the log).
+pub fn attempt_of(headers: Option<&HeaderMap>) -> u32 {
+    headers.and_then(|h| header(h, H_DLQ_ATTEMPT)).and_then(|v| v.parse().ok()).unwrap_or(0) + 1
+}
+
+/// Puts `event` on the dead-letter stream with the failure. Idempotent: the
+/// same event, worker and attempt is stored once however often this runs.
+pub async fn publish(
+    js: &jetstream::Context,
+    ns: &Namespace,
+    event: &RecordedEvent,
+    headers: Option<&HeaderMap>,
+    payload: bytes::Bytes,
+    failure: Failure<'_>,
+) -> Result<(), StoreError> {
+    let attempt = attempt_of(headers);
+    let mut h = headers.map(event_headers).unwrap_or_default();
+    for (k, v) in [
+        (H_DLQ_WORKER, failure.worker.to_owned()),
+        (H_DLQ_SUBJECT, event.subject.clone()),
+        (H_DLQ_STREAM_SEQ, event.stream_seq.to_string()),
+        (H_DLQ_ERROR, one_line(failure.error)),
+        (H_DLQ_DELIVERIES, failure.deliveries.to_string()),
+        (H_DLQ_ATTEMPT, attempt.to_string()),
+        (H_DLQ_AT, Utc::now().to_rfc3339()),
+        (H_MSG_ID, format!("dead:{}:{}:{}", failure.worker, event.stream_seq, attempt)),
+    ] {
+        h.insert(k, v.as_str());
+    }
+    let subject = ns.dead_letter_subject(failure.worker, &event.tenant);
+    js.publish_with_headers(subject.clone(), h, payload)
+        .await
+        .map_err(|e| StoreError::nats(format!("publishing dead letter on {subject}"), e))?
+        .await
+        .map_err(|e| StoreError::nats(format!("storing dead letter on {subject}"), e))?;
+    Ok(())
+}
+
+/// Decodes a retried dead letter back into the event it carries.
+pub fn decode_retry(ns: &Namespace, msg: &jetstream::Message) -> Result<RecordedEvent, StoreError> {
+    let bad = |what: &str| StoreError::Malformed(format!("retry message {}: {what}", msg.subject));
+    let h = msg.headers.as_ref().ok_or_else(|| bad("no headers"))?;
+    let subject = header(h, H_DLQ_SUBJECT).ok_or_else(|| bad("no Pod-Dlq-Subject"))?;
+    let seq = header(h, H_DLQ_STREAM_SEQ).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no Pod-Dlq-Stream-Seq"))?;
+    let time = msg.info().map(|i| nats_time(i.published)).unwrap_or_else(|_| Utc::now());
+    RecordedEvent::decode(ns, seq, subject, h, &msg.payload, time).map_err(|e| bad(&e.to_string()))
+}
+
+async fn dlq(js: &jetstream::Context, ns: &Namespace) -> Result<Stream, StoreError> {
+    let name = ns.dlq_stream();
+    js.get_stream(&name).await.map_err(|e| StoreError::nats(format!("opening stream {name} (run `pod nats apply`)"), e))
+}
+
+fn to_dead_letter(seq: u64, subject: &str, h: &HeaderMap, time: DateTime<Utc>) -> DeadLetter {
+    let get = |n: &str| header(h, n).unwrap_or_default().to_owned();
+    DeadLetter {
+        dlq_seq: seq,
+        worker: get(H_DLQ_WORKER),
+        tenant: get(H_TENANT),
+        event_type: get(H_EVENT_TYPE),
+        subject: get(H_DLQ_SUBJECT),
+        stream_seq: get(H_DLQ_STREAM_SEQ).parse().unwrap_or(0),
+        error: get(H_DLQ_ERROR),
+        deliveries: get(H_DLQ_DELIVERIES).parse().unwrap_or(0),
+        attempt: get(H_DLQ_ATTEMPT).parse().unwrap_or(1),
+        dead_at: header(h, H_DLQ_AT)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.to_utc())
+            .unwrap_or(time),
+    }
+    .with_subject_fallback(subject)
+}
+
+impl DeadLetter {
+    fn with_subject_fallback(mut self, dlq_subject: &str) -> Self {
+        if self.worker.is_empty() {
+            // Older or hand-made letters: the worker is the subject's 4th token.
+            self.worker = dlq_subject.split('.').nth(3).unwrap_or_default().to_owned();
+        }
+        self
+    }
+}
+
+/// Every dead letter, oldest first (of one worker kind, or of all).
+pub async fn list(
+    client: &async_nats::Client,
+    ns: &Namespace,
+    worker: Option<&str>,
+) -> Result<Vec<DeadLetter>, StoreError> {
+    let js = jetstream::new(client.clone());
+    let stream = dlq(&js, ns).await?;
+    let filter = ns.dead_letters_filter(worker);
+    let mut expected = 0u64;
+    {
+        let mut counts = stream
+            .info_with_subjects(filter.clone())
+            .await
+            .map_err(|e| StoreError::nats(format!("counting dead letters on {filter}"), e))?;
+        while let Some(s) = counts.next().await {
+            let (_, n) = s.map_err(|e| StoreError::nats(format!("counting dead letters on {filter}"), e))?;
+            expected += n as u64;
+        }
+    }
+    let mut out = Vec::with_capacity(expected as usize);
+    if expected == 0 {
+        return Ok(out);
+    }
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig { filter_subject: filter, ..Default::default() })
+        .await
+        .map_err(|e| StoreError::nats("reading dead letters", e))?;
+    let mut messages = consumer.messages().await.map_err(|e| StoreError::nats("reading dead letters", e))?;
+    while (out.len() as u64) < expected {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), messages.next()).await;
+        let Ok(Some(msg)) = next else { break };
+        let msg = msg.map_err(|e| StoreError::nats("reading dead letters", e))?;
+        let info = msg.info().map_err(|e| StoreError::Malformed(format!("dead letter without info: {e}")))?;
+        let (seq, time, pending) = (info.stream_sequence, nats_time(info.published), info.pending);
+        let h = msg.headers.clone().unwrap_or_default();
+        out.push(to_dead_letter(seq, msg.subject.as_str(), &h, time));
+        if pending == 0 {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeadLetterError {
+    #[error("no dead letter has sequence {0} (list them with `pod dlq list`)")]
+    NotFound(u64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+async fn fetch(stream: &Stream, seq: u64) -> Result<jetstream::message::StreamMessage, DeadLetterError> {
+    match stream.get_raw_message(seq).await {
+        Ok(m) if m.subject.as_str().contains(".dlq.dead.") => Ok(m),
+        Ok(_) => Err(DeadLetterError::NotFound(seq)),
+        Err(e) if e.kind() == jetstream::stream::RawMessageErrorKind::NoMessageFound => {
+            Err(DeadLetterError::NotFound(seq))
+        }
+        Err(e) => Err(StoreError::nats(format!("reading dead letter {seq}"), e).into()),
+    }
+}
+
+/// Sends a dead letter back to its worker, then removes it. Safe to repeat:
+/// the retry is deduplicated on the dead letter's sequence.
+pub async fn retry(client: &async_nats::Client, ns: &Namespace, seq: u64) -> Result<DeadLetter, DeadLetterError> {
+    let js = jetstream::new(client.clone());
+    let stream = dlq(&js, ns).await?;
+    let m = fetch(&stream, seq).await?;
+    let letter = to_dead_letter(seq, m.subject.as_str(), &m.headers, nats_time(m.time));
+    let mut h = event_headers(&m.headers);
+    h.insert(H_MSG_ID, format!("retry:{seq}").as_str());
+    let subject = ns.retry_subject(&letter.worker, &letter.tenant);
+    js.publish_with_headers(subject.clone(), h, m.payload.clone())
+        .await
+        .map_err(|e| StoreError::nats(format!("publishing retry on {subject}"), e))?
+        .await
+        .map_err(|e| StoreError::nats(format!("storing retry on {subject}"), e))?;
+    remove(&stream, seq).await?;
+    Ok(letter)
+}
+
+/// Drops a dead letter for good.
+pub async fn discard(client: &async_nats::Client, ns: &Namespace, seq: u64) -> Result<DeadLetter, DeadLetterError> {
+    let js = jetstream::new(client.clone());
+    let stream = dlq(&js, ns).await?;
+    let m = fetch(&stream, seq).await?;
+    let letter = to_dead_letter(seq, m.subject.as_str(), &m.headers, nats_time(m.time));
+    remove(&stream, seq).await?;
+    Ok(letter)
+}
+
+async fn remove(stream: &Stream, seq: u64) -> Result<(), DeadLetterError> {
+    match stream.delete_message(seq).await {
+        Ok(_) => Ok(()),
+        // Already gone (a concurrent retry or discard): the same end state.
+        Err(e) if e.to_string().contains("no message found") => Ok(()),
+        Err(e) => Err(StoreError::nats(format!("deleting dead letter {seq}"), e).into()),
+    }
+}

@@ -1,0 +1,287 @@
+//! The worker runtime: a durable pull consumer on the event log (and one on
+//! the worker's retries), each message handed to a [`Handler`], then acked,
+//! retried with backoff, or moved to the dead-letter stream.
+//!
+//! Replicas of a worker kind share the durable consumer, so starting more
+//! processes spreads the work. Handlers must be idempotent (their command
+//! ids derive from the event), because a message can always come twice:
+//! after a crash before the ack, after an ack lost on the wire.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
+use futures::{FutureExt, StreamExt};
+use pod_events::store::dead_letters::{self, Failure};
+use pod_events::{Namespace, RecordedEvent};
+use rand::Rng;
+
+use crate::backoff::Backoff;
+
+/// Why a handler could not finish. The runtime decides what happens next.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying: a provider was busy or down, NATS was unreachable, a
+    /// writer raced us. `retry_after` is the provider's wish, if it said one.
+    #[error("{reason}")]
+    Transient { reason: String, retry_after: Option<Duration> },
+    /// Retrying will not help (bad input, a rule refused the command): the
+    /// event goes to the dead-letter stream at once.
+    #[error("{reason}")]
+    Permanent { reason: String },
+}
+
+impl HandlerError {
+    pub fn transient(reason: impl std::fmt::Display) -> Self {
+        Self::Transient { reason: reason.to_string(), retry_after: None }
+    }
+    pub fn permanent(reason: impl std::fmt::Display) -> Self {
+        Self::Permanent { reason: reason.to_string() }
+    }
+}
+
+/// One stage's reaction to events.
+#[async_trait::async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// The worker kind: names its consumers and its dead letters.
+    fn kind(&self) -> &'static str;
+    /// Whether this handler acts on events of this type; others are acked untouched.
+    fn wants(&self, event_type: &str) -> bool;
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError>;
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Messages handled at once by this process.
+    pub concurrency: usize,
+    /// Deliveries before a transiently failing event becomes a dead letter.
+    pub max_deliveries: u64,
+    pub backoff: Backoff,
+    /// How often a long handler tells the server it is still working.
+    pub progress_every: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self { concurrency: 4, max_deliveries: 5, backoff: Backoff::default(), progress_every: Duration::from_secs(15) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("consumer {consumer} on stream {stream} is missing or unreadable (run `pod nats apply`): {source}")]
+    Consumer { consumer: String, stream: String, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("reading from consumer {consumer}: {source}")]
+    Read { consumer: String, source: Box<dyn std::error::Error + Send + Sync> },
+}
+
+/// What a worker did, for logs and tests.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub handled: AtomicU64,
+    pub skipped: AtomicU64,
+    pub retried: AtomicU64,
+    pub dead_lettered: AtomicU64,
+}
+
+pub struct Worker {
+    js: jetstream::Context,
+    ns: Namespace,
+    handler: Arc<dyn Handler>,
+    options: WorkerOptions,
+    stats: Arc<WorkerStats>,
+}
+
+/// Which consumer a message came from: the log, or the worker's retries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Source {
+    Log,
+    Retry,
+}
+
+impl Worker {
+    pub fn new(client: async_nats::Client, ns: Namespace, handler: Arc<dyn Handler>, options: WorkerOptions) -> Self {
+        Self { js: jetstream::new(client), ns, handler, options, stats: Arc::default() }
+    }
+
+    pub fn stats(&self) -> Arc<WorkerStats> {
+        self.stats.clone()
+    }
+
+    /// Durable name of this worker's consumer on the log (`<prefix>_wrk_<kind>`).
+    pub fn consumer_name(ns: &Namespace, kind: &str) -> String {
+        ns.consumer(&format!("wrk_{kind}"))
+    }
+
+    async fn consumer(&self, stream: String, durable: String) -> Result<PullConsumer, WorkerError> {
+        self.js.get_consumer_from_stream(&durable, &stream).await.map_err(|e| WorkerError::Consumer {
+            consumer: durable.clone(),
+            stream: stream.clone(),
+            source: Box::new(e),
+        })
+    }
+
+    /// Runs until `shutdown` resolves, then finishes the messages in hand.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), WorkerError> {
+        let kind = self.handler.kind();
+        let log_name = Self::consumer_name(&self.ns, kind);
+        let retry_name = format!("{log_name}_retry");
+        let log = self.consumer(self.ns.events_stream(), log_name.clone()).await?;
+        let retries = self.consumer(self.ns.dlq_stream(), retry_name.clone()).await?;
+        let batch = self.options.concurrency.max(1) * 2;
+        let open = |c: PullConsumer, name: String| async move {
+            c.stream()
+                .max_messages_per_batch(batch)
+                .heartbeat(Duration::from_secs(5))
+                .expires(Duration::from_secs(30))
+                .messages()
+                .await
+                .map_err(|e| WorkerError::Read { consumer: name, source: Box::new(e) })
+        };
+        let log_msgs = open(log, log_name.clone()).await?.map(|m| (Source::Log, m));
+        let retry_msgs = open(retries, retry_name.clone()).await?.map(|m| (Source::Retry, m));
+        tracing::info!(worker = kind, consumer = %log_name, "worker started");
+
+        let incoming = futures::stream::select(log_msgs, retry_msgs).take_until(shutdown);
+        let this = &self;
+        let read_error: std::sync::Mutex<Option<WorkerError>> = std::sync::Mutex::new(None);
+        incoming
+            .for_each_concurrent(self.options.concurrency.max(1), |(source, msg)| {
+                let read_error = &read_error;
+                async move {
+                    match msg {
+                        Ok(msg) => this.process(source, msg).await,
+                        Err(e) => {
+                            // Heartbeats missed, a server restart: the
+                            // messages stream reconnects by itself; log it.
+                            tracing::warn!(worker = kind, error = %e, "consumer read error");
+                            if let Ok(mut slot) = read_error.lock()
+                                && slot.is_none()
+                                && matches!(e.kind(), jetstream::consumer::pull::MessagesErrorKind::ConsumerDeleted)
+                            {
+                                *slot = Some(WorkerError::Read { consumer: kind.into(), source: Box::new(e) });
+                            }
+                        }
+                    }
+                }
+            })
+            .await;
+        tracing::info!(worker = kind, "worker stopped");
+        match read_error.into_inner().ok().flatten() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn process(&self, source: Source, msg: jetstream::Message) {
+        let kind = self.handler.kind();
+        let (delivered, stream_seq) = match msg.info() {
+            Ok(i) => (i.delivered.max(1) as u64, i.stream_sequence),
+            Err(e) => {
+                tracing::error!(worker = kind, error = %e, "message without JetStream info; terminating it");
+                let _ = msg.ack_with(AckKind::Term).await;
+                return;
+            }
+        };
+        let decoded = match source {
+            Source::Log => RecordedEvent::from_jetstream(&self.ns, &msg).map_err(|e| e.to_string()),
+            Source::Retry => dead_letters::decode_retry(&self.ns, &msg).map_err(|e| e.to_string()),
+        };
+        let event = match decoded {
+            Ok(ev) => ev,
+            Err(e) => {
+                // Not an event we can read: nothing to hand over, nothing to
+                // retry. Keep it visible rather than lose it.
+                tracing::error!(worker = kind, stream_seq, error = %e, "undecodable message; terminated");
+                let _ = msg.ack_with(AckKind::Term).await;
+                return;
+            }
+        };
+        if !self.handler.wants(&event.event_type) {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            self.ack(&msg, &event).await;
+            return;
+        }
+        // A message that keeps killing the process never reaches the error
+        // path below; past the limit it goes straight to the dead letters.
+        let result = if delivered > self.options.max_deliveries + 2 {
+            Err(HandlerError::permanent(format!(
+                "delivered {delivered} times without an outcome (the worker kept crashing)"
+            )))
+        } else {
+            self.handle_with_progress(&msg, &event).await
+        };
+        match result {
+            Ok(()) => {
+                self.stats.handled.fetch_add(1, Ordering::Relaxed);
+                self.ack(&msg, &event).await;
+            }
+            Err(HandlerError::Transient { reason, retry_after }) if delivered < self.options.max_deliveries => {
+                let jitter = rand::rng().random::<f64>();
+                let wait = self.options.backoff.delay(delivered, retry_after, jitter);
+                tracing::warn!(worker = kind, event = %event.msg_id(), delivered, wait_ms = wait.as_millis() as u64,
+                    error = %reason, "transient failure; will retry");
+                self.stats.retried.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = msg.ack_with(AckKind::Nak(Some(wait))).await {
+                    tracing::warn!(worker = kind, error = %e, "nak lost; the server redelivers after ack_wait");
+                }
+            }
+            Err(e) => self.dead_letter(&msg, &event, &e.to_string(), delivered).await,
+        }
+    }
+
+    async fn handle_with_progress(&self, msg: &jetstream::Message, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let work = AssertUnwindSafe(self.handler.handle(event)).catch_unwind();
+        tokio::pin!(work);
+        let mut tick = tokio::time::interval(self.options.progress_every);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                done = &mut work => {
+                    return done.unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "unknown panic".into());
+                        Err(HandlerError::permanent(format!("handler panicked: {what}")))
+                    });
+                }
+                _ = tick.tick() => {
+                    let _ = msg.ack_with(AckKind::Progress).await;
+                }
+            }
+        }
+    }
+
+    async fn ack(&self, msg: &jetstream::Message, event: &RecordedEvent) {
+        // Wait for the server's confirmation: an ack lost here means a
+        // redelivery, which the handler's idempotency absorbs.
+        if let Err(e) = msg.double_ack().await {
+            tracing::warn!(worker = self.handler.kind(), event = %event.msg_id(), error = %e, "ack not confirmed");
+        }
+    }
+
+    async fn dead_letter(&self, msg: &jetstream::Message, event: &RecordedEvent, error: &str, deliveries: u64) {
+        let kind = self.handler.kind();
+        let failure = Failure { worker: kind, error, deliveries };
+        match dead_letters::publish(&self.js, &self.ns, event, msg.headers.as_ref(), msg.payload.clone(), failure).await
+        {
+            Ok(()) => {
+                tracing::error!(worker = kind, event = %event.msg_id(), event_type = %event.event_type, deliveries,
+                    error, "gave up; event moved to the dead letters");
+                self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                self.ack(msg, event).await;
+            }
+            Err(e) => {
+                // Could not store the dead letter: keep the message instead.
+                tracing::error!(worker = kind, error = %e, "dead-lettering failed; the event will be redelivered");
+                let wait = self.options.backoff.max;
+                let _ = msg.ack_with(AckKind::Nak(Some(wait))).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Screening: an idea's phrase and tags are checked against the trademark
+//! and policy index; the verdict and its hits become an `IdeaScreened`
+//! event. Red stops the idea, amber waits for a person, green may be
+//! approved by policy (`auto_approve_green`).
+
+pub mod index;
+pub mod normalize;
+
+use std::sync::Arc;
+
+use pod_events::domain::Actor;
+use pod_events::domain::idea::{IdeaCommand, IdeaError, IdeaEvent, IdeaScreened, ScreeningHit, Verdict};
+use pod_events::{EventMeta, RecordedEvent};
+use serde::{Deserialize, Serialize};
+
+pub use index::{Hit, MatchKind, ScreeningIndex, verdict};
+
+use crate::pipeline::{Pipeline, settle, source_id};
+use crate::runtime::{Handler, HandlerError};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScreeningSettings {
+    /// Approve green ideas automatically (as the policy `auto-approve-green`).
+    pub auto_approve_green: bool,
+    /// Extra index files (`term<TAB>category<TAB>red|amber[<TAB>classes]`),
+    /// e.g. written by `pod trademarks import`.
+    pub extra_lists: Vec<std::path::PathBuf>,
+}
+
+impl Default for ScreeningSettings {
+    fn default() -> Self {
+        Self { auto_approve_green: true, extra_lists: Vec::new() }
+    }
+}
+
+/// The Nice class of the goods a product type is printed on.
+pub fn nice_class(product_type: &str) -> Option<u16> {
+    let p = product_type.to_lowercase();
+    Some(match p.as_str() {
+        "t-shirt" | "shirt" | "sweatshirt" | "hoodie" | "tank top" | "onesie" | "hat" | "socks" => 25,
+        "mug" | "tumbler" | "water bottle" => 21,
+        "sticker" | "poster" | "print" | "card" | "notebook" => 16,
+        "tote bag" | "backpack" => 18,
+        "phone case" => 9,
+        "ornament" => 28,
+        _ => return None,
+    })
+}
+
+/// Screens each field of an idea and records which field each hit came from.
+pub fn screen_fields(index: &ScreeningIndex, fields: &[(&str, &str)], class: Option<u16>) -> Vec<ScreeningHit> {
+    let mut out: Vec<ScreeningHit> = Vec::new();
+    for (field, text) in fields {
+        for h in index.screen(text, class) {
+            if out.iter().any(|o| o.term == h.term && o.field == *field) {
+                continue;
+            }
+            out.push(ScreeningHit {
+                term: h.term,
+                match_kind: h.kind.as_str().to_owned(),
+                matched: h.matched,
+                field: (*field).to_owned(),
+                source: h.source,
+                severity: h.severity,
+            });
+        }
+    }
+    out
+}
+
+/// The overall verdict of recorded hits.
+pub fn verdict_of(hits: &[ScreeningHit]) -> Verdict {
+    if hits.iter().any(|h| h.severity == Verdict::Red) {
+        Verdict::Red
+    } else if hits.is_empty() {
+        Verdict::Green
+    } else {
+        Verdict::Amber
+    }
+}
+
+pub struct Screening {
+    pipeline: Arc<Pipeline>,
+    index: Arc<ScreeningIndex>,
+    settings: ScreeningSettings,
+}
+
+impl Screening {
+    pub fn new(pipeline: Arc<Pipeline>, index: Arc<ScreeningIndex>, settings: ScreeningSettings) -> Self {
+        Self { pipeline, index, settings }
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for Screening {
+    fn kind(&self) -> &'static str {
+        "screening"
+    }
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "IdeaGenerated"
+    }
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let IdeaEvent::IdeaGenerated(idea) = event.to_domain::<IdeaEvent>().map_err(HandlerError::permanent)? else {
+            return Ok(());
+        };
+        let id = source_id(event)?;
+        let tags = idea.tags.join(", ");
+        let fields = [("phrase", idea.phrase.as_str()), ("tag", tags.as_str())];
+        let hits = screen_fields(&self.index, &fields, nice_class(&idea.product_type));
+        let verdict = verdict_of(&hits);
+        let screened = IdeaScreened { verdict, hits, index_version: self.index.version() };
+        // A decided idea (approved or rejected by a person meanwhile) keeps its decision.
+        let decided = |e: &IdeaError| matches!(e, IdeaError::AlreadyDecided(_));
+        settle(
+            &self.pipeline.ideas,
+            &id,
+            IdeaCommand::RecordScreening(screened),
+            &EventMeta::caused_by(event, "screen"),
+            decided,
+        )
+        .await?;
+        if verdict == Verdict::Green && self.settings.auto_approve_green {
+            let by = Actor::Policy { name: "auto-approve-green".into() };
+            settle(
+                &self.pipeline.ideas,
+                &id,
+                IdeaCommand::Approve { by },
+                &EventMeta::caused_by(event, "approve"),
+                decided,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}

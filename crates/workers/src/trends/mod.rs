@@ -1,0 +1,3 @@
+//! Trend ingestion: sources, imports and the niche taxonomy.
+
+pub mod taxonomy;
