@@ -4,8 +4,11 @@
 //! models: they act on events and aggregates only.
 
 pub mod backoff;
+pub mod designs;
 pub mod ideation;
+pub mod listings;
 pub mod pipeline;
+pub mod provider;
 pub mod runtime;
 pub mod screening;
 pub mod trends;

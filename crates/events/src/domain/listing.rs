@@ -23,8 +23,11 @@ pub struct ListingDrafted {
     pub tags: Vec<String>,
     pub price_cents: u64,
     pub currency: String,
-    /// 0–100 with the reasons kept in the read model.
+    /// 0–100, from the checks below.
     pub seo_score: u8,
+    /// What the score is made of, with advice where points were withheld.
+    #[serde(default)]
+    pub seo_checks: Vec<super::listing_text::SeoCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -34,6 +37,8 @@ pub struct ListingRevised {
     pub tags: Option<Vec<String>>,
     pub price_cents: Option<u64>,
     pub seo_score: u8,
+    #[serde(default)]
+    pub seo_checks: Vec<super::listing_text::SeoCheck>,
     pub by: Actor,
 }
 
@@ -258,6 +263,7 @@ mod tests {
             price_cents: 2499,
             currency: "USD".into(),
             seo_score: 70,
+            seo_checks: vec![],
         }
     }
     fn revise_title(t: &str) -> ListingRevised {
@@ -267,6 +273,7 @@ mod tests {
             tags: None,
             price_cents: None,
             seo_score: 60,
+            seo_checks: vec![],
             by: Actor::System,
         }
     }

@@ -199,7 +199,7 @@ pub fn parse_tags<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Tag>, TextError> {
 
 /// One line of an SEO audit: what was checked, the points earned out of the
 /// points possible, and advice when points were withheld.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SeoCheck {
     pub check: String,
     pub points: u8,

@@ -20,8 +20,9 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
         let q = match event {
             ListingEvent::ListingDrafted(d) => sqlx::query(
                 "INSERT INTO listings (tenant, listing_id, idea_id, design_id, title, description, tags,
-                                       price_cents, currency, seo_score, status, created_at, updated_at, version)
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'draft',$11,$11,$12)",
+                                       price_cents, currency, seo_score, seo_checks, status, created_at, updated_at,
+                                       version)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$13,'draft',$11,$11,$12)",
             )
             .bind(&e.tenant)
             .bind(id)
@@ -34,11 +35,12 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(d.currency)
             .bind(d.seo_score as i32)
             .bind(at)
-            .bind(v),
+            .bind(v)
+            .bind(sqlx::types::Json(d.seo_checks)),
             ListingEvent::ListingRevised(r) => sqlx::query(
                 "UPDATE listings SET title = coalesce($3, title), description = coalesce($4, description),
                         tags = coalesce($5, tags), price_cents = coalesce($6, price_cents), seo_score = $7,
-                        status = 'draft', revisions = revisions + 1, updated_at = $8, version = $9
+                        seo_checks = CASE WHEN $10 THEN $11 ELSE seo_checks END, status = 'draft', revisions = revisions + 1, updated_at = $8, version = $9
                  WHERE tenant = $1 AND listing_id = $2",
             )
             .bind(&e.tenant)
@@ -49,7 +51,9 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(r.price_cents.map(|p| p as i64))
             .bind(r.seo_score as i32)
             .bind(at)
-            .bind(v),
+            .bind(v)
+            .bind(!r.seo_checks.is_empty())
+            .bind(sqlx::types::Json(r.seo_checks)),
             ListingEvent::ListingApproved(_) => sqlx::query(
                 "UPDATE listings SET status = 'approved', updated_at = $3, version = $4 WHERE tenant = $1 AND listing_id = $2",
             )

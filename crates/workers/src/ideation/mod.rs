@@ -6,16 +6,15 @@
 
 pub mod offline;
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use pod_events::domain::idea::{IdeaCommand, IdeaError, IdeaGenerated};
 use pod_events::domain::trend::{TrendCommand, TrendError, TrendEvent, TrendIdeated};
 use pod_events::{AggregateId, EventMeta, RecordedEvent};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::pipeline::{Pipeline, settle, source_id, store_failure};
+pub use crate::provider::ProviderError;
 use crate::runtime::{Handler, HandlerError};
 
 /// What a provider is asked for.
@@ -45,25 +44,6 @@ pub struct Ideas {
     pub drafts: Vec<IdeaDraft>,
     pub model: Option<String>,
     pub cost_micros: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    /// Rate limited, overloaded, unreachable: try again later.
-    #[error("{reason}")]
-    Transient { reason: String, retry_after: Option<Duration> },
-    /// Refused or answered nonsense: retrying the same request will not help.
-    #[error("{reason}")]
-    Permanent { reason: String },
-}
-
-impl From<ProviderError> for HandlerError {
-    fn from(e: ProviderError) -> Self {
-        match e {
-            ProviderError::Transient { reason, retry_after } => HandlerError::Transient { reason, retry_after },
-            ProviderError::Permanent { reason } => HandlerError::Permanent { reason },
-        }
-    }
 }
 
 /// Something that turns a trend into ideas.

@@ -165,7 +165,7 @@ impl OfflineIdeas {
         // Start somewhere in the pool chosen by the seed and walk it with a
         // stride coprime to its length: distinct templates, varied per trend.
         let start = (pick % pool.len() as u64) as usize;
-        let stride = if pool.len() % 5 == 0 { 1 } else { 5 };
+        let stride = if pool.len().is_multiple_of(5) { 1 } else { 5 };
         (0..count)
             .map(|i| {
                 let tpl = &pool[(start + i * stride) % pool.len()];

@@ -1,0 +1,181 @@
+//! Design rendering: an approved idea is given a design request (layout,
+//! palette, print area), the request is rendered, and the artwork and its
+//! preview are stored content-addressed before `DesignRendered` records
+//! their keys, checksums and sizes.
+
+pub mod blob;
+pub mod typographic;
+
+use std::sync::Arc;
+
+use pod_events::domain::design::{
+    Asset, DesignCommand, DesignError, DesignEvent, DesignFailed, DesignRendered, DesignRequested, PrintArea,
+};
+use pod_events::domain::idea::IdeaEvent;
+use pod_events::{AggregateId, EventMeta, RecordedEvent};
+
+use self::blob::{BlobStore, StoredBlob};
+use self::typographic::{Layout, Palette};
+use crate::pipeline::{Pipeline, settle, source_id, store_failure};
+use crate::provider::ProviderError;
+use crate::runtime::{Handler, HandlerError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("the phrase has nothing to set")]
+    EmptyPhrase,
+    #[error("font: {0}")]
+    Font(String),
+    #[error("print area {width}×{height} is not a size we can render")]
+    PrintArea { width: u32, height: u32 },
+    #[error("PNG encoding: {0}")]
+    Encode(String),
+}
+
+/// A renderer's output: PNG bytes and their sizes.
+#[derive(Debug, Clone)]
+pub struct RenderedImages {
+    pub artwork_png: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub preview_png: Vec<u8>,
+    pub preview_width: u32,
+    pub preview_height: u32,
+    pub cost_micros: u64,
+}
+
+#[async_trait::async_trait]
+pub trait Renderer: Send + Sync {
+    /// `typographic` or `openai`, recorded on the design.
+    fn name(&self) -> &'static str;
+    async fn render(&self, req: &DesignRequested) -> Result<RenderedImages, ProviderError>;
+}
+
+/// The print area of a product type (Printify's common placeholders).
+pub fn print_area(product_type: &str) -> PrintArea {
+    let (width, height) = match product_type {
+        "mug" => (2700, 1050),
+        "tumbler" => (2790, 2460),
+        "sticker" => (1500, 1500),
+        "tote bag" => (3600, 3600),
+        "hat" => (1500, 900),
+        "ornament" => (1200, 1200),
+        "poster" | "print" => (5400, 7200),
+        "phone case" => (1200, 2400),
+        // Shirts, sweatshirts, hoodies, onesies: a front print.
+        _ => (4500, 5400),
+    };
+    PrintArea { width, height, dpi: 300 }
+}
+
+/// The design of an idea has an id derived from the idea's.
+pub fn design_id(idea: &AggregateId) -> AggregateId {
+    AggregateId::derived(idea.tenant.clone(), "design", &idea.id.to_string())
+}
+
+pub struct Designs {
+    pipeline: Arc<Pipeline>,
+    renderer: Arc<dyn Renderer>,
+    blobs: Arc<dyn BlobStore>,
+}
+
+impl Designs {
+    pub fn new(pipeline: Arc<Pipeline>, renderer: Arc<dyn Renderer>, blobs: Arc<dyn BlobStore>) -> Self {
+        Self { pipeline, renderer, blobs }
+    }
+
+    async fn request(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let idea_id = source_id(event)?;
+        let idea = self.pipeline.ideas.store().load(&idea_id).await.map_err(store_failure)?.aggregate;
+        let Some(content) = idea.content else {
+            return Err(HandlerError::permanent(format!("idea {idea_id} was approved but never generated")));
+        };
+        let request = DesignRequested {
+            idea_id: idea_id.id,
+            phrase: content.phrase.clone(),
+            niche: content.niche.clone(),
+            product_type: content.product_type.clone(),
+            layout: Layout::for_style(&content.style).name().to_owned(),
+            palette: Palette::for_niche(&content.niche).name.to_owned(),
+            print_area: print_area(&content.product_type),
+        };
+        settle(
+            &self.pipeline.designs,
+            &design_id(&idea_id),
+            DesignCommand::Request(request),
+            &EventMeta::caused_by(event, "request"),
+            |e| *e == DesignError::AlreadyRequested,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn render(&self, event: &RecordedEvent, request: DesignRequested) -> Result<(), HandlerError> {
+        let id = source_id(event)?;
+        let done = |e: &DesignError| matches!(e, DesignError::AlreadyRendered | DesignError::AlreadyDecided);
+        let images = match self.renderer.render(&request).await {
+            Ok(images) => images,
+            Err(ProviderError::Permanent { reason }) => {
+                // The design says it failed, and why; nothing to retry.
+                let failed = DesignCommand::RecordFailure(DesignFailed { reason, retryable: false });
+                settle(&self.pipeline.designs, &id, failed, &EventMeta::caused_by(event, "failed"), done).await?;
+                return Ok(());
+            }
+            Err(transient) => return Err(transient.into()),
+        };
+        let store = |kind: &'static str, bytes: Vec<u8>| async move {
+            self.blobs
+                .put(kind, "png", "image/png", bytes)
+                .await
+                .map_err(|e| HandlerError::transient(format!("storing {kind}: {e}")))
+        };
+        let artwork: StoredBlob = store("artwork", images.artwork_png).await?;
+        let preview: StoredBlob = store("preview", images.preview_png).await?;
+        let asset = |b: StoredBlob, width, height| Asset {
+            key: b.key,
+            sha256: b.sha256,
+            bytes: b.bytes,
+            width,
+            height,
+            content_type: "image/png".into(),
+        };
+        let rendered = DesignRendered {
+            artwork: asset(artwork, images.width, images.height),
+            preview: asset(preview, images.preview_width, images.preview_height),
+            renderer: self.renderer.name().to_owned(),
+            cost_micros: images.cost_micros,
+        };
+        settle(
+            &self.pipeline.designs,
+            &id,
+            DesignCommand::RecordRender(rendered),
+            &EventMeta::caused_by(event, "render"),
+            done,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for Designs {
+    fn kind(&self) -> &'static str {
+        "designs"
+    }
+    fn wants(&self, event_type: &str) -> bool {
+        matches!(event_type, "IdeaApproved" | "DesignRequested")
+    }
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        match event.aggregate_type.as_str() {
+            "idea" => match event.to_domain::<IdeaEvent>().map_err(HandlerError::permanent)? {
+                IdeaEvent::IdeaApproved(_) => self.request(event).await,
+                _ => Ok(()),
+            },
+            "design" => match event.to_domain::<DesignEvent>().map_err(HandlerError::permanent)? {
+                DesignEvent::DesignRequested(req) => self.render(event, req).await,
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+}
