@@ -1,0 +1,70 @@
+//! The workers' settings, as they appear under `[workers]` in the
+//! configuration file (or `POD__WORKERS__…` variables).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ideation::IdeationSettings;
+use crate::listings::pricing::PricingSettings;
+use crate::screening::ScreeningSettings;
+use crate::trends::sources::SourceSettings;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkersSettings {
+    /// Messages each worker process handles at once.
+    pub concurrency: usize,
+    /// Deliveries before a failing event becomes a dead letter.
+    pub max_deliveries: u64,
+    /// Where the local blob store keeps artwork and previews.
+    pub assets_dir: PathBuf,
+    pub ideation: IdeationSettings,
+    pub screening: ScreeningSettings,
+    pub pricing: PricingSettings,
+    pub trends: TrendsSettings,
+}
+
+impl Default for WorkersSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            max_deliveries: 5,
+            assets_dir: PathBuf::from("data/assets"),
+            ideation: IdeationSettings::default(),
+            screening: ScreeningSettings::default(),
+            pricing: PricingSettings::default(),
+            trends: TrendsSettings::default(),
+        }
+    }
+}
+
+/// The trend ingestion worker: which tenant it works for and its sources.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrendsSettings {
+    /// Tenant the configured sources feed.
+    pub tenant: String,
+    /// Seconds between refreshes of a source (each source may override).
+    pub refresh_secs: u64,
+    /// Consecutive failures that open a source's circuit.
+    pub breaker_failures: u32,
+    /// Seconds an open circuit waits before one trial refresh.
+    pub breaker_cooldown_secs: u64,
+    /// Minimum milliseconds between two requests to the same host.
+    pub host_interval_ms: u64,
+    pub sources: Vec<SourceSettings>,
+}
+
+impl Default for TrendsSettings {
+    fn default() -> Self {
+        Self {
+            tenant: "demo".into(),
+            refresh_secs: 3600,
+            breaker_failures: 3,
+            breaker_cooldown_secs: 900,
+            host_interval_ms: 1000,
+            sources: Vec::new(),
+        }
+    }
+}
