@@ -42,8 +42,25 @@ pub enum Command {
     },
     /// Export events for analysis (JSON Lines or Parquet).
     Replay(replay::ReplayArgs),
-    /// Run everything in one process: migrations, definitions, every projection and the API.
+    /// Run everything in one process: migrations, definitions, every projection, every worker and the API.
     Up,
+    /// Run one worker kind (trends, ideation, screening, designs, listings); start more to scale it.
+    Worker {
+        #[arg(value_parser = |s: &str| s.parse::<pod_workers::kinds::WorkerKind>())]
+        kind: pod_workers::kinds::WorkerKind,
+    },
+    /// Dead letters: events a worker gave up on.
+    Dlq {
+        #[command(subcommand)]
+        command: crate::stages::DlqCommand,
+    },
+    /// Check a phrase against the trademark and policy index (exit 0 green, 1 amber, 2 red).
+    Screen(crate::stages::ScreenArgs),
+    /// Trend lists and sources.
+    Trends {
+        #[command(subcommand)]
+        command: crate::stages::TrendsCommand,
+    },
     /// Benchmarks that print each figure beside its ceiling measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -104,7 +121,7 @@ pub fn namespace(s: &Settings) -> anyhow::Result<Namespace> {
     Namespace::new(s.prefix.clone()).with_context(|| format!("setting `prefix` = {:?}", s.prefix))
 }
 
-async fn nats(s: &Settings) -> anyhow::Result<async_nats::Client> {
+pub(crate) async fn nats(s: &Settings) -> anyhow::Result<async_nats::Client> {
     Ok(pod_events::store::connect(&s.nats_url, "pod").await?)
 }
 
@@ -129,7 +146,7 @@ fn named_projections(names: &[String]) -> anyhow::Result<Vec<Box<dyn pod_project
     Ok(out)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -282,9 +299,14 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
                     .map_err(anyhow::Error::from)
             };
             let projections = run_projections(&s, &[], RunOptions::default());
+            let workers = crate::stages::all_workers(&s);
             // The first to fail ends the process (with its error).
-            tokio::try_join!(api, projections)?;
+            tokio::try_join!(api, projections, workers)?;
         }
+        Command::Worker { kind } => crate::stages::worker(&s, kind).await?,
+        Command::Dlq { command } => crate::stages::dlq(&s, command).await?,
+        Command::Screen(args) => return crate::stages::screen(&s, args),
+        Command::Trends { command } => crate::stages::trends(&s, command).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

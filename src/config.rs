@@ -22,6 +22,9 @@ pub struct Settings {
     pub api_bind: String,
     /// Maximum Postgres connections per process.
     pub db_max_connections: u32,
+    /// The pipeline's workers: providers, thresholds, sources, pricing.
+    #[serde(default)]
+    pub workers: pod_workers::config::WorkersSettings,
 }
 
 pub fn load(file: Option<&std::path::Path>) -> Result<Settings, config::ConfigError> {

@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod config;
 mod replay;
+mod stages;
 
 use std::process::ExitCode;
 

@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod config;
 pub mod designs;
 pub mod ideation;
+pub mod kinds;
 pub mod listings;
 pub mod pipeline;
 pub mod provider;

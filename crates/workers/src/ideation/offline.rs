@@ -12,7 +12,21 @@ use super::{IdeaDraft, IdeaProvider, IdeaRequest, Ideas, ProviderError};
 /// title case, `{a}` its article.
 type Template = (&'static str, &'static str);
 
-fn templates(niche: &str) -> &'static [Template] {
+/// Keywords that are already a slogan ("world's okayest nurse") read best
+/// close to as they are.
+const SLOGAN_TEMPLATES: &[Template] = &[
+    ("{K}", "varsity"),
+    ("Retro {K}", "retro"),
+    ("{K} Club", "stamp"),
+    ("Vintage {K}", "script"),
+    ("Official {K}", "classic"),
+    ("{K} Vibes", "groovy"),
+];
+
+fn templates(niche: &str, keyword: &str) -> &'static [Template] {
+    if keyword.split_whitespace().count() >= 3 {
+        return SLOGAN_TEMPLATES;
+    }
     match niche {
         "holidays" => &[
             ("{K} Vibes", "groovy"),
@@ -155,7 +169,7 @@ impl OfflineIdeas {
         let pick = u64::from_be_bytes([seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7]]);
         let keyword = req.keyword.trim().to_lowercase();
         let kw_title = title_case(&keyword);
-        let pool = templates(&req.niche);
+        let pool = templates(&req.niche, &keyword);
         let products: Vec<&str> = if req.product_types.is_empty() {
             vec!["t-shirt"]
         } else {
@@ -233,6 +247,15 @@ mod tests {
             parse_tags(&d.tags).expect("every suggested tag is a valid Etsy tag");
             assert_eq!(d.tags[0], "engineer");
         }
+    }
+
+    #[test]
+    fn slogans_are_kept_whole() {
+        let all = OfflineIdeas::generate(&IdeaRequest { count: 6, ..req("world's okayest nurse", "professions") });
+        assert!(all.iter().all(|d| d.phrase.contains("World's Okayest Nurse")), "{all:#?}");
+        assert!(all.iter().all(|d| !d.phrase.contains("Trust Me")), "{all:#?}");
+        let distinct: std::collections::HashSet<_> = all.iter().map(|d| &d.phrase).collect();
+        assert_eq!(distinct.len(), 6);
     }
 
     #[test]

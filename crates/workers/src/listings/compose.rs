@@ -38,7 +38,7 @@ fn product_name(product_type: &str) -> &'static str {
         "tumbler" => "Tumbler",
         "sticker" => "Vinyl Sticker",
         "tote bag" => "Tote Bag",
-        "hat" => "Embroidered-Look Hat",
+        "hat" => "Dad Hat",
         "ornament" => "Ornament",
         "poster" | "print" => "Art Print",
         "phone case" => "Phone Case",
@@ -88,6 +88,18 @@ fn clean_title_part(part: &str, used: &mut Vec<char>) -> String {
     out
 }
 
+/// How a lettering style reads to a buyer.
+fn style_words(style: &str) -> &'static str {
+    match style {
+        "varsity" => "College Style",
+        "stamp" => "Vintage Badge",
+        "script" => "Elegant Script",
+        "groovy" => "Groovy 70s",
+        "retro" => "Retro Sunset",
+        _ => "Classic",
+    }
+}
+
 /// Builds a title from the phrase, product and keyword, as long as fits.
 pub fn compose_title(b: &ListingBrief<'_>) -> Result<Title, TextError> {
     let product = product_name(b.product_type);
@@ -95,7 +107,7 @@ pub fn compose_title(b: &ListingBrief<'_>) -> Result<Title, TextError> {
     let parts = [
         format!("{} {product}", b.phrase),
         format!("{kw} Gift"),
-        format!("{} {kw} {product}", title_case(b.style)),
+        format!("{} {kw} {product}", style_words(b.style)),
         format!("Gift for {}", title_case(b.audience.split(" and ").next().unwrap_or(b.audience))),
         "Birthday Present".to_owned(),
     ];

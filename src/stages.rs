@@ -1,0 +1,279 @@
+//! Subcommands of the pipeline's stages: running workers, dead letters,
+//! screening a phrase, importing trends.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use pod_events::TenantId;
+use pod_events::domain::idea::Verdict;
+use pod_events::store::dead_letters;
+use pod_workers::kinds::{self, WorkerKind};
+use pod_workers::screening::{screen_fields, verdict_of};
+use pod_workers::trends::ingest::ingest;
+use pod_workers::trends::parse::{Format, parse};
+
+use crate::cli::{namespace, nats, shutdown_signal};
+use crate::config::Settings;
+
+#[derive(Subcommand)]
+pub enum DlqCommand {
+    /// Dead letters, oldest first.
+    List {
+        /// Only this worker kind's.
+        #[arg(long)]
+        worker: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send dead letters back to their worker.
+    Retry(DlqSelection),
+    /// Drop dead letters for good.
+    Discard(DlqSelection),
+}
+
+#[derive(Args)]
+pub struct DlqSelection {
+    /// Dead-letter sequences (from `pod dlq list`).
+    pub seqs: Vec<u64>,
+    /// Every dead letter (of `--worker`, if given).
+    #[arg(long, conflicts_with = "seqs")]
+    pub all: bool,
+    #[arg(long)]
+    pub worker: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum TrendsCommand {
+    /// Import a trend list: a CSV, JSON or RSS/Atom file, or an http(s) URL.
+    Import {
+        /// File path or URL.
+        source: String,
+        /// Tenant the trends belong to (default: workers.trends.tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Source name recorded with every observation (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// csv, json or feed (default: guessed from the name and contents).
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct ScreenArgs {
+    /// The phrase, title or tag list to check.
+    pub text: String,
+    /// Nice class of the goods (25 apparel, 21 mugs, 16 paper, 18 bags, 9 cases).
+    #[arg(long)]
+    pub class: Option<u16>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs one worker kind until stopped.
+pub async fn worker(s: &Settings, kind: WorkerKind) -> anyhow::Result<()> {
+    let client = nats(s).await?;
+    kinds::run(kind, client, namespace(s)?, &s.workers, shutdown_signal())
+        .await
+        .with_context(|| format!("worker {kind}"))
+}
+
+/// Every worker kind in this process; the first to fail stops the rest.
+pub async fn all_workers(s: &Settings) -> anyhow::Result<()> {
+    let client = nats(s).await?;
+    let ns = namespace(s)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    for kind in WorkerKind::ALL {
+        let (client, ns, settings, mut stop) = (client.clone(), ns.clone(), s.workers.clone(), stop_rx.clone());
+        tasks.spawn(async move {
+            let res = kinds::run(kind, client, ns, &settings, async move {
+                let _ = stop.wait_for(|v| *v).await;
+            })
+            .await;
+            (kind, res)
+        });
+    }
+    let stopper = tokio::spawn({
+        let stop_tx = stop_tx.clone();
+        async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        }
+    });
+    let mut failed = None;
+    while let Some(joined) = tasks.join_next().await {
+        let (kind, res) = joined.context("a worker task panicked")?;
+        if let Err(e) = res {
+            tracing::error!(worker = %kind, error = %e, "worker failed; stopping the others");
+            let _ = stop_tx.send(true);
+            failed.get_or_insert(anyhow::Error::from(e).context(format!("worker {kind}")));
+        }
+    }
+    stopper.abort();
+    failed.map_or(Ok(()), Err)
+}
+
+pub async fn dlq(s: &Settings, command: DlqCommand) -> anyhow::Result<()> {
+    let client = nats(s).await?;
+    let ns = namespace(s)?;
+    let check_worker = |w: &Option<String>| -> anyhow::Result<()> {
+        if let Some(w) = w {
+            w.parse::<WorkerKind>().map_err(|e| anyhow::anyhow!("--worker: {e}"))?;
+        }
+        Ok(())
+    };
+    match command {
+        DlqCommand::List { worker, json } => {
+            check_worker(&worker)?;
+            let letters = dead_letters::list(&client, &ns, worker.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&letters)?);
+            } else if letters.is_empty() {
+                println!("no dead letters");
+            } else {
+                println!(
+                    "{:>8} {:<10} {:<10} {:<18} {:>8} {:>5} {:<25} ERROR",
+                    "SEQ", "WORKER", "TENANT", "EVENT", "LOG SEQ", "TRIES", "DEAD AT"
+                );
+                for l in letters {
+                    println!(
+                        "{:>8} {:<10} {:<10} {:<18} {:>8} {:>5} {:<25} {}",
+                        l.dlq_seq,
+                        l.worker,
+                        l.tenant,
+                        l.event_type,
+                        l.stream_seq,
+                        l.deliveries,
+                        l.dead_at.to_rfc3339(),
+                        l.error
+                    );
+                }
+            }
+        }
+        DlqCommand::Retry(sel) | DlqCommand::Discard(sel) if !sel.all && sel.seqs.is_empty() => {
+            let _ = sel;
+            bail!("name the dead letters to act on (their SEQ from `pod dlq list`), or pass --all");
+        }
+        DlqCommand::Retry(sel) => {
+            check_worker(&sel.worker)?;
+            for seq in selected(&client, &ns, &sel).await? {
+                let l = dead_letters::retry(&client, &ns, seq).await?;
+                println!("retrying {seq}: {} {} for worker {}", l.event_type, l.subject, l.worker);
+            }
+        }
+        DlqCommand::Discard(sel) => {
+            check_worker(&sel.worker)?;
+            for seq in selected(&client, &ns, &sel).await? {
+                let l = dead_letters::discard(&client, &ns, seq).await?;
+                println!("discarded {seq}: {} {} ({})", l.event_type, l.subject, l.error);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn selected(
+    client: &async_nats::Client,
+    ns: &pod_events::Namespace,
+    sel: &DlqSelection,
+) -> anyhow::Result<Vec<u64>> {
+    if sel.all {
+        Ok(dead_letters::list(client, ns, sel.worker.as_deref()).await?.into_iter().map(|l| l.dlq_seq).collect())
+    } else {
+        Ok(sel.seqs.clone())
+    }
+}
+
+/// `pod screen`: exit 0 green, 1 amber, 2 red.
+pub fn screen(s: &Settings, args: ScreenArgs) -> anyhow::Result<ExitCode> {
+    let index = kinds::screening_index(&s.workers)?;
+    let hits = screen_fields(&index, &[("text", args.text.as_str())], args.class);
+    let verdict = verdict_of(&hits);
+    let word = match verdict {
+        Verdict::Green => "green",
+        Verdict::Amber => "amber",
+        Verdict::Red => "red",
+    };
+    if args.json {
+        let out = serde_json::json!({"verdict": word, "hits": hits, "index_version": index.version()});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{word}: {:?}", args.text);
+        for h in &hits {
+            let sev = match h.severity {
+                Verdict::Red => "red",
+                Verdict::Amber => "amber",
+                Verdict::Green => "green",
+            };
+            println!("  {sev:<5} {:<7} {:?} matched {:?} ({})", h.match_kind, h.term, h.matched, h.source);
+        }
+    }
+    Ok(ExitCode::from(match verdict {
+        Verdict::Green => 0,
+        Verdict::Amber => 1,
+        Verdict::Red => 2,
+    }))
+}
+
+pub async fn trends(s: &Settings, command: TrendsCommand) -> anyhow::Result<()> {
+    match command {
+        TrendsCommand::Import { source, tenant, name, format, json } => {
+            let tenant_raw = tenant.unwrap_or_else(|| s.workers.trends.tenant.clone());
+            let tenant =
+                TenantId::parse(tenant_raw.clone()).map_err(|e| anyhow::anyhow!("--tenant {tenant_raw:?}: {e}"))?;
+            let is_url = source.starts_with("http://") || source.starts_with("https://");
+            let bytes = if is_url {
+                let fetcher = pod_workers::trends::sources::HttpFetcher::new(std::time::Duration::from_millis(1))?;
+                fetcher.get(&source).await.with_context(|| format!("fetching {source}"))?
+            } else {
+                std::fs::read(&source).with_context(|| format!("reading {source}"))?
+            };
+            let format = match format.as_deref() {
+                None => Format::detect(&source, &bytes),
+                Some("csv") => Format::Csv,
+                Some("json") => Format::Json,
+                Some("feed" | "rss" | "atom") => Format::Feed,
+                Some(other) => bail!("--format {other:?}: use csv, json or feed"),
+            };
+            let name = name.unwrap_or_else(|| {
+                if is_url {
+                    url_host(&source)
+                } else {
+                    Path::new(&source)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "import".into())
+                }
+            });
+            let records =
+                parse(format, &bytes, &name, chrono::Utc::now()).with_context(|| format!("reading {source}"))?;
+            let client = nats(s).await?;
+            let pipeline = pod_workers::pipeline::Pipeline::open(client, &namespace(s)?).await?;
+            // The same content imported again is the same batch: stored once.
+            let batch = format!("import/{}", pod_workers::designs::blob::sha256_hex(&bytes));
+            let report = ingest(&pipeline, &tenant, &batch, &records).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{source}: {} records, {} keywords; {} observations stored, {} already stored, {} refused",
+                    report.collected, report.keywords, report.persisted, report.duplicates, report.failed
+                );
+                for e in &report.errors {
+                    println!("  refused: {e}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn url_host(u: &str) -> String {
+    u.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("import").to_owned()
+}
