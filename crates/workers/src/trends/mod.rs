@@ -53,7 +53,6 @@ impl TrendsWorker {
         let tenant = TenantId::parse(settings.tenant.clone())
             .map_err(|e| TrendsError::Settings(format!("workers.trends.tenant: {e}")))?;
         let http = HttpFetcher::new(Duration::from_millis(settings.host_interval_ms)).map_err(TrendsError::Fetch)?;
-        let now = Utc::now();
         let sources = settings
             .sources
             .iter()
@@ -61,7 +60,8 @@ impl TrendsWorker {
                 settings: s.clone(),
                 every: Duration::from_secs(s.refresh_secs.unwrap_or(settings.refresh_secs).max(1)),
                 breaker: Breaker::new(settings.breaker_failures, Duration::from_secs(settings.breaker_cooldown_secs)),
-                next_due: now,
+                // Due at once: the first refresh happens on start.
+                next_due: DateTime::<Utc>::MIN_UTC,
             })
             .collect();
         Ok(Self { pipeline, tenant, http, scraper, sources })

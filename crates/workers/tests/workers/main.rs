@@ -1,0 +1,10 @@
+//! Tests of the worker runtime and the trend sources against real NATS
+//! (≥ 2.12; `scripts/services.sh` starts it on 127.0.0.1:14222) and local
+//! HTTP servers. Each test has its own NATS namespace.
+
+#[path = "../../../events/tests/store/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+mod runtime;
+mod sources;

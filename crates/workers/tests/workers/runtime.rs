@@ -1,0 +1,197 @@
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use pod_events::domain::trend::{Trend, TrendCommand};
+use pod_events::store::CommandBus;
+use pod_events::store::dead_letters;
+use pod_events::{AggregateId, EventMeta, RecordedEvent};
+use pod_workers::backoff::Backoff;
+use pod_workers::runtime::{Handler, HandlerError, Worker, WorkerOptions, WorkerStats};
+
+use crate::support::*;
+
+#[derive(Clone, Copy)]
+enum Mode {
+    /// Fail transiently (asking for `retry_after`) this many times, then succeed.
+    FlakyThenOk {
+        failures: u32,
+        retry_after: Duration,
+    },
+    AlwaysTransient,
+    Permanent,
+    Panic,
+}
+
+struct TestHandler {
+    mode: Mutex<Mode>,
+    calls: AtomicU32,
+    succeeded: Mutex<Vec<String>>,
+    attempts: Mutex<Vec<Instant>>,
+}
+
+impl TestHandler {
+    fn new(mode: Mode) -> Arc<Self> {
+        Arc::new(Self {
+            mode: Mutex::new(mode),
+            calls: 0.into(),
+            succeeded: Mutex::default(),
+            attempts: Mutex::default(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for TestHandler {
+    fn kind(&self) -> &'static str {
+        "ideation"
+    }
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "TrendObserved"
+    }
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        self.attempts.lock().unwrap().push(Instant::now());
+        let mode = *self.mode.lock().unwrap();
+        match mode {
+            Mode::FlakyThenOk { failures, retry_after } if n <= failures => {
+                Err(HandlerError::Transient { reason: format!("busy ({n})"), retry_after: Some(retry_after) })
+            }
+            Mode::AlwaysTransient => Err(HandlerError::transient("provider is down")),
+            Mode::Permanent => Err(HandlerError::permanent("the idea is nonsense")),
+            Mode::Panic => panic!("handler bug"),
+            Mode::FlakyThenOk { .. } => {
+                self.succeeded.lock().unwrap().push(event.msg_id());
+                Ok(())
+            }
+        }
+    }
+}
+
+fn options(max_deliveries: u64) -> WorkerOptions {
+    WorkerOptions {
+        concurrency: 2,
+        max_deliveries,
+        backoff: Backoff { base: Duration::from_millis(50), max: Duration::from_millis(200), ..Default::default() },
+        progress_every: Duration::from_secs(5),
+    }
+}
+
+async fn append(env: &TestNats, keyword: &str, command: TrendCommand) {
+    let bus = CommandBus::new(env.store_of::<Trend>().await, ());
+    let id = AggregateId::derived(tenant(), "trend", keyword);
+    bus.execute(&id, command, &EventMeta::new_command()).await.expect("appending");
+}
+
+/// Runs a worker with `handler` until `done` holds (or 20 s pass).
+async fn run_until(
+    env: &TestNats,
+    handler: Arc<TestHandler>,
+    opts: WorkerOptions,
+    done: impl Fn(&WorkerStats, &TestHandler) -> bool,
+) -> Arc<WorkerStats> {
+    let worker = Worker::new(env.client.clone(), env.ns.clone(), handler.clone(), opts);
+    let stats = worker.stats();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(worker.run(async move {
+        let _ = rx.await;
+    }));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done(&stats, &handler) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = tx.send(());
+    task.await.expect("worker task").expect("worker ran");
+    stats
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_no_sooner_than_retry_after() {
+    let env = TestNats::new().await;
+    append(&env, "cat mom", observe(80.0)).await;
+    let retry_after = Duration::from_millis(1200);
+    let handler = TestHandler::new(Mode::FlakyThenOk { failures: 2, retry_after });
+    let stats = run_until(&env, handler.clone(), options(5), |s, _| s.handled.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(stats.handled.load(Ordering::SeqCst), 1);
+    assert_eq!(stats.retried.load(Ordering::SeqCst), 2);
+    assert_eq!(stats.dead_lettered.load(Ordering::SeqCst), 0);
+    assert_eq!(handler.succeeded.lock().unwrap().len(), 1);
+    let attempts = handler.attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 3);
+    for w in attempts.windows(2) {
+        // The policy's own wait is at most 200 ms; the provider asked for 1.2 s.
+        assert!(w[1] - w[0] >= retry_after - Duration::from_millis(50), "retried after {:?}", w[1] - w[0]);
+    }
+}
+
+#[tokio::test]
+async fn events_of_other_types_are_acknowledged_untouched() {
+    let env = TestNats::new().await;
+    append(&env, "cat mom", observe(80.0)).await;
+    append(&env, "cat mom", TrendCommand::Retire { reason: "stale".into() }).await;
+    let handler = TestHandler::new(Mode::FlakyThenOk { failures: 0, retry_after: Duration::ZERO });
+    let stats = run_until(&env, handler.clone(), options(5), |s, _| {
+        s.handled.load(Ordering::SeqCst) + s.skipped.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    assert_eq!(stats.handled.load(Ordering::SeqCst), 1);
+    assert_eq!(stats.skipped.load(Ordering::SeqCst), 1);
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn after_the_last_delivery_the_event_is_a_dead_letter_and_can_be_retried() {
+    let env = TestNats::new().await;
+    append(&env, "cat mom", observe(80.0)).await;
+    let handler = TestHandler::new(Mode::AlwaysTransient);
+    let stats = run_until(&env, handler.clone(), options(3), |s, _| s.dead_lettered.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 3, "exactly max_deliveries attempts");
+    assert_eq!(stats.handled.load(Ordering::SeqCst), 0);
+
+    let letters = dead_letters::list(&env.client, &env.ns, None).await.unwrap();
+    assert_eq!(letters.len(), 1, "{letters:#?}");
+    let l = &letters[0];
+    assert_eq!((l.worker.as_str(), l.tenant.as_str(), l.event_type.as_str()), ("ideation", "acme", "TrendObserved"));
+    assert_eq!((l.deliveries, l.attempt, l.stream_seq), (3, 1, 1));
+    assert_eq!(l.error, "provider is down");
+    assert!(dead_letters::list(&env.client, &env.ns, Some("designs")).await.unwrap().is_empty());
+
+    // The provider is back: a retry goes to the worker and succeeds.
+    *handler.mode.lock().unwrap() = Mode::FlakyThenOk { failures: 0, retry_after: Duration::ZERO };
+    dead_letters::retry(&env.client, &env.ns, l.dlq_seq).await.unwrap();
+    assert!(dead_letters::list(&env.client, &env.ns, None).await.unwrap().is_empty());
+    let stats = run_until(&env, handler.clone(), options(3), |s, _| s.handled.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(stats.handled.load(Ordering::SeqCst), 1);
+    let succeeded = handler.succeeded.lock().unwrap().clone();
+    assert_eq!(succeeded.len(), 1);
+    assert!(succeeded[0].ends_with(":1"), "the retried event is the original one: {succeeded:?}");
+    // A second retry of the same letter finds nothing.
+    assert!(matches!(
+        dead_letters::retry(&env.client, &env.ns, l.dlq_seq).await,
+        Err(dead_letters::DeadLetterError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn permanent_failures_and_panics_are_dead_letters_at_once_and_can_be_discarded() {
+    let env = TestNats::new().await;
+    append(&env, "cat mom", observe(80.0)).await;
+    let handler = TestHandler::new(Mode::Permanent);
+    run_until(&env, handler.clone(), options(5), |s, _| s.dead_lettered.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 1, "no retries for a permanent failure");
+
+    append(&env, "dog dad", observe(70.0)).await;
+    let panicky = TestHandler::new(Mode::Panic);
+    run_until(&env, panicky.clone(), options(5), |s, _| s.dead_lettered.load(Ordering::SeqCst) == 1).await;
+    let letters = dead_letters::list(&env.client, &env.ns, Some("ideation")).await.unwrap();
+    assert_eq!(letters.len(), 2, "{letters:#?}");
+    assert_eq!(letters[0].error, "the idea is nonsense");
+    assert_eq!(letters[0].deliveries, 1);
+    assert!(letters[1].error.contains("panicked: handler bug"), "{}", letters[1].error);
+
+    dead_letters::discard(&env.client, &env.ns, letters[0].dlq_seq).await.unwrap();
+    let left = dead_letters::list(&env.client, &env.ns, None).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].dlq_seq, letters[1].dlq_seq);
+}
