@@ -1,0 +1,86 @@
+use std::time::Duration;
+
+use pod_events::domain::listing_text::{Title, parse_tags};
+
+use crate::common::*;
+
+/// A trend list goes in; stored, print-ready PNGs and Etsy-valid draft
+/// listings come out, each stage in its own process, all through events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trend_list_becomes_draft_listings_with_stored_artwork() {
+    let mut p = Pipeline::new().await;
+    p.start_all();
+    let fixture = p.write_fixture("trends.csv", FIXTURE);
+    let out = p.run(&["trends", "import", fixture.to_str().unwrap(), "--tenant", "acme"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("5 records, 5 keywords; 5 observations stored"), "{said}");
+
+    // 4 trends reach the score: 12 ideas; Disney's 3 screen red; 9 designs, 9 listings.
+    p.wait_for("listings", "SELECT count(*) FROM listings", 9, Duration::from_secs(180)).await;
+
+    assert_eq!(p.count("SELECT count(*) FROM trends WHERE ideas = 3").await, 4);
+    assert_eq!(p.count("SELECT count(*) FROM trends WHERE keyword = 'quantum chromodynamics' AND ideas = 0").await, 1);
+    assert_eq!(p.count("SELECT count(*) FROM ideas").await, 12);
+    assert_eq!(p.count("SELECT count(*) FROM ideas WHERE verdict = 'red' AND status = 'screened'").await, 3);
+    assert_eq!(p.count("SELECT count(*) FROM ideas WHERE verdict = 'red' AND phrase ILIKE '%disney%'").await, 3);
+    assert_eq!(p.count("SELECT count(*) FROM ideas WHERE verdict = 'green' AND status = 'approved'").await, 9);
+    assert_eq!(p.count("SELECT count(*) FROM designs WHERE status = 'rendered'").await, 9);
+
+    // Every artwork is in the blob store, as the event says: checksum, size, dimensions, 300 DPI.
+    let designs: Vec<(String, i32, i32, serde_json::Value, serde_json::Value)> =
+        sqlx::query_as("SELECT product_type, width, height, artwork, preview FROM designs")
+            .fetch_all(&p.env.pool)
+            .await
+            .unwrap();
+    for (product, width, height, artwork, preview) in designs {
+        let key = artwork["key"].as_str().unwrap();
+        let path = p.assets.join(key);
+        assert_eq!(sha256_file(&path), artwork["sha256"].as_str().unwrap(), "{key}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), artwork["bytes"].as_u64().unwrap());
+        let reader =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap())).read_info().unwrap();
+        let info = reader.info();
+        assert_eq!((info.width as i32, info.height as i32), (width, height), "{product}");
+        assert_eq!(info.color_type, png::ColorType::Rgba, "transparent artwork");
+        assert_eq!(info.pixel_dims.map(|d| d.xppu), Some(11811), "300 DPI");
+        let expected = pod_workers::designs::print_area(&product);
+        assert_eq!((width as u32, height as u32), (expected.width, expected.height), "{product}");
+        assert!(p.assets.join(preview["key"].as_str().unwrap()).is_file());
+    }
+
+    // Every listing obeys Etsy's rules and carries a price and an SEO audit.
+    let listings: Vec<(String, Vec<String>, i64, i32, serde_json::Value, String)> =
+        sqlx::query_as("SELECT title, tags, price_cents, seo_score, seo_checks, description FROM listings")
+            .fetch_all(&p.env.pool)
+            .await
+            .unwrap();
+    for (title, tags, price, score, checks, description) in listings {
+        Title::parse(&title).unwrap_or_else(|e| panic!("{title:?}: {e}"));
+        parse_tags(&tags).unwrap_or_else(|e| panic!("{tags:?}: {e}"));
+        assert!(tags.len() >= 12, "{tags:?}");
+        assert!(price > 0 && price % 100 == 99, "{price}");
+        assert!(score > 0 && checks.as_array().is_some_and(|c| c.len() == 8), "{score} {checks}");
+        assert!(description.contains("created with the help of AI"), "{description}");
+    }
+
+    // All of it travelled as events, each exactly once.
+    for (event_type, n) in [
+        ("TrendObserved", 5),
+        ("TrendIdeated", 4),
+        ("IdeaGenerated", 12),
+        ("IdeaScreened", 12),
+        ("IdeaApproved", 9),
+        ("DesignRequested", 9),
+        ("DesignRendered", 9),
+        ("ListingDrafted", 9),
+    ] {
+        let got: i64 = sqlx::query_scalar("SELECT count(*) FROM activity WHERE event_type = $1")
+            .bind(event_type)
+            .fetch_one(&p.env.pool)
+            .await
+            .unwrap();
+        assert_eq!(got, n, "{event_type}");
+    }
+    let dead = p.run(&["dlq", "list", "--json"]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&dead.stdout).unwrap(), serde_json::json!([]));
+}
