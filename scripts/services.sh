@@ -271,15 +271,39 @@ EOF
   log "role/database pod OK"
 }
 
+# ------------------------------------------------------------------ Chromium
+# Debian's Chromium drives the trend scraper (never a downloaded browser).
+setup_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    apt_install chromium
+  fi
+  log "chromium: $(chromium --version 2>/dev/null | head -1)"
+}
+
+# ---------------------------------------------------------- S3 test server
+# moto's server speaks the S3 HTTP API; tests start it on a port of their own
+# to exercise the real aws-sdk-s3 client. Installed into the project venv.
+MOTO_VERSION="5.2.5"
+setup_s3_test_server() {
+  if [ -x "$VENV/bin/moto_server" ]; then
+    log "moto_server already installed"
+    return
+  fi
+  pick_python
+  log "pip install moto[server]==$MOTO_VERSION (S3 test server)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+    || die "could not install moto[server]==$MOTO_VERSION into $VENV"
+  [ -x "$VENV/bin/moto_server" ] || die "moto_server missing from $VENV/bin after install"
+}
+
 # --------------------------------------------------------------------- main
 PYTHON=python3; [ -x "$VENV/bin/python" ] && PYTHON="$VENV/bin/python"
 NATS_RUNNING_VERSION=""
 setup_nats
 setup_postgres
 
-# Chromium hook (not needed yet). When browser tests arrive, something like:
-#   if ! command -v chromium >/dev/null 2>&1; then apt_install chromium chromium-driver; fi
-#   log "chromium: $(chromium --version)"
+setup_chromium
+setup_s3_test_server
 
 log "ready"
 echo "DATABASE_URL=postgres://pod:pod@127.0.0.1:$PG_PORT/pod"

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::designs::s3::S3Settings;
 use crate::ideation::IdeationSettings;
 use crate::listings::pricing::PricingSettings;
+use crate::openai::OpenAiSettings;
 use crate::screening::ScreeningSettings;
 use crate::trends::sources::SourceSettings;
 
@@ -19,6 +21,16 @@ pub struct WorkersSettings {
     pub max_deliveries: u64,
     /// Where the local blob store keeps artwork and previews.
     pub assets_dir: PathBuf,
+    /// `local` (the default: files under `assets_dir`) or `s3`.
+    pub blob_store: String,
+    pub s3: S3Settings,
+    /// `offline` (the default) or `openai` for ideas and images; `openai`
+    /// needs `openai.api_key`.
+    pub ideas_provider: String,
+    pub images_provider: String,
+    pub openai: OpenAiSettings,
+    /// Chromium for page sources (`""`: no page scraping).
+    pub chromium: PathBuf,
     pub ideation: IdeationSettings,
     pub screening: ScreeningSettings,
     pub pricing: PricingSettings,
@@ -31,6 +43,12 @@ impl Default for WorkersSettings {
             concurrency: 4,
             max_deliveries: 5,
             assets_dir: PathBuf::from("data/assets"),
+            blob_store: "local".into(),
+            s3: S3Settings::default(),
+            ideas_provider: "offline".into(),
+            images_provider: "offline".into(),
+            openai: OpenAiSettings::default(),
+            chromium: PathBuf::from(crate::trends::browser::DEBIAN_CHROMIUM),
             ideation: IdeationSettings::default(),
             screening: ScreeningSettings::default(),
             pricing: PricingSettings::default(),

@@ -9,15 +9,21 @@ use pod_events::Namespace;
 use pod_events::store::StoreError;
 
 use crate::config::WorkersSettings;
-use crate::designs::Designs;
-use crate::designs::blob::LocalBlobStore;
+use crate::designs::blob::{BlobStore, LocalBlobStore};
+use crate::designs::openai::OpenAiImages;
+use crate::designs::s3::S3BlobStore;
 use crate::designs::typographic::TypographicRenderer;
-use crate::ideation::Ideation;
+use crate::designs::{Designs, Renderer};
 use crate::ideation::offline::OfflineIdeas;
+use crate::ideation::openai::OpenAiIdeas;
+use crate::ideation::{IdeaProvider, Ideation};
 use crate::listings::Listings;
+use crate::openai::OpenAi;
 use crate::pipeline::Pipeline;
 use crate::runtime::{Handler, Worker, WorkerError, WorkerOptions};
 use crate::screening::{Screening, ScreeningIndex};
+use crate::trends::browser::ChromiumScraper;
+use crate::trends::sources::{PageScraper, SourceKind};
 use crate::trends::{TrendsError, TrendsWorker};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +77,53 @@ pub enum StartError {
     Worker(#[from] WorkerError),
     #[error(transparent)]
     Trends(#[from] TrendsError),
+    #[error("setting {field}: {reason}")]
+    Settings { field: &'static str, reason: String },
+}
+
+fn openai(settings: &WorkersSettings, field: &'static str) -> Result<OpenAi, StartError> {
+    if settings.openai.api_key.as_deref().is_none_or(str::is_empty) {
+        return Err(StartError::Settings {
+            field,
+            reason: "`openai` needs workers.openai.api_key (or POD__WORKERS__OPENAI__API_KEY)".into(),
+        });
+    }
+    OpenAi::new(settings.openai.clone()).map_err(|e| StartError::Settings { field, reason: e.to_string() })
+}
+
+/// The idea provider the settings choose.
+pub fn idea_provider(settings: &WorkersSettings) -> Result<Arc<dyn IdeaProvider>, StartError> {
+    match settings.ideas_provider.as_str() {
+        "offline" => Ok(Arc::new(OfflineIdeas)),
+        "openai" => Ok(Arc::new(OpenAiIdeas::new(openai(settings, "workers.ideas_provider")?))),
+        other => Err(StartError::Settings {
+            field: "workers.ideas_provider",
+            reason: format!("{other:?}: use offline or openai"),
+        }),
+    }
+}
+
+/// The image renderer the settings choose.
+pub fn renderer(settings: &WorkersSettings) -> Result<Arc<dyn Renderer>, StartError> {
+    match settings.images_provider.as_str() {
+        "offline" | "typographic" => Ok(Arc::new(TypographicRenderer)),
+        "openai" => Ok(Arc::new(OpenAiImages::new(openai(settings, "workers.images_provider")?))),
+        other => Err(StartError::Settings {
+            field: "workers.images_provider",
+            reason: format!("{other:?}: use offline or openai"),
+        }),
+    }
+}
+
+/// The blob store the settings choose.
+pub async fn blob_store(settings: &WorkersSettings) -> Result<Arc<dyn BlobStore>, StartError> {
+    match settings.blob_store.as_str() {
+        "local" => Ok(Arc::new(LocalBlobStore::new(settings.assets_dir.clone()))),
+        "s3" => Ok(Arc::new(S3BlobStore::new(settings.s3.clone()).await)),
+        other => {
+            Err(StartError::Settings { field: "workers.blob_store", reason: format!("{other:?}: use local or s3") })
+        }
+    }
 }
 
 /// The screening index: the bundled list plus the configured extra lists.
@@ -86,22 +139,18 @@ pub fn screening_index(settings: &WorkersSettings) -> Result<ScreeningIndex, Sta
 }
 
 /// The handler of an event-consuming kind (None for `trends`).
-pub fn handler(
+pub async fn handler(
     kind: WorkerKind,
     pipeline: Arc<Pipeline>,
     settings: &WorkersSettings,
 ) -> Result<Option<Arc<dyn Handler>>, StartError> {
     Ok(Some(match kind {
         WorkerKind::Trends => return Ok(None),
-        WorkerKind::Ideation => Arc::new(Ideation::new(pipeline, Arc::new(OfflineIdeas), settings.ideation.clone())),
+        WorkerKind::Ideation => Arc::new(Ideation::new(pipeline, idea_provider(settings)?, settings.ideation.clone())),
         WorkerKind::Screening => {
             Arc::new(Screening::new(pipeline, Arc::new(screening_index(settings)?), settings.screening.clone()))
         }
-        WorkerKind::Designs => Arc::new(Designs::new(
-            pipeline,
-            Arc::new(TypographicRenderer),
-            Arc::new(LocalBlobStore::new(settings.assets_dir.clone())),
-        )),
+        WorkerKind::Designs => Arc::new(Designs::new(pipeline, renderer(settings)?, blob_store(settings).await?)),
         WorkerKind::Listings => Arc::new(Listings::new(pipeline, settings.pricing.clone())),
     }))
 }
@@ -115,7 +164,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartError> {
     let pipeline = Arc::new(Pipeline::open(client.clone(), &ns).await?);
-    match handler(kind, pipeline.clone(), settings)? {
+    match handler(kind, pipeline.clone(), settings).await? {
         Some(h) => {
             let options = WorkerOptions {
                 concurrency: settings.concurrency.max(1),
@@ -124,7 +173,17 @@ pub async fn run(
             };
             Worker::new(client, ns, h, options).run(shutdown).await?;
         }
-        None => TrendsWorker::new(pipeline, &settings.trends, None)?.run(shutdown).await?,
+        None => {
+            let needs_browser = settings.trends.sources.iter().any(|s| s.kind == SourceKind::Page);
+            let scraper: Option<Arc<dyn PageScraper>> = if needs_browser && !settings.chromium.as_os_str().is_empty() {
+                let s = ChromiumScraper::new(&settings.chromium)
+                    .map_err(|e| StartError::Settings { field: "workers.chromium", reason: e.to_string() })?;
+                Some(Arc::new(s))
+            } else {
+                None
+            };
+            TrendsWorker::new(pipeline, &settings.trends, scraper)?.run(shutdown).await?
+        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod designs;
 pub mod ideation;
 pub mod kinds;
 pub mod listings;
+pub mod openai;
 pub mod pipeline;
 pub mod provider;
 pub mod runtime;

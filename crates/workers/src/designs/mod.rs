@@ -4,6 +4,8 @@
 //! their keys, checksums and sizes.
 
 pub mod blob;
+pub mod openai;
+pub mod s3;
 pub mod typographic;
 
 use std::sync::Arc;

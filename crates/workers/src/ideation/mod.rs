@@ -5,6 +5,7 @@
 //! regenerates the same ids: nothing is duplicated, nothing is lost.
 
 pub mod offline;
+pub mod openai;
 
 use pod_events::domain::idea::{IdeaCommand, IdeaError, IdeaGenerated};
 use pod_events::domain::trend::{TrendCommand, TrendError, TrendEvent, TrendIdeated};

@@ -3,6 +3,7 @@
 //! categorised into the niche taxonomy, and stored as observations with
 //! their provenance.
 
+pub mod browser;
 pub mod ingest;
 pub mod parse;
 pub mod sources;

@@ -6,5 +6,6 @@
 #[allow(dead_code)]
 mod support;
 
+mod openai;
 mod runtime;
 mod sources;
