@@ -43,9 +43,9 @@ impl ChromiumScraper {
         Ok(Self { path, browser: Arc::default(), timeout: Duration::from_secs(30) })
     }
 
-    fn launch(path: &PathBuf) -> Result<Browser, FetchError> {
+    fn launch(path: &std::path::Path) -> Result<Browser, FetchError> {
         let options = LaunchOptions::default_builder()
-            .path(Some(path.clone()))
+            .path(Some(path.to_path_buf()))
             .headless(true)
             .sandbox(false)
             .args(ARGS.iter().map(OsStr::new).collect())

@@ -6,6 +6,8 @@
 #[allow(dead_code)]
 mod support;
 
+mod browser;
 mod openai;
 mod runtime;
+mod s3;
 mod sources;
