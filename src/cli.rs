@@ -56,6 +56,11 @@ pub enum Command {
     },
     /// Check a phrase against the trademark and policy index (exit 0 green, 1 amber, 2 red).
     Screen(crate::stages::ScreenArgs),
+    /// The trademark index used by screening.
+    Trademarks {
+        #[command(subcommand)]
+        command: crate::stages::TrademarksCommand,
+    },
     /// Trend lists and sources.
     Trends {
         #[command(subcommand)]
@@ -307,6 +312,7 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
         Command::Dlq { command } => crate::stages::dlq(&s, command).await?,
         Command::Screen(args) => return crate::stages::screen(&s, args),
         Command::Trends { command } => crate::stages::trends(&s, command).await?,
+        Command::Trademarks { command } => crate::stages::trademarks(&s, command)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -64,6 +64,20 @@ pub enum TrendsCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum TrademarksCommand {
+    /// Import live word marks from USPTO trademark bulk XML (unzipped) into the screening list.
+    Import {
+        file: std::path::PathBuf,
+        /// Nice classes to keep (default: 25, 21, 16, 18, 9).
+        #[arg(long, value_delimiter = ',')]
+        classes: Vec<u16>,
+        /// The list to write (default: workers.screening.trademarks_list).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
 #[derive(Args)]
 pub struct ScreenArgs {
     /// The phrase, title or tag list to check.
@@ -276,4 +290,33 @@ pub async fn trends(s: &Settings, command: TrendsCommand) -> anyhow::Result<()> 
 
 fn url_host(u: &str) -> String {
     u.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("import").to_owned()
+}
+
+pub fn trademarks(s: &Settings, command: TrademarksCommand) -> anyhow::Result<()> {
+    let TrademarksCommand::Import { file, classes, out } = command;
+    let classes = if classes.is_empty() { pod_workers::screening::uspto::POD_CLASSES.to_vec() } else { classes };
+    let input = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+    let (list, report) = pod_workers::screening::uspto::to_list(std::io::BufReader::new(input), &classes)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let out = out.unwrap_or_else(|| s.workers.screening.trademarks_list.clone());
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    // Write aside, then rename: a running screening worker never reads half a list.
+    let tmp = out.with_extension("tsv.tmp");
+    std::fs::write(&tmp, list).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &out).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{}: {} case files; {} live word marks kept in {} ({} dead, {} not word marks, {} in other classes, {} repeated)",
+        file.display(),
+        report.case_files,
+        report.kept,
+        out.display(),
+        report.dead,
+        report.not_words,
+        report.other_classes,
+        report.duplicates
+    );
+    println!("restart the screening workers to load it");
+    Ok(())
 }

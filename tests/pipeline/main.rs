@@ -11,3 +11,4 @@ mod common;
 mod crash;
 mod dead_letters;
 mod end_to_end;
+mod screen;

@@ -129,7 +129,9 @@ pub async fn blob_store(settings: &WorkersSettings) -> Result<Arc<dyn BlobStore>
 /// The screening index: the bundled list plus the configured extra lists.
 pub fn screening_index(settings: &WorkersSettings) -> Result<ScreeningIndex, StartError> {
     let mut index = ScreeningIndex::curated();
-    for path in &settings.screening.extra_lists {
+    let imported = &settings.screening.trademarks_list;
+    let lists = settings.screening.extra_lists.iter().chain(imported.is_file().then_some(imported));
+    for path in lists {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| StartError::ScreeningList { path: shown.clone(), reason: e.to_string() })?;

@@ -135,7 +135,8 @@ impl ScreeningIndex {
             let category = cols[1].trim();
             // Ordinary words that are also marks (Apple, Coach) are amber and
             // never matched fuzzily: too many innocent neighbours.
-            let fuzzy = severity == Verdict::Red && category != "policy";
+            // Bulk marks (USPTO) are too many and too ordinary for near-miss matching.
+            let fuzzy = severity == Verdict::Red && category != "policy" && !category.starts_with("uspto");
             if self.add(cols[0].trim(), &format!("{origin}:{category}"), severity, classes, fuzzy) {
                 n += 1;
             }

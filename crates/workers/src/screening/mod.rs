@@ -5,6 +5,7 @@
 
 pub mod index;
 pub mod normalize;
+pub mod uspto;
 
 use std::sync::Arc;
 
@@ -23,14 +24,20 @@ use crate::runtime::{Handler, HandlerError};
 pub struct ScreeningSettings {
     /// Approve green ideas automatically (as the policy `auto-approve-green`).
     pub auto_approve_green: bool,
-    /// Extra index files (`term<TAB>category<TAB>red|amber[<TAB>classes]`),
-    /// e.g. written by `pod trademarks import`.
+    /// Extra index files (`term<TAB>category<TAB>red|amber[<TAB>classes]`);
+    /// each must exist.
     pub extra_lists: Vec<std::path::PathBuf>,
+    /// Where `pod trademarks import` writes the USPTO marks; loaded when present.
+    pub trademarks_list: std::path::PathBuf,
 }
 
 impl Default for ScreeningSettings {
     fn default() -> Self {
-        Self { auto_approve_green: true, extra_lists: Vec::new() }
+        Self {
+            auto_approve_green: true,
+            extra_lists: Vec::new(),
+            trademarks_list: std::path::PathBuf::from("data/trademarks/uspto.tsv"),
+        }
     }
 }
 
