@@ -3,7 +3,7 @@
 use schemars::{JsonSchema, Schema, schema_for};
 use serde_json::Value;
 
-use crate::domain::{design, idea, listing, order, shop, trend};
+use crate::domain::{budget, design, idea, listing, order, shop, trend};
 
 /// One event type's schema with its aggregate and version.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -27,6 +27,7 @@ fn entry<T: JsonSchema>(
 
 /// Schemas of every event type of every aggregate.
 pub fn all() -> Vec<EventSchema> {
+    use budget::BudgetEvent as B;
     use design::DesignEvent as D;
     use idea::IdeaEvent as I;
     use listing::ListingEvent as L;
@@ -55,6 +56,8 @@ pub fn all() -> Vec<EventSchema> {
         entry::<shop::ShopConnected>("shop", S::ALL, "ShopConnected"),
         entry::<shop::ShopTokenRefreshed>("shop", S::ALL, "ShopTokenRefreshed"),
         entry::<shop::ShopDisconnected>("shop", S::ALL, "ShopDisconnected"),
+        entry::<budget::CostRecorded>("budget", B::ALL, "CostRecorded"),
+        entry::<budget::BudgetExhausted>("budget", B::ALL, "BudgetExhausted"),
         entry::<order::OrderReceived>("order", O::ALL, "OrderReceived"),
         entry::<order::OrderPaid>("order", O::ALL, "OrderPaid"),
         entry::<order::OrderShipped>("order", O::ALL, "OrderShipped"),
@@ -75,6 +78,7 @@ mod tests {
             listing::ListingEvent::ALL.len(),
             shop::ShopEvent::ALL.len(),
             order::OrderEvent::ALL.len(),
+            budget::BudgetEvent::ALL.len(),
         ]
         .iter()
         .sum();

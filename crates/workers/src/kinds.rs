@@ -148,11 +148,17 @@ pub async fn handler(
 ) -> Result<Option<Arc<dyn Handler>>, StartError> {
     Ok(Some(match kind {
         WorkerKind::Trends => return Ok(None),
-        WorkerKind::Ideation => Arc::new(Ideation::new(pipeline, idea_provider(settings)?, settings.ideation.clone())),
+        WorkerKind::Ideation => Arc::new(
+            Ideation::new(pipeline, idea_provider(settings)?, settings.ideation.clone())
+                .with_budget(settings.openai.monthly_budget_micros),
+        ),
         WorkerKind::Screening => {
             Arc::new(Screening::new(pipeline, Arc::new(screening_index(settings)?), settings.screening.clone()))
         }
-        WorkerKind::Designs => Arc::new(Designs::new(pipeline, renderer(settings)?, blob_store(settings).await?)),
+        WorkerKind::Designs => Arc::new(
+            Designs::new(pipeline, renderer(settings)?, blob_store(settings).await?)
+                .with_budget(settings.openai.monthly_budget_micros),
+        ),
         WorkerKind::Listings => Arc::new(Listings::new(pipeline, settings.pricing.clone())),
     }))
 }

@@ -4,6 +4,7 @@
 //! models: they act on events and aggregates only.
 
 pub mod backoff;
+pub mod budget;
 pub mod config;
 pub mod designs;
 pub mod ideation;

@@ -37,6 +37,8 @@ pub struct OpenAiSettings {
     pub image_micros_low: u64,
     pub image_micros_medium: u64,
     pub image_micros_high: u64,
+    /// Monthly budget per tenant for paid calls, in micro-dollars (0: none).
+    pub monthly_budget_micros: u64,
     /// Requests per minute this process sends at most.
     pub requests_per_minute: u32,
     pub timeout_secs: u64,
@@ -55,6 +57,7 @@ impl Default for OpenAiSettings {
             image_micros_low: 11_000,
             image_micros_medium: 42_000,
             image_micros_high: 167_000,
+            monthly_budget_micros: 20_000_000,
             requests_per_minute: 60,
             timeout_secs: 120,
         }

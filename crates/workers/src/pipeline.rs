@@ -1,7 +1,7 @@
 //! The command buses the stages write through, and the rules for turning a
 //! command's outcome into a handler's result.
 
-use pod_events::domain::{design::Design, idea::Idea, listing::Listing, trend::Trend};
+use pod_events::domain::{budget::Budget, design::Design, idea::Idea, listing::Listing, trend::Trend};
 use pod_events::store::{CommandBus, CommandError, JetStreamStore, Outcome, StoreConfig, StoreError};
 use pod_events::{AggregateId, EventMeta, Namespace, RecordedEvent, TenantId};
 
@@ -13,6 +13,7 @@ pub struct Pipeline {
     pub ideas: CommandBus<Idea>,
     pub designs: CommandBus<Design>,
     pub listings: CommandBus<Listing>,
+    pub budgets: CommandBus<Budget>,
 }
 
 impl Pipeline {
@@ -22,7 +23,8 @@ impl Pipeline {
             trends: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
             ideas: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
             designs: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
-            listings: CommandBus::new(JetStreamStore::open(client, config).await?, ()),
+            listings: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
+            budgets: CommandBus::new(JetStreamStore::open(client, config).await?, ()),
         })
     }
 }

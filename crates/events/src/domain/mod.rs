@@ -2,6 +2,7 @@
 //! (with their versions and upcasters), its errors and its rules. Pure code:
 //! no I/O, no clock — times arrive inside commands.
 
+pub mod budget;
 pub mod design;
 pub mod idea;
 pub mod listing;
@@ -15,13 +16,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Every aggregate type, as it appears in subjects (`Aggregate::TYPE`).
-pub const AGGREGATE_TYPES: [&str; 6] = [
+pub const AGGREGATE_TYPES: [&str; 7] = [
     <trend::Trend as cqrs_es::Aggregate>::TYPE,
     <idea::Idea as cqrs_es::Aggregate>::TYPE,
     <design::Design as cqrs_es::Aggregate>::TYPE,
     <listing::Listing as cqrs_es::Aggregate>::TYPE,
     <shop::Shop as cqrs_es::Aggregate>::TYPE,
     <order::Order as cqrs_es::Aggregate>::TYPE,
+    <budget::Budget as cqrs_es::Aggregate>::TYPE,
 ];
 
 /// Who did something. Only ids: names and e-mail addresses live in Postgres,

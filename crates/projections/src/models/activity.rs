@@ -65,6 +65,21 @@ pub fn summarize(e: &RecordedEvent) -> String {
             s(p, &["currency"])
         ),
         "OrderPaid" => "Order paid".to_owned(),
+        "CostRecorded" => format!(
+            "Paid call: {} {} cost ${:.4}",
+            s(p, &["provider"]),
+            s(p, &["what"]),
+            p.get("cost_micros").and_then(|v| v.as_u64()).unwrap_or(0) as f64 / 1e6
+        ),
+        "BudgetExhausted" => format!(
+            "Monthly budget of ${:.2} reached: paid calls paused",
+            p.get("limit_micros").and_then(|v| v.as_u64()).unwrap_or(0) as f64 / 1e6
+        ),
+        "TrendIdeated" => format!(
+            "Trend turned into {} ideas ({})",
+            p.get("ideas").and_then(|v| v.as_u64()).unwrap_or(0),
+            s(p, &["provider"])
+        ),
         "OrderShipped" => format!("Order shipped with {}", s(p, &["carrier"])),
         "OrderCancelled" => format!("Order cancelled: {}", s(p, &["reason"])),
         other => other.to_owned(),

@@ -18,6 +18,7 @@ use pod_events::{AggregateId, EventMeta, RecordedEvent};
 
 use self::blob::{BlobStore, StoredBlob};
 use self::typographic::{Layout, Palette};
+use crate::budget;
 use crate::pipeline::{Pipeline, settle, source_id, store_failure};
 use crate::provider::ProviderError;
 use crate::runtime::{Handler, HandlerError};
@@ -50,6 +51,10 @@ pub struct RenderedImages {
 pub trait Renderer: Send + Sync {
     /// `typographic` or `openai`, recorded on the design.
     fn name(&self) -> &'static str;
+    /// Whether calls cost money (and so count against the tenant's budget).
+    fn paid(&self) -> bool {
+        false
+    }
     async fn render(&self, req: &DesignRequested) -> Result<RenderedImages, ProviderError>;
 }
 
@@ -79,11 +84,18 @@ pub struct Designs {
     pipeline: Arc<Pipeline>,
     renderer: Arc<dyn Renderer>,
     blobs: Arc<dyn BlobStore>,
+    budget_micros: u64,
 }
 
 impl Designs {
     pub fn new(pipeline: Arc<Pipeline>, renderer: Arc<dyn Renderer>, blobs: Arc<dyn BlobStore>) -> Self {
-        Self { pipeline, renderer, blobs }
+        Self { pipeline, renderer, blobs, budget_micros: 0 }
+    }
+
+    /// The tenant's monthly budget for a paid renderer (0: none).
+    pub fn with_budget(mut self, micros: u64) -> Self {
+        self.budget_micros = micros;
+        self
     }
 
     async fn request(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
@@ -115,8 +127,27 @@ impl Designs {
     async fn render(&self, event: &RecordedEvent, request: DesignRequested) -> Result<(), HandlerError> {
         let id = source_id(event)?;
         let done = |e: &DesignError| matches!(e, DesignError::AlreadyRendered | DesignError::AlreadyDecided);
+        let now = chrono::Utc::now();
+        if self.renderer.paid() {
+            budget::ensure_allowed(&self.pipeline, &id.tenant, now, self.budget_micros).await?;
+        }
         let images = match self.renderer.render(&request).await {
-            Ok(images) => images,
+            Ok(images) => {
+                if self.renderer.paid() {
+                    let meta = EventMeta::caused_by(event, "charge");
+                    budget::charge(
+                        &self.pipeline,
+                        &id.tenant,
+                        now,
+                        "image",
+                        images.cost_micros,
+                        self.budget_micros,
+                        &meta,
+                    )
+                    .await?;
+                }
+                images
+            }
             Err(ProviderError::Permanent { reason }) => {
                 // The design says it failed, and why; nothing to retry.
                 let failed = DesignCommand::RecordFailure(DesignFailed { reason, retryable: false });

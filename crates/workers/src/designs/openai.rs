@@ -96,6 +96,9 @@ impl Renderer for OpenAiImages {
     fn name(&self) -> &'static str {
         "openai"
     }
+    fn paid(&self) -> bool {
+        true
+    }
 
     async fn render(&self, req: &DesignRequested) -> Result<RenderedImages, ProviderError> {
         let (quality, cost) = self.quality();

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use uuid::Uuid;
 
+use crate::budget;
 use crate::pipeline::{Pipeline, settle, source_id, store_failure};
 pub use crate::provider::ProviderError;
 use crate::runtime::{Handler, HandlerError};
@@ -52,6 +53,10 @@ pub struct Ideas {
 pub trait IdeaProvider: Send + Sync {
     /// `offline` or `openai`, recorded on every idea.
     fn name(&self) -> &'static str;
+    /// Whether calls cost money (and so count against the tenant's budget).
+    fn paid(&self) -> bool {
+        false
+    }
     async fn ideas(&self, req: &IdeaRequest) -> Result<Ideas, ProviderError>;
 }
 
@@ -74,11 +79,18 @@ pub struct Ideation {
     pipeline: Arc<Pipeline>,
     provider: Arc<dyn IdeaProvider>,
     settings: IdeationSettings,
+    budget_micros: u64,
 }
 
 impl Ideation {
     pub fn new(pipeline: Arc<Pipeline>, provider: Arc<dyn IdeaProvider>, settings: IdeationSettings) -> Self {
-        Self { pipeline, provider, settings }
+        Self { pipeline, provider, settings, budget_micros: 0 }
+    }
+
+    /// The tenant's monthly budget for a paid provider (0: none).
+    pub fn with_budget(mut self, micros: u64) -> Self {
+        self.budget_micros = micros;
+        self
     }
 
     /// The id of a trend's `n`-th idea.
@@ -121,7 +133,16 @@ impl Handler for Ideation {
             product_types: observed.product_types.clone(),
             count: self.settings.ideas_per_trend.max(1),
         };
+        let now = chrono::Utc::now();
+        if self.provider.paid() {
+            budget::ensure_allowed(&self.pipeline, &trend_id.tenant, now, self.budget_micros).await?;
+        }
         let ideas = self.provider.ideas(&request).await?;
+        if self.provider.paid() {
+            let meta = EventMeta::caused_by(event, "charge");
+            budget::charge(&self.pipeline, &trend_id.tenant, now, "chat", ideas.cost_micros, self.budget_micros, &meta)
+                .await?;
+        }
         let per_idea_cost = ideas.cost_micros / (ideas.drafts.len().max(1) as u64);
         for (n, draft) in ideas.drafts.iter().enumerate() {
             let generated = IdeaGenerated {

@@ -103,6 +103,9 @@ impl IdeaProvider for OpenAiIdeas {
     fn name(&self) -> &'static str {
         "openai"
     }
+    fn paid(&self) -> bool {
+        true
+    }
 
     async fn ideas(&self, req: &IdeaRequest) -> Result<Ideas, ProviderError> {
         let bad = |e: async_openai::error::OpenAIError| ProviderError::permanent(format!("building the request: {e}"));

@@ -7,6 +7,7 @@
 mod support;
 
 mod browser;
+mod budget;
 mod openai;
 mod runtime;
 mod s3;
