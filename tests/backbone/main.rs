@@ -6,5 +6,6 @@ mod support;
 
 mod deploy;
 mod kill9;
+mod read_models;
 mod rebuild_under_reads;
 mod replay;

@@ -75,3 +75,101 @@ pub async fn activity(
     .fetch_all(pool)
     .await
 }
+
+/// How fast a trend is moving: growth of its mean interest over the last 7
+/// and 30 days against the period before (0.25 = +25 %). `None` where a
+/// window has no observations.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Momentum {
+    pub trend_id: Uuid,
+    pub keyword: String,
+    pub mean_7d: Option<f64>,
+    pub growth_7d: Option<f64>,
+    pub mean_30d: Option<f64>,
+    pub growth_30d: Option<f64>,
+}
+
+fn growth(now: Option<f64>, before: Option<f64>) -> Option<f64> {
+    match (now, before) {
+        (Some(n), Some(b)) if b > 0.0 => Some((n - b) / b),
+        _ => None,
+    }
+}
+
+/// Trends by 7-day growth, fastest risers first.
+pub async fn trend_momentum(pool: &PgPool, tenant: &str, limit: i64) -> Result<Vec<Momentum>, sqlx::Error> {
+    type Row = (Uuid, String, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT m.trend_id, t.keyword, m.mean_7d, m.mean_prev_7d, m.mean_30d, m.mean_prev_30d
+         FROM trend_momentum m JOIN trends t ON t.tenant = m.tenant AND t.trend_id = m.trend_id
+         WHERE m.tenant = $1
+         ORDER BY (m.mean_7d - m.mean_prev_7d) / nullif(m.mean_prev_7d, 0) DESC NULLS LAST, m.trend_id
+         LIMIT $2",
+    )
+    .bind(tenant)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(trend_id, keyword, m7, p7, m30, p30)| Momentum {
+            trend_id,
+            keyword,
+            mean_7d: m7,
+            growth_7d: growth(m7, p7),
+            mean_30d: m30,
+            growth_30d: growth(m30, p30),
+        })
+        .collect())
+}
+
+/// A trend's yearly pattern, where at least a year of history allows one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Seasonality {
+    /// Mean interest per calendar month (1–12) that has observations.
+    pub by_month: Vec<(i32, f64)>,
+    pub peak_month: i32,
+    /// (peak − trough) / mean: 0 is flat, above 1 strongly seasonal.
+    pub strength: f64,
+    /// The most years any one month was observed in: how many cycles the
+    /// pattern rests on.
+    pub years: i64,
+}
+
+/// `None` when the trend's history spans less than a year or covers fewer
+/// than six calendar months: too little to call anything seasonal.
+pub async fn trend_seasonality(
+    pool: &PgPool,
+    tenant: &str,
+    trend_id: Uuid,
+) -> Result<Option<Seasonality>, sqlx::Error> {
+    type Row = (i32, f64, i64, DateTime<Utc>, DateTime<Utc>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT month, mean_score, years, first_seen, last_seen FROM trend_seasonality
+         WHERE tenant = $1 AND trend_id = $2 ORDER BY month",
+    )
+    .bind(tenant)
+    .bind(trend_id)
+    .fetch_all(pool)
+    .await?;
+    let first = rows.iter().map(|r| r.3).min();
+    let last = rows.iter().map(|r| r.4).max();
+    let span_days = match (first, last) {
+        (Some(f), Some(l)) => (l - f).num_days(),
+        _ => 0,
+    };
+    if span_days < 365 || rows.len() < 6 {
+        return Ok(None);
+    }
+    let by_month: Vec<(i32, f64)> = rows.iter().map(|r| (r.0, r.1)).collect();
+    let (peak_month, peak) = by_month.iter().copied().fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
+    let trough = by_month.iter().map(|m| m.1).fold(f64::MAX, f64::min);
+    let mean = by_month.iter().map(|m| m.1).sum::<f64>() / by_month.len() as f64;
+    let years = rows.iter().map(|r| r.2).max().unwrap_or(0);
+    Ok(Some(Seasonality {
+        by_month,
+        peak_month,
+        strength: if mean > 0.0 { (peak - trough) / mean } else { 0.0 },
+        years,
+    }))
+}

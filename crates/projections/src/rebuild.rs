@@ -208,7 +208,12 @@ async fn build_and_swap(
         .fetch_all(&mut *tx)
         .await
         .map_err(db("finding dependent views"))?;
-        views.extend(deps);
+        // A view over several of the tables (trends and their observations) is listed once.
+        for d in deps {
+            if !views.iter().any(|(name, _)| *name == d.0) {
+                views.push(d);
+            }
+        }
     }
     for (v, _) in &views {
         exec(&mut tx, format!("DROP VIEW IF EXISTS public.{v}")).await.map_err(db("dropping a dependent view"))?;
