@@ -26,6 +26,8 @@ use crate::config::Settings;
 pub enum BenchCommand {
     /// Event store, projections and replay against their ceilings.
     Backbone(BackboneArgs),
+    /// Trends in to listings out through the worker processes (offline providers).
+    Pipeline(crate::bench_pipeline::PipelineArgs),
 }
 
 #[derive(Args)]
@@ -116,7 +118,10 @@ impl Scratch {
 }
 
 pub async fn run(s: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Backbone(args) = cmd;
+    let args = match cmd {
+        BenchCommand::Backbone(args) => args,
+        BenchCommand::Pipeline(args) => return crate::bench_pipeline::run(s, args).await,
+    };
     let client = pod_events::store::connect(&s.nats_url, "pod-bench").await?;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
     let ns = Namespace::new(format!("bench{tag}"))?;
