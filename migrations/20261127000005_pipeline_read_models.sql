@@ -8,3 +8,8 @@ ALTER TABLE trends
 -- The SEO audit behind a listing's score: [{check, points, max, advice}].
 ALTER TABLE listings
     ADD COLUMN seo_checks jsonb NOT NULL DEFAULT '[]';
+
+-- The screening of a listing's composed text: green / amber / red and the hits.
+ALTER TABLE listings
+    ADD COLUMN verdict text,
+    ADD COLUMN screening_hits jsonb NOT NULL DEFAULT '[]';

@@ -209,22 +209,14 @@ pub fn screen(s: &Settings, args: ScreenArgs) -> anyhow::Result<ExitCode> {
     let index = kinds::screening_index(&s.workers)?;
     let hits = screen_fields(&index, &[("text", args.text.as_str())], args.class);
     let verdict = verdict_of(&hits);
-    let word = match verdict {
-        Verdict::Green => "green",
-        Verdict::Amber => "amber",
-        Verdict::Red => "red",
-    };
+    let word = verdict.as_str();
     if args.json {
         let out = serde_json::json!({"verdict": word, "hits": hits, "index_version": index.version()});
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!("{word}: {:?}", args.text);
         for h in &hits {
-            let sev = match h.severity {
-                Verdict::Red => "red",
-                Verdict::Amber => "amber",
-                Verdict::Green => "green",
-            };
+            let sev = h.severity.as_str();
             println!("  {sev:<5} {:<7} {:?} matched {:?} ({})", h.match_kind, h.term, h.matched, h.source);
         }
     }

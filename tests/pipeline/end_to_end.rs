@@ -25,6 +25,8 @@ async fn a_trend_list_becomes_draft_listings_with_stored_artwork() {
     assert_eq!(p.count("SELECT count(*) FROM ideas WHERE verdict = 'red' AND phrase ILIKE '%disney%'").await, 3);
     assert_eq!(p.count("SELECT count(*) FROM ideas WHERE verdict = 'green' AND status = 'approved'").await, 9);
     assert_eq!(p.count("SELECT count(*) FROM designs WHERE status = 'rendered'").await, 9);
+    // The composed text was screened too, and is clean.
+    assert_eq!(p.count("SELECT count(*) FROM listings WHERE verdict = 'green'").await, 9);
 
     // Every artwork is in the blob store, as the event says: checksum, size, dimensions, 300 DPI.
     let designs: Vec<(String, i32, i32, serde_json::Value, serde_json::Value)> =

@@ -159,7 +159,9 @@ pub async fn handler(
             Designs::new(pipeline, renderer(settings)?, blob_store(settings).await?)
                 .with_budget(settings.openai.monthly_budget_micros),
         ),
-        WorkerKind::Listings => Arc::new(Listings::new(pipeline, settings.pricing.clone())),
+        WorkerKind::Listings => {
+            Arc::new(Listings::new(pipeline, settings.pricing.clone(), Arc::new(screening_index(settings)?)))
+        }
     }))
 }
 

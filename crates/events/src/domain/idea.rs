@@ -35,6 +35,16 @@ pub enum Verdict {
     Red,
 }
 
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Green => "green",
+            Verdict::Amber => "amber",
+            Verdict::Red => "red",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ScreeningHit {
     /// The protected term or policy phrase that matched.

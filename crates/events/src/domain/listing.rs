@@ -28,6 +28,9 @@ pub struct ListingDrafted {
     /// What the score is made of, with advice where points were withheld.
     #[serde(default)]
     pub seo_checks: Vec<super::listing_text::SeoCheck>,
+    /// The trademark and policy screening of the title, tags and description.
+    #[serde(default)]
+    pub screening: Option<super::idea::IdeaScreened>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -111,6 +114,10 @@ pub enum ListingError {
     EmptyRevision,
     #[error("listing is {0} and can no longer be {1}")]
     WrongState(&'static str, &'static str),
+    #[error("the listing's text screened red: it cannot be approved")]
+    ScreenedRed,
+    #[error("the listing's text screened amber: only a person can approve it")]
+    NeedsPerson,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +146,9 @@ impl ListingStatus {
 pub struct Listing {
     pub status: ListingStatus,
     pub revisions: u32,
+    /// The verdict of the drafted text's screening, if it was screened.
+    #[serde(default)]
+    pub verdict: Option<super::idea::Verdict>,
 }
 
 /// Etsy's rules, enforced again here so no event can carry a listing Etsy
@@ -198,6 +208,11 @@ impl Aggregate for Listing {
                         s => ListingError::WrongState(s.name(), "approved"),
                     });
                 }
+                match self.verdict {
+                    Some(super::idea::Verdict::Red) => return Err(ListingError::ScreenedRed),
+                    Some(super::idea::Verdict::Amber) if !by.is_person() => return Err(ListingError::NeedsPerson),
+                    _ => {}
+                }
                 sink.write(ListingEvent::ListingApproved(ListingApproved { by }), self).await;
             }
             ListingCommand::Submit { by, shop_id, dry_run } => {
@@ -227,7 +242,10 @@ impl Aggregate for Listing {
 
     fn apply(&mut self, event: ListingEvent) {
         match event {
-            ListingEvent::ListingDrafted(_) => self.status = ListingStatus::Draft,
+            ListingEvent::ListingDrafted(e) => {
+                self.status = ListingStatus::Draft;
+                self.verdict = e.screening.map(|s| s.verdict);
+            }
             // An approved listing that is edited needs approving again.
             ListingEvent::ListingRevised(_) => {
                 self.status = ListingStatus::Draft;
@@ -264,6 +282,7 @@ mod tests {
             currency: "USD".into(),
             seo_score: 70,
             seo_checks: vec![],
+            screening: None,
         }
     }
     fn revise_title(t: &str) -> ListingRevised {
@@ -303,6 +322,34 @@ mod tests {
         T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadTags(
             TextError::TagTooLong { tag: "a tag that is far too long".into(), chars: 26 },
         ));
+    }
+
+    #[test]
+    fn red_text_blocks_approval_and_amber_text_needs_a_person() {
+        use crate::domain::idea::{IdeaScreened, Verdict};
+        let screened = |verdict| {
+            let mut d = drafted();
+            d.screening = Some(IdeaScreened { verdict, hits: vec![], index_version: "idx-test".into() });
+            ListingEvent::ListingDrafted(d)
+        };
+        let policy = Actor::Policy { name: "auto".into() };
+        let person = Actor::User { user_id: Uuid::nil() };
+        T::with(())
+            .given(vec![screened(Verdict::Red)])
+            .when(ListingCommand::Approve { by: person.clone() })
+            .then_expect_error(ListingError::ScreenedRed);
+        T::with(())
+            .given(vec![screened(Verdict::Amber)])
+            .when(ListingCommand::Approve { by: policy.clone() })
+            .then_expect_error(ListingError::NeedsPerson);
+        T::with(())
+            .given(vec![screened(Verdict::Amber)])
+            .when(ListingCommand::Approve { by: person.clone() })
+            .then_expect_events(vec![ListingEvent::ListingApproved(ListingApproved { by: person })]);
+        T::with(())
+            .given(vec![screened(Verdict::Green)])
+            .when(ListingCommand::Approve { by: policy.clone() })
+            .then_expect_events(vec![ListingEvent::ListingApproved(ListingApproved { by: policy })]);
     }
 
     #[test]

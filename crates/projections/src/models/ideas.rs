@@ -2,20 +2,12 @@
 
 use futures::future::BoxFuture;
 use pod_events::RecordedEvent;
-use pod_events::domain::idea::{IdeaEvent, Verdict};
+use pod_events::domain::idea::IdeaEvent;
 use sqlx::PgConnection;
 
 use super::{ApplyError, Projection, decode, uuid_of};
 
 pub struct Ideas;
-
-fn verdict(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Green => "green",
-        Verdict::Amber => "amber",
-        Verdict::Red => "red",
-    }
-}
 
 async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ApplyError> {
     for e in events {
@@ -48,7 +40,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             )
             .bind(&e.tenant)
             .bind(id)
-            .bind(verdict(s.verdict))
+            .bind(s.verdict.as_str())
             .bind(serde_json::to_value(&s.hits)?)
             .bind(at)
             .bind(v),

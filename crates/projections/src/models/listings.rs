@@ -20,9 +20,9 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
         let q = match event {
             ListingEvent::ListingDrafted(d) => sqlx::query(
                 "INSERT INTO listings (tenant, listing_id, idea_id, design_id, title, description, tags,
-                                       price_cents, currency, seo_score, seo_checks, status, created_at, updated_at,
-                                       version)
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$13,'draft',$11,$11,$12)",
+                                       price_cents, currency, seo_score, seo_checks, verdict, screening_hits, status,
+                                       created_at, updated_at, version)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$13,$14,$15,'draft',$11,$11,$12)",
             )
             .bind(&e.tenant)
             .bind(id)
@@ -36,7 +36,9 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(d.seo_score as i32)
             .bind(at)
             .bind(v)
-            .bind(sqlx::types::Json(d.seo_checks)),
+            .bind(sqlx::types::Json(d.seo_checks))
+            .bind(d.screening.as_ref().map(|s| s.verdict.as_str()))
+            .bind(sqlx::types::Json(d.screening.map(|s| s.hits).unwrap_or_default())),
             ListingEvent::ListingRevised(r) => sqlx::query(
                 "UPDATE listings SET title = coalesce($3, title), description = coalesce($4, description),
                         tags = coalesce($5, tags), price_cents = coalesce($6, price_cents), seo_score = $7,

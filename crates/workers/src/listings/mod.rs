@@ -8,6 +8,7 @@ pub mod pricing;
 use std::sync::Arc;
 
 use pod_events::domain::design::DesignEvent;
+use pod_events::domain::idea::IdeaScreened;
 use pod_events::domain::listing::{ListingCommand, ListingDrafted, ListingError};
 use pod_events::{AggregateId, EventMeta, RecordedEvent};
 
@@ -15,6 +16,7 @@ use self::compose::{ListingBrief, compose};
 use self::pricing::PricingSettings;
 use crate::pipeline::{Pipeline, settle, source_id, store_failure};
 use crate::runtime::{Handler, HandlerError};
+use crate::screening::{ScreeningIndex, nice_class, screen_fields, verdict_of};
 
 /// The listing of a design has an id derived from the design's.
 pub fn listing_id(design: &AggregateId) -> AggregateId {
@@ -24,11 +26,12 @@ pub fn listing_id(design: &AggregateId) -> AggregateId {
 pub struct Listings {
     pipeline: Arc<Pipeline>,
     pricing: PricingSettings,
+    index: Arc<ScreeningIndex>,
 }
 
 impl Listings {
-    pub fn new(pipeline: Arc<Pipeline>, pricing: PricingSettings) -> Self {
-        Self { pipeline, pricing }
+    pub fn new(pipeline: Arc<Pipeline>, pricing: PricingSettings, index: Arc<ScreeningIndex>) -> Self {
+        Self { pipeline, pricing, index }
     }
 }
 
@@ -68,6 +71,15 @@ impl Handler for Listings {
         };
         let composed = compose(&brief).map_err(|e| HandlerError::permanent(format!("composing the title: {e}")))?;
         let quote = self.pricing.quote(&content.product_type).map_err(HandlerError::permanent)?;
+        // The composed text is screened too: it adds words the idea did not have.
+        let tags = composed.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
+        let fields = [
+            ("title", composed.title.as_str()),
+            ("tag", tags.as_str()),
+            ("description", composed.description.as_str()),
+        ];
+        let hits = screen_fields(&self.index, &fields, nice_class(&content.product_type));
+        let screening = IdeaScreened { verdict: verdict_of(&hits), hits, index_version: self.index.version() };
         let drafted = ListingDrafted {
             idea_id: idea_id.id,
             design_id: design_id.id,
@@ -78,6 +90,7 @@ impl Handler for Listings {
             currency: self.pricing.currency.clone(),
             seo_score: composed.seo.score,
             seo_checks: composed.seo.checks,
+            screening: Some(screening),
         };
         settle(
             &self.pipeline.listings,
