@@ -56,6 +56,8 @@ pub fn nice_class(product_type: &str) -> Option<u16> {
 }
 
 /// Screens each field of an idea and records which field each hit came from.
+/// Each entry is matched on its own: pass tags one by one, so that no match
+/// spans two of them.
 pub fn screen_fields(index: &ScreeningIndex, fields: &[(&str, &str)], class: Option<u16>) -> Vec<ScreeningHit> {
     let mut out: Vec<ScreeningHit> = Vec::new();
     for (field, text) in fields {
@@ -112,8 +114,10 @@ impl Handler for Screening {
             return Ok(());
         };
         let id = source_id(event)?;
-        let tags = idea.tags.join(", ");
-        let fields = [("phrase", idea.phrase.as_str()), ("tag", tags.as_str())];
+        // Each tag on its own: a match must not span two tags.
+        let fields: Vec<(&str, &str)> = std::iter::once(("phrase", idea.phrase.as_str()))
+            .chain(idea.tags.iter().map(|t| ("tag", t.as_str())))
+            .collect();
         let hits = screen_fields(&self.index, &fields, nice_class(&idea.product_type));
         let verdict = verdict_of(&hits);
         let screened = IdeaScreened { verdict, hits, index_version: self.index.version() };
@@ -139,5 +143,32 @@ impl Handler for Screening {
             .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_match_never_spans_two_tags() {
+        let index = ScreeningIndex::curated();
+        let apart = [("tag", "tote bag"), ("tag", "bunny lover")];
+        assert!(screen_fields(&index, &apart, Some(25)).is_empty());
+        let joined = [("tag", "tote bag, bunny lover")];
+        assert_eq!(verdict_of(&screen_fields(&index, &joined, Some(25))), Verdict::Amber, "the window across tags");
+        let hits = screen_fields(&index, &[("phrase", "Hello Kitty Nurse"), ("tag", "hello kitty")], None);
+        assert_eq!(hits.iter().map(|h| h.field.as_str()).collect::<Vec<_>>(), ["phrase", "tag"]);
+        assert_eq!(verdict_of(&hits), Verdict::Red);
+    }
+
+    #[test]
+    fn product_types_map_to_nice_classes() {
+        assert_eq!(nice_class("t-shirt"), Some(25));
+        assert_eq!(nice_class("Mug"), Some(21));
+        assert_eq!(nice_class("sticker"), Some(16));
+        assert_eq!(nice_class("tote bag"), Some(18));
+        assert_eq!(nice_class("phone case"), Some(9));
+        assert_eq!(nice_class("spaceship"), None);
     }
 }
