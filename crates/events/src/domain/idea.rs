@@ -36,6 +36,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict of a set of hits: red if any is red, amber if any is
+    /// amber, green when there are none.
+    pub fn worst(severities: impl IntoIterator<Item = Verdict>) -> Verdict {
+        severities.into_iter().fold(Verdict::Green, |acc, s| match (acc, s) {
+            (Verdict::Red, _) | (_, Verdict::Red) => Verdict::Red,
+            (Verdict::Amber, _) | (_, Verdict::Amber) => Verdict::Amber,
+            _ => Verdict::Green,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Green => "green",

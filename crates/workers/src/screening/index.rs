@@ -280,13 +280,7 @@ impl ScreeningIndex {
 
 /// Red if any hit is red, amber if any is amber, green otherwise.
 pub fn verdict(hits: &[Hit]) -> Verdict {
-    if hits.iter().any(|h| h.severity == Verdict::Red) {
-        Verdict::Red
-    } else if hits.is_empty() {
-        Verdict::Green
-    } else {
-        Verdict::Amber
-    }
+    Verdict::worst(hits.iter().map(|h| h.severity))
 }
 
 #[cfg(test)]

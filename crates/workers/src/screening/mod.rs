@@ -80,13 +80,7 @@ pub fn screen_fields(index: &ScreeningIndex, fields: &[(&str, &str)], class: Opt
 
 /// The overall verdict of recorded hits.
 pub fn verdict_of(hits: &[ScreeningHit]) -> Verdict {
-    if hits.iter().any(|h| h.severity == Verdict::Red) {
-        Verdict::Red
-    } else if hits.is_empty() {
-        Verdict::Green
-    } else {
-        Verdict::Amber
-    }
+    Verdict::worst(hits.iter().map(|h| h.severity))
 }
 
 pub struct Screening {

@@ -47,7 +47,8 @@ pub fn group(records: &[TrendRecord]) -> BTreeMap<String, Vec<&TrendRecord>> {
             continue;
         }
         let list = by_kw.entry(key).or_default();
-        if !list.iter().any(|o| o.source == r.source && o.observed_at == r.observed_at) {
+        let o = &r.observation;
+        if !list.iter().any(|l| l.observation.source == o.source && l.observation.observed_at == o.observed_at) {
             list.push(r);
         }
     }
@@ -68,18 +69,7 @@ pub async fn ingest(
     report.keywords = grouped.len();
     for (normalized, obs) in grouped {
         let (niche, product_types) = categorise(&normalized);
-        let observations: Vec<Observation> = obs
-            .iter()
-            .map(|r| Observation {
-                source: r.source.clone(),
-                observed_at: r.observed_at,
-                rank: r.rank,
-                volume: r.volume,
-                score: r.score,
-                estimated: r.estimated,
-                confidence: r.confidence,
-            })
-            .collect();
+        let observations: Vec<Observation> = obs.iter().map(|r| r.observation.clone()).collect();
         let n = observations.len();
         let id = AggregateId::derived(tenant.clone(), "trend", &normalized);
         let command = TrendCommand::ObserveMany {
@@ -113,13 +103,15 @@ mod tests {
     fn rec(kw: &str, source: &str, at: &str) -> TrendRecord {
         TrendRecord {
             keyword: kw.into(),
-            source: source.into(),
-            observed_at: DateTime::parse_from_rfc3339(at).unwrap().to_utc(),
-            rank: None,
-            volume: None,
-            score: 50.0,
-            estimated: true,
-            confidence: 0.5,
+            observation: Observation {
+                source: source.into(),
+                observed_at: DateTime::parse_from_rfc3339(at).unwrap().to_utc(),
+                rank: None,
+                volume: None,
+                score: 50.0,
+                estimated: true,
+                confidence: 0.5,
+            },
         }
     }
 
@@ -136,6 +128,6 @@ mod tests {
         let g = group(&records);
         assert_eq!(g.keys().collect::<Vec<_>>(), ["cat mom", "dog dad"]);
         assert_eq!(g["cat mom"].len(), 2);
-        let _: DateTime<Utc> = g["dog dad"][0].observed_at;
+        let _: DateTime<Utc> = g["dog dad"][0].observation.observed_at;
     }
 }

@@ -2,19 +2,14 @@
 //! daily RSS among them). Pure: bytes in, records or a precise error out.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use pod_events::domain::trend::Observation;
 use serde::Deserialize;
 
 /// One observation of one keyword, as a source reported it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrendRecord {
     pub keyword: String,
-    pub source: String,
-    pub observed_at: DateTime<Utc>,
-    pub rank: Option<u32>,
-    pub volume: Option<u64>,
-    pub score: f64,
-    pub estimated: bool,
-    pub confidence: f64,
+    pub observation: Observation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,13 +153,15 @@ fn record_of(row: usize, r: Row, default_source: &str, now: DateTime<Utc>) -> Re
     };
     Ok(TrendRecord {
         keyword,
-        source: r.source.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| default_source.to_owned()),
-        observed_at,
-        rank,
-        volume,
-        score,
-        estimated: estimated_flag.unwrap_or(estimated),
-        confidence: confidence.unwrap_or(default_conf),
+        observation: Observation {
+            source: r.source.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| default_source.to_owned()),
+            observed_at,
+            rank,
+            volume,
+            score,
+            estimated: estimated_flag.unwrap_or(estimated),
+            confidence: confidence.unwrap_or(default_conf),
+        },
     })
 }
 
@@ -267,13 +264,15 @@ pub fn parse_feed(bytes: &[u8], source: &str, now: DateTime<Utc>) -> Result<Vec<
         };
         out.push(TrendRecord {
             keyword: title,
-            source: source.to_owned(),
-            observed_at: entry.published.or(entry.updated).or(feed.updated).unwrap_or(now),
-            rank: Some(rank),
-            volume,
-            score,
-            estimated: true,
-            confidence,
+            observation: Observation {
+                source: source.to_owned(),
+                observed_at: entry.published.or(entry.updated).or(feed.updated).unwrap_or(now),
+                rank: Some(rank),
+                volume,
+                score,
+                estimated: true,
+                confidence,
+            },
         });
     }
     if out.is_empty() { Err(ParseError::Empty) } else { Ok(out) }
@@ -300,11 +299,11 @@ mod tests {
         let csv = "Keyword,Score,Rank,Volume,Date\ncat mom,80,1,,2026-11-01\ndog dad,,3,,\nnurse life,,,\"12,000+\",\n";
         let r = parse_csv(csv.as_bytes(), "legacy-csv", now()).unwrap();
         assert_eq!(r.len(), 3);
-        assert_eq!((r[0].score, r[0].estimated, r[0].rank), (80.0, false, Some(1)));
-        assert_eq!(r[0].observed_at.to_rfc3339(), "2026-11-01T00:00:00+00:00");
-        assert_eq!((r[1].score, r[1].estimated), (92.0, true));
-        assert_eq!(r[2].volume, Some(12_000));
-        assert_eq!(r[2].observed_at, now());
+        assert_eq!((r[0].observation.score, r[0].observation.estimated, r[0].observation.rank), (80.0, false, Some(1)));
+        assert_eq!(r[0].observation.observed_at.to_rfc3339(), "2026-11-01T00:00:00+00:00");
+        assert_eq!((r[1].observation.score, r[1].observation.estimated), (92.0, true));
+        assert_eq!(r[2].observation.volume, Some(12_000));
+        assert_eq!(r[2].observation.observed_at, now());
         let bad = parse_csv(b"keyword,score\ncat mom,high\n", "x", now());
         assert_eq!(bad, Err(ParseError::Field { row: 2, field: "score", reason: "cannot read \"high\"".into() }));
         let missing = parse_csv(b"keyword,score\n,3\n", "x", now());
@@ -315,9 +314,9 @@ mod tests {
     fn json_takes_arrays_or_wrapped_arrays_with_numbers_or_strings() {
         let j = br#"{"trends":[{"keyword":"cat mom","score":81.5,"source":"curated"},{"term":"dog dad","rank":"2"}]}"#;
         let r = parse_json(j, "json", now()).unwrap();
-        assert_eq!(r[0].score, 81.5);
-        assert_eq!(r[0].source, "curated");
-        assert_eq!((r[1].keyword.as_str(), r[1].rank), ("dog dad", Some(2)));
+        assert_eq!(r[0].observation.score, 81.5);
+        assert_eq!(r[0].observation.source, "curated");
+        assert_eq!((r[1].keyword.as_str(), r[1].observation.rank), ("dog dad", Some(2)));
         assert!(matches!(parse_json(b"42", "json", now()), Err(ParseError::Json(_))));
     }
 
@@ -331,10 +330,13 @@ mod tests {
 </channel></rss>"#;
         let r = parse_feed(rss, "google-trends-rss", now()).unwrap();
         assert_eq!(r.len(), 3);
-        assert_eq!((r[0].volume, r[0].rank), (Some(200_000), Some(1)));
-        assert!(r[0].score > 99.0 && r[1].score > 84.0 && r[1].score < 86.0, "{r:?}");
-        assert_eq!(r[0].observed_at.to_rfc3339(), "2026-11-27T04:00:00+00:00");
-        assert_eq!((r[2].volume, r[2].score), (None, 92.0));
+        assert_eq!((r[0].observation.volume, r[0].observation.rank), (Some(200_000), Some(1)));
+        assert!(
+            r[0].observation.score > 99.0 && r[1].observation.score > 84.0 && r[1].observation.score < 86.0,
+            "{r:?}"
+        );
+        assert_eq!(r[0].observation.observed_at.to_rfc3339(), "2026-11-27T04:00:00+00:00");
+        assert_eq!((r[2].observation.volume, r[2].observation.score), (None, 92.0));
         assert_eq!(Format::detect("https://trends.google.com/trending/rss?geo=US", b""), Format::Feed);
         assert_eq!(Format::detect("list.txt", b"  [{\"keyword\":1}]"), Format::Json);
     }

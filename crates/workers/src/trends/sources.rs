@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use pod_events::domain::trend::Observation;
 use serde::{Deserialize, Serialize};
 
 use super::parse::{Format, ParseError, TrendRecord, parse};
@@ -296,13 +297,15 @@ pub async fn read_source(
                                 let rank = rank.unwrap_or(i as u32 + 1);
                                 TrendRecord {
                                     keyword,
-                                    source: source.name.clone(),
-                                    observed_at: now,
-                                    rank: Some(rank),
-                                    volume: None,
-                                    score: super::parse::score_from_rank(rank),
-                                    estimated: true,
-                                    confidence: 0.6,
+                                    observation: Observation {
+                                        source: source.name.clone(),
+                                        observed_at: now,
+                                        rank: Some(rank),
+                                        volume: None,
+                                        score: super::parse::score_from_rank(rank),
+                                        estimated: true,
+                                        confidence: 0.6,
+                                    },
                                 }
                             })
                             .collect())
