@@ -48,6 +48,10 @@ async fn killed_workers_resume_without_duplicates_or_losses() {
         p.spawn(stage, &["worker", stage]);
     }
     p.wait_for("listings", "SELECT count(*) FROM listings", want, Duration::from_secs(300)).await;
+    // Importing the same list again stores nothing twice.
+    let again = p.run(&["trends", "import", fixture.to_str().unwrap(), "--tenant", "acme"]);
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(said.contains("0 observations stored, 12 already stored"), "{said}");
     assert!(killed_while_working >= 3, "only {killed_while_working} of the kills landed mid-run");
 
     // Exactly once, per event type and per aggregate.

@@ -4,16 +4,26 @@ use pod_events::domain::listing_text::{Title, parse_tags};
 
 use crate::common::*;
 
-/// A trend list goes in; stored, print-ready PNGs and Etsy-valid draft
-/// listings come out, each stage in its own process, all through events.
+/// A trend source served on 127.0.0.1 is polled by the trends worker;
+/// stored, print-ready PNGs and Etsy-valid draft listings come out, each of
+/// the five stages in its own process, all through events.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trend_list_becomes_draft_listings_with_stored_artwork() {
+async fn a_trend_source_becomes_draft_listings_with_stored_artwork() {
     let mut p = Pipeline::new().await;
+    let app = axum::Router::new().route("/trends.csv", axum::routing::get(|| async { FIXTURE }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = p.write_fixture(
+        "pod.toml",
+        &format!(
+            "[workers.trends]\ntenant = \"acme\"\n\n[[workers.trends.sources]]\nname = \"fixture-list\"\n\
+             kind = \"csv\"\nurl = \"http://{addr}/trends.csv\"\n"
+        ),
+    );
+    p.set("POD_CONFIG", config.to_str().unwrap());
     p.start_all();
-    let fixture = p.write_fixture("trends.csv", FIXTURE);
-    let out = p.run(&["trends", "import", fixture.to_str().unwrap(), "--tenant", "acme"]);
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("5 records, 5 keywords; 5 observations stored"), "{said}");
+    p.spawn("trends", &["worker", "trends"]);
 
     // 4 trends reach the score: 12 ideas; Disney's 3 screen red; 9 designs, 9 listings.
     p.wait_for("listings", "SELECT count(*) FROM listings", 9, Duration::from_secs(180)).await;
@@ -66,6 +76,9 @@ async fn a_trend_list_becomes_draft_listings_with_stored_artwork() {
     }
 
     // All of it travelled as events, each exactly once.
+    let sources: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT source FROM trend_observations").fetch_all(&p.env.pool).await.unwrap();
+    assert_eq!(sources, ["fixture"], "provenance: the source column of the list");
     for (event_type, n) in [
         ("TrendObserved", 5),
         ("TrendIdeated", 4),
