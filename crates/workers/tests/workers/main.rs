@@ -8,6 +8,7 @@ mod support;
 
 mod browser;
 mod budget;
+mod idempotency;
 mod openai;
 mod runtime;
 mod s3;
