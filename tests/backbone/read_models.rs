@@ -85,3 +85,37 @@ async fn momentum_and_seasonality_from_projected_observations() {
     assert!(s.strength > 1.0, "{s:?}");
     assert_eq!(trend_seasonality(&env.pool, "acme", rising.id).await.unwrap(), None, "two months are not a season");
 }
+
+/// Paid calls' costs add up per tenant and month, with the moment the
+/// budget ran out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budgets_add_up_per_tenant_and_month() {
+    use pod_events::domain::budget::{Budget, BudgetCommand};
+    let env = Env::new().await;
+    let config = pod_events::store::StoreConfig { namespace: env.ns.clone(), snapshot_every: 0, cache_capacity: 10 };
+    let bus = CommandBus::new(
+        pod_events::store::JetStreamStore::<Budget>::open(env.client.clone(), config).await.unwrap(),
+        (),
+    );
+    let acme = TenantId::parse("acme").unwrap();
+    let id = AggregateId::derived(acme, "budget", "2026-11");
+    for (what, cost) in [("chat", 300_000u64), ("image", 400_000), ("image", 400_000)] {
+        let cmd = BudgetCommand::Charge {
+            provider: "openai".into(),
+            what: what.into(),
+            cost_micros: cost,
+            limit_micros: 1_000_000,
+        };
+        bus.execute(&id, cmd, &EventMeta::new_command()).await.unwrap();
+    }
+    env.run_pod(&["projections", "run", "budgets", "--until-caught-up"]);
+    let row: (String, i64, i64, i64, i64, Option<i64>, bool) = sqlx::query_as(
+        "SELECT month, total_micros, calls, chat_micros, image_micros, limit_micros, exhausted_at IS NOT NULL
+         FROM budget_months WHERE tenant = 'acme'",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert_eq!(row, (month, 1_100_000, 3, 300_000, 800_000, Some(1_000_000), true));
+}

@@ -79,6 +79,16 @@ async fn a_trend_source_becomes_draft_listings_with_stored_artwork() {
     let sources: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT source FROM trend_observations").fetch_all(&p.env.pool).await.unwrap();
     assert_eq!(sources, ["fixture"], "provenance: the source column of the list");
+    // The refresh left its audit.
+    let audit: (String, Option<String>, i64, i64, i64, String) = sqlx::query_as(
+        "SELECT source, used, collected, persisted, blocked, breaker FROM source_refreshes WHERE tenant = 'acme'",
+    )
+    .fetch_one(&p.env.pool)
+    .await
+    .unwrap();
+    assert_eq!(audit.0, "fixture-list");
+    assert!(audit.1.as_deref().is_some_and(|u| u.ends_with("/trends.csv")), "{audit:?}");
+    assert_eq!((audit.2, audit.3, audit.4, audit.5.as_str()), (5, 5, 0, "closed"));
     for (event_type, n) in [
         ("TrendObserved", 5),
         ("TrendIdeated", 4),

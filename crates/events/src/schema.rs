@@ -3,7 +3,7 @@
 use schemars::{JsonSchema, Schema, schema_for};
 use serde_json::Value;
 
-use crate::domain::{budget, design, idea, listing, order, shop, trend};
+use crate::domain::{budget, design, idea, listing, order, shop, source, trend};
 
 /// One event type's schema with its aggregate and version.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -56,6 +56,7 @@ pub fn all() -> Vec<EventSchema> {
         entry::<shop::ShopConnected>("shop", S::ALL, "ShopConnected"),
         entry::<shop::ShopTokenRefreshed>("shop", S::ALL, "ShopTokenRefreshed"),
         entry::<shop::ShopDisconnected>("shop", S::ALL, "ShopDisconnected"),
+        entry::<source::SourceRefreshed>("source", source::SourceEvent::ALL, "SourceRefreshed"),
         entry::<budget::CostRecorded>("budget", B::ALL, "CostRecorded"),
         entry::<budget::BudgetExhausted>("budget", B::ALL, "BudgetExhausted"),
         entry::<order::OrderReceived>("order", O::ALL, "OrderReceived"),
@@ -79,6 +80,7 @@ mod tests {
             shop::ShopEvent::ALL.len(),
             order::OrderEvent::ALL.len(),
             budget::BudgetEvent::ALL.len(),
+            source::SourceEvent::ALL.len(),
         ]
         .iter()
         .sum();

@@ -1,7 +1,9 @@
 //! The command buses the stages write through, and the rules for turning a
 //! command's outcome into a handler's result.
 
-use pod_events::domain::{budget::Budget, design::Design, idea::Idea, listing::Listing, trend::Trend};
+use pod_events::domain::{
+    budget::Budget, design::Design, idea::Idea, listing::Listing, source::TrendSource, trend::Trend,
+};
 use pod_events::store::{CommandBus, CommandError, JetStreamStore, Outcome, StoreConfig, StoreError};
 use pod_events::{AggregateId, EventMeta, Namespace, RecordedEvent, TenantId};
 
@@ -14,6 +16,7 @@ pub struct Pipeline {
     pub designs: CommandBus<Design>,
     pub listings: CommandBus<Listing>,
     pub budgets: CommandBus<Budget>,
+    pub sources: CommandBus<TrendSource>,
 }
 
 impl Pipeline {
@@ -24,7 +27,8 @@ impl Pipeline {
             ideas: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
             designs: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
             listings: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
-            budgets: CommandBus::new(JetStreamStore::open(client, config).await?, ()),
+            budgets: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
+            sources: CommandBus::new(JetStreamStore::open(client, config).await?, ()),
         })
     }
 }

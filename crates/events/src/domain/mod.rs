@@ -9,6 +9,7 @@ pub mod listing;
 pub mod listing_text;
 pub mod order;
 pub mod shop;
+pub mod source;
 pub mod trend;
 
 use schemars::JsonSchema;
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Every aggregate type, as it appears in subjects (`Aggregate::TYPE`).
-pub const AGGREGATE_TYPES: [&str; 7] = [
+pub const AGGREGATE_TYPES: [&str; 8] = [
     <trend::Trend as cqrs_es::Aggregate>::TYPE,
     <idea::Idea as cqrs_es::Aggregate>::TYPE,
     <design::Design as cqrs_es::Aggregate>::TYPE,
@@ -24,6 +25,7 @@ pub const AGGREGATE_TYPES: [&str; 7] = [
     <shop::Shop as cqrs_es::Aggregate>::TYPE,
     <order::Order as cqrs_es::Aggregate>::TYPE,
     <budget::Budget as cqrs_es::Aggregate>::TYPE,
+    <source::TrendSource as cqrs_es::Aggregate>::TYPE,
 ];
 
 /// Who did something. Only ids: names and e-mail addresses live in Postgres,

@@ -75,6 +75,13 @@ pub fn summarize(e: &RecordedEvent) -> String {
             "Monthly budget of ${:.2} reached: paid calls paused",
             p.get("limit_micros").and_then(|v| v.as_u64()).unwrap_or(0) as f64 / 1e6
         ),
+        "SourceRefreshed" => format!(
+            "Source {} refreshed: {} collected, {} new, {} blocked",
+            s(p, &["source"]),
+            p.get("collected").and_then(|v| v.as_u64()).unwrap_or(0),
+            p.get("persisted").and_then(|v| v.as_u64()).unwrap_or(0),
+            p.get("blocked").and_then(|v| v.as_u64()).unwrap_or(0)
+        ),
         "TrendIdeated" => format!(
             "Trend turned into {} ideas ({})",
             p.get("ideas").and_then(|v| v.as_u64()).unwrap_or(0),

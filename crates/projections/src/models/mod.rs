@@ -2,10 +2,12 @@
 //! of the tables it owns. Only its projection writes a table.
 
 mod activity;
+mod budgets;
 mod copy_text;
 mod designs;
 mod ideas;
 mod listings;
+mod sources;
 mod trends;
 
 use futures::future::BoxFuture;
@@ -13,9 +15,11 @@ use pod_events::RecordedEvent;
 use sqlx::PgConnection;
 
 pub use activity::{Activity, summarize};
+pub use budgets::Budgets;
 pub use designs::Designs;
 pub use ideas::Ideas;
 pub use listings::Listings;
+pub use sources::Sources;
 pub use trends::Trends;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +66,15 @@ pub trait Projection: Send + Sync {
 }
 
 pub fn all_projections() -> Vec<Box<dyn Projection>> {
-    vec![Box::new(Trends), Box::new(Ideas), Box::new(Designs), Box::new(Listings), Box::new(Activity)]
+    vec![
+        Box::new(Trends),
+        Box::new(Ideas),
+        Box::new(Designs),
+        Box::new(Listings),
+        Box::new(Activity),
+        Box::new(Sources),
+        Box::new(Budgets),
+    ]
 }
 
 pub fn projection_named(name: &str) -> Option<Box<dyn Projection>> {

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pod_events::TenantId;
+use pod_events::domain::source::{SourceCommand, SourceRefreshed};
+use pod_events::{AggregateId, EventMeta, TenantId};
 
 use self::ingest::{IngestError, ingest};
 use self::sources::{Breaker, FetchError, HttpFetcher, PageScraper, RefreshAudit, SourceSettings, read_source};
@@ -98,7 +99,30 @@ impl TrendsWorker {
             src.breaker.success();
         }
         audit.breaker = src.breaker.state(now);
+        self.record(&audit).await;
         Ok(audit)
+    }
+
+    /// Records the audit as a `SourceRefreshed` event. A failure to record
+    /// is logged: the observations themselves are already stored.
+    async fn record(&self, audit: &RefreshAudit) {
+        let event = SourceRefreshed {
+            source: audit.source.clone(),
+            at: audit.at,
+            used: audit.used.clone(),
+            collected: audit.collected as u64,
+            persisted: audit.persisted as u64,
+            duplicates: audit.duplicates as u64,
+            failed: audit.failed as u64,
+            blocked: audit.blocked as u64,
+            breaker: audit.breaker.as_str().to_owned(),
+            errors: audit.errors.clone(),
+        };
+        let id = AggregateId::derived(self.tenant.clone(), "source", &audit.source);
+        let meta = EventMeta::new_command();
+        if let Err(e) = self.pipeline.sources.execute(&id, SourceCommand::RecordRefresh(event), &meta).await {
+            tracing::error!(source = %audit.source, error = %e, "could not record the refresh audit");
+        }
     }
 
     /// Refreshes every source whose time has come; returns their audits.
