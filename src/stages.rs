@@ -261,7 +261,9 @@ pub async fn trends(s: &Settings, command: TrendsCommand) -> anyhow::Result<()> 
                 parse(format, &bytes, &name, chrono::Utc::now()).with_context(|| format!("reading {source}"))?;
             let client = nats(s).await?;
             let pipeline = pod_workers::pipeline::Pipeline::open(client, &namespace(s)?).await?;
-            // The same content imported again is the same batch: stored once.
+            // The same content imported again is the same batch: stored once
+            // (while the stream's duplicate window or the trend's last 64
+            // commands remember it).
             let batch = format!("import/{}", pod_workers::designs::blob::sha256_hex(&bytes));
             let report = ingest(&pipeline, &tenant, &batch, &records).await?;
             if json {
@@ -280,8 +282,11 @@ pub async fn trends(s: &Settings, command: TrendsCommand) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The host of a URL, without any `user:password@`, to name an import's source.
 fn url_host(u: &str) -> String {
-    u.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("import").to_owned()
+    let authority = u.split("://").nth(1).and_then(|r| r.split(['/', '?', '#']).next()).unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() { "import".into() } else { host.to_owned() }
 }
 
 pub fn trademarks(s: &Settings, command: TrademarksCommand) -> anyhow::Result<()> {
@@ -311,4 +316,14 @@ pub fn trademarks(s: &Settings, command: TrademarksCommand) -> anyhow::Result<()
     );
     println!("restart the screening workers to load it");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_import_url_names_its_host_and_never_its_credentials() {
+        assert_eq!(super::url_host("https://user:secret@lists.example.com/trends.csv"), "lists.example.com");
+        assert_eq!(super::url_host("https://lists.example.com?x=1"), "lists.example.com");
+        assert_eq!(super::url_host("https://"), "import");
+    }
 }

@@ -44,7 +44,7 @@ impl Backoff {
 pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let at = chrono::DateTime::parse_from_rfc2822(v).ok()?.to_utc();
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
@@ -84,5 +84,7 @@ mod tests {
         assert_eq!(parse_retry_after("Fri, 27 Nov 2026 11:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+        assert_eq!(parse_retry_after("1e20", now), None, "absurd, and no panic");
+        assert_eq!(parse_retry_after("NaN", now), None);
     }
 }

@@ -64,9 +64,16 @@ impl Default for OpenAiSettings {
     }
 }
 
+/// What the HTTP layer saw of the last failed response: status and `retry-after`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+}
+
 tokio::task_local! {
-    /// The `retry-after` of the last response seen by this task's call.
-    static RETRY_AFTER: std::cell::Cell<Option<Duration>>;
+    /// The last failed response seen by this task's call.
+    static SEEN: std::cell::Cell<Seen>;
 }
 
 /// An async-openai client bound to the settings, plus the rate limit.
@@ -92,13 +99,13 @@ impl OpenAi {
                 let request = factory.build().await?;
                 let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
                 let status = response.status().as_u16();
-                if status == 429 || status >= 500 {
-                    let wait = response
+                if status >= 400 {
+                    let retry_after = response
                         .headers()
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-                    let _ = RETRY_AFTER.try_with(|c| c.set(wait));
+                    let _ = SEEN.try_with(|c| c.set(Seen { status: Some(status), retry_after }));
                 }
                 Ok::<_, OpenAIError>(response)
             }
@@ -116,26 +123,37 @@ impl OpenAi {
         F: Future<Output = Result<T, OpenAIError>>,
     {
         self.limiter.until_ready().await;
-        let cell = std::cell::Cell::new(None);
-        let (result, retry_after) = RETRY_AFTER
-            .scope(cell, async {
+        let (result, seen) = SEEN
+            .scope(std::cell::Cell::new(Seen::default()), async {
                 let r = call.await;
-                (r, RETRY_AFTER.with(|c| c.get()))
+                (r, SEEN.with(|c| c.get()))
             })
             .await;
-        result.map_err(|e| classify(what, e, retry_after))
+        result.map_err(|e| classify(what, e, seen.status, seen.retry_after))
     }
 }
 
-/// Which failures are worth retrying.
-pub fn classify(what: &str, e: OpenAIError, retry_after: Option<Duration>) -> ProviderError {
+fn retryable(status: u16) -> bool {
+    matches!(status, 408 | 409 | 429 | 500..=599)
+}
+
+/// Which failures are worth retrying. `status` is what the HTTP layer saw:
+/// a 429 whose body is not OpenAI's JSON (a proxy's, a compatible
+/// server's) is still a 429.
+pub fn classify(what: &str, e: OpenAIError, status: Option<u16>, retry_after: Option<Duration>) -> ProviderError {
+    if let Some(s) = status.filter(|s| retryable(*s))
+        && !matches!(e, OpenAIError::ApiError(_))
+    {
+        return ProviderError::Transient { reason: format!("{what}: HTTP {s}: {e}"), retry_after };
+    }
     match e {
         OpenAIError::ApiError(resp) => {
             let status = resp.status_code.as_u16();
             let reason = format!("{what}: HTTP {status}: {}", resp.api_error);
-            match status {
-                408 | 409 | 429 | 500..=599 => ProviderError::Transient { reason, retry_after },
-                _ => ProviderError::Permanent { reason },
+            if retryable(status) {
+                ProviderError::Transient { reason, retry_after }
+            } else {
+                ProviderError::Permanent { reason }
             }
         }
         OpenAIError::Reqwest(e) => ProviderError::Transient { reason: format!("{what}: {e}"), retry_after },

@@ -141,39 +141,49 @@ impl Worker {
                 .await
                 .map_err(|e| WorkerError::Read { consumer: name, source: Box::new(e) })
         };
-        let log_msgs = open(log, log_name.clone()).await?.map(|m| (Source::Log, m));
-        let retry_msgs = open(retries, retry_name.clone()).await?.map(|m| (Source::Retry, m));
+        // Each stream ends with a `None` marker: if either consumer's stream
+        // ends (the consumer was deleted, the server refused it), the worker
+        // stops with an error so its supervisor restarts it, rather than
+        // idling on the other stream.
+        let log_msgs = open(log, log_name.clone())
+            .await?
+            .map(|m| Some((Source::Log, m)))
+            .chain(futures::stream::once(async { None }));
+        let retry_msgs = open(retries, retry_name.clone())
+            .await?
+            .map(|m| Some((Source::Retry, m)))
+            .chain(futures::stream::once(async { None }));
         tracing::info!(worker = kind, consumer = %log_name, "worker started");
 
-        let incoming = futures::stream::select(log_msgs, retry_msgs).take_until(shutdown);
+        let ended = std::sync::atomic::AtomicBool::new(false);
+        let incoming = futures::stream::select(log_msgs, retry_msgs)
+            .take_while(|item| {
+                if item.is_none() {
+                    ended.store(true, Ordering::SeqCst);
+                }
+                std::future::ready(item.is_some())
+            })
+            .filter_map(std::future::ready)
+            .take_until(shutdown);
         let this = &self;
-        let read_error: std::sync::Mutex<Option<WorkerError>> = std::sync::Mutex::new(None);
         incoming
-            .for_each_concurrent(self.options.concurrency.max(1), |(source, msg)| {
-                let read_error = &read_error;
-                async move {
-                    match msg {
-                        Ok(msg) => this.process(source, msg).await,
-                        Err(e) => {
-                            // Heartbeats missed, a server restart: the
-                            // messages stream reconnects by itself; log it.
-                            tracing::warn!(worker = kind, error = %e, "consumer read error");
-                            if let Ok(mut slot) = read_error.lock()
-                                && slot.is_none()
-                                && matches!(e.kind(), jetstream::consumer::pull::MessagesErrorKind::ConsumerDeleted)
-                            {
-                                *slot = Some(WorkerError::Read { consumer: kind.into(), source: Box::new(e) });
-                            }
-                        }
-                    }
+            .for_each_concurrent(self.options.concurrency.max(1), |(source, msg)| async move {
+                match msg {
+                    Ok(msg) => this.process(source, msg).await,
+                    // Missed heartbeats, a server restart: the stream
+                    // reconnects by itself; a terminal error ends it.
+                    Err(e) => tracing::warn!(worker = kind, error = %e, "consumer read error"),
                 }
             })
             .await;
-        tracing::info!(worker = kind, "worker stopped");
-        match read_error.into_inner().ok().flatten() {
-            Some(e) => Err(e),
-            None => Ok(()),
+        if ended.load(Ordering::SeqCst) {
+            return Err(WorkerError::Read {
+                consumer: log_name,
+                source: "a consumer's message stream ended (was the consumer deleted? run `pod nats apply`)".into(),
+            });
         }
+        tracing::info!(worker = kind, "worker stopped");
+        Ok(())
     }
 
     async fn process(&self, source: Source, msg: jetstream::Message) {

@@ -3,8 +3,9 @@
 //! aggregate per tenant and month (id derived from `YYYY-MM`).
 //!
 //! Every charge is an event; crossing the limit adds `BudgetExhausted`,
-//! which is what pauses paid calls until the month ends or the limit is
-//! raised.
+//! which announces the pause. The pause itself is [`Budget::allows`]: paid
+//! calls wait while the month's total is at or above the configured limit,
+//! until the month ends or the limit is raised.
 
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
@@ -59,7 +60,8 @@ pub enum BudgetError {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
     pub total_micros: u64,
-    /// The limit that was last reached (None: never, or raised since).
+    /// The limit that was last reached (None: never). A raised limit that
+    /// is reached again is announced again.
     pub exhausted_at: Option<u64>,
 }
 

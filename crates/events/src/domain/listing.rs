@@ -42,6 +42,9 @@ pub struct ListingRevised {
     pub seo_score: u8,
     #[serde(default)]
     pub seo_checks: Vec<super::listing_text::SeoCheck>,
+    /// The screening of the revised text; a revision of the text must carry one.
+    #[serde(default)]
+    pub screening: Option<super::idea::IdeaScreened>,
     pub by: Actor,
 }
 
@@ -112,6 +115,8 @@ pub enum ListingError {
     BadPrice,
     #[error("the revision changes nothing")]
     EmptyRevision,
+    #[error("a revision of the title, tags or description must carry their screening")]
+    UnscreenedRevision,
     #[error("listing is {0} and can no longer be {1}")]
     WrongState(&'static str, &'static str),
     #[error("the listing's text screened red: it cannot be approved")]
@@ -190,6 +195,10 @@ impl Aggregate for Listing {
                 if e.title.is_none() && e.description.is_none() && e.tags.is_none() && e.price_cents.is_none() {
                     return Err(ListingError::EmptyRevision);
                 }
+                let text_changed = e.title.is_some() || e.description.is_some() || e.tags.is_some();
+                if text_changed && self.verdict.is_some() && e.screening.is_none() {
+                    return Err(ListingError::UnscreenedRevision);
+                }
                 if let Some(t) = &e.title {
                     check_title(t)?;
                 }
@@ -247,9 +256,12 @@ impl Aggregate for Listing {
                 self.verdict = e.screening.map(|s| s.verdict);
             }
             // An approved listing that is edited needs approving again.
-            ListingEvent::ListingRevised(_) => {
+            ListingEvent::ListingRevised(e) => {
                 self.status = ListingStatus::Draft;
                 self.revisions += 1;
+                if let Some(s) = e.screening {
+                    self.verdict = Some(s.verdict);
+                }
             }
             ListingEvent::ListingApproved(_) => self.status = ListingStatus::Approved,
             ListingEvent::ListingSubmitted(_) => self.status = ListingStatus::Queued,
@@ -293,6 +305,7 @@ mod tests {
             price_cents: None,
             seo_score: 60,
             seo_checks: vec![],
+            screening: None,
             by: Actor::System,
         }
     }
@@ -350,6 +363,44 @@ mod tests {
             .given(vec![screened(Verdict::Green)])
             .when(ListingCommand::Approve { by: policy.clone() })
             .then_expect_events(vec![ListingEvent::ListingApproved(ListingApproved { by: policy })]);
+    }
+
+    #[test]
+    fn a_revised_text_is_screened_again_and_its_verdict_counts() {
+        use crate::domain::idea::{IdeaScreened, Verdict};
+        let screening = |verdict| Some(IdeaScreened { verdict, hits: vec![], index_version: "idx-test".into() });
+        let mut red = drafted();
+        red.screening = screening(Verdict::Red);
+        let person = Actor::User { user_id: Uuid::nil() };
+        // Unscreened text changes are refused once the listing has a verdict.
+        T::with(())
+            .given(vec![ListingEvent::ListingDrafted(red.clone())])
+            .when(ListingCommand::Revise(revise_title("Cat Mom Shirt")))
+            .then_expect_error(ListingError::UnscreenedRevision);
+        // A person fixes the words; the new screening is green; approval works.
+        let mut fixed = revise_title("Cat Mom Shirt");
+        fixed.screening = screening(Verdict::Green);
+        let mut l = Listing::default();
+        l.apply(ListingEvent::ListingDrafted(red));
+        l.apply(ListingEvent::ListingRevised(fixed));
+        assert_eq!(l.verdict, Some(Verdict::Green));
+        T::with(())
+            .given(vec![ListingEvent::ListingDrafted({
+                let mut d = drafted();
+                d.screening = screening(Verdict::Green);
+                d
+            })])
+            .when(ListingCommand::Revise({
+                let mut r = revise_title("Disney Cat Mom");
+                r.screening = screening(Verdict::Red);
+                r
+            }))
+            .then_expect_events(vec![ListingEvent::ListingRevised({
+                let mut r = revise_title("Disney Cat Mom");
+                r.screening = screening(Verdict::Red);
+                r
+            })]);
+        let _ = person;
     }
 
     #[test]

@@ -62,11 +62,20 @@ fn title_char_allowed(c: char) -> bool {
         // currency sign `$` and the modifier symbols `^` and `` ` `` (Sc, Sk).
         return c.is_ascii_alphanumeric() || c == ' ' || (c.is_ascii_punctuation() && !matches!(c, '$' | '^' | '`'));
     }
-    c.is_alphabetic() || c.is_numeric() || is_trademark_sign(c) || EXTRA_PUNCT_AND_MATH.contains(c)
+    is_letter(c) || is_trademark_sign(c) || EXTRA_PUNCT_AND_MATH.contains(c)
+}
+
+/// A letter (Unicode L*) — not a number like ½ or ², which Etsy refuses;
+/// digits are ASCII (checked by the callers).
+fn is_letter(c: char) -> bool {
+    c.is_alphabetic() && !c.is_numeric()
 }
 
 fn tag_char_allowed(c: char) -> bool {
-    c.is_alphanumeric() || c == ' ' || c == '-' || c == '\'' || is_trademark_sign(c)
+    c.is_ascii_alphanumeric()
+        || (!c.is_ascii() && is_letter(c))
+        || matches!(c, ' ' | '-' | '\'')
+        || is_trademark_sign(c)
 }
 
 /// Collapses runs of whitespace into one space and trims the ends.
@@ -229,11 +238,12 @@ pub fn seo_report(title: &Title, description: &str, tags: &[Tag], keyword: &str)
     let desc_lc = description.to_lowercase();
     let first_160: String = desc_lc.chars().take(160).collect();
     let multi_word = tags.iter().filter(|t| t.as_str().contains(' ')).count();
-    let keyword_tagged = tags.iter().any(|t| t.as_str() == keyword || keyword.contains(t.as_str()));
+    let keyword_tagged = !keyword.is_empty() && tags.iter().any(|t| t.as_str().contains(keyword.as_str()));
+    // Words in capitals: more than three characters, letters in them, none lower-case.
     let shouting = title
         .as_str()
         .split_whitespace()
-        .filter(|w| w.chars().count() > 3 && w.chars().all(|c| !c.is_lowercase()))
+        .filter(|w| w.chars().count() > 3 && w.chars().any(char::is_uppercase) && !w.chars().any(char::is_lowercase))
         .count();
 
     let checks = vec![
@@ -308,6 +318,8 @@ mod tests {
         assert_eq!(Title::parse("Mom & Dad & Kids"), Err(TextError::TitleRepeats { ch: '&', count: 2 }));
         assert!(Title::parse("Mom & Dad: Matching 100% Cotton + Gift™, Café Édition").is_ok());
         assert!(Title::parse("Größe – “Nurse” Life ×2").is_ok());
+        assert_eq!(Title::parse("Mug ½ Price"), Err(TextError::TitleCharacter { ch: '½', at: 5 }));
+        assert_eq!(Title::parse("Size²"), Err(TextError::TitleCharacter { ch: '²', at: 5 }));
     }
 
     #[test]
@@ -319,6 +331,8 @@ mod tests {
             Err(TextError::TagTooLong { tag: "funny cat mom shirt gift".into(), chars: 24 })
         );
         assert!(Tag::parse("mother's day-gift™").is_ok());
+        assert!(Tag::parse("café größe").is_ok());
+        assert_eq!(Tag::parse("½ off"), Err(TextError::TagCharacter { tag: "½ off".into(), ch: '½' }));
         assert_eq!(Tag::parse(""), Err(TextError::TagEmpty));
         let tags: Vec<String> = (0..14).map(|i| format!("tag {i}")).collect();
         assert_eq!(parse_tags(&tags), Err(TextError::TooManyTags { count: 14 }));
@@ -366,6 +380,10 @@ mod tests {
         assert_eq!(good.score, 100, "{good:#?}");
         assert!(good.checks.iter().all(|c| c.advice.is_none()));
 
+        // Numbers are not shouting; a tag that is only part of the keyword is not the keyword.
+        let plain = seo_report(&Title::parse("Cat Mom Shirt 2026 100%").unwrap(), &desc, &tags[3..6], "cat mom");
+        assert!(plain.checks.iter().any(|c| c.check == "title is not shouting" && c.advice.is_none()));
+        assert!(plain.checks.iter().any(|c| c.check == "keyword among the tags" && c.advice.is_some()), "{plain:#?}");
         let bare = seo_report(&Title::parse("SHIRT").unwrap(), "A shirt.", &tags[..3], "cat mom");
         assert!(bare.score < 40, "{bare:#?}");
         let advice: Vec<_> = bare.checks.iter().filter_map(|c| c.advice.as_deref()).collect();

@@ -134,7 +134,9 @@ impl Designs {
         let images = match self.renderer.render(&request).await {
             Ok(images) => {
                 if self.renderer.paid() {
-                    let meta = EventMeta::caused_by(event, "charge");
+                    // Each paid call is charged: a redelivery that calls again pays again.
+                    let mut meta = EventMeta::caused_by(event, "charge");
+                    meta.command_id = uuid::Uuid::now_v7().to_string();
                     budget::charge(
                         &self.pipeline,
                         &id.tenant,

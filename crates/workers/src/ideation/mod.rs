@@ -80,11 +80,18 @@ pub struct Ideation {
     provider: Arc<dyn IdeaProvider>,
     settings: IdeationSettings,
     budget_micros: u64,
+    /// Observations of one trend are handled one at a time in this process
+    /// (a bulk import writes several at once): the second then finds the
+    /// trend ideated instead of paying for the same ideas again.
+    trend_locks: Vec<tokio::sync::Mutex<()>>,
 }
+
+const TREND_LOCK_STRIPES: usize = 64;
 
 impl Ideation {
     pub fn new(pipeline: Arc<Pipeline>, provider: Arc<dyn IdeaProvider>, settings: IdeationSettings) -> Self {
-        Self { pipeline, provider, settings, budget_micros: 0 }
+        let trend_locks = (0..TREND_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
+        Self { pipeline, provider, settings, budget_micros: 0, trend_locks }
     }
 
     /// The tenant's monthly budget for a paid provider (0: none).
@@ -116,6 +123,8 @@ impl Handler for Ideation {
             return Ok(());
         }
         let trend_id = source_id(event)?;
+        let stripe = (trend_id.id.as_u128() % TREND_LOCK_STRIPES as u128) as usize;
+        let _serial = self.trend_locks[stripe].lock().await;
         let store = self.pipeline.trends.store();
         // The cache answers the common case (already ideated) cheaply; a
         // provider call is only made on the stream's own state.
@@ -139,7 +148,9 @@ impl Handler for Ideation {
         }
         let ideas = self.provider.ideas(&request).await?;
         if self.provider.paid() {
-            let meta = EventMeta::caused_by(event, "charge");
+            // Each paid call is charged: a redelivery that calls again pays again.
+            let mut meta = EventMeta::caused_by(event, "charge");
+            meta.command_id = uuid::Uuid::now_v7().to_string();
             budget::charge(&self.pipeline, &trend_id.tenant, now, "chat", ideas.cost_micros, self.budget_micros, &meta)
                 .await?;
         }

@@ -113,8 +113,12 @@ pub fn compose_title(b: &ListingBrief<'_>) -> Result<Title, TextError> {
     ];
     let mut used = Vec::new();
     let mut title = String::new();
-    for part in parts {
-        let part = clean_title_part(&part, &mut used);
+    for (i, part) in parts.iter().enumerate() {
+        let mut part = clean_title_part(part, &mut used);
+        if i == 0 && part.chars().count() > MAX_TITLE_CHARS {
+            // A very long phrase: keep whole words up to the limit.
+            part = shorten_at_word(&part, MAX_TITLE_CHARS);
+        }
         let candidate = if title.is_empty() { part } else { format!("{title}, {part}") };
         if candidate.chars().count() > MAX_TITLE_CHARS {
             break;
@@ -122,6 +126,22 @@ pub fn compose_title(b: &ListingBrief<'_>) -> Result<Title, TextError> {
         title = candidate;
     }
     Title::parse(&title)
+}
+
+/// At most `max` characters, cut at a word boundary.
+fn shorten_at_word(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for word in s.split_whitespace() {
+        let extra = usize::from(!out.is_empty());
+        if out.chars().count() + extra + word.chars().count() > max {
+            break;
+        }
+        if extra == 1 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// A description that opens with the keyword, says what the product is,
@@ -204,6 +224,14 @@ mod tests {
         assert!(l.description.starts_with("Proud Cat Mom: a cat mom shirt"));
         assert!(l.description.contains(AI_DISCLOSURE));
         assert!(l.seo.score >= 80, "{:#?}", l.seo);
+    }
+
+    #[test]
+    fn a_very_long_phrase_is_cut_at_a_word() {
+        let phrase = "Proud ".repeat(40);
+        let l = compose(&brief(phrase.trim(), &[])).unwrap();
+        assert!(l.title.as_str().chars().count() <= 140);
+        assert!(l.title.as_str().ends_with("Proud"), "{}", l.title);
     }
 
     #[test]

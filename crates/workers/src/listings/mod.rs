@@ -72,12 +72,12 @@ impl Handler for Listings {
         let composed = compose(&brief).map_err(|e| HandlerError::permanent(format!("composing the title: {e}")))?;
         let quote = self.pricing.quote(&content.product_type).map_err(HandlerError::permanent)?;
         // The composed text is screened too: it adds words the idea did not have.
-        let tags = composed.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
-        let fields = [
-            ("title", composed.title.as_str()),
-            ("tag", tags.as_str()),
-            ("description", composed.description.as_str()),
-        ];
+        // Each tag on its own: a match must not span two tags.
+        let fields: Vec<(&str, &str)> =
+            [("title", composed.title.as_str()), ("description", composed.description.as_str())]
+                .into_iter()
+                .chain(composed.tags.iter().map(|t| ("tag", t.as_str())))
+                .collect();
         let hits = screen_fields(&self.index, &fields, nice_class(&content.product_type));
         let screening = IdeaScreened { verdict: verdict_of(&hits), hits, index_version: self.index.version() };
         let drafted = ListingDrafted {

@@ -105,7 +105,7 @@ impl ScreeningIndex {
         let mut idx = Self::default();
         // The bundled file is checked by a test; a bad line here is a build defect.
         if let Err(e) = idx.load_tsv(CURATED, "curated") {
-            tracing::error!(error = %e, "bundled screening list has a bad line; it was skipped");
+            tracing::error!(error = %e, "the bundled screening list stopped loading at a bad line");
         }
         idx
     }
@@ -116,7 +116,8 @@ impl ScreeningIndex {
         let mut n = 0;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim_end();
-            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            // Comments start at the first column; " #1 mom" is a term.
+            if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
             let bad = |reason: &str| IndexError::Line { line: i + 1, reason: reason.to_owned() };

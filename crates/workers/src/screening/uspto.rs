@@ -58,12 +58,49 @@ pub enum UsptoError {
     Xml { position: u64, reason: String },
 }
 
+/// The character an entity or character reference stands for.
+fn resolve_reference(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "apos" => Some('\''),
+        "quot" => Some('"'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        n if n.starts_with("#x") || n.starts_with("#X") => {
+            u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32)
+        }
+        n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
+        _ => None,
+    }
+}
+
+fn assign(cf: &mut CaseFile, leaf: &[u8], text: &str) {
+    let text = text.trim();
+    match leaf {
+        b"serial-number" if cf.serial.is_empty() => cf.serial = text.to_owned(),
+        b"mark-identification" => cf.mark = text.to_owned(),
+        b"mark-drawing-code" => cf.drawing_code = text.to_owned(),
+        b"status-code" => cf.status = text.parse().unwrap_or(0),
+        b"international-code" => {
+            if let Ok(c) = text.parse::<u16>()
+                && !cf.classes.contains(&c)
+            {
+                cf.classes.push(c);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Reads every case file, calling `each` for each.
 pub fn read_case_files<R: BufRead>(input: R, mut each: impl FnMut(CaseFile)) -> Result<usize, UsptoError> {
     let mut reader = Reader::from_reader(input);
     let mut buf = Vec::new();
     let mut current: Option<CaseFile> = None;
     let mut path: Vec<Vec<u8>> = Vec::new();
+    // The text of the innermost element, with its references resolved
+    // (quick-xml hands `&amp;` over as its own event).
+    let mut text = String::new();
     let mut n = 0;
     loop {
         let ev = reader
@@ -76,35 +113,29 @@ pub fn read_case_files<R: BufRead>(input: R, mut each: impl FnMut(CaseFile)) -> 
                     current = Some(CaseFile::default());
                 }
                 path.push(name);
+                text.clear();
+            }
+            Event::Text(t) => text.push_str(&t.decode().unwrap_or_default()),
+            Event::CData(t) => text.push_str(&String::from_utf8_lossy(&t)),
+            Event::GeneralRef(r) => {
+                let name = String::from_utf8_lossy(&r).into_owned();
+                if let Some(c) = resolve_reference(&name) {
+                    text.push(c);
+                }
             }
             Event::End(_) => {
-                if path.pop().as_deref() == Some(b"case-file".as_slice())
-                    && let Some(cf) = current.take()
-                {
-                    n += 1;
-                    each(cf);
-                }
-            }
-            Event::Text(t) => {
-                let (Some(cf), Some(leaf)) = (current.as_mut(), path.last()) else {
-                    buf.clear();
-                    continue;
-                };
-                let text = t.decode().map(|c| c.trim().to_owned()).unwrap_or_default();
-                match leaf.as_slice() {
-                    b"serial-number" if cf.serial.is_empty() => cf.serial = text,
-                    b"mark-identification" => cf.mark = text,
-                    b"mark-drawing-code" => cf.drawing_code = text,
-                    b"status-code" => cf.status = text.parse().unwrap_or(0),
-                    b"international-code" => {
-                        if let Ok(c) = text.parse::<u16>()
-                            && !cf.classes.contains(&c)
-                        {
-                            cf.classes.push(c);
+                let leaf = path.pop();
+                if let (Some(cf), Some(leaf)) = (current.as_mut(), leaf.as_deref()) {
+                    if leaf == b"case-file" {
+                        if let Some(cf) = current.take() {
+                            n += 1;
+                            each(cf);
                         }
+                    } else {
+                        assign(cf, leaf, &text);
                     }
-                    _ => {}
                 }
+                text.clear();
             }
             Event::Eof => break,
             _ => {}
@@ -134,7 +165,7 @@ pub fn to_list<R: BufRead>(input: R, classes: &[u16]) -> Result<(String, ImportR
             return;
         }
         relevant.sort_unstable();
-        let term = cf.mark.split_whitespace().collect::<Vec<_>>().join(" ").replace('\t', " ");
+        let term = cf.mark.split_whitespace().collect::<Vec<_>>().join(" ");
         if kept.insert((term.to_lowercase(), relevant), cf.serial.clone()).is_some() {
             report.duplicates += 1;
         }
@@ -144,7 +175,9 @@ pub fn to_list<R: BufRead>(input: R, classes: &[u16]) -> Result<(String, ImportR
         String::from("# USPTO live word marks (public domain bulk data), written by `pod trademarks import`\n");
     for ((term, classes), serial) in kept {
         let cls: Vec<String> = classes.iter().map(u16::to_string).collect();
-        out.push_str(&format!("{term}\tuspto/{serial}\tred\t{}\n", cls.join(",")));
+        // A leading space keeps a mark like "#1 MOM" from reading as a comment.
+        let lead = if term.starts_with('#') { " " } else { "" };
+        out.push_str(&format!("{lead}{term}\tuspto/{serial}\tred\t{}\n", cls.join(",")));
     }
     Ok((out, report))
 }
@@ -170,6 +203,12 @@ mod tests {
 <case-file><serial-number>97000004</serial-number><case-file-header><status-code>700</status-code>
   <mark-identification>TORQUE WRENCH PRO</mark-identification><mark-drawing-code>4000</mark-drawing-code></case-file-header>
   <classifications><classification><international-code>007</international-code></classification></classifications></case-file>
+<case-file><serial-number>97000006</serial-number><case-file-header><status-code>700</status-code>
+  <mark-identification>A&amp;W MEOW&#39;S</mark-identification><mark-drawing-code>4000</mark-drawing-code></case-file-header>
+  <classifications><classification><international-code>025</international-code></classification></classifications></case-file>
+<case-file><serial-number>97000007</serial-number><case-file-header><status-code>700</status-code>
+  <mark-identification>#1 FUR MOM</mark-identification><mark-drawing-code>4000</mark-drawing-code></case-file-header>
+  <classifications><classification><international-code>025</international-code></classification></classifications></case-file>
 <case-file><serial-number>97000005</serial-number><case-file-header><status-code>800</status-code>
   <mark-identification>Sunny  Paws</mark-identification><mark-drawing-code>1000</mark-drawing-code></case-file-header>
   <classifications><classification><international-code>025</international-code></classification>
@@ -181,11 +220,14 @@ mod tests {
         let (list, report) = to_list(XML.as_bytes(), &POD_CLASSES).unwrap();
         assert_eq!(
             report,
-            ImportReport { case_files: 5, kept: 1, dead: 1, not_words: 1, other_classes: 1, duplicates: 1 }
+            ImportReport { case_files: 7, kept: 3, dead: 1, not_words: 1, other_classes: 1, duplicates: 1 }
         );
         assert!(list.contains("sunny paws\tuspto/97000005\tred\t21,25\n"), "{list}");
+        assert!(list.contains("a&w meow's\tuspto/97000006\tred\t25\n"), "references resolved: {list}");
         let mut idx = ScreeningIndex::default();
-        assert_eq!(idx.load_tsv(&list, "list").unwrap(), 1);
+        assert_eq!(idx.load_tsv(&list, "list").unwrap(), 3, "#1 FUR MOM is a mark, not a comment");
+        assert_eq!(verdict(&idx.screen("Fur Mom Club", Some(25))), Verdict::Green);
+        assert_eq!(verdict(&idx.screen("#1 Fur Mom Club", Some(25))), Verdict::Red);
         assert_eq!(verdict(&idx.screen("Sunny Paws Club", Some(25))), Verdict::Red);
         assert_eq!(verdict(&idx.screen("Sunny Paws Club", Some(16))), Verdict::Green);
         assert_eq!(verdict(&idx.screen("Gone Girl Gear", Some(25))), Verdict::Green, "abandoned marks are free");

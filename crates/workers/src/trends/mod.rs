@@ -125,7 +125,8 @@ impl TrendsWorker {
         }
     }
 
-    /// Refreshes every source whose time has come; returns their audits.
+    /// Refreshes every source whose time has come; returns their audits (a
+    /// refresh whose results could not be stored is retried 30 s later).
     pub async fn refresh_due(&mut self, now: DateTime<Utc>) -> Result<Vec<RefreshAudit>, IngestError> {
         let mut audits = Vec::new();
         for i in 0..self.sources.len() {
@@ -138,7 +139,16 @@ impl TrendsWorker {
                 tracing::info!(source = %self.sources[i].settings.name, "circuit open; refresh skipped");
                 continue;
             }
-            let audit = self.refresh(i, now).await?;
+            let audit = match self.refresh(i, now).await {
+                Ok(a) => a,
+                Err(e) => {
+                    // Storing failed (NATS trouble): try again soon, within the
+                    // same window, so the same batch ids make it idempotent.
+                    tracing::error!(source = %self.sources[i].settings.name, error = %e, "refresh not stored; retrying in 30 s");
+                    self.sources[i].next_due = now + chrono::Duration::seconds(30);
+                    continue;
+                }
+            };
             tracing::info!(
                 source = %audit.source, used = audit.used.as_deref().unwrap_or("nothing"), collected = audit.collected,
                 persisted = audit.persisted, duplicates = audit.duplicates, failed = audit.failed, blocked = audit.blocked,
@@ -157,8 +167,7 @@ impl TrendsWorker {
         }
         loop {
             if let Err(e) = self.refresh_due(Utc::now()).await {
-                // NATS trouble: log and try again at the next tick.
-                tracing::error!(error = %e, "trend refresh could not store its results");
+                tracing::error!(error = %e, "trend refresh failed");
             }
             let next = self.sources.iter().map(|s| s.next_due).min();
             let wait = next

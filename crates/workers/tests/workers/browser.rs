@@ -116,7 +116,8 @@ async fn chromium_reads_a_paged_list_and_a_captcha_wall_falls_back_to_the_feed()
     assert_eq!(walled.blocked, 2, "{walled:#?}");
     assert_eq!(walled.used.as_deref(), Some(format!("fetch {base}/feed.xml").as_str()));
     assert_eq!((walled.collected, walled.persisted), (2, 2));
-    assert_eq!(env.stream_messages().await, 5);
+    // 5 observations and the 2 refresh audits.
+    assert_eq!(env.stream_messages().await, 5 + 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,6 +24,8 @@ enum Script {
     Ok,
     Malformed,
     RateLimited,
+    /// A proxy's 429: plain text, not OpenAI's JSON.
+    ProxyRateLimited,
     ServerError,
     Unauthorised,
 }
@@ -44,6 +46,11 @@ fn scripted_failure(script: Script) -> Option<Response> {
         Script::RateLimited => {
             let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", "Rate limit reached");
             r.headers_mut().insert("retry-after", "7".parse().unwrap());
+            Some(r)
+        }
+        Script::ProxyRateLimited => {
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
+            r.headers_mut().insert("retry-after", "3".parse().unwrap());
             Some(r)
         }
         Script::ServerError => {
@@ -178,6 +185,12 @@ async fn chat_failures_map_onto_retry_decisions() {
         }
         other => panic!("429 should be transient with retry-after: {other:?}"),
     }
+    *server.script.lock().unwrap() = Script::ProxyRateLimited;
+    let proxied = provider.ideas(&request()).await;
+    assert!(
+        matches!(&proxied, Err(ProviderError::Transient { retry_after: Some(d), .. }) if *d == Duration::from_secs(3)),
+        "{proxied:?}"
+    );
     *server.script.lock().unwrap() = Script::ServerError;
     assert!(matches!(provider.ideas(&request()).await, Err(ProviderError::Transient { retry_after: None, .. })));
     *server.script.lock().unwrap() = Script::Unauthorised;

@@ -195,3 +195,19 @@ async fn permanent_failures_and_panics_are_dead_letters_at_once_and_can_be_disca
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].dlq_seq, letters[1].dlq_seq);
 }
+
+#[tokio::test]
+async fn a_worker_whose_consumer_is_deleted_stops_with_an_error() {
+    let env = TestNats::new().await;
+    let handler = TestHandler::new(Mode::FlakyThenOk { failures: 0, retry_after: Duration::ZERO });
+    let worker = Worker::new(env.client.clone(), env.ns.clone(), handler, options(5));
+    let task = tokio::spawn(worker.run(std::future::pending()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let js = async_nats::jetstream::new(env.client.clone());
+    let stream = js.get_stream(env.ns.events_stream()).await.unwrap();
+    stream.delete_consumer(&Worker::consumer_name(&env.ns, "ideation")).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(30), task).await;
+    let result = ended.expect("the worker stops instead of idling").expect("no panic");
+    let err = result.expect_err("an error its supervisor sees");
+    assert!(err.to_string().contains("pod nats apply"), "{err}");
+}

@@ -97,8 +97,9 @@ async fn a_feed_is_read_and_a_blocked_source_falls_back_to_its_feed_once_per_win
     let mut restarted = TrendsWorker::new(pipeline.clone(), &cfg, None).unwrap();
     let again = restarted.refresh_due(t(40)).await.unwrap();
     assert_eq!(again.iter().map(|a| (a.persisted, a.duplicates)).collect::<Vec<_>>(), [(0, 3), (0, 3)]);
-    // 2 sources × 3 keywords, each keyword one trend with its provenance.
-    assert_eq!(env.stream_messages().await, 6);
+    // 2 sources × 3 keywords, each keyword one trend with its provenance,
+    // and each of the 4 refreshes its audit.
+    assert_eq!(env.stream_messages().await, 6 + 4);
     let trend = pipeline
         .trends
         .store()
@@ -135,6 +136,7 @@ async fn a_broken_source_opens_its_circuit() {
     assert_eq!(trial.len(), 1);
     assert_eq!(trial[0].breaker, BreakerState::Open);
     assert_eq!(hits.load(Ordering::SeqCst), 4);
-    assert_eq!(env.stream_messages().await, 0);
+    // No observations; the audits of the 4 refreshes that ran.
+    assert_eq!(env.stream_messages().await, 4);
     let _ = Duration::ZERO;
 }
