@@ -66,7 +66,8 @@ pub struct WorkerOptions {
 
 impl Default for WorkerOptions {
     fn default() -> Self {
-        Self { concurrency: 4, max_deliveries: 5, backoff: Backoff::default(), progress_every: Duration::from_secs(15) }
+        // Progress well inside the consumers' ack_wait (30 s, nats/consumers/).
+        Self { concurrency: 4, max_deliveries: 5, backoff: Backoff::default(), progress_every: Duration::from_secs(10) }
     }
 }
 
