@@ -61,6 +61,16 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::stages::TrademarksCommand,
     },
+    /// Tenants (shops / workspaces).
+    Tenants {
+        #[command(subcommand)]
+        command: crate::stages::TenantsCommand,
+    },
+    /// API tokens for programs.
+    Tokens {
+        #[command(subcommand)]
+        command: crate::stages::TokensCommand,
+    },
     /// Trend lists and sources.
     Trends {
         #[command(subcommand)]
@@ -298,8 +308,9 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
             for a in pod_events::store::definitions::apply(&client, &namespace(&s)?, &s.nats_dir).await? {
                 tracing::info!(change = %a, "nats definitions");
             }
+            let ns = namespace(&s)?;
             let api = async {
-                pod_api::serve(&s.api_bind, pool.clone(), client.clone(), shutdown_signal())
+                pod_api::serve(&s.api_bind, pool.clone(), client.clone(), &ns, shutdown_signal())
                     .await
                     .map_err(anyhow::Error::from)
             };
@@ -313,6 +324,8 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
         Command::Screen(args) => return crate::stages::screen(&s, args),
         Command::Trends { command } => crate::stages::trends(&s, command).await?,
         Command::Trademarks { command } => crate::stages::trademarks(&s, command)?,
+        Command::Tenants { command } => crate::stages::tenants(&s, command).await?,
+        Command::Tokens { command } => crate::stages::tokens(&s, command).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

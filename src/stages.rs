@@ -78,6 +78,33 @@ pub enum TrademarksCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum TenantsCommand {
+    /// Creates a tenant (nothing happens if it exists).
+    Create {
+        /// Its id: lowercase letters, digits, `-` and `_` (e.g. `acme`).
+        tenant: String,
+        /// Its display name (default: the id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokensCommand {
+    /// Issues an API token and prints it (the only time it is shown).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// viewer, editor or owner.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// What it is for, e.g. `ci` or `zapier`.
+        #[arg(long)]
+        name: String,
+    },
+}
+
 #[derive(Args)]
 pub struct ScreenArgs {
     /// The phrase, title or tag list to check.
@@ -287,6 +314,26 @@ fn url_host(u: &str) -> String {
     let authority = u.split("://").nth(1).and_then(|r| r.split(['/', '?', '#']).next()).unwrap_or_default();
     let host = authority.rsplit('@').next().unwrap_or_default();
     if host.is_empty() { "import".into() } else { host.to_owned() }
+}
+
+pub async fn tenants(s: &Settings, command: TenantsCommand) -> anyhow::Result<()> {
+    let TenantsCommand::Create { tenant, name } = command;
+    let pool = pod_projections::db::connect(&s.database_url, 2).await?;
+    let name = name.unwrap_or_else(|| tenant.clone());
+    pod_api::auth::create_tenant(&pool, &tenant, &name).await?;
+    println!("tenant {tenant} ({name})");
+    Ok(())
+}
+
+pub async fn tokens(s: &Settings, command: TokensCommand) -> anyhow::Result<()> {
+    let TokensCommand::Create { tenant, role, name } = command;
+    let role = pod_api::auth::Role::parse(&role)
+        .ok_or_else(|| anyhow::anyhow!("--role {role:?}: use viewer, editor or owner"))?;
+    let pool = pod_projections::db::connect(&s.database_url, 2).await?;
+    let token = pod_api::auth::issue_token(&pool, &tenant, &name, role).await?;
+    println!("{token}");
+    eprintln!("keep it: this token is shown only now (tenant {tenant}, role {})", role.as_str());
+    Ok(())
 }
 
 pub fn trademarks(s: &Settings, command: TrademarksCommand) -> anyhow::Result<()> {

@@ -1,19 +1,47 @@
-//! The gateway. For now: liveness and readiness; the REST API and the
-//! dashboard grow here (they query read models through `pod-projections`).
+//! The gateway: liveness and readiness, and the REST API under `/api/v1`
+//! over the read models (through `pod-projections`) with commands through
+//! the aggregates (through `pod-events`). Every `/api/v1` route names its
+//! caller by token and reads and writes only the caller's tenant.
+
+pub mod auth;
+pub mod pagination;
+pub mod problem;
+mod routes;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use pod_events::Namespace;
+use pod_events::domain::idea::Idea;
+use pod_events::store::{CommandBus, JetStreamStore, StoreConfig, StoreError};
 use serde_json::json;
 use sqlx::PgPool;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Largest request body the API reads.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest a request may take before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub nats: async_nats::Client,
+    pub ideas: Arc<CommandBus<Idea>>,
+}
+
+impl AppState {
+    pub async fn new(pool: PgPool, nats: async_nats::Client, ns: &Namespace) -> Result<Self, StoreError> {
+        let config = StoreConfig { namespace: ns.clone(), ..Default::default() };
+        let ideas = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
+        Ok(Self { pool, nats, ideas })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,10 +50,19 @@ pub enum ServeError {
     Bind { addr: String, source: std::io::Error },
     #[error("serving: {0}")]
     Serve(std::io::Error),
+    #[error("opening the event store: {0}")]
+    Store(#[from] StoreError),
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(state)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .nest("/api/v1", routes::api())
+        .fallback(|| async { problem::Problem::not_found("such route") })
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .with_state(state)
 }
 
 async fn healthz() -> &'static str {
@@ -47,13 +84,12 @@ pub async fn serve(
     addr: &str,
     pool: PgPool,
     nats: async_nats::Client,
+    ns: &Namespace,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let state = AppState::new(pool, nats, ns).await?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.into(), source })?;
     tracing::info!(%addr, "API listening");
-    axum::serve(listener, router(AppState { pool, nats }))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServeError::Serve)
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
 }

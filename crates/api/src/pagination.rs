@@ -1,0 +1,53 @@
+//! Cursor pagination: a page holds `limit` items and, when there are more,
+//! an opaque `next` cursor (the last item's sort key, base64url JSON) to
+//! pass back as `?cursor=`. Stable under inserts, unlike offsets.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::problem::Problem;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> Result<i64, Problem> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(n) => Err(Problem::bad_request("limit", format!("{n} is not within 1–{MAX_LIMIT}"))),
+        }
+    }
+    pub fn cursor<K: DeserializeOwned>(&self) -> Result<Option<K>, Problem> {
+        let Some(c) = &self.cursor else { return Ok(None) };
+        let bad = || Problem::bad_request("cursor", "not a cursor this API gave out");
+        let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|_| bad())
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Builds a page from up to `limit + 1` rows: the extra one says there is more.
+pub fn page<T, K: Serialize>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> Page<T> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next = if more {
+        rows.last().and_then(|last| serde_json::to_vec(&key(last)).ok()).map(|b| URL_SAFE_NO_PAD.encode(b))
+    } else {
+        None
+    };
+    Page { items: rows, next }
+}

@@ -1,0 +1,159 @@
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use pod_events::domain::Actor;
+use pod_events::domain::idea::{IdeaCommand, IdeaError};
+use pod_events::store::{CommandError, Outcome};
+use pod_events::{AggregateId, EventMeta, TenantId};
+use uuid::Uuid;
+
+use super::uuid_path;
+use crate::AppState;
+use crate::auth::{Caller, Role};
+use crate::pagination::{Page, PageQuery, page};
+use crate::problem::Problem;
+
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct Idea {
+    pub idea_id: Uuid,
+    pub trend_id: Uuid,
+    pub phrase: String,
+    pub niche: String,
+    pub product_type: String,
+    pub style: String,
+    pub audience: String,
+    pub tags: Vec<String>,
+    pub provider: String,
+    pub status: String,
+    pub verdict: Option<String>,
+    pub hits: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+const COLUMNS: &str = "idea_id, trend_id, phrase, niche, product_type, style, audience, tags, provider, status,
+                       verdict, hits, created_at, version";
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Filter {
+    pub status: Option<String>,
+    pub verdict: Option<String>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+}
+
+/// Ideas, newest first, optionally by status (`screened`, `approved`, …) and verdict.
+pub async fn list(
+    caller: Caller,
+    State(s): State<AppState>,
+    Query(f): Query<Filter>,
+) -> Result<Json<Page<Idea>>, Problem> {
+    let limit = f.page.limit()?;
+    let after: Option<(DateTime<Utc>, Uuid)> = f.page.cursor()?;
+    let (at, id) = after.unwrap_or((DateTime::<Utc>::MAX_UTC, Uuid::max()));
+    let rows: Vec<Idea> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM ideas
+         WHERE tenant = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR verdict = $3)
+           AND (created_at, idea_id) < ($4, $5)
+         ORDER BY created_at DESC, idea_id DESC LIMIT $6"
+    )))
+    .bind(&caller.tenant)
+    .bind(&f.status)
+    .bind(&f.verdict)
+    .bind(at)
+    .bind(id)
+    .bind(limit + 1)
+    .fetch_all(&s.pool)
+    .await?;
+    Ok(Json(page(rows, limit, |i| (i.created_at, i.idea_id))))
+}
+
+pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Idea>, Problem> {
+    let id = uuid_path("idea", &id)?;
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM ideas WHERE tenant = $1 AND idea_id = $2")))
+        .bind(&caller.tenant)
+        .bind(id)
+        .fetch_optional(&s.pool)
+        .await?
+        .map(Json)
+        .ok_or_else(|| Problem::not_found("idea"))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Decision {
+    pub reason: Option<String>,
+}
+
+fn meta(headers: &HeaderMap) -> Result<EventMeta, Problem> {
+    match headers.get("idempotency-key") {
+        None => Ok(EventMeta::new_command()),
+        Some(v) => {
+            let key = v.to_str().map_err(|_| Problem::bad_request("Idempotency-Key", "must be visible ASCII"))?;
+            if key.is_empty() || key.len() > 200 {
+                return Err(Problem::bad_request("Idempotency-Key", "must be 1–200 characters"));
+            }
+            Ok(EventMeta::with_command_id(key))
+        }
+    }
+}
+
+async fn decide(
+    caller: Caller,
+    s: AppState,
+    raw_id: String,
+    headers: HeaderMap,
+    command: IdeaCommand,
+) -> Result<Response, Problem> {
+    caller.require(Role::Editor)?;
+    let id = uuid_path("idea", &raw_id)?;
+    let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
+    // The aggregate is addressed under the caller's tenant: another tenant's
+    // id names nothing here.
+    let aggregate = AggregateId::new(tenant, id);
+    let meta = meta(&headers)?;
+    match s.ideas.execute(&aggregate, command, &meta).await {
+        Ok(Outcome::Committed { .. } | Outcome::Unchanged { .. } | Outcome::Duplicate) => {
+            let location = format!("/api/v1/ideas/{id}");
+            Ok((
+                StatusCode::ACCEPTED,
+                [(header::LOCATION, location.clone())],
+                Json(serde_json::json!({"follow": location})),
+            )
+                .into_response())
+        }
+        Err(CommandError::Rejected(IdeaError::Unknown)) => Err(Problem::not_found("idea")),
+        Err(CommandError::Rejected(e)) => Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
+        Err(CommandError::Conflict { .. }) => {
+            Err(Problem::new(StatusCode::CONFLICT, "the idea changed while we decided; read it again"))
+        }
+        Err(CommandError::Store(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}"))),
+    }
+}
+
+/// Approves an idea on behalf of the token (a program: amber ideas need a person).
+pub async fn approve(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let by = Actor::Policy { name: format!("api-token:{}", caller.token_id) };
+    decide(caller, s, id, headers, IdeaCommand::Approve { by }).await
+}
+
+pub async fn reject(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Option<Json<Decision>>,
+) -> Result<Response, Problem> {
+    let reason = body.and_then(|b| b.0.reason).unwrap_or_else(|| "rejected".into());
+    if reason.chars().count() > 500 {
+        return Err(Problem::bad_request("reason", "at most 500 characters"));
+    }
+    let by = Actor::Policy { name: format!("api-token:{}", caller.token_id) };
+    decide(caller, s, id, headers, IdeaCommand::Reject { by, reason }).await
+}

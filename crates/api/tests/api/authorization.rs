@@ -1,0 +1,90 @@
+//! Every tenant-scoped route, table-driven: refused without a token or with
+//! a bad one, blind to another tenant's ids, and limited by role.
+
+use axum::http::StatusCode;
+
+use crate::support::Api;
+
+/// Every `/api/v1` route, with `{trend}`, `{idea}`, `{listing}` for ids.
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/trends"),
+    ("GET", "/api/v1/trends/{trend}"),
+    ("GET", "/api/v1/trends/{trend}/interest"),
+    ("GET", "/api/v1/ideas"),
+    ("GET", "/api/v1/ideas/{idea}"),
+    ("POST", "/api/v1/ideas/{idea}/approve"),
+    ("POST", "/api/v1/ideas/{idea}/reject"),
+    ("GET", "/api/v1/listings"),
+    ("GET", "/api/v1/listings/{listing}"),
+];
+
+fn fill(api: &Api, route: &str) -> String {
+    route
+        .replace("{trend}", &api.seeded.acme_trends[0].to_string())
+        .replace("{idea}", &api.seeded.acme_idea.to_string())
+        .replace("{listing}", &api.seeded.acme_listing.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_callers_without_a_valid_token() {
+    let api = Api::new().await;
+    let forged = format!("pod_{}_{}", uuid::Uuid::new_v4().simple(), "0".repeat(64));
+    let wrong_secret = {
+        let (head, _) = api.acme_editor.rsplit_once('_').unwrap();
+        format!("{head}_{}", "f".repeat(64))
+    };
+    for (method, route) in ROUTES {
+        let uri = fill(&api, route);
+        for token in [None, Some("not-a-token"), Some(forged.as_str()), Some(wrong_secret.as_str())] {
+            let (status, ct, body) = api.call(method, &uri, token, &[]).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} with {token:?}");
+            assert_eq!(ct, "application/problem+json", "{method} {uri}");
+            assert_eq!(body["status"], 401);
+            assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenants_ids_name_nothing() {
+    let api = Api::new().await;
+    for (method, route) in ROUTES {
+        let uri = fill(&api, route);
+        let (status, _, body) = api.call(method, &uri, Some(&api.beta_editor), &[]).await;
+        if route.contains('{') {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri} as beta: {body}");
+        } else {
+            assert_eq!(status, StatusCode::OK, "{method} {uri}");
+            let items = body["items"].as_array().unwrap();
+            assert!(
+                items.iter().all(|i| !i.to_string().contains(&api.seeded.acme_trends[0].to_string())),
+                "{uri} leaks acme: {body}"
+            );
+        }
+    }
+    // And the other way round: beta's trend is not acme's.
+    let uri = format!("/api/v1/trends/{}", api.seeded.beta_trend);
+    assert_eq!(api.call("GET", &uri, Some(&api.acme_editor), &[]).await.0, StatusCode::NOT_FOUND);
+    let (_, _, beta_list) = api.call("GET", "/api/v1/trends", Some(&api.beta_editor), &[]).await;
+    assert_eq!(beta_list["items"].as_array().unwrap().len(), 1);
+    // The idea stayed as it was: beta's approve touched nothing.
+    let (_, _, idea) = api.call("GET", &fill(&api, "/api/v1/ideas/{idea}"), Some(&api.acme_viewer), &[]).await;
+    assert_eq!(idea["status"], "screened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_read_and_cannot_decide() {
+    let api = Api::new().await;
+    for (method, route) in ROUTES {
+        let uri = fill(&api, route);
+        let (status, ct, _) = api.call(method, &uri, Some(&api.acme_viewer), &[]).await;
+        if *method == "POST" {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+            assert_eq!(ct, "application/problem+json");
+        } else {
+            assert_eq!(status, StatusCode::OK, "{uri}");
+        }
+    }
+    let (status, ct, _) = api.call("GET", "/api/v1/nope", Some(&api.acme_viewer), &[]).await;
+    assert_eq!((status, ct.as_str()), (StatusCode::NOT_FOUND, "application/problem+json"));
+}

@@ -1,0 +1,40 @@
+//! Deciding on an idea through the API: a command through the aggregate,
+//! answered 202 with a link to follow, idempotent by `Idempotency-Key`.
+
+use axum::http::StatusCode;
+use pod_events::domain::idea::Idea;
+use pod_events::store::{JetStreamStore, StoreConfig};
+use pod_events::{AggregateId, TenantId};
+
+use crate::support::Api;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_approves_once_however_often_the_request_is_sent() {
+    let api = Api::new().await;
+    let uri = format!("/api/v1/ideas/{}/approve", api.seeded.acme_idea);
+    for _ in 0..3 {
+        let (status, _, body) =
+            api.call("POST", &uri, Some(&api.acme_editor), &[("idempotency-key", "approve-1")]).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["follow"], format!("/api/v1/ideas/{}", api.seeded.acme_idea));
+    }
+    let config = StoreConfig { namespace: api.ns.clone(), snapshot_every: 0, cache_capacity: 10 };
+    let store = JetStreamStore::<Idea>::open(api.client.clone(), config).await.unwrap();
+    let id = AggregateId::new(TenantId::parse("acme").unwrap(), api.seeded.acme_idea);
+    let history = store.history(&id).await.unwrap();
+    let approvals = history.iter().filter(|e| e.event_type == "IdeaApproved").count();
+    assert_eq!(approvals, 1, "one approval for three requests with the same key");
+    assert_eq!(history.last().unwrap().command_id, "approve-1");
+
+    // Rejecting an approved idea is a conflict, said as a problem.
+    let reject = format!("/api/v1/ideas/{}/reject", api.seeded.acme_idea);
+    let (status, ct, body) = api.call("POST", &reject, Some(&api.acme_editor), &[]).await;
+    assert_eq!((status, ct.as_str()), (StatusCode::CONFLICT, "application/problem+json"));
+    assert!(body["detail"].as_str().unwrap().contains("already decided"), "{body}");
+
+    // A key that is not a key.
+    let (status, _, body) =
+        api.call("POST", &reject, Some(&api.acme_editor), &[("idempotency-key", &"k".repeat(201))]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
+}

@@ -1,0 +1,9 @@
+//! The REST API against real NATS and PostgreSQL (`scripts/services.sh`
+//! starts both): each test has its own NATS namespace and database, seeded
+//! through commands and projections, never by writing read models by hand.
+
+mod support;
+
+mod authorization;
+mod ideas;
+mod pagination;

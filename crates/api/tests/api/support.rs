@@ -1,0 +1,195 @@
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use http_body_util::BodyExt;
+use pod_api::auth::{Role, create_tenant, issue_token};
+use pod_events::domain::idea::{Idea, IdeaCommand, IdeaGenerated, IdeaScreened, Verdict};
+use pod_events::domain::listing::{Listing, ListingCommand, ListingDrafted};
+use pod_events::domain::trend::{Observation, Trend, TrendCommand};
+use pod_events::store::{CommandBus, JetStreamStore, StoreConfig, definitions};
+use pod_events::{AggregateId, EventMeta, Namespace, TenantId};
+use pod_projections::{Projector, RunOptions, all_projections};
+use sqlx::Connection;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+fn nats_url() -> String {
+    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:14222".into())
+}
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://pod:pod@127.0.0.1:5432/pod".into())
+}
+fn nats_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../nats")
+}
+
+/// What the seed created, by tenant.
+pub struct Seeded {
+    pub acme_trends: Vec<Uuid>,
+    pub acme_idea: Uuid,
+    pub acme_listing: Uuid,
+    pub beta_trend: Uuid,
+}
+
+pub struct Api {
+    pub router: Router,
+    pub client: async_nats::Client,
+    pub ns: Namespace,
+    db: String,
+    pub seeded: Seeded,
+    pub acme_editor: String,
+    pub acme_viewer: String,
+    pub beta_editor: String,
+}
+
+fn config(ns: &Namespace) -> StoreConfig {
+    StoreConfig { namespace: ns.clone(), snapshot_every: 0, cache_capacity: 100 }
+}
+
+fn at(days: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().to_utc() + Duration::days(days)
+}
+
+impl Api {
+    pub async fn new() -> Self {
+        let client = pod_events::store::connect(&nats_url(), "pod-test").await.unwrap_or_else(|e| {
+            panic!("these tests need NATS ≥ 2.12 at {}: {e}. Start it with `scripts/services.sh`.", nats_url())
+        });
+        let tag = Uuid::new_v4().simple().to_string()[..12].to_string();
+        let ns = Namespace::new(format!("t{tag}")).unwrap();
+        definitions::apply(&client, &ns, &nats_dir()).await.unwrap();
+        let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap_or_else(|e| {
+            panic!("these tests need PostgreSQL at {}: {e}. Start it with `scripts/services.sh`.", admin_url())
+        });
+        let db = format!("pod_test_{tag}");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut admin).await.unwrap();
+        let url = match admin_url().rfind('/') {
+            Some(i) => format!("{}/{db}", &admin_url()[..i]),
+            None => unreachable!("a database URL has a path"),
+        };
+        let pool = pod_projections::db::connect(&url, 8).await.unwrap();
+        pod_projections::db::migrate(&pool).await.unwrap();
+        let seeded = seed(&client, &ns).await;
+        for p in all_projections() {
+            let options = RunOptions { stop_when_idle: true, ..Default::default() };
+            Projector::new(pool.clone(), client.clone(), ns.clone(), p)
+                .run(&options, std::future::pending())
+                .await
+                .unwrap();
+        }
+        for t in ["acme", "beta"] {
+            create_tenant(&pool, t, t).await.unwrap();
+        }
+        let acme_editor = issue_token(&pool, "acme", "test", Role::Editor).await.unwrap();
+        let acme_viewer = issue_token(&pool, "acme", "test", Role::Viewer).await.unwrap();
+        let beta_editor = issue_token(&pool, "beta", "test", Role::Editor).await.unwrap();
+        let state = pod_api::AppState::new(pool.clone(), client.clone(), &ns).await.unwrap();
+        Self { router: pod_api::router(state), client, ns, db, seeded, acme_editor, acme_viewer, beta_editor }
+    }
+
+    /// Sends a request; returns the status, the content type and the JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, String, serde_json::Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let status = resp.status();
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, ct, json)
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let (ns, db) = (self.ns.clone(), self.db.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                if let Ok(c) = async_nats::connect(nats_url()).await {
+                    let _ = definitions::delete_all(&c, &ns, &nats_dir()).await;
+                }
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn seed(client: &async_nats::Client, ns: &Namespace) -> Seeded {
+    let trends = CommandBus::new(JetStreamStore::<Trend>::open(client.clone(), config(ns)).await.unwrap(), ());
+    let ideas = CommandBus::new(JetStreamStore::<Idea>::open(client.clone(), config(ns)).await.unwrap(), ());
+    let listings = CommandBus::new(JetStreamStore::<Listing>::open(client.clone(), config(ns)).await.unwrap(), ());
+    let (acme, beta) = (TenantId::parse("acme").unwrap(), TenantId::parse("beta").unwrap());
+    let observe = |kw: &str, score: f64, day: i64| TrendCommand::Observe {
+        keyword: kw.into(),
+        niche: "pets".into(),
+        product_types: vec!["t-shirt".into()],
+        observation: Observation {
+            source: "seed".into(),
+            observed_at: at(day),
+            rank: None,
+            volume: None,
+            score,
+            estimated: false,
+            confidence: 0.9,
+        },
+    };
+    let mut acme_trends = Vec::new();
+    for (i, kw) in ["cat mom", "dog dad", "nurse life", "pickleball", "fishing"].iter().enumerate() {
+        let id = AggregateId::derived(acme.clone(), "trend", kw);
+        trends.execute(&id, observe(kw, 50.0 + i as f64 * 10.0, i as i64), &EventMeta::new_command()).await.unwrap();
+        acme_trends.push(id.id);
+    }
+    let beta_trend = AggregateId::derived(beta, "trend", "secret beta trend");
+    trends.execute(&beta_trend, observe("secret beta trend", 99.0, 1), &EventMeta::new_command()).await.unwrap();
+    let idea = AggregateId::generate(acme.clone());
+    let generated = IdeaGenerated {
+        trend_id: acme_trends[0],
+        phrase: "Proud Cat Mom".into(),
+        niche: "pets".into(),
+        product_type: "t-shirt".into(),
+        style: "classic".into(),
+        audience: "cat owners".into(),
+        tags: vec!["cat mom".into()],
+        provider: "offline".into(),
+        model: None,
+        cost_micros: 0,
+    };
+    ideas.execute(&idea, IdeaCommand::Generate(generated), &EventMeta::new_command()).await.unwrap();
+    let screened = IdeaScreened { verdict: Verdict::Green, hits: vec![], index_version: "idx-test".into() };
+    ideas.execute(&idea, IdeaCommand::RecordScreening(screened), &EventMeta::new_command()).await.unwrap();
+    let listing = AggregateId::generate(acme);
+    let drafted = ListingDrafted {
+        idea_id: idea.id,
+        design_id: Uuid::new_v4(),
+        title: "Proud Cat Mom Shirt, Cat Mom Gift".into(),
+        description: "A shirt.".into(),
+        tags: vec!["cat mom".into()],
+        price_cents: 1999,
+        currency: "USD".into(),
+        seo_score: 50,
+        seo_checks: vec![],
+        screening: None,
+    };
+    listings.execute(&listing, ListingCommand::Draft(drafted), &EventMeta::new_command()).await.unwrap();
+    Seeded { acme_trends, acme_idea: idea.id, acme_listing: listing.id, beta_trend: beta_trend.id }
+}
