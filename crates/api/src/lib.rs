@@ -34,13 +34,14 @@ pub struct AppState {
     pub pool: PgPool,
     pub nats: async_nats::Client,
     pub ideas: Arc<CommandBus<Idea>>,
+    pub ns: Namespace,
 }
 
 impl AppState {
     pub async fn new(pool: PgPool, nats: async_nats::Client, ns: &Namespace) -> Result<Self, StoreError> {
         let config = StoreConfig { namespace: ns.clone(), ..Default::default() };
         let ideas = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
-        Ok(Self { pool, nats, ideas })
+        Ok(Self { pool, nats, ideas, ns: ns.clone() })
     }
 }
 

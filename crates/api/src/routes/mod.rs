@@ -1,5 +1,7 @@
 //! `/api/v1`: every route takes the caller's tenant from its token.
 
+mod dead_letters;
+mod feed;
 mod ideas;
 mod listings;
 mod trends;
@@ -20,6 +22,9 @@ pub fn api() -> Router<AppState> {
         .route("/ideas/{id}/reject", post(ideas::reject))
         .route("/listings", get(listings::list))
         .route("/listings/{id}", get(listings::one))
+        .route("/dead-letters", get(dead_letters::list))
+        .route("/dead-letters/{seq}/retry", post(dead_letters::retry))
+        .route("/feed", get(feed::sse))
 }
 
 /// A path id as a uuid, or a 404 (an id that cannot exist is simply not here).

@@ -6,4 +6,5 @@ mod support;
 
 mod authorization;
 mod ideas;
+mod live;
 mod pagination;

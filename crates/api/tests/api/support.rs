@@ -9,6 +9,8 @@ use pod_api::auth::{Role, create_tenant, issue_token};
 use pod_events::domain::idea::{Idea, IdeaCommand, IdeaGenerated, IdeaScreened, Verdict};
 use pod_events::domain::listing::{Listing, ListingCommand, ListingDrafted};
 use pod_events::domain::trend::{Observation, Trend, TrendCommand};
+use pod_events::store::dead_letters::{self, Failure};
+use pod_events::store::reader::{LogReader, Start};
 use pod_events::store::{CommandBus, JetStreamStore, StoreConfig, definitions};
 use pod_events::{AggregateId, EventMeta, Namespace, TenantId};
 use pod_projections::{Projector, RunOptions, all_projections};
@@ -32,6 +34,8 @@ pub struct Seeded {
     pub acme_idea: Uuid,
     pub acme_listing: Uuid,
     pub beta_trend: Uuid,
+    /// A dead letter of acme's (sequence on the dead-letter stream).
+    pub acme_dead_letter: u64,
 }
 
 pub struct Api {
@@ -114,6 +118,19 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Status and content type only (for streams, whose body never ends).
+    pub async fn head(&self, method: &str, uri: &str, token: Option<&str>) -> (StatusCode, String) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = self.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        (resp.status(), ct)
+    }
+}
+
 impl Drop for Api {
     fn drop(&mut self) {
         let (ns, db) = (self.ns.clone(), self.db.clone());
@@ -191,5 +208,14 @@ async fn seed(client: &async_nats::Client, ns: &Namespace) -> Seeded {
         screening: None,
     };
     listings.execute(&listing, ListingCommand::Draft(drafted), &EventMeta::new_command()).await.unwrap();
-    Seeded { acme_trends, acme_idea: idea.id, acme_listing: listing.id, beta_trend: beta_trend.id }
+    // A dead letter of acme's first trend event, as the ideation worker would leave it.
+    let mut reader = LogReader::open(client.clone(), ns, vec![ns.all_events()], Start::All).await.unwrap();
+    let first = reader.next_batch(1).await.unwrap().remove(0);
+    let js = async_nats::jetstream::new(client.clone());
+    let failure = Failure { worker: "ideation", error: "provider is down", deliveries: 5 };
+    dead_letters::publish(&js, ns, &first, None, serde_json::to_vec(&first.payload).unwrap().into(), failure)
+        .await
+        .unwrap();
+    let acme_dead_letter = dead_letters::list(client, ns, None).await.unwrap()[0].dlq_seq;
+    Seeded { acme_trends, acme_idea: idea.id, acme_listing: listing.id, beta_trend: beta_trend.id, acme_dead_letter }
 }

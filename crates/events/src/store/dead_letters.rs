@@ -155,10 +155,16 @@ fn to_dead_letter(seq: u64, subject: &str, h: &HeaderMap, time: DateTime<Utc>) -
 }
 
 impl DeadLetter {
+    /// Fills what the headers lack from the subject,
+    /// `<prefix>.dlq.dead.<worker>.<tenant>`: the subject is what tenant
+    /// filtering relies on, so it is the authority for both.
     fn with_subject_fallback(mut self, dlq_subject: &str) -> Self {
-        if self.worker.is_empty() {
-            // Older or hand-made letters: the worker is the subject's 4th token.
-            self.worker = dlq_subject.split('.').nth(3).unwrap_or_default().to_owned();
+        let mut tokens = dlq_subject.split('.').skip(3);
+        if let Some(worker) = tokens.next().filter(|w| !w.is_empty()) {
+            self.worker = worker.to_owned();
+        }
+        if let Some(tenant) = tokens.next().filter(|t| !t.is_empty()) {
+            self.tenant = tenant.to_owned();
         }
         self
     }

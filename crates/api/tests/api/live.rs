@@ -1,0 +1,82 @@
+//! Dead letters and the live feed, per tenant.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use futures::StreamExt;
+use pod_events::domain::trend::{Trend, TrendCommand};
+use pod_events::store::{CommandBus, JetStreamStore, StoreConfig};
+use pod_events::{AggregateId, EventMeta, TenantId};
+use tower::ServiceExt;
+
+use crate::support::Api;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_and_retried_by_their_tenant_only() {
+    let api = Api::new().await;
+    let (status, _, list) = api.call("GET", "/api/v1/dead-letters", Some(&api.acme_viewer), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["worker"], "ideation");
+    assert_eq!(list[0]["error"], "provider is down");
+    let (_, _, theirs) = api.call("GET", "/api/v1/dead-letters", Some(&api.beta_editor), &[]).await;
+    assert_eq!(theirs, serde_json::json!([]));
+    let retry = format!("/api/v1/dead-letters/{}/retry", api.seeded.acme_dead_letter);
+    assert_eq!(api.call("POST", &retry, Some(&api.beta_editor), &[]).await.0, StatusCode::NOT_FOUND);
+    let (status, _, body) = api.call("POST", &retry, Some(&api.acme_editor), &[]).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (_, _, after) = api.call("GET", "/api/v1/dead-letters", Some(&api.acme_viewer), &[]).await;
+    assert_eq!(after, serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_streams_the_tenants_events_and_no_one_elses() {
+    let api = Api::new().await;
+    let req = Request::get("/api/v1/feed")
+        .header("authorization", format!("Bearer {}", api.acme_viewer))
+        .body(Body::empty())
+        .unwrap();
+    let resp = api.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body().into_data_stream();
+    // Let the subscription reach the server before publishing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let config = StoreConfig { namespace: api.ns.clone(), snapshot_every: 0, cache_capacity: 10 };
+    let trends = CommandBus::new(JetStreamStore::<Trend>::open(api.client.clone(), config).await.unwrap(), ());
+    for (tenant, kw) in [("beta", "beta only"), ("acme", "cat mom")] {
+        let id = AggregateId::derived(TenantId::parse(tenant).unwrap(), "trend", kw);
+        trends
+            .execute(&id, TrendCommand::Retire { reason: format!("{tenant} retires") }, &EventMeta::new_command())
+            .await
+            .ok();
+        let observe = TrendCommand::Observe {
+            keyword: kw.into(),
+            niche: "pets".into(),
+            product_types: vec![],
+            observation: pod_events::domain::trend::Observation {
+                source: "live".into(),
+                observed_at: chrono::Utc::now(),
+                rank: None,
+                volume: None,
+                score: 42.0,
+                estimated: false,
+                confidence: 0.5,
+            },
+        };
+        if tenant == "beta" {
+            trends.execute(&id, observe, &EventMeta::new_command()).await.unwrap();
+        }
+    }
+    // acme's trend "cat mom" was observed in the seed; retiring it is acme's event.
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !text.contains("TrendRetired") && tokio::time::Instant::now() < deadline {
+        if let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_millis(500), body.next()).await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    assert!(text.contains("event: TrendRetired"), "{text}");
+    assert!(text.contains("acme retires"), "{text}");
+    assert!(!text.contains("beta"), "another tenant's events never reach the feed: {text}");
+}
