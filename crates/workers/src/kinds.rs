@@ -71,8 +71,6 @@ impl FromStr for WorkerKind {
 pub enum StartError {
     #[error("opening the event store: {0}")]
     Store(#[from] StoreError),
-    #[error("screening list {path}: {reason}")]
-    ScreeningList { path: String, reason: String },
     #[error(transparent)]
     Worker(#[from] WorkerError),
     #[error(transparent)]
@@ -126,18 +124,10 @@ pub async fn blob_store(settings: &WorkersSettings) -> Result<Arc<dyn BlobStore>
     }
 }
 
-/// The screening index: the bundled list plus the configured extra lists.
+/// The screening index: the bundled list plus the configured lists.
 pub fn screening_index(settings: &WorkersSettings) -> Result<ScreeningIndex, StartError> {
-    let mut index = ScreeningIndex::curated();
-    let imported = &settings.screening.trademarks_list;
-    let lists = settings.screening.extra_lists.iter().chain(imported.is_file().then_some(imported));
-    for path in lists {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| StartError::ScreeningList { path: shown.clone(), reason: e.to_string() })?;
-        index.load_tsv(&text, "list").map_err(|e| StartError::ScreeningList { path: shown, reason: e.to_string() })?;
-    }
-    Ok(index)
+    pod_screening::load_index(&settings.screening.trademarks_list, &settings.screening.extra_lists)
+        .map_err(|e| StartError::Settings { field: "workers.screening", reason: e.to_string() })
 }
 
 /// The handler of an event-consuming kind (None for `trends`).

@@ -3,18 +3,16 @@
 //! event. Red stops the idea, amber waits for a person, green may be
 //! approved by policy (`auto_approve_green`).
 
-pub mod index;
-pub mod normalize;
-pub mod uspto;
-
 use std::sync::Arc;
 
 use pod_events::domain::Actor;
-use pod_events::domain::idea::{IdeaCommand, IdeaError, IdeaEvent, IdeaScreened, ScreeningHit, Verdict};
+use pod_events::domain::idea::{IdeaCommand, IdeaError, IdeaEvent, IdeaScreened, Verdict};
 use pod_events::{EventMeta, RecordedEvent};
 use serde::{Deserialize, Serialize};
 
-pub use index::{Hit, MatchKind, ScreeningIndex, verdict};
+pub use pod_screening::{
+    Hit, MatchKind, ScreeningIndex, index, nice_class, normalize, screen_fields, uspto, verdict, verdict_of,
+};
 
 use crate::pipeline::{Pipeline, settle, source_id};
 use crate::runtime::{Handler, HandlerError};
@@ -39,48 +37,6 @@ impl Default for ScreeningSettings {
             trademarks_list: std::path::PathBuf::from("data/trademarks/uspto.tsv"),
         }
     }
-}
-
-/// The Nice class of the goods a product type is printed on.
-pub fn nice_class(product_type: &str) -> Option<u16> {
-    let p = product_type.to_lowercase();
-    Some(match p.as_str() {
-        "t-shirt" | "shirt" | "sweatshirt" | "hoodie" | "tank top" | "onesie" | "hat" | "socks" => 25,
-        "mug" | "tumbler" | "water bottle" => 21,
-        "sticker" | "poster" | "print" | "card" | "notebook" => 16,
-        "tote bag" | "backpack" => 18,
-        "phone case" => 9,
-        "ornament" => 28,
-        _ => return None,
-    })
-}
-
-/// Screens each field of an idea and records which field each hit came from.
-/// Each entry is matched on its own: pass tags one by one, so that no match
-/// spans two of them.
-pub fn screen_fields(index: &ScreeningIndex, fields: &[(&str, &str)], class: Option<u16>) -> Vec<ScreeningHit> {
-    let mut out: Vec<ScreeningHit> = Vec::new();
-    for (field, text) in fields {
-        for h in index.screen(text, class) {
-            if out.iter().any(|o| o.term == h.term && o.field == *field) {
-                continue;
-            }
-            out.push(ScreeningHit {
-                term: h.term,
-                match_kind: h.kind.as_str().to_owned(),
-                matched: h.matched,
-                field: (*field).to_owned(),
-                source: h.source,
-                severity: h.severity,
-            });
-        }
-    }
-    out
-}
-
-/// The overall verdict of recorded hits.
-pub fn verdict_of(hits: &[ScreeningHit]) -> Verdict {
-    Verdict::worst(hits.iter().map(|h| h.severity))
 }
 
 pub struct Screening {
@@ -137,32 +93,5 @@ impl Handler for Screening {
             .await?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_match_never_spans_two_tags() {
-        let index = ScreeningIndex::curated();
-        let apart = [("tag", "tote bag"), ("tag", "bunny lover")];
-        assert!(screen_fields(&index, &apart, Some(25)).is_empty());
-        let joined = [("tag", "tote bag, bunny lover")];
-        assert_eq!(verdict_of(&screen_fields(&index, &joined, Some(25))), Verdict::Amber, "the window across tags");
-        let hits = screen_fields(&index, &[("phrase", "Hello Kitty Nurse"), ("tag", "hello kitty")], None);
-        assert_eq!(hits.iter().map(|h| h.field.as_str()).collect::<Vec<_>>(), ["phrase", "tag"]);
-        assert_eq!(verdict_of(&hits), Verdict::Red);
-    }
-
-    #[test]
-    fn product_types_map_to_nice_classes() {
-        assert_eq!(nice_class("t-shirt"), Some(25));
-        assert_eq!(nice_class("Mug"), Some(21));
-        assert_eq!(nice_class("sticker"), Some(16));
-        assert_eq!(nice_class("tote bag"), Some(18));
-        assert_eq!(nice_class("phone case"), Some(9));
-        assert_eq!(nice_class("spaceship"), None);
     }
 }

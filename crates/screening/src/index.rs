@@ -13,10 +13,10 @@ use pod_events::domain::idea::Verdict;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::normalize::words;
+use crate::normalize::words;
 
 /// The curated list bundled with the binary.
-const CURATED: &str = include_str!("../../data/screening/curated.tsv");
+const CURATED: &str = include_str!("../data/curated.tsv");
 
 /// Fuzzy matching starts at this many letters: shorter words have too many
 /// innocent neighbours.

@@ -185,7 +185,7 @@ pub fn to_list<R: BufRead>(input: R, classes: &[u16]) -> Result<(String, ImportR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::screening::{ScreeningIndex, verdict};
+    use crate::{ScreeningIndex, verdict};
     use pod_events::domain::idea::Verdict;
 
     const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
