@@ -309,8 +309,9 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
                 tracing::info!(change = %a, "nats definitions");
             }
             let ns = namespace(&s)?;
+            let index = std::sync::Arc::new(pod_workers::kinds::screening_index(&s.workers)?);
             let api = async {
-                pod_api::serve(&s.api_bind, pool.clone(), client.clone(), &ns, shutdown_signal())
+                pod_api::serve(&s.api_bind, pool.clone(), client.clone(), &ns, index, shutdown_signal())
                     .await
                     .map_err(anyhow::Error::from)
             };

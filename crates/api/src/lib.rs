@@ -18,7 +18,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use pod_events::Namespace;
 use pod_events::domain::idea::Idea;
+use pod_events::domain::listing::Listing;
 use pod_events::store::{CommandBus, JetStreamStore, StoreConfig, StoreError};
+use pod_screening::ScreeningIndex;
 use serde_json::json;
 use sqlx::PgPool;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -34,14 +36,23 @@ pub struct AppState {
     pub pool: PgPool,
     pub nats: async_nats::Client,
     pub ideas: Arc<CommandBus<Idea>>,
+    pub listings: Arc<CommandBus<Listing>>,
     pub ns: Namespace,
+    /// Screens a person's edits before they are recorded.
+    pub index: Arc<ScreeningIndex>,
 }
 
 impl AppState {
-    pub async fn new(pool: PgPool, nats: async_nats::Client, ns: &Namespace) -> Result<Self, StoreError> {
+    pub async fn new(
+        pool: PgPool,
+        nats: async_nats::Client,
+        ns: &Namespace,
+        index: Arc<ScreeningIndex>,
+    ) -> Result<Self, StoreError> {
         let config = StoreConfig { namespace: ns.clone(), ..Default::default() };
-        let ideas = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
-        Ok(Self { pool, nats, ideas, ns: ns.clone() })
+        let ideas = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
+        let listings = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
+        Ok(Self { pool, nats, ideas, listings, ns: ns.clone(), index })
     }
 }
 
@@ -86,9 +97,10 @@ pub async fn serve(
     pool: PgPool,
     nats: async_nats::Client,
     ns: &Namespace,
+    index: Arc<ScreeningIndex>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let state = AppState::new(pool, nats, ns).await?;
+    let state = AppState::new(pool, nats, ns, index).await?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.into(), source })?;
     tracing::info!(%addr, "API listening");

@@ -20,6 +20,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Extension members (RFC 9457 §3.2), e.g. the current revision of a stale edit.
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -32,6 +35,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: vec![],
+            extensions: Default::default(),
         }
     }
     pub fn unauthorized(detail: impl Into<String>) -> Self {
@@ -48,6 +52,17 @@ impl Problem {
         let mut p = Self::new(StatusCode::BAD_REQUEST, format!("{field}: {message}"));
         p.errors.push(FieldError { field: field.into(), message });
         p
+    }
+    /// Input that parsed but breaks rules: every field's error at once (422).
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let mut p = Self::new(StatusCode::UNPROCESSABLE_ENTITY, format!("fix {}", fields.join(", ")));
+        p.errors = errors;
+        p
+    }
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extensions.insert(key.into(), value.into());
+        self
     }
     /// A failure of ours: logged with its cause, shown without it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {

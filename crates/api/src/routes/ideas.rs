@@ -1,12 +1,12 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use pod_events::domain::Actor;
 use pod_events::domain::idea::{IdeaCommand, IdeaError};
 use pod_events::store::{CommandError, Outcome};
-use pod_events::{AggregateId, EventMeta, TenantId};
+use pod_events::{AggregateId, TenantId};
 use uuid::Uuid;
 
 use super::uuid_path;
@@ -86,19 +86,6 @@ pub struct Decision {
     pub reason: Option<String>,
 }
 
-fn meta(headers: &HeaderMap) -> Result<EventMeta, Problem> {
-    match headers.get("idempotency-key") {
-        None => Ok(EventMeta::new_command()),
-        Some(v) => {
-            let key = v.to_str().map_err(|_| Problem::bad_request("Idempotency-Key", "must be visible ASCII"))?;
-            if key.is_empty() || key.len() > 200 {
-                return Err(Problem::bad_request("Idempotency-Key", "must be 1–200 characters"));
-            }
-            Ok(EventMeta::with_command_id(key))
-        }
-    }
-}
-
 async fn decide(
     caller: Caller,
     s: AppState,
@@ -112,16 +99,10 @@ async fn decide(
     // The aggregate is addressed under the caller's tenant: another tenant's
     // id names nothing here.
     let aggregate = AggregateId::new(tenant, id);
-    let meta = meta(&headers)?;
+    let meta = super::command_meta(&headers)?;
     match s.ideas.execute(&aggregate, command, &meta).await {
         Ok(Outcome::Committed { .. } | Outcome::Unchanged { .. } | Outcome::Duplicate) => {
-            let location = format!("/api/v1/ideas/{id}");
-            Ok((
-                StatusCode::ACCEPTED,
-                [(header::LOCATION, location.clone())],
-                Json(serde_json::json!({"follow": location})),
-            )
-                .into_response())
+            Ok(super::accepted(format!("/api/v1/ideas/{id}")))
         }
         Err(CommandError::Rejected(IdeaError::Unknown)) => Err(Problem::not_found("idea")),
         Err(CommandError::Rejected(e)) => Err(Problem::new(StatusCode::CONFLICT, e.to_string())),

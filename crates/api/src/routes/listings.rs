@@ -1,13 +1,22 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
+use pod_events::domain::Actor;
+use pod_events::domain::idea::IdeaScreened;
+use pod_events::domain::listing::{ListingCommand, ListingError, ListingRevised};
+use pod_events::domain::listing_text::{MAX_TAGS, Tag, Title, parse_tags, seo_report};
+use pod_events::store::CommandError;
+use pod_events::{AggregateId, TenantId};
+use pod_screening::{nice_class, screen_fields, verdict_of};
 use uuid::Uuid;
 
 use super::uuid_path;
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::pagination::{Page, PageQuery, page};
-use crate::problem::Problem;
+use crate::problem::{FieldError, Problem};
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow)]
 pub struct Listing {
@@ -71,4 +80,144 @@ pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<Strin
         .await?
         .map(Json)
         .ok_or_else(|| Problem::not_found("listing"))
+}
+
+/// A person's (or a program's) edit. Absent fields stay as they are.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub price_cents: Option<i64>,
+    /// The revision the edit was made on; a newer one makes it 409.
+    pub expected_revisions: Option<u32>,
+}
+
+pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
+pub const MAX_PRICE_CENTS: i64 = 5_000_000;
+
+/// Checks every field and reports every error, each under its field name
+/// (`title`, `tags[2]`, …), in Etsy's words.
+pub fn validate(edit: &Edit) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if let Some(t) = &edit.title
+        && let Err(e) = Title::parse(t)
+    {
+        errors.push(FieldError { field: "title".into(), message: e.to_string() });
+    }
+    if let Some(tags) = &edit.tags {
+        if tags.len() > MAX_TAGS {
+            errors.push(FieldError {
+                field: "tags".into(),
+                message: format!("{} tags; Etsy allows at most {MAX_TAGS}", tags.len()),
+            });
+        }
+        let mut seen: Vec<Tag> = Vec::new();
+        for (i, raw) in tags.iter().enumerate() {
+            match Tag::parse(raw) {
+                Ok(t) if seen.contains(&t) => errors.push(FieldError {
+                    field: format!("tags[{i}]"),
+                    message: format!("tag {:?} appears twice", t.as_str()),
+                }),
+                Ok(t) => seen.push(t),
+                Err(e) => errors.push(FieldError { field: format!("tags[{i}]"), message: e.to_string() }),
+            }
+        }
+    }
+    if let Some(d) = &edit.description {
+        let n = d.chars().count();
+        if n == 0 || n > MAX_DESCRIPTION_CHARS {
+            errors.push(FieldError {
+                field: "description".into(),
+                message: format!("must be 1–{MAX_DESCRIPTION_CHARS} characters"),
+            });
+        }
+    }
+    if let Some(p) = edit.price_cents
+        && !(1..=MAX_PRICE_CENTS).contains(&p)
+    {
+        errors
+            .push(FieldError { field: "price_cents".into(), message: format!("must be 1–{MAX_PRICE_CENTS} cents") });
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// Edits a listing: validated field by field, scored and screened again,
+/// recorded as a revision (editor role; 202 with a link to follow).
+pub async fn edit(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    caller.require(Role::Editor)?;
+    let id = uuid_path("listing", &raw)?;
+    // The listing as it reads now (404 before anything else: another
+    // tenant's id names nothing here), for the SEO score and the screening.
+    let current: Option<(String, String, Vec<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT l.title, l.description, l.tags, t.normalized, i.product_type
+         FROM listings l
+         LEFT JOIN ideas i ON i.tenant = l.tenant AND i.idea_id = l.idea_id
+         LEFT JOIN trends t ON t.tenant = i.tenant AND t.trend_id = i.trend_id
+         WHERE l.tenant = $1 AND l.listing_id = $2",
+    )
+    .bind(&caller.tenant)
+    .bind(id)
+    .fetch_optional(&s.pool)
+    .await?;
+    let Some((title, description, tags, keyword, product_type)) = current else {
+        return Err(Problem::not_found("listing"));
+    };
+    let edit: Edit = serde_json::from_slice(&body).map_err(|e| {
+        Problem::invalid(vec![FieldError { field: "body".into(), message: format!("not a listing edit: {e}") }])
+    })?;
+    validate(&edit).map_err(Problem::invalid)?;
+    if edit.title.is_none() && edit.description.is_none() && edit.tags.is_none() && edit.price_cents.is_none() {
+        return Err(Problem::invalid(vec![FieldError { field: "body".into(), message: "nothing to change".into() }]));
+    }
+    let title = Title::parse(edit.title.as_deref().unwrap_or(&title))
+        .map_err(|e| Problem::invalid(vec![FieldError { field: "title".into(), message: e.to_string() }]))?;
+    let description = edit.description.clone().unwrap_or(description);
+    let tags = parse_tags(edit.tags.as_deref().unwrap_or(&tags))
+        .map_err(|e| Problem::invalid(vec![FieldError { field: "tags".into(), message: e.to_string() }]))?;
+    let keyword = keyword.unwrap_or_else(|| tags.first().map(|t| t.as_str().to_owned()).unwrap_or_default());
+    let seo = seo_report(&title, &description, &tags, &keyword);
+    let text_changed = edit.title.is_some() || edit.description.is_some() || edit.tags.is_some();
+    let screening = text_changed.then(|| {
+        let fields: Vec<(&str, &str)> = [("title", title.as_str()), ("description", description.as_str())]
+            .into_iter()
+            .chain(tags.iter().map(|t| ("tag", t.as_str())))
+            .collect();
+        let hits = screen_fields(&s.index, &fields, product_type.as_deref().and_then(nice_class));
+        IdeaScreened { verdict: verdict_of(&hits), hits, index_version: s.index.version() }
+    });
+    let revision = ListingRevised {
+        title: edit.title.as_ref().map(|_| title.to_string()),
+        description: edit.description.clone(),
+        tags: edit.tags.as_ref().map(|_| tags.iter().map(|t| t.as_str().to_owned()).collect()),
+        price_cents: edit.price_cents.map(|p| p as u64),
+        seo_score: seo.score,
+        seo_checks: seo.checks,
+        screening,
+        by: Actor::Policy { name: format!("api-token:{}", caller.token_id) },
+    };
+    let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
+    let aggregate = AggregateId::new(tenant, id);
+    let meta = super::command_meta(&headers)?;
+    let command = ListingCommand::Revise { revision, expected_revisions: edit.expected_revisions };
+    match s.listings.execute(&aggregate, command, &meta).await {
+        Ok(_) => Ok(super::accepted(format!("/api/v1/listings/{id}"))),
+        Err(CommandError::Rejected(ListingError::Unknown)) => Err(Problem::not_found("listing")),
+        Err(CommandError::Rejected(ListingError::Stale { current })) => {
+            Err(Problem::new(StatusCode::CONFLICT, ListingError::Stale { current }.to_string())
+                .with("current_revisions", current))
+        }
+        Err(CommandError::Rejected(e)) => Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
+        Err(CommandError::Conflict { .. }) => {
+            Err(Problem::new(StatusCode::CONFLICT, "the listing kept changing; read it again"))
+        }
+        Err(CommandError::Store(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}"))),
+    }
 }

@@ -21,7 +21,7 @@ pub fn api() -> Router<AppState> {
         .route("/ideas/{id}/approve", post(ideas::approve))
         .route("/ideas/{id}/reject", post(ideas::reject))
         .route("/listings", get(listings::list))
-        .route("/listings/{id}", get(listings::one))
+        .route("/listings/{id}", get(listings::one).patch(listings::edit))
         .route("/dead-letters", get(dead_letters::list))
         .route("/dead-letters/{seq}/retry", post(dead_letters::retry))
         .route("/feed", get(feed::sse))
@@ -30,4 +30,30 @@ pub fn api() -> Router<AppState> {
 /// A path id as a uuid, or a 404 (an id that cannot exist is simply not here).
 pub(crate) fn uuid_path(what: &str, raw: &str) -> Result<uuid::Uuid, crate::problem::Problem> {
     raw.parse().map_err(|_| crate::problem::Problem::not_found(what))
+}
+
+/// The command's metadata: its id is the `Idempotency-Key` when one is sent.
+pub(crate) fn command_meta(headers: &axum::http::HeaderMap) -> Result<pod_events::EventMeta, crate::problem::Problem> {
+    use crate::problem::Problem;
+    match headers.get("idempotency-key") {
+        None => Ok(pod_events::EventMeta::new_command()),
+        Some(v) => {
+            let key = v.to_str().map_err(|_| Problem::bad_request("Idempotency-Key", "must be visible ASCII"))?;
+            if key.is_empty() || key.len() > 200 {
+                return Err(Problem::bad_request("Idempotency-Key", "must be 1–200 characters"));
+            }
+            Ok(pod_events::EventMeta::with_command_id(key))
+        }
+    }
+}
+
+/// 202 Accepted with a link to follow.
+pub(crate) fn accepted(location: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, location.clone())],
+        axum::Json(serde_json::json!({"follow": location})),
+    )
+        .into_response()
 }

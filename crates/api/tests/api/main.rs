@@ -6,5 +6,6 @@ mod support;
 
 mod authorization;
 mod ideas;
+mod listings;
 mod live;
 mod pagination;

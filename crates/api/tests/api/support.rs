@@ -90,7 +90,8 @@ impl Api {
         let acme_editor = issue_token(&pool, "acme", "test", Role::Editor).await.unwrap();
         let acme_viewer = issue_token(&pool, "acme", "test", Role::Viewer).await.unwrap();
         let beta_editor = issue_token(&pool, "beta", "test", Role::Editor).await.unwrap();
-        let state = pod_api::AppState::new(pool.clone(), client.clone(), &ns).await.unwrap();
+        let index = std::sync::Arc::new(pod_screening::ScreeningIndex::curated());
+        let state = pod_api::AppState::new(pool.clone(), client.clone(), &ns, index).await.unwrap();
         Self { router: pod_api::router(state), client, ns, db, seeded, acme_editor, acme_viewer, beta_editor }
     }
 

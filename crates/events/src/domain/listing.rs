@@ -94,9 +94,20 @@ impl EventCodec for ListingEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ListingCommand {
     Draft(ListingDrafted),
-    Revise(ListingRevised),
-    Approve { by: Actor },
-    Submit { by: Actor, shop_id: Uuid, dry_run: bool },
+    /// An edit. With `expected_revisions`, it applies only if the listing
+    /// has had exactly that many revisions (an edit made on what one saw).
+    Revise {
+        revision: ListingRevised,
+        expected_revisions: Option<u32>,
+    },
+    Approve {
+        by: Actor,
+    },
+    Submit {
+        by: Actor,
+        shop_id: Uuid,
+        dry_run: bool,
+    },
     RecordPublished(ListingPublished),
     RecordPublishFailure(ListingPublishFailed),
 }
@@ -117,6 +128,8 @@ pub enum ListingError {
     EmptyRevision,
     #[error("a revision of the title, tags or description must carry their screening")]
     UnscreenedRevision,
+    #[error("the listing has changed since (it is at revision {current}); read it again")]
+    Stale { current: u32 },
     #[error("listing is {0} and can no longer be {1}")]
     WrongState(&'static str, &'static str),
     #[error("the listing's text screened red: it cannot be approved")]
@@ -186,7 +199,13 @@ impl Aggregate for Listing {
                 }
                 sink.write(ListingEvent::ListingDrafted(e), self).await;
             }
-            ListingCommand::Revise(e) => {
+            ListingCommand::Revise { revision: e, expected_revisions } => {
+                if let Some(expected) = expected_revisions
+                    && self.status != S::New
+                    && expected != self.revisions
+                {
+                    return Err(ListingError::Stale { current: self.revisions });
+                }
                 match self.status {
                     S::New => return Err(ListingError::Unknown),
                     S::Queued | S::Published => return Err(ListingError::WrongState(self.status.name(), "revised")),
@@ -375,7 +394,7 @@ mod tests {
         // Unscreened text changes are refused once the listing has a verdict.
         T::with(())
             .given(vec![ListingEvent::ListingDrafted(red.clone())])
-            .when(ListingCommand::Revise(revise_title("Cat Mom Shirt")))
+            .when(ListingCommand::Revise { revision: revise_title("Cat Mom Shirt"), expected_revisions: None })
             .then_expect_error(ListingError::UnscreenedRevision);
         // A person fixes the words; the new screening is green; approval works.
         let mut fixed = revise_title("Cat Mom Shirt");
@@ -390,17 +409,42 @@ mod tests {
                 d.screening = screening(Verdict::Green);
                 d
             })])
-            .when(ListingCommand::Revise({
-                let mut r = revise_title("Disney Cat Mom");
-                r.screening = screening(Verdict::Red);
-                r
-            }))
+            .when(ListingCommand::Revise {
+                revision: {
+                    let mut r = revise_title("Disney Cat Mom");
+                    r.screening = screening(Verdict::Red);
+                    r
+                },
+                expected_revisions: Some(0),
+            })
             .then_expect_events(vec![ListingEvent::ListingRevised({
                 let mut r = revise_title("Disney Cat Mom");
                 r.screening = screening(Verdict::Red);
                 r
             })]);
         let _ = person;
+    }
+
+    #[test]
+    fn an_edit_made_on_an_old_revision_is_refused_with_the_current_one() {
+        let mut l = Listing::default();
+        l.apply(ListingEvent::ListingDrafted(drafted()));
+        l.apply(ListingEvent::ListingRevised(revise_title("First edit")));
+        T::with(())
+            .given(vec![
+                ListingEvent::ListingDrafted(drafted()),
+                ListingEvent::ListingRevised(revise_title("First edit")),
+            ])
+            .when(ListingCommand::Revise { revision: revise_title("Second edit"), expected_revisions: Some(0) })
+            .then_expect_error(ListingError::Stale { current: 1 });
+        T::with(())
+            .given(vec![
+                ListingEvent::ListingDrafted(drafted()),
+                ListingEvent::ListingRevised(revise_title("First edit")),
+            ])
+            .when(ListingCommand::Revise { revision: revise_title("Second edit"), expected_revisions: Some(1) })
+            .then_expect_events(vec![ListingEvent::ListingRevised(revise_title("Second edit"))]);
+        assert_eq!(l.revisions, 1);
     }
 
     #[test]
@@ -424,7 +468,7 @@ mod tests {
                     dry_run: true,
                 }),
             ])
-            .when(ListingCommand::Revise(revise_title("Other")))
+            .when(ListingCommand::Revise { revision: revise_title("Other"), expected_revisions: None })
             .then_expect_error(ListingError::WrongState("queued", "revised"));
     }
 
