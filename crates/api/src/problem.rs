@@ -11,8 +11,12 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// A problem: boxed, so results carrying one stay small.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem(Box<ProblemDetails>);
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Problem {
+pub struct ProblemDetails {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
@@ -29,14 +33,14 @@ impl Problem {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         let title = status.canonical_reason().unwrap_or("Error").to_owned();
         let slug = title.to_lowercase().replace(' ', "-");
-        Self {
+        Self(Box::new(ProblemDetails {
             kind: format!("https://pod-automator.dev/problems/{slug}"),
             title,
             status: status.as_u16(),
             detail: detail.into(),
             errors: vec![],
             extensions: Default::default(),
-        }
+        }))
     }
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, detail)
@@ -50,18 +54,18 @@ impl Problem {
     pub fn bad_request(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         let mut p = Self::new(StatusCode::BAD_REQUEST, format!("{field}: {message}"));
-        p.errors.push(FieldError { field: field.into(), message });
+        p.0.errors.push(FieldError { field: field.into(), message });
         p
     }
     /// Input that parsed but breaks rules: every field's error at once (422).
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         let mut p = Self::new(StatusCode::UNPROCESSABLE_ENTITY, format!("fix {}", fields.join(", ")));
-        p.errors = errors;
+        p.0.errors = errors;
         p
     }
     pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.extensions.insert(key.into(), value.into());
+        self.0.extensions.insert(key.into(), value.into());
         self
     }
     /// A failure of ours: logged with its cause, shown without it.
@@ -73,8 +77,8 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut r = (status, axum::Json(&self)).into_response();
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = (status, axum::Json(&*self.0)).into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -86,5 +90,12 @@ impl IntoResponse for Problem {
 impl From<sqlx::Error> for Problem {
     fn from(e: sqlx::Error) -> Self {
         Problem::internal(e)
+    }
+}
+
+impl Problem {
+    /// The details, as they are sent.
+    pub fn details(&self) -> &ProblemDetails {
+        &self.0
     }
 }

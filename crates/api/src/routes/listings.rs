@@ -82,6 +82,10 @@ pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<Strin
         .ok_or_else(|| Problem::not_found("listing"))
 }
 
+/// A listing's text now: title, description, tags, its trend's keyword and
+/// its product type.
+type CurrentText = (String, String, Vec<String>, Option<String>, Option<String>);
+
 /// A person's (or a program's) edit. Absent fields stay as they are.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,7 +160,7 @@ pub async fn edit(
     let id = uuid_path("listing", &raw)?;
     // The listing as it reads now (404 before anything else: another
     // tenant's id names nothing here), for the SEO score and the screening.
-    let current: Option<(String, String, Vec<String>, Option<String>, Option<String>)> = sqlx::query_as(
+    let current: Option<CurrentText> = sqlx::query_as(
         "SELECT l.title, l.description, l.tags, t.normalized, i.product_type
          FROM listings l
          LEFT JOIN ideas i ON i.tenant = l.tenant AND i.idea_id = l.idea_id
