@@ -72,13 +72,8 @@ pub async fn list(
 
 pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Idea>, Problem> {
     let id = uuid_path("idea", &id)?;
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM ideas WHERE tenant = $1 AND idea_id = $2")))
-        .bind(&caller.tenant)
-        .bind(id)
-        .fetch_optional(&s.pool)
-        .await?
-        .map(Json)
-        .ok_or_else(|| Problem::not_found("idea"))
+    let sql = format!("SELECT {COLUMNS} FROM ideas WHERE tenant = $1 AND idea_id = $2");
+    super::by_id(&s, sql, &caller.tenant, id, "idea").await
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

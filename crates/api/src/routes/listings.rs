@@ -73,13 +73,8 @@ pub async fn list(
 
 pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Listing>, Problem> {
     let id = uuid_path("listing", &id)?;
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM listings WHERE tenant = $1 AND listing_id = $2")))
-        .bind(&caller.tenant)
-        .bind(id)
-        .fetch_optional(&s.pool)
-        .await?
-        .map(Json)
-        .ok_or_else(|| Problem::not_found("listing"))
+    let sql = format!("SELECT {COLUMNS} FROM listings WHERE tenant = $1 AND listing_id = $2");
+    super::by_id(&s, sql, &caller.tenant, id, "listing").await
 }
 
 /// A listing's text now: title, description, tags, its trend's keyword and

@@ -57,3 +57,24 @@ pub(crate) fn accepted(location: String) -> axum::response::Response {
     )
         .into_response()
 }
+
+/// One row of a tenant's read model by id, or a 404 naming `what`. The
+/// query takes the tenant as `$1` and the id as `$2`.
+pub(crate) async fn by_id<T>(
+    s: &AppState,
+    sql: String,
+    tenant: &str,
+    id: uuid::Uuid,
+    what: &str,
+) -> Result<axum::Json<T>, crate::problem::Problem>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&s.pool)
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| crate::problem::Problem::not_found(what))
+}

@@ -50,13 +50,8 @@ pub async fn list(
 
 pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Trend>, Problem> {
     let id = uuid_path("trend", &id)?;
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM trends WHERE tenant = $1 AND trend_id = $2")))
-        .bind(&caller.tenant)
-        .bind(id)
-        .fetch_optional(&s.pool)
-        .await?
-        .map(Json)
-        .ok_or_else(|| Problem::not_found("trend"))
+    let sql = format!("SELECT {COLUMNS} FROM trends WHERE tenant = $1 AND trend_id = $2");
+    super::by_id(&s, sql, &caller.tenant, id, "trend").await
 }
 
 /// Daily interest of one trend.
