@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use pod_events::domain::Actor;
 use pod_events::domain::idea::IdeaScreened;
@@ -219,4 +219,58 @@ pub async fn edit(
         }
         Err(CommandError::Store(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}"))),
     }
+}
+
+/// Every listing of the tenant as CSV (Etsy-ready columns), for a
+/// spreadsheet or a bulk upload.
+pub async fn csv(caller: Caller, State(s): State<AppState>) -> Result<Response, Problem> {
+    let rows: Vec<Listing> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM listings WHERE tenant = $1 ORDER BY updated_at DESC, listing_id DESC"
+    )))
+    .bind(&caller.tenant)
+    .fetch_all(&s.pool)
+    .await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "listing_id",
+        "status",
+        "title",
+        "description",
+        "tags",
+        "price",
+        "currency",
+        "seo_score",
+        "screening",
+        "revisions",
+        "updated_at",
+    ];
+    w.write_record(header).map_err(Problem::internal)?;
+    for l in rows {
+        w.write_record([
+            l.listing_id.to_string(),
+            l.status,
+            l.title,
+            l.description,
+            l.tags.join(","),
+            format!("{}.{:02}", l.price_cents / 100, l.price_cents % 100),
+            l.currency,
+            l.seo_score.to_string(),
+            l.verdict.unwrap_or_default(),
+            l.revisions.to_string(),
+            l.updated_at.to_rfc3339(),
+        ])
+        .map_err(Problem::internal)?;
+    }
+    let bytes = w.into_inner().map_err(Problem::internal)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"listings-{}.csv\"", caller.tenant),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

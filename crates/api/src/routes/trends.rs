@@ -67,3 +67,31 @@ pub async fn interest(
     }
     Ok(Json(points))
 }
+
+/// Trends by 7-day growth, fastest risers first (with 30-day growth).
+pub async fn momentum(
+    caller: Caller,
+    State(s): State<AppState>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Vec<pod_projections::queries::Momentum>>, Problem> {
+    let limit = q.limit()?;
+    Ok(Json(pod_projections::queries::trend_momentum(&s.pool, &caller.tenant, limit).await?))
+}
+
+/// A trend's yearly pattern; `null` until a year of history allows one.
+pub async fn seasonality(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Option<pod_projections::queries::Seasonality>>, Problem> {
+    let id = uuid_path("trend", &id)?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM trends WHERE tenant = $1 AND trend_id = $2")
+        .bind(&caller.tenant)
+        .bind(id)
+        .fetch_optional(&s.pool)
+        .await?;
+    if exists.is_none() {
+        return Err(Problem::not_found("trend"));
+    }
+    Ok(Json(pod_projections::queries::trend_seasonality(&s.pool, &caller.tenant, id).await?))
+}

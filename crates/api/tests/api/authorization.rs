@@ -10,12 +10,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/trends"),
     ("GET", "/api/v1/trends/{trend}"),
     ("GET", "/api/v1/trends/{trend}/interest"),
+    ("GET", "/api/v1/trends/momentum"),
+    ("GET", "/api/v1/trends/{trend}/seasonality"),
     ("GET", "/api/v1/ideas"),
     ("GET", "/api/v1/ideas/{idea}"),
     ("POST", "/api/v1/ideas/{idea}/approve"),
     ("POST", "/api/v1/ideas/{idea}/reject"),
     ("GET", "/api/v1/listings"),
     ("GET", "/api/v1/listings/{listing}"),
+    ("GET", "/api/v1/listings.csv"),
     ("PATCH", "/api/v1/listings/{listing}"),
     ("GET", "/api/v1/dead-letters"),
     ("POST", "/api/v1/dead-letters/{dlq}/retry"),
@@ -61,6 +64,13 @@ async fn another_tenants_ids_name_nothing() {
         if STREAMS.contains(route) {
             let (status, ct) = api.head(method, &uri, Some(&api.beta_editor)).await;
             assert_eq!((status, ct.as_str()), (StatusCode::OK, "text/event-stream"), "{uri}");
+            continue;
+        }
+        if route.ends_with(".csv") {
+            let (status, _, text) = api.text(&uri, &api.beta_editor).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(!text.contains(&api.seeded.acme_listing.to_string()), "{uri} leaks acme: {text}");
+            assert_eq!(text.lines().count(), 1, "beta has no listings: only the header");
             continue;
         }
         let (status, _, body) = api.call(method, &uri, Some(&api.beta_editor), &[]).await;

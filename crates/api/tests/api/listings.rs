@@ -76,3 +76,19 @@ async fn edits_are_validated_field_by_field_screened_and_versioned() {
     // And a red listing cannot be approved by anyone.
     assert_eq!(store.load_fresh(&id).await.unwrap().aggregate.verdict, Some(pod_events::domain::idea::Verdict::Red));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_export_as_csv() {
+    let api = Api::new().await;
+    let (status, ct, text) = api.text("/api/v1/listings.csv", &api.acme_viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ct, "text/csv; charset=utf-8");
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let headers = rd.headers().unwrap().clone();
+    assert_eq!(&headers[2], "title");
+    let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][0], api.seeded.acme_listing.to_string());
+    assert_eq!(&rows[0][2], "Proud Cat Mom Shirt, Cat Mom Gift", "a comma inside a field survives quoting");
+    assert_eq!(&rows[0][5], "19.99");
+}

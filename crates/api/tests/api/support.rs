@@ -120,6 +120,16 @@ impl Api {
 }
 
 impl Api {
+    /// The body as text (for CSV).
+    pub async fn text(&self, uri: &str, token: &str) -> (StatusCode, String, String) {
+        let req = Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, ct, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// Status and content type only (for streams, whose body never ends).
     pub async fn head(&self, method: &str, uri: &str, token: Option<&str>) -> (StatusCode, String) {
         let mut req = Request::builder().method(method).uri(uri);
