@@ -77,6 +77,7 @@ pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<Strin
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Decision {
     pub reason: Option<String>,
 }
@@ -124,9 +125,16 @@ pub async fn reject(
     State(s): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Option<Json<Decision>>,
+    body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
-    let reason = body.and_then(|b| b.0.reason).unwrap_or_else(|| "rejected".into());
+    // An empty body is a rejection without a stated reason.
+    let decision: Decision = if body.iter().all(u8::is_ascii_whitespace) {
+        Decision::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Problem::bad_request("body", format!("expected {{\"reason\": …}}: {e}")))?
+    };
+    let reason = decision.reason.unwrap_or_else(|| "rejected".into());
     if reason.chars().count() > 500 {
         return Err(Problem::bad_request("reason", "at most 500 characters"));
     }

@@ -1,6 +1,7 @@
 //! `/api/v1`: every route takes the caller's tenant from its token.
 
 mod dead_letters;
+mod designs;
 mod feed;
 mod ideas;
 mod listings;
@@ -22,6 +23,8 @@ pub fn api() -> Router<AppState> {
         .route("/ideas/{id}", get(ideas::one))
         .route("/ideas/{id}/approve", post(ideas::approve))
         .route("/ideas/{id}/reject", post(ideas::reject))
+        .route("/designs", get(designs::list))
+        .route("/designs/{id}", get(designs::one))
         .route("/listings", get(listings::list))
         .route("/listings.csv", get(listings::csv))
         .route("/listings/{id}", get(listings::one).patch(listings::edit))

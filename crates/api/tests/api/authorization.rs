@@ -16,6 +16,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/ideas/{idea}"),
     ("POST", "/api/v1/ideas/{idea}/approve"),
     ("POST", "/api/v1/ideas/{idea}/reject"),
+    ("GET", "/api/v1/designs"),
+    ("GET", "/api/v1/designs/{design}"),
     ("GET", "/api/v1/listings"),
     ("GET", "/api/v1/listings/{listing}"),
     ("GET", "/api/v1/listings.csv"),
@@ -33,6 +35,7 @@ fn fill(api: &Api, route: &str) -> String {
         .replace("{trend}", &api.seeded.acme_trends[0].to_string())
         .replace("{idea}", &api.seeded.acme_idea.to_string())
         .replace("{listing}", &api.seeded.acme_listing.to_string())
+        .replace("{design}", &api.seeded.acme_design.to_string())
         .replace("{dlq}", &api.seeded.acme_dead_letter.to_string())
 }
 

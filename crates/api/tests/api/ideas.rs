@@ -32,6 +32,15 @@ async fn an_editor_approves_once_however_often_the_request_is_sent() {
     assert_eq!((status, ct.as_str()), (StatusCode::CONFLICT, "application/problem+json"));
     assert!(body["detail"].as_str().unwrap().contains("already decided"), "{body}");
 
+    // A body that is not a decision is named as such.
+    let req = axum::http::Request::post(&reject)
+        .header("authorization", format!("Bearer {}", api.acme_editor))
+        .body(axum::body::Body::from("{\"why\": 1}"))
+        .unwrap();
+    let resp = tower::ServiceExt::oneshot(api.router.clone(), req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+
     // A key that is not a key.
     let (status, _, body) =
         api.call("POST", &reject, Some(&api.acme_editor), &[("idempotency-key", &"k".repeat(201))]).await;

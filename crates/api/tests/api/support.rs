@@ -6,6 +6,7 @@ use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use http_body_util::BodyExt;
 use pod_api::auth::{Role, create_tenant, issue_token};
+use pod_events::domain::design::{Design, DesignCommand, DesignRequested, PrintArea};
 use pod_events::domain::idea::{Idea, IdeaCommand, IdeaGenerated, IdeaScreened, Verdict};
 use pod_events::domain::listing::{Listing, ListingCommand, ListingDrafted};
 use pod_events::domain::trend::{Observation, Trend, TrendCommand};
@@ -33,6 +34,7 @@ pub struct Seeded {
     pub acme_trends: Vec<Uuid>,
     pub acme_idea: Uuid,
     pub acme_listing: Uuid,
+    pub acme_design: Uuid,
     pub beta_trend: Uuid,
     /// A dead letter of acme's (sequence on the dead-letter stream).
     pub acme_dead_letter: u64,
@@ -205,6 +207,18 @@ async fn seed(client: &async_nats::Client, ns: &Namespace) -> Seeded {
     ideas.execute(&idea, IdeaCommand::Generate(generated), &EventMeta::new_command()).await.unwrap();
     let screened = IdeaScreened { verdict: Verdict::Green, hits: vec![], index_version: "idx-test".into() };
     ideas.execute(&idea, IdeaCommand::RecordScreening(screened), &EventMeta::new_command()).await.unwrap();
+    let designs = CommandBus::new(JetStreamStore::<Design>::open(client.clone(), config(ns)).await.unwrap(), ());
+    let design = AggregateId::generate(acme.clone());
+    let request = DesignRequested {
+        idea_id: idea.id,
+        phrase: "Proud Cat Mom".into(),
+        niche: "pets".into(),
+        product_type: "t-shirt".into(),
+        layout: "classic".into(),
+        palette: "pawprint".into(),
+        print_area: PrintArea::default(),
+    };
+    designs.execute(&design, DesignCommand::Request(request), &EventMeta::new_command()).await.unwrap();
     let listing = AggregateId::generate(acme);
     let drafted = ListingDrafted {
         idea_id: idea.id,
@@ -228,5 +242,12 @@ async fn seed(client: &async_nats::Client, ns: &Namespace) -> Seeded {
         .await
         .unwrap();
     let acme_dead_letter = dead_letters::list(client, ns, None).await.unwrap()[0].dlq_seq;
-    Seeded { acme_trends, acme_idea: idea.id, acme_listing: listing.id, beta_trend: beta_trend.id, acme_dead_letter }
+    Seeded {
+        acme_trends,
+        acme_idea: idea.id,
+        acme_listing: listing.id,
+        acme_design: design.id,
+        beta_trend: beta_trend.id,
+        acme_dead_letter,
+    }
 }
