@@ -4,6 +4,7 @@
 //! caller by token and reads and writes only the caller's tenant.
 
 pub mod auth;
+pub mod extract;
 pub mod pagination;
 pub mod problem;
 mod routes;

@@ -12,18 +12,22 @@ use crate::problem::Problem;
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
+/// `?cursor=…&limit=…`. Kept as text and parsed here: query strings are
+/// text, and filters that embed this (`#[serde(flatten)]`) cannot parse
+/// numbers through serde.
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
     pub cursor: Option<String>,
-    pub limit: Option<i64>,
+    pub limit: Option<String>,
 }
 
 impl PageQuery {
     pub fn limit(&self) -> Result<i64, Problem> {
-        match self.limit {
-            None => Ok(DEFAULT_LIMIT),
-            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(n) => Err(Problem::bad_request("limit", format!("{n} is not within 1–{MAX_LIMIT}"))),
+        let Some(raw) = &self.limit else { return Ok(DEFAULT_LIMIT) };
+        match raw.trim().parse::<i64>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Ok(n) => Err(Problem::bad_request("limit", format!("{n} is not within 1–{MAX_LIMIT}"))),
+            Err(_) => Err(Problem::bad_request("limit", format!("{raw:?} is not a number"))),
         }
     }
     pub fn cursor<K: DeserializeOwned>(&self) -> Result<Option<K>, Problem> {

@@ -1,5 +1,7 @@
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+
+use crate::extract::Query;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 

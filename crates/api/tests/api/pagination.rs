@@ -28,7 +28,16 @@ async fn cursors_walk_every_trend_once_in_order() {
     let keywords: Vec<&str> = seen.iter().map(|(_, k)| k.as_str()).collect();
     assert_eq!(keywords, ["fishing", "pickleball", "nurse life", "dog dad", "cat mom"], "best score first, each once");
 
+    // Filters and paging together (the filters embed the page's parameters).
+    let (status, _, body) = api.call("GET", "/api/v1/ideas?status=screened&limit=1", Some(&api.acme_viewer), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["items"].as_array().unwrap().len(), 1);
+    let (status, _, body) = api.call("GET", "/api/v1/listings?status=draft&limit=5", Some(&api.acme_viewer), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
     for (uri, field) in [
+        ("/api/v1/listings?limit=abc", "limit"),
+        ("/api/v1/ideas?status=a&status=b", "query"),
         ("/api/v1/trends?limit=0", "limit"),
         ("/api/v1/trends?limit=1000", "limit"),
         ("/api/v1/trends?cursor=not-ours", "cursor"),
