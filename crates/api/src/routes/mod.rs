@@ -5,6 +5,7 @@ mod designs;
 mod feed;
 mod ideas;
 mod listings;
+mod operations;
 mod trends;
 
 use axum::Router;
@@ -31,6 +32,8 @@ pub fn api() -> Router<AppState> {
         .route("/dead-letters", get(dead_letters::list))
         .route("/dead-letters/{seq}/retry", post(dead_letters::retry))
         .route("/feed", get(feed::sse))
+        .route("/sources", get(operations::sources))
+        .route("/costs", get(operations::costs))
 }
 
 /// A path id as a uuid, or a 404 (an id that cannot exist is simply not here).

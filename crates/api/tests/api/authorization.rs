@@ -25,6 +25,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/dead-letters"),
     ("POST", "/api/v1/dead-letters/{dlq}/retry"),
     ("GET", "/api/v1/feed"),
+    ("GET", "/api/v1/sources"),
+    ("GET", "/api/v1/costs"),
 ];
 
 /// Routes whose answer is a stream: only status and type are checked.

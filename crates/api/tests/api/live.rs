@@ -80,3 +80,51 @@ async fn the_feed_streams_the_tenants_events_and_no_one_elses() {
     assert!(text.contains("acme retires"), "{text}");
     assert!(!text.contains("beta"), "another tenant's events never reach the feed: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_and_costs_are_the_tenants_own() {
+    use pod_events::domain::budget::{Budget, BudgetCommand};
+    use pod_events::domain::source::{SourceCommand, SourceRefreshed, TrendSource};
+    let api = Api::new().await;
+    let config = StoreConfig { namespace: api.ns.clone(), snapshot_every: 0, cache_capacity: 10 };
+    let sources =
+        CommandBus::new(JetStreamStore::<TrendSource>::open(api.client.clone(), config.clone()).await.unwrap(), ());
+    let budgets = CommandBus::new(JetStreamStore::<Budget>::open(api.client.clone(), config).await.unwrap(), ());
+    for (tenant, persisted) in [("acme", 3u64), ("acme", 5), ("beta", 7)] {
+        let t = TenantId::parse(tenant).unwrap();
+        let refreshed = SourceRefreshed {
+            source: "daily-rss".into(),
+            at: chrono::Utc::now(),
+            used: Some("fetch http://x/rss".into()),
+            collected: persisted,
+            persisted,
+            duplicates: 0,
+            failed: 0,
+            blocked: 0,
+            breaker: "closed".into(),
+            errors: vec![],
+        };
+        let id = AggregateId::derived(t.clone(), "source", "daily-rss");
+        sources.execute(&id, SourceCommand::RecordRefresh(refreshed), &EventMeta::new_command()).await.unwrap();
+        let charge = BudgetCommand::Charge {
+            provider: "openai".into(),
+            what: "chat".into(),
+            cost_micros: persisted * 1000,
+            limit_micros: 0,
+        };
+        budgets
+            .execute(&AggregateId::derived(t, "budget", "2026-11"), charge, &EventMeta::new_command())
+            .await
+            .unwrap();
+    }
+    api.project().await;
+    let (_, _, acme_sources) = api.call("GET", "/api/v1/sources", Some(&api.acme_viewer), &[]).await;
+    let list = acme_sources.as_array().unwrap();
+    assert_eq!(list.len(), 1, "the latest refresh per source: {acme_sources}");
+    assert_eq!(list[0]["persisted"], 5);
+    let (_, _, acme_costs) = api.call("GET", "/api/v1/costs", Some(&api.acme_viewer), &[]).await;
+    assert_eq!(acme_costs[0]["total_micros"], 8000, "{acme_costs}");
+    assert_eq!(acme_costs[0]["calls"], 2);
+    let (_, _, beta_costs) = api.call("GET", "/api/v1/costs", Some(&api.beta_editor), &[]).await;
+    assert_eq!(beta_costs[0]["total_micros"], 7000, "{beta_costs}");
+}

@@ -42,6 +42,7 @@ pub struct Seeded {
 
 pub struct Api {
     pub router: Router,
+    pub pool: sqlx::PgPool,
     pub client: async_nats::Client,
     pub ns: Namespace,
     db: String,
@@ -79,13 +80,7 @@ impl Api {
         let pool = pod_projections::db::connect(&url, 8).await.unwrap();
         pod_projections::db::migrate(&pool).await.unwrap();
         let seeded = seed(&client, &ns).await;
-        for p in all_projections() {
-            let options = RunOptions { stop_when_idle: true, ..Default::default() };
-            Projector::new(pool.clone(), client.clone(), ns.clone(), p)
-                .run(&options, std::future::pending())
-                .await
-                .unwrap();
-        }
+        project(&pool, &client, &ns).await;
         for t in ["acme", "beta"] {
             create_tenant(&pool, t, t).await.unwrap();
         }
@@ -94,7 +89,7 @@ impl Api {
         let beta_editor = issue_token(&pool, "beta", "test", Role::Editor).await.unwrap();
         let index = std::sync::Arc::new(pod_screening::ScreeningIndex::curated());
         let state = pod_api::AppState::new(pool.clone(), client.clone(), &ns, index).await.unwrap();
-        Self { router: pod_api::router(state), client, ns, db, seeded, acme_editor, acme_viewer, beta_editor }
+        Self { router: pod_api::router(state), pool, client, ns, db, seeded, acme_editor, acme_viewer, beta_editor }
     }
 
     /// Sends a request; returns the status, the content type and the JSON body.
@@ -121,7 +116,23 @@ impl Api {
     }
 }
 
+/// Runs every projection until it has caught up with the log.
+async fn project(pool: &sqlx::PgPool, client: &async_nats::Client, ns: &Namespace) {
+    for p in all_projections() {
+        let options = RunOptions { stop_when_idle: true, ..Default::default() };
+        Projector::new(pool.clone(), client.clone(), ns.clone(), p)
+            .run(&options, std::future::pending())
+            .await
+            .unwrap();
+    }
+}
+
 impl Api {
+    /// Brings the read models up to date with the log.
+    pub async fn project(&self) {
+        project(&self.pool, &self.client, &self.ns).await;
+    }
+
     /// The body as text (for CSV).
     pub async fn text(&self, uri: &str, token: &str) -> (StatusCode, String, String) {
         let req = Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
