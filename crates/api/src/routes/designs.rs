@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::uuid_path;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::pagination::{Page, PageQuery, page};
+use crate::pagination::{Page, PageQuery};
 use crate::problem::Problem;
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow)]
@@ -48,22 +48,14 @@ pub async fn list(
     State(s): State<AppState>,
     Query(f): Query<Filter>,
 ) -> Result<Json<Page<Design>>, Problem> {
-    let limit = f.page.limit()?;
-    let after: Option<(DateTime<Utc>, Uuid)> = f.page.cursor()?;
-    let (at, id) = after.unwrap_or((DateTime::<Utc>::MAX_UTC, Uuid::max()));
-    let rows: Vec<Design> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM designs
-         WHERE tenant = $1 AND ($2::text IS NULL OR status = $2) AND (updated_at, design_id) < ($3, $4)
-         ORDER BY updated_at DESC, design_id DESC LIMIT $5"
-    )))
-    .bind(&caller.tenant)
-    .bind(&f.status)
-    .bind(at)
-    .bind(id)
-    .bind(limit + 1)
-    .fetch_all(&s.pool)
-    .await?;
-    Ok(Json(page(rows, limit, |d| (d.updated_at, d.design_id))))
+    let from = super::Listing {
+        table: "designs",
+        columns: COLUMNS,
+        time: "updated_at",
+        id: "design_id",
+        filters: &[("status", &f.status)],
+    };
+    super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Design| (r.updated_at, r.design_id)).await
 }
 
 pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Design>, Problem> {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::uuid_path;
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::pagination::{Page, PageQuery, page};
+use crate::pagination::{Page, PageQuery};
 use crate::problem::Problem;
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow)]
@@ -52,24 +52,14 @@ pub async fn list(
     State(s): State<AppState>,
     Query(f): Query<Filter>,
 ) -> Result<Json<Page<Idea>>, Problem> {
-    let limit = f.page.limit()?;
-    let after: Option<(DateTime<Utc>, Uuid)> = f.page.cursor()?;
-    let (at, id) = after.unwrap_or((DateTime::<Utc>::MAX_UTC, Uuid::max()));
-    let rows: Vec<Idea> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM ideas
-         WHERE tenant = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR verdict = $3)
-           AND (created_at, idea_id) < ($4, $5)
-         ORDER BY created_at DESC, idea_id DESC LIMIT $6"
-    )))
-    .bind(&caller.tenant)
-    .bind(&f.status)
-    .bind(&f.verdict)
-    .bind(at)
-    .bind(id)
-    .bind(limit + 1)
-    .fetch_all(&s.pool)
-    .await?;
-    Ok(Json(page(rows, limit, |i| (i.created_at, i.idea_id))))
+    let from = super::Listing {
+        table: "ideas",
+        columns: COLUMNS,
+        time: "created_at",
+        id: "idea_id",
+        filters: &[("status", &f.status), ("verdict", &f.verdict)],
+    };
+    super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Idea| (r.created_at, r.idea_id)).await
 }
 
 pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Idea>, Problem> {

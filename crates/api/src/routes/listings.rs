@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::uuid_path;
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::pagination::{Page, PageQuery, page};
+use crate::pagination::{Page, PageQuery};
 use crate::problem::{FieldError, Problem};
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow)]
@@ -55,22 +55,14 @@ pub async fn list(
     State(s): State<AppState>,
     Query(f): Query<Filter>,
 ) -> Result<Json<Page<Listing>>, Problem> {
-    let limit = f.page.limit()?;
-    let after: Option<(DateTime<Utc>, Uuid)> = f.page.cursor()?;
-    let (at, id) = after.unwrap_or((DateTime::<Utc>::MAX_UTC, Uuid::max()));
-    let rows: Vec<Listing> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM listings
-         WHERE tenant = $1 AND ($2::text IS NULL OR status = $2) AND (updated_at, listing_id) < ($3, $4)
-         ORDER BY updated_at DESC, listing_id DESC LIMIT $5"
-    )))
-    .bind(&caller.tenant)
-    .bind(&f.status)
-    .bind(at)
-    .bind(id)
-    .bind(limit + 1)
-    .fetch_all(&s.pool)
-    .await?;
-    Ok(Json(page(rows, limit, |l| (l.updated_at, l.listing_id))))
+    let from = super::Listing {
+        table: "listings",
+        columns: COLUMNS,
+        time: "updated_at",
+        id: "listing_id",
+        filters: &[("status", &f.status)],
+    };
+    super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Listing| (r.updated_at, r.listing_id)).await
 }
 
 pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Listing>, Problem> {

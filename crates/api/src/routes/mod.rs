@@ -87,3 +87,48 @@ where
         .map(axum::Json)
         .ok_or_else(|| crate::problem::Problem::not_found(what))
 }
+
+/// Where a newest-first list reads from: its table, columns, time and id
+/// columns (the keyset), and the text filters it takes (`column = value`).
+pub(crate) struct Listing<'a> {
+    pub table: &'static str,
+    pub columns: &'static str,
+    pub time: &'static str,
+    pub id: &'static str,
+    pub filters: &'a [(&'static str, &'a Option<String>)],
+}
+
+/// A page of a tenant's rows, newest first, after the page's cursor.
+pub(crate) async fn newest_first<T>(
+    s: &AppState,
+    tenant: &str,
+    from: Listing<'_>,
+    page_query: &crate::pagination::PageQuery,
+    key: impl Fn(&T) -> (chrono::DateTime<chrono::Utc>, uuid::Uuid),
+) -> Result<axum::Json<crate::pagination::Page<T>>, crate::problem::Problem>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let limit = page_query.limit()?;
+    let after: Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> = page_query.cursor()?;
+    let (at, id) = after.unwrap_or((chrono::DateTime::<chrono::Utc>::MAX_UTC, uuid::Uuid::max()));
+    // Column names are constants of this crate; values are all bound.
+    let mut sql = format!("SELECT {} FROM {} WHERE tenant = $1", from.columns, from.table);
+    for (i, (column, _)) in from.filters.iter().enumerate() {
+        sql.push_str(&format!(" AND (${n}::text IS NULL OR {column} = ${n})", n = i + 2));
+    }
+    let n = from.filters.len() + 2;
+    sql.push_str(&format!(
+        " AND ({time}, {id}) < (${n}, ${m}) ORDER BY {time} DESC, {id} DESC LIMIT ${l}",
+        time = from.time,
+        id = from.id,
+        m = n + 1,
+        l = n + 2
+    ));
+    let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)).bind(tenant);
+    for (_, value) in from.filters {
+        q = q.bind(value.as_deref());
+    }
+    let rows = q.bind(at).bind(id).bind(limit + 1).fetch_all(&s.pool).await?;
+    Ok(axum::Json(crate::pagination::page(rows, limit, key)))
+}
