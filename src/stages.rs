@@ -105,6 +105,25 @@ pub enum TokensCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Creates a person who signs in to the dashboard with a password, read
+    /// from `POD_USER_PASSWORD` or else the first line of standard input
+    /// (never from the command line, where other users could see it).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// The name the dashboard shows.
+        #[arg(long)]
+        name: String,
+        /// viewer, editor or owner.
+        #[arg(long, default_value = "editor")]
+        role: String,
+    },
+}
+
 #[derive(Args)]
 pub struct ScreenArgs {
     /// The phrase, title or tag list to check.
@@ -291,7 +310,7 @@ pub async fn trends(s: &Settings, command: TrendsCommand) -> anyhow::Result<()> 
             // The same content imported again is the same batch: stored once
             // (while the stream's duplicate window or the trend's last 64
             // commands remember it).
-            let batch = format!("import/{}", pod_workers::designs::blob::sha256_hex(&bytes));
+            let batch = format!("import/{}", pod_blobs::sha256_hex(&bytes));
             let report = ingest(&pipeline, &tenant, &batch, &records).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -333,6 +352,25 @@ pub async fn tokens(s: &Settings, command: TokensCommand) -> anyhow::Result<()> 
     let token = pod_api::auth::issue_token(&pool, &tenant, &name, role).await?;
     println!("{token}");
     eprintln!("keep it: this token is shown only now (tenant {tenant}, role {})", role.as_str());
+    Ok(())
+}
+
+pub async fn users(s: &Settings, command: UsersCommand) -> anyhow::Result<()> {
+    let UsersCommand::Create { tenant, email, name, role } = command;
+    let role = pod_api::auth::Role::parse(&role)
+        .ok_or_else(|| anyhow::anyhow!("--role {role:?}: use viewer, editor or owner"))?;
+    let password = match std::env::var("POD_USER_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprintln!("password for {email} (one line on standard input):");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let pool = pod_projections::db::connect(&s.database_url, 2).await?;
+    let user = pod_api::auth::create_user(&pool, &tenant, &email, &name, &password, role).await?;
+    println!("user {} ({}) is {} of {tenant}", user.email, user.display_name, role.as_str());
     Ok(())
 }
 

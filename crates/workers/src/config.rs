@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::designs::s3::S3Settings;
 use crate::ideation::IdeationSettings;
 use crate::listings::pricing::PricingSettings;
 use crate::openai::OpenAiSettings;
 use crate::screening::ScreeningSettings;
 use crate::trends::sources::SourceSettings;
+use pod_blobs::S3Settings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -9,9 +9,7 @@ use pod_events::Namespace;
 use pod_events::store::StoreError;
 
 use crate::config::WorkersSettings;
-use crate::designs::blob::{BlobStore, LocalBlobStore};
 use crate::designs::openai::OpenAiImages;
-use crate::designs::s3::S3BlobStore;
 use crate::designs::typographic::TypographicRenderer;
 use crate::designs::{Designs, Renderer};
 use crate::ideation::offline::OfflineIdeas;
@@ -25,6 +23,8 @@ use crate::screening::{Screening, ScreeningIndex};
 use crate::trends::browser::ChromiumScraper;
 use crate::trends::sources::{PageScraper, SourceKind};
 use crate::trends::{TrendsError, TrendsWorker};
+use pod_blobs::S3BlobStore;
+use pod_blobs::{BlobStore, LocalBlobStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WorkerKind {

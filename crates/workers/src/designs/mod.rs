@@ -3,9 +3,7 @@
 //! preview are stored content-addressed before `DesignRendered` records
 //! their keys, checksums and sizes.
 
-pub mod blob;
 pub mod openai;
-pub mod s3;
 pub mod typographic;
 
 use std::sync::Arc;
@@ -16,12 +14,12 @@ use pod_events::domain::design::{
 use pod_events::domain::idea::IdeaEvent;
 use pod_events::{AggregateId, EventMeta, RecordedEvent};
 
-use self::blob::{BlobStore, StoredBlob};
 use self::typographic::{Layout, Palette};
 use crate::budget;
 use crate::pipeline::{Pipeline, settle, source_id, store_failure};
 use crate::provider::ProviderError;
 use crate::runtime::{Handler, HandlerError};
+use pod_blobs::{BlobStore, StoredBlob};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

@@ -4,8 +4,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pod_workers::designs::blob::{BlobError, BlobStore, sha256_hex};
-use pod_workers::designs::s3::{S3BlobStore, S3Settings};
+use pod_blobs::{BlobError, BlobStore, sha256_hex};
+use pod_blobs::{S3BlobStore, S3Settings};
 
 struct Moto(Child);
 

@@ -9,7 +9,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::blob::{BlobError, BlobStore, StoredBlob, content_key};
+use crate::{BlobError, BlobStore, StoredBlob, content_key};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub mod s3;
+
+pub use s3::{S3BlobStore, S3Settings};
+
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
     #[error("blob store at {path}: {source}")]
