@@ -71,6 +71,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::stages::TokensCommand,
     },
+    /// People who sign in to the dashboard.
+    Users {
+        #[command(subcommand)]
+        command: crate::stages::UsersCommand,
+    },
     /// Trend lists and sources.
     Trends {
         #[command(subcommand)]
@@ -310,11 +315,18 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
             }
             let ns = namespace(&s)?;
             let index = std::sync::Arc::new(pod_workers::kinds::screening_index(&s.workers)?);
-            let api = async {
-                pod_api::serve(&s.api_bind, pool.clone(), client.clone(), &ns, index, shutdown_signal())
-                    .await
-                    .map_err(anyhow::Error::from)
+            let blobs = pod_workers::kinds::blob_store(&s.workers).await?;
+            let sessions = pod_api::auth::sessions::SessionSettings {
+                secure: s.public_url().starts_with("https://"),
+                ..Default::default()
             };
+            let state = pod_api::AppState::new(pool.clone(), client.clone(), &ns, index, blobs)
+                .await?
+                .with_sessions(sessions)
+                .with_home_tenant(s.workers.trends.tenant.clone());
+            tracing::info!(url = %s.public_url(), "dashboard");
+            let api =
+                async { pod_api::serve(&s.api_bind, state, shutdown_signal()).await.map_err(anyhow::Error::from) };
             let projections = run_projections(&s, &[], RunOptions::default());
             let workers = crate::stages::all_workers(&s);
             // The first to fail ends the process (with its error).
@@ -327,6 +339,7 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
         Command::Trademarks { command } => crate::stages::trademarks(&s, command)?,
         Command::Tenants { command } => crate::stages::tenants(&s, command).await?,
         Command::Tokens { command } => crate::stages::tokens(&s, command).await?,
+        Command::Users { command } => crate::stages::users(&s, command).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

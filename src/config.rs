@@ -20,11 +20,22 @@ pub struct Settings {
     pub log_format: String,
     /// Address the API listens on.
     pub api_bind: String,
+    /// Where people reach the dashboard (`https://…` in production: session
+    /// cookies are then `Secure` and `__Host-` prefixed). Default:
+    /// `http://` + `api_bind`.
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// Maximum Postgres connections per process.
     pub db_max_connections: u32,
     /// The pipeline's workers: providers, thresholds, sources, pricing.
     #[serde(default)]
     pub workers: pod_workers::config::WorkersSettings,
+}
+
+impl Settings {
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.api_bind))
+    }
 }
 
 pub fn load(file: Option<&std::path::Path>) -> Result<Settings, config::ConfigError> {

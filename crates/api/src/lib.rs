@@ -1,9 +1,11 @@
-//! The gateway: liveness and readiness, and the REST API under `/api/v1`
-//! over the read models (through `pod-projections`) with commands through
-//! the aggregates (through `pod-events`). Every `/api/v1` route names its
-//! caller by token and reads and writes only the caller's tenant.
+//! The gateway: liveness and readiness, the REST API under `/api/v1` over
+//! the read models (through `pod-projections`) with commands through the
+//! aggregates (through `pod-events`), and the dashboard people use, served
+//! from the same routes' code. Every request names its caller — a token or
+//! a signed-in person — and reads and writes only the caller's tenant.
 
 pub mod auth;
+pub mod dashboard;
 pub mod extract;
 pub mod pagination;
 pub mod problem;
@@ -17,6 +19,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use pod_blobs::BlobStore;
 use pod_events::Namespace;
 use pod_events::domain::idea::Idea;
 use pod_events::domain::listing::Listing;
@@ -41,6 +44,14 @@ pub struct AppState {
     pub ns: Namespace,
     /// Screens a person's edits before they are recorded.
     pub index: Arc<ScreeningIndex>,
+    /// Where design artwork and previews are kept.
+    pub blobs: Arc<dyn BlobStore>,
+    pub sessions: auth::sessions::SessionSettings,
+    /// Slows password guessing per email.
+    pub login_throttle: Arc<auth::throttle::LoginThrottle>,
+    /// The shop the first-run page offers to create: the one the trends
+    /// worker feeds (`workers.trends.tenant`).
+    pub home_tenant: String,
 }
 
 impl AppState {
@@ -49,11 +60,35 @@ impl AppState {
         nats: async_nats::Client,
         ns: &Namespace,
         index: Arc<ScreeningIndex>,
+        blobs: Arc<dyn BlobStore>,
     ) -> Result<Self, StoreError> {
         let config = StoreConfig { namespace: ns.clone(), ..Default::default() };
         let ideas = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
         let listings = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
-        Ok(Self { pool, nats, ideas, listings, ns: ns.clone(), index })
+        Ok(Self {
+            pool,
+            nats,
+            ideas,
+            listings,
+            ns: ns.clone(),
+            index,
+            blobs,
+            sessions: auth::sessions::SessionSettings::default(),
+            login_throttle: Arc::new(auth::throttle::LoginThrottle::default()),
+            home_tenant: "demo".into(),
+        })
+    }
+
+    /// How browser sessions are kept (Secure cookies for HTTPS sites).
+    pub fn with_sessions(mut self, sessions: auth::sessions::SessionSettings) -> Self {
+        self.sessions = sessions;
+        self
+    }
+
+    /// The shop the first run creates.
+    pub fn with_home_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.home_tenant = tenant.into();
+        self
     }
 }
 
@@ -71,8 +106,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .nest("/api/v1", routes::api())
-        .fallback(|| async { problem::Problem::not_found("such route") })
+        .nest("/api/v1", routes::api().fallback(|| async { problem::Problem::not_found("such route") }))
+        .merge(dashboard::pages())
+        .fallback(dashboard::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .with_state(state)
@@ -95,13 +131,9 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Valu
 
 pub async fn serve(
     addr: &str,
-    pool: PgPool,
-    nats: async_nats::Client,
-    ns: &Namespace,
-    index: Arc<ScreeningIndex>,
+    state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let state = AppState::new(pool, nats, ns, index).await?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.into(), source })?;
     tracing::info!(%addr, "API listening");

@@ -173,3 +173,38 @@ pub async fn trend_seasonality(
         years,
     }))
 }
+
+/// How far a tenant's pipeline has come: counts per stage and state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct PipelineCounts {
+    pub trends: i64,
+    pub ideas: i64,
+    /// Screened and waiting for a person (amber or red, not yet decided).
+    pub ideas_awaiting_review: i64,
+    pub ideas_approved: i64,
+    pub ideas_rejected: i64,
+    pub designs_rendered: i64,
+    pub designs_failed: i64,
+    pub listings_draft: i64,
+    pub listings_approved: i64,
+    pub listings_published: i64,
+}
+
+pub async fn pipeline_counts(pool: &PgPool, tenant: &str) -> Result<PipelineCounts, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT
+           (SELECT count(*) FROM trends WHERE tenant = $1) AS trends,
+           (SELECT count(*) FROM ideas WHERE tenant = $1) AS ideas,
+           (SELECT count(*) FROM ideas WHERE tenant = $1 AND status = 'screened') AS ideas_awaiting_review,
+           (SELECT count(*) FROM ideas WHERE tenant = $1 AND status = 'approved') AS ideas_approved,
+           (SELECT count(*) FROM ideas WHERE tenant = $1 AND status = 'rejected') AS ideas_rejected,
+           (SELECT count(*) FROM designs WHERE tenant = $1 AND status IN ('rendered', 'approved')) AS designs_rendered,
+           (SELECT count(*) FROM designs WHERE tenant = $1 AND status = 'failed') AS designs_failed,
+           (SELECT count(*) FROM listings WHERE tenant = $1 AND status = 'draft') AS listings_draft,
+           (SELECT count(*) FROM listings WHERE tenant = $1 AND status = 'approved') AS listings_approved,
+           (SELECT count(*) FROM listings WHERE tenant = $1 AND status = 'published') AS listings_published",
+    )
+    .bind(tenant)
+    .fetch_one(pool)
+    .await
+}

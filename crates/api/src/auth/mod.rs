@@ -1,13 +1,25 @@
-//! API tokens: `pod_<token id>_<secret>`. Only the secret's SHA-256 is
-//! stored; a token is shown once, when it is created. Every request names
-//! its caller — a tenant and a role — and every query takes that tenant.
+//! Who is calling. Programs send an API token (`Authorization: Bearer`);
+//! people sign in (a password or an identity provider) and carry a session
+//! cookie, and every state-changing request of theirs must echo the
+//! session's CSRF token. Either way a request names a tenant and a role,
+//! and every query and command takes that tenant.
+
+pub mod people;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use rand::RngCore;
+use axum::http::{Method, header};
+use pod_events::domain::Actor;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
+
+pub use people::{FirstRun, User, create_owner, create_user, has_users, verify_login};
+pub use sessions::{CSRF_FIELD, CSRF_HEADER, Session};
+pub use tokens::{authenticate, issue_token};
 
 use crate::AppState;
 use crate::problem::Problem;
@@ -38,12 +50,21 @@ impl Role {
     }
 }
 
+/// What stands behind a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Principal {
+    /// A program, by token id.
+    Token { token_id: Uuid },
+    /// A signed-in person.
+    Person { user_id: Uuid, display_name: String, email: String, csrf: String },
+}
+
 /// Who is calling: their tenant and role.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Caller {
     pub tenant: String,
     pub role: Role,
-    pub token_id: Uuid,
+    pub principal: Principal,
 }
 
 impl Caller {
@@ -52,11 +73,23 @@ impl Caller {
         if self.role >= role {
             Ok(())
         } else {
-            Err(Problem::forbidden(format!(
-                "this needs the {} role; the token has {}",
-                role.as_str(),
-                self.role.as_str()
-            )))
+            Err(Problem::forbidden(format!("this needs the {} role; you have {}", role.as_str(), self.role.as_str())))
+        }
+    }
+
+    /// Who the events record: a person by id, a token as a policy (so what
+    /// needs a person — an amber idea, say — still needs one).
+    pub fn actor(&self) -> Actor {
+        match &self.principal {
+            Principal::Person { user_id, .. } => Actor::User { user_id: *user_id },
+            Principal::Token { token_id } => Actor::Policy { name: format!("api-token:{token_id}") },
+        }
+    }
+
+    pub fn person(&self) -> Option<(&str, &str)> {
+        match &self.principal {
+            Principal::Person { display_name, email, .. } => Some((display_name, email)),
+            Principal::Token { .. } => None,
         }
     }
 }
@@ -67,12 +100,29 @@ pub enum AccountError {
     NoTenant(String),
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error("{0} is already taken")]
+    Taken(&'static str),
+    #[error("hashing the password: {0}")]
+    Hash(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
-fn sha256(secret: &str) -> Vec<u8> {
+pub(crate) fn sha256(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// Equal without a timing side channel (both sides are hashes of equal length).
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A random secret: 32 bytes as hex.
+pub(crate) fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 /// Creates a tenant (idempotent: an existing one keeps its name).
@@ -87,66 +137,51 @@ pub async fn create_tenant(pool: &PgPool, tenant: &str, name: &str) -> Result<()
     Ok(())
 }
 
-/// Issues a token; returns it in full (the only time it is seen).
-pub async fn issue_token(pool: &PgPool, tenant: &str, name: &str, role: Role) -> Result<String, AccountError> {
-    let exists: Option<String> =
-        sqlx::query_scalar("SELECT tenant FROM tenants WHERE tenant = $1").bind(tenant).fetch_optional(pool).await?;
-    if exists.is_none() {
-        return Err(AccountError::NoTenant(tenant.into()));
-    }
-    let id = Uuid::new_v4();
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = hex::encode(bytes);
-    sqlx::query("INSERT INTO api_tokens (token_id, tenant, name, role, secret_sha256) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(tenant)
-        .bind(name)
-        .bind(role.as_str())
-        .bind(sha256(&secret))
-        .execute(pool)
-        .await?;
-    Ok(format!("pod_{}_{secret}", id.simple()))
-}
-
-/// The caller a bearer token stands for, if it is valid and not revoked.
-pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<Caller>, sqlx::Error> {
-    let Some((id, secret)) = token.strip_prefix("pod_").and_then(|t| t.split_once('_')) else {
-        return Ok(None);
-    };
-    let Ok(token_id) = Uuid::parse_str(id) else {
-        return Ok(None);
-    };
-    let row: Option<(String, String, Vec<u8>)> = sqlx::query_as(
-        "UPDATE api_tokens SET last_used_at = now() WHERE token_id = $1 AND revoked_at IS NULL
-         RETURNING tenant, role, secret_sha256",
-    )
-    .bind(token_id)
-    .fetch_optional(pool)
-    .await?;
-    let Some((tenant, role, stored)) = row else { return Ok(None) };
-    // Constant-time comparison of the hashes.
-    let given = sha256(secret);
-    let same = given.len() == stored.len() && given.iter().zip(&stored).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    match (same, Role::parse(&role)) {
-        (true, Some(role)) => Ok(Some(Caller { tenant, role, token_id })),
-        _ => Ok(None),
-    }
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let header =
-            parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
-                Problem::unauthorized("send `Authorization: Bearer <token>` (create one with `pod tokens create`)")
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| Problem::unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        authenticate(&state.pool, token.trim())
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(|| Problem::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+            return authenticate(&state.pool, token.trim())
+                .await?
+                .ok_or_else(|| Problem::unauthorized("the token is unknown or revoked"));
+        }
+        let Some(session) = sessions::from_cookies(&parts.headers, state).await? else {
+            return Err(Problem::unauthorized(
+                "sign in, or send `Authorization: Bearer <token>` (create one with `pod tokens create`)",
+            ));
+        };
+        if is_unsafe(&parts.method) {
+            sessions::check_origin(&parts.headers)?;
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if !session.csrf_matches(sent) {
+                return Err(Problem::forbidden(format!("send the page's CSRF token in the {CSRF_HEADER} header")));
+            }
+        }
+        Ok(session.caller())
+    }
+}
+
+/// A signed-in person, without the CSRF check: for handlers that read a
+/// form and check the form's own `csrf` field instead.
+pub struct SignedIn(pub Session);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        sessions::from_cookies(&parts.headers, state)
             .await?
-            .ok_or_else(|| Problem::unauthorized("the token is unknown or revoked"))
+            .map(SignedIn)
+            .ok_or_else(|| Problem::unauthorized("sign in first"))
     }
 }

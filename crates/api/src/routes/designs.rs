@@ -63,3 +63,64 @@ pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<Strin
     let sql = format!("SELECT {COLUMNS} FROM designs WHERE tenant = $1 AND design_id = $2");
     super::by_id(&s, sql, &caller.tenant, id, "design").await
 }
+
+/// Which stored file of a design.
+#[derive(Debug, Clone, Copy)]
+enum File {
+    Artwork,
+    Preview,
+}
+
+async fn file(caller: Caller, s: AppState, raw: String, which: File) -> Result<axum::response::Response, Problem> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let id = uuid_path("design", &raw)?;
+    let column = match which {
+        File::Artwork => "artwork",
+        File::Preview => "preview",
+    };
+    let asset: Option<Option<serde_json::Value>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT {column} FROM designs WHERE tenant = $1 AND design_id = $2"
+    )))
+    .bind(&caller.tenant)
+    .bind(id)
+    .fetch_optional(&s.pool)
+    .await?;
+    let asset =
+        asset.ok_or_else(|| Problem::not_found("design"))?.ok_or_else(|| Problem::not_found("rendered image"))?;
+    let key = asset.get("key").and_then(|k| k.as_str()).ok_or_else(|| Problem::not_found("rendered image"))?;
+    let sha = asset.get("sha256").and_then(|k| k.as_str()).unwrap_or_default().to_owned();
+    let content_type = asset.get("content_type").and_then(|k| k.as_str()).unwrap_or("image/png").to_owned();
+    let bytes = s.blobs.get(key).await.map_err(|e| match e {
+        pod_blobs::BlobError::NotFound { .. } => Problem::not_found("stored image"),
+        other => Problem::new(axum::http::StatusCode::BAD_GATEWAY, format!("the blob store: {other}")),
+    })?;
+    // Content-addressed: the bytes behind a key never change.
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned()),
+            (header::ETAG, format!("\"{sha}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The print file: a transparent PNG at the print area's size and DPI.
+pub async fn artwork(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, Problem> {
+    file(caller, s, id, File::Artwork).await
+}
+
+/// The design on the garment colour, for a quick look.
+pub async fn preview(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, Problem> {
+    file(caller, s, id, File::Preview).await
+}

@@ -5,7 +5,6 @@ use crate::extract::Query;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use pod_events::domain::Actor;
 use pod_events::domain::idea::{IdeaCommand, IdeaError};
 use pod_events::store::{CommandError, Outcome};
 use pod_events::{AggregateId, TenantId};
@@ -35,7 +34,8 @@ pub struct Idea {
     pub version: i64,
 }
 
-const COLUMNS: &str = "idea_id, trend_id, phrase, niche, product_type, style, audience, tags, provider, status,
+pub(crate) const COLUMNS: &str =
+    "idea_id, trend_id, phrase, niche, product_type, style, audience, tags, provider, status,
                        verdict, hits, created_at, version";
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -74,7 +74,7 @@ pub struct Decision {
     pub reason: Option<String>,
 }
 
-async fn decide(
+pub(crate) async fn decide(
     caller: Caller,
     s: AppState,
     raw_id: String,
@@ -101,14 +101,14 @@ async fn decide(
     }
 }
 
-/// Approves an idea on behalf of the token (a program: amber ideas need a person).
+/// Approves an idea on behalf of the caller (a token is a program: amber ideas need a person).
 pub async fn approve(
     caller: Caller,
     State(s): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let by = Actor::Policy { name: format!("api-token:{}", caller.token_id) };
+    let by = caller.actor();
     decide(caller, s, id, headers, IdeaCommand::Approve { by }).await
 }
 
@@ -130,6 +130,6 @@ pub async fn reject(
     if reason.chars().count() > 500 {
         return Err(Problem::bad_request("reason", "at most 500 characters"));
     }
-    let by = Actor::Policy { name: format!("api-token:{}", caller.token_id) };
+    let by = caller.actor();
     decide(caller, s, id, headers, IdeaCommand::Reject { by, reason }).await
 }

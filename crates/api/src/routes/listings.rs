@@ -73,7 +73,7 @@ pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<Strin
 
 /// A listing's text now: title, description, tags, its trend's keyword and
 /// its product type.
-type CurrentText = (String, String, Vec<String>, Option<String>, Option<String>);
+pub(crate) type CurrentText = (String, String, Vec<String>, Option<String>, Option<String>);
 
 /// A person's (or a program's) edit. Absent fields stay as they are.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -147,8 +147,19 @@ pub async fn edit(
 ) -> Result<Response, Problem> {
     caller.require(Role::Editor)?;
     let id = uuid_path("listing", &raw)?;
-    // The listing as it reads now (404 before anything else: another
-    // tenant's id names nothing here), for the SEO score and the screening.
+    // 404 before anything else: another tenant's id names nothing here.
+    let current = current_text(&s, &caller.tenant, id).await?;
+    let edit: Edit = serde_json::from_slice(&body).map_err(|e| {
+        Problem::invalid(vec![FieldError { field: "body".into(), message: format!("not a listing edit: {e}") }])
+    })?;
+    let revision = draft_revision(&s, current, &edit, caller.actor())?;
+    let meta = super::command_meta(&headers)?;
+    record_revision(&s, &caller, id, revision, edit.expected_revisions, &meta).await?;
+    Ok(super::accepted(format!("/api/v1/listings/{id}")))
+}
+
+/// The listing's text as it reads now, for scoring and screening an edit.
+pub(crate) async fn current_text(s: &AppState, tenant: &str, id: Uuid) -> Result<CurrentText, Problem> {
     let current: Option<CurrentText> = sqlx::query_as(
         "SELECT l.title, l.description, l.tags, t.normalized, i.product_type
          FROM listings l
@@ -156,17 +167,24 @@ pub async fn edit(
          LEFT JOIN trends t ON t.tenant = i.tenant AND t.trend_id = i.trend_id
          WHERE l.tenant = $1 AND l.listing_id = $2",
     )
-    .bind(&caller.tenant)
+    .bind(tenant)
     .bind(id)
     .fetch_optional(&s.pool)
     .await?;
-    let Some((title, description, tags, keyword, product_type)) = current else {
-        return Err(Problem::not_found("listing"));
-    };
-    let edit: Edit = serde_json::from_slice(&body).map_err(|e| {
-        Problem::invalid(vec![FieldError { field: "body".into(), message: format!("not a listing edit: {e}") }])
-    })?;
-    validate(&edit).map_err(Problem::invalid)?;
+    current.ok_or_else(|| Problem::not_found("listing"))
+}
+
+/// The revision an edit makes of the current text: every field checked
+/// (all errors at once, 422), the result scored for SEO and — when the
+/// text changed — screened again. Records nothing.
+pub(crate) fn draft_revision(
+    s: &AppState,
+    current: CurrentText,
+    edit: &Edit,
+    by: Actor,
+) -> Result<ListingRevised, Problem> {
+    let (title, description, tags, keyword, product_type) = current;
+    validate(edit).map_err(Problem::invalid)?;
     if edit.title.is_none() && edit.description.is_none() && edit.tags.is_none() && edit.price_cents.is_none() {
         return Err(Problem::invalid(vec![FieldError { field: "body".into(), message: "nothing to change".into() }]));
     }
@@ -186,7 +204,7 @@ pub async fn edit(
         let hits = screen_fields(&s.index, &fields, product_type.as_deref().and_then(nice_class));
         IdeaScreened { verdict: verdict_of(&hits), hits, index_version: s.index.version() }
     });
-    let revision = ListingRevised {
+    Ok(ListingRevised {
         title: edit.title.as_ref().map(|_| title.to_string()),
         description: edit.description.clone(),
         tags: edit.tags.as_ref().map(|_| tags.iter().map(|t| t.as_str().to_owned()).collect()),
@@ -194,14 +212,25 @@ pub async fn edit(
         seo_score: seo.score,
         seo_checks: seo.checks,
         screening,
-        by: Actor::Policy { name: format!("api-token:{}", caller.token_id) },
-    };
+        by,
+    })
+}
+
+/// Records a revision through the Listing aggregate; a revision made on an
+/// older one is refused 409 with `current_revisions`.
+pub(crate) async fn record_revision(
+    s: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    revision: ListingRevised,
+    expected_revisions: Option<u32>,
+    meta: &pod_events::EventMeta,
+) -> Result<(), Problem> {
     let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
     let aggregate = AggregateId::new(tenant, id);
-    let meta = super::command_meta(&headers)?;
-    let command = ListingCommand::Revise { revision, expected_revisions: edit.expected_revisions };
-    match s.listings.execute(&aggregate, command, &meta).await {
-        Ok(_) => Ok(super::accepted(format!("/api/v1/listings/{id}"))),
+    let command = ListingCommand::Revise { revision, expected_revisions };
+    match s.listings.execute(&aggregate, command, meta).await {
+        Ok(_) => Ok(()),
         Err(CommandError::Rejected(ListingError::Unknown)) => Err(Problem::not_found("listing")),
         Err(CommandError::Rejected(ListingError::Stale { current })) => {
             Err(Problem::new(StatusCode::CONFLICT, ListingError::Stale { current }.to_string())
@@ -210,6 +239,40 @@ pub async fn edit(
         Err(CommandError::Rejected(e)) => Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
         Err(CommandError::Conflict { .. }) => {
             Err(Problem::new(StatusCode::CONFLICT, "the listing kept changing; read it again"))
+        }
+        Err(CommandError::Store(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}"))),
+    }
+}
+
+/// Approves a listing for publishing (editor role). Red screening refuses;
+/// amber needs a person, so a token cannot approve it (409).
+pub async fn approve(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let id = approve_listing(&s, &caller, &raw, &headers).await?;
+    Ok(super::accepted(format!("/api/v1/listings/{id}")))
+}
+
+pub(crate) async fn approve_listing(
+    s: &AppState,
+    caller: &Caller,
+    raw: &str,
+    headers: &HeaderMap,
+) -> Result<Uuid, Problem> {
+    caller.require(Role::Editor)?;
+    let id = uuid_path("listing", raw)?;
+    let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
+    let meta = super::command_meta(headers)?;
+    let command = ListingCommand::Approve { by: caller.actor() };
+    match s.listings.execute(&AggregateId::new(tenant, id), command, &meta).await {
+        Ok(_) => Ok(id),
+        Err(CommandError::Rejected(ListingError::Unknown)) => Err(Problem::not_found("listing")),
+        Err(CommandError::Rejected(e)) => Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
+        Err(CommandError::Conflict { .. }) => {
+            Err(Problem::new(StatusCode::CONFLICT, "the listing changed while we approved it; read it again"))
         }
         Err(CommandError::Store(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}"))),
     }

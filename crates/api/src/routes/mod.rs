@@ -1,12 +1,12 @@
-//! `/api/v1`: every route takes the caller's tenant from its token.
+//! `/api/v1`: every route takes the caller's tenant from its token or session.
 
-mod dead_letters;
-mod designs;
+pub(crate) mod dead_letters;
+pub(crate) mod designs;
 mod feed;
-mod ideas;
-mod listings;
-mod operations;
-mod trends;
+pub(crate) mod ideas;
+pub(crate) mod listings;
+pub(crate) mod operations;
+pub(crate) mod trends;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -26,9 +26,12 @@ pub fn api() -> Router<AppState> {
         .route("/ideas/{id}/reject", post(ideas::reject))
         .route("/designs", get(designs::list))
         .route("/designs/{id}", get(designs::one))
+        .route("/designs/{id}/artwork.png", get(designs::artwork))
+        .route("/designs/{id}/preview.png", get(designs::preview))
         .route("/listings", get(listings::list))
         .route("/listings.csv", get(listings::csv))
         .route("/listings/{id}", get(listings::one).patch(listings::edit))
+        .route("/listings/{id}/approve", post(listings::approve))
         .route("/dead-letters", get(dead_letters::list))
         .route("/dead-letters/{seq}/retry", post(dead_letters::retry))
         .route("/feed", get(feed::sse))

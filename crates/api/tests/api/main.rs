@@ -5,6 +5,8 @@
 mod support;
 
 mod authorization;
+mod browser;
+mod dashboard;
 mod ideas;
 mod listings;
 mod live;

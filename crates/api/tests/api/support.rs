@@ -6,7 +6,8 @@ use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use http_body_util::BodyExt;
 use pod_api::auth::{Role, create_tenant, issue_token};
-use pod_events::domain::design::{Design, DesignCommand, DesignRequested, PrintArea};
+use pod_blobs::BlobStore;
+use pod_events::domain::design::{Asset, Design, DesignCommand, DesignRendered, DesignRequested, PrintArea};
 use pod_events::domain::idea::{Idea, IdeaCommand, IdeaGenerated, IdeaScreened, Verdict};
 use pod_events::domain::listing::{Listing, ListingCommand, ListingDrafted};
 use pod_events::domain::trend::{Observation, Trend, TrendCommand};
@@ -42,6 +43,7 @@ pub struct Seeded {
 
 pub struct Api {
     pub router: Router,
+    pub state: pod_api::AppState,
     pub pool: sqlx::PgPool,
     pub client: async_nats::Client,
     pub ns: Namespace,
@@ -79,7 +81,9 @@ impl Api {
         };
         let pool = pod_projections::db::connect(&url, 8).await.unwrap();
         pod_projections::db::migrate(&pool).await.unwrap();
-        let seeded = seed(&client, &ns).await;
+        let blobs_dir = std::env::temp_dir().join(format!("pod-api-test-{tag}"));
+        let blobs = std::sync::Arc::new(pod_blobs::LocalBlobStore::new(&blobs_dir));
+        let seeded = seed(&client, &ns, blobs.as_ref()).await;
         project(&pool, &client, &ns).await;
         for t in ["acme", "beta"] {
             create_tenant(&pool, t, t).await.unwrap();
@@ -88,8 +92,22 @@ impl Api {
         let acme_viewer = issue_token(&pool, "acme", "test", Role::Viewer).await.unwrap();
         let beta_editor = issue_token(&pool, "beta", "test", Role::Editor).await.unwrap();
         let index = std::sync::Arc::new(pod_screening::ScreeningIndex::curated());
-        let state = pod_api::AppState::new(pool.clone(), client.clone(), &ns, index).await.unwrap();
-        Self { router: pod_api::router(state), pool, client, ns, db, seeded, acme_editor, acme_viewer, beta_editor }
+        let state = pod_api::AppState::new(pool.clone(), client.clone(), &ns, index, blobs)
+            .await
+            .unwrap()
+            .with_sessions(pod_api::auth::sessions::SessionSettings { secure: false, ..Default::default() });
+        Self {
+            router: pod_api::router(state.clone()),
+            state,
+            pool,
+            client,
+            ns,
+            db,
+            seeded,
+            acme_editor,
+            acme_viewer,
+            beta_editor,
+        }
     }
 
     /// Sends a request; returns the status, the content type and the JSON body.
@@ -175,7 +193,15 @@ impl Drop for Api {
     }
 }
 
-async fn seed(client: &async_nats::Client, ns: &Namespace) -> Seeded {
+/// A real 1×1 PNG (a transparent pixel).
+pub const TINY_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0b, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x02, 0x00, 0x00, 0x05, 0x00, 0x01, 0x7a, 0x5e, 0xab, 0x3f, 0x00,
+    0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+async fn seed(client: &async_nats::Client, ns: &Namespace, blobs: &dyn BlobStore) -> Seeded {
     let trends = CommandBus::new(JetStreamStore::<Trend>::open(client.clone(), config(ns)).await.unwrap(), ());
     let ideas = CommandBus::new(JetStreamStore::<Idea>::open(client.clone(), config(ns)).await.unwrap(), ());
     let listings = CommandBus::new(JetStreamStore::<Listing>::open(client.clone(), config(ns)).await.unwrap(), ());
@@ -230,10 +256,28 @@ async fn seed(client: &async_nats::Client, ns: &Namespace) -> Seeded {
         print_area: PrintArea::default(),
     };
     designs.execute(&design, DesignCommand::Request(request), &EventMeta::new_command()).await.unwrap();
+    // The aggregate checks the artwork's recorded size against the print
+    // area; the stored bytes stand in for it (a real PNG, but 1×1).
+    let area = PrintArea::default();
+    let asset = |stored: pod_blobs::StoredBlob, (width, height): (u32, u32)| Asset {
+        key: stored.key,
+        sha256: stored.sha256,
+        bytes: stored.bytes,
+        width,
+        height,
+        content_type: "image/png".into(),
+    };
+    let artwork =
+        asset(blobs.put("artwork", "png", "image/png", TINY_PNG.to_vec()).await.unwrap(), (area.width, area.height));
+    let mut preview_bytes = TINY_PNG.to_vec();
+    preview_bytes.extend_from_slice(b"preview");
+    let preview = asset(blobs.put("preview", "png", "image/png", preview_bytes).await.unwrap(), (1, 1));
+    let rendered = DesignRendered { artwork, preview, renderer: "typographic".into(), cost_micros: 0 };
+    designs.execute(&design, DesignCommand::RecordRender(rendered), &EventMeta::new_command()).await.unwrap();
     let listing = AggregateId::generate(acme);
     let drafted = ListingDrafted {
         idea_id: idea.id,
-        design_id: Uuid::new_v4(),
+        design_id: design.id,
         title: "Proud Cat Mom Shirt, Cat Mom Gift".into(),
         description: "A shirt.".into(),
         tags: vec!["cat mom".into()],
@@ -260,5 +304,71 @@ async fn seed(client: &async_nats::Client, ns: &Namespace) -> Seeded {
         acme_design: design.id,
         beta_trend: beta_trend.id,
         acme_dead_letter,
+    }
+}
+
+/// A signed-in person: their cookie header and the session's CSRF token.
+pub struct Person {
+    pub cookie: String,
+    pub csrf: String,
+    pub email: String,
+}
+
+impl Api {
+    /// Creates a person with `role` in `tenant` and signs them in.
+    pub async fn person(&self, tenant: &str, role: Role) -> Person {
+        let email = format!("{}@{tenant}.example", Uuid::new_v4().simple());
+        let user = pod_api::auth::create_user(&self.pool, tenant, &email, "Ana Lima", PASSWORD, role).await.unwrap();
+        let settings = &self.state.sessions;
+        let secret = pod_api::auth::sessions::start(&self.pool, settings, user.user_id, tenant).await.unwrap();
+        let session = pod_api::auth::sessions::lookup(&self.pool, &secret).await.unwrap().unwrap();
+        Person { cookie: format!("{}={secret}", settings.cookie_name()), csrf: session.csrf, email }
+    }
+
+    /// Sends a request with a body; returns status, headers and the body as text.
+    pub async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self.router.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl Api {
+    /// Records a new trend for acme, as the trends worker would.
+    pub async fn observe_trend(&self, keyword: &str) -> Uuid {
+        let trends =
+            CommandBus::new(JetStreamStore::<Trend>::open(self.client.clone(), config(&self.ns)).await.unwrap(), ());
+        let acme = TenantId::parse("acme").unwrap();
+        let id = AggregateId::derived(acme, "trend", keyword);
+        let command = TrendCommand::Observe {
+            keyword: keyword.into(),
+            niche: "pets".into(),
+            product_types: vec!["t-shirt".into()],
+            observation: Observation {
+                source: "browser-test".into(),
+                observed_at: Utc::now(),
+                rank: None,
+                volume: None,
+                score: 77.0,
+                estimated: false,
+                confidence: 0.9,
+            },
+        };
+        trends.execute(&id, command, &EventMeta::new_command()).await.unwrap();
+        id.id
     }
 }

@@ -1,0 +1,189 @@
+//! Signing in and out, and the first run: on a fresh install the first
+//! person creates the shop and its owner account (argon2 password), so the
+//! offline default needs no identity provider.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+
+use super::render;
+use crate::AppState;
+use crate::auth::sessions::{self, check_origin};
+use crate::auth::{AccountError, FirstRun, create_owner, has_users, verify_login};
+use crate::problem::Problem;
+
+#[derive(Template, Default)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    shop_name: String,
+    tenant: String,
+    display_name: String,
+    email: String,
+    error: Option<(String, String)>,
+}
+
+#[derive(Template, Default)]
+#[template(path = "login.html")]
+struct LoginPage {
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    shop_name: String,
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+/// Only a path on this site (never `//other.example` or a full URL).
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/" }
+}
+
+/// Signs the person in to their first shop and sends them on.
+async fn sign_in(s: &AppState, jar: CookieJar, user: &crate::auth::User, next: &str) -> Result<Response, Problem> {
+    let Some((tenant, _)) = user.memberships.first() else {
+        return Err(Problem::forbidden("this account belongs to no shop yet; ask an owner to add you"));
+    };
+    let secret = sessions::start(&s.pool, &s.sessions, user.user_id, tenant).await?;
+    let jar = jar.add(s.sessions.cookie(secret));
+    Ok((jar, Redirect::to(safe_next(next))).into_response())
+}
+
+pub async fn setup_page(State(s): State<AppState>) -> Result<Response, Problem> {
+    if has_users(&s.pool).await? {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    Ok(render(&SetupPage { tenant: s.home_tenant.clone(), ..Default::default() }))
+}
+
+pub async fn setup(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<SetupForm>,
+) -> Result<Response, Problem> {
+    check_origin(&headers)?;
+    let first = FirstRun {
+        tenant: f.tenant.trim().to_owned(),
+        shop_name: f.shop_name.clone(),
+        email: f.email.clone(),
+        display_name: f.display_name.clone(),
+        password: f.password.clone(),
+    };
+    let refused = |field: &str, reason: String| {
+        let page = SetupPage {
+            shop_name: f.shop_name.clone(),
+            tenant: f.tenant.clone(),
+            display_name: f.display_name.clone(),
+            email: f.email.clone(),
+            error: Some((field.to_owned(), reason)),
+        };
+        (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
+    };
+    match create_owner(&s.pool, &first).await {
+        Ok(user) => sign_in(&s, jar, &user, "/").await,
+        Err(AccountError::Invalid { field, reason }) => Ok(refused(field, reason)),
+        Err(AccountError::Taken("email")) => Ok(refused("email", "already has an account".into())),
+        Err(AccountError::Taken(_)) => Ok(Redirect::to("/login").into_response()),
+        Err(e) => Err(Problem::internal(e)),
+    }
+}
+
+pub async fn login_page(State(s): State<AppState>, Query(q): Query<Next>) -> Result<Response, Problem> {
+    if !has_users(&s.pool).await? {
+        return Ok(Redirect::to("/setup").into_response());
+    }
+    Ok(render(&LoginPage { next: q.next.unwrap_or_default(), ..Default::default() }))
+}
+
+pub async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, Problem> {
+    check_origin(&headers)?;
+    if !s.login_throttle.allows(&f.email) {
+        let page = LoginPage {
+            email: f.email,
+            next: f.next,
+            error: Some("Too many attempts for this email; wait a minute and try again.".into()),
+        };
+        return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response());
+    }
+    match verify_login(&s.pool, &f.email, &f.password).await? {
+        Some(user) => sign_in(&s, jar, &user, &f.next).await,
+        None => {
+            let page = LoginPage {
+                email: f.email,
+                next: f.next,
+                error: Some("That email and password do not match an account.".into()),
+            };
+            Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response())
+        }
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<LogoutForm>,
+) -> Result<Response, Problem> {
+    check_origin(&headers)?;
+    if let Some(secret) = sessions::secret_from(&headers, &s.sessions) {
+        // Signing out needs the page's token, so another site cannot sign a person out.
+        if let Some(session) = sessions::lookup(&s.pool, &secret).await? {
+            if !session.csrf_matches(&f.csrf) {
+                return Err(Problem::forbidden("sign out from the dashboard's own button"));
+            }
+            sessions::end(&s.pool, &secret).await?;
+        }
+    }
+    Ok((jar.add(s.sessions.removal()), Redirect::to("/login")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(super::safe_next("/ideas?status=screened"), "/ideas?status=screened");
+        for bad in ["//evil.example", "https://evil.example", "/\\evil.example", ""] {
+            assert_eq!(super::safe_next(bad), "/", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! What people do on the pages, answered with fragments htmx swaps in:
+//! decide ideas, check and save a listing's text as it is typed, approve
+//! listings, send dead letters back. Each goes through the same command
+//! code as `/api/v1`, with the person as the actor.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum_extra::extract::Form;
+use pod_events::domain::idea::IdeaCommand;
+
+use super::pages::{Check, Hit, checks_of, hits_of};
+use super::render;
+use crate::AppState;
+use crate::auth::{Caller, Role};
+use crate::problem::{FieldError, Problem};
+use crate::routes::{dead_letters, ideas, listings};
+
+/// The outcome of an action, in a sentence, in place of its buttons.
+#[derive(Template)]
+#[template(path = "fragments/outcome.html")]
+struct Outcome {
+    ok: bool,
+    message: String,
+}
+
+fn outcome(result: Result<String, Problem>) -> Response {
+    match result {
+        Ok(message) => render(&Outcome { ok: true, message }),
+        Err(p) => render(&Outcome { ok: false, message: p.details().detail.clone() }),
+    }
+}
+
+pub async fn approve_idea(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let by = caller.actor();
+    let done = ideas::decide(caller, s, id, headers, IdeaCommand::Approve { by }).await;
+    outcome(done.map(|_| "Approved — its design is being rendered.".to_owned()))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Reason {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn reject_idea(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(r): Form<Reason>,
+) -> Response {
+    let reason = r.reason.trim();
+    let reason = if reason.is_empty() { "rejected on review".to_owned() } else { reason.chars().take(500).collect() };
+    let by = caller.actor();
+    let done = ideas::decide(caller, s, id, headers, IdeaCommand::Reject { by, reason }).await;
+    outcome(done.map(|_| "Rejected.".to_owned()))
+}
+
+/// The editor's fields as the browser sends them.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct EditorForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    price: String,
+    expected_revisions: Option<u32>,
+}
+
+/// `24.99` → 2499 cents.
+pub fn parse_price(raw: &str) -> Result<i64, String> {
+    let raw = raw.trim().trim_start_matches('$');
+    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let ok = !whole.is_empty()
+        && whole.len() <= 6
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() <= 2
+        && frac.bytes().all(|b| b.is_ascii_digit());
+    if !ok {
+        return Err("must be an amount like 24.99".into());
+    }
+    let cents = format!("{frac:0<2}").parse::<i64>().unwrap_or(0);
+    Ok(whole.parse::<i64>().unwrap_or(0) * 100 + cents)
+}
+
+/// The edit the form makes: only the fields that differ from the listing
+/// as it reads now; a bad price is reported with the other fields' errors.
+fn edit_of(form: &EditorForm, current: &listings::Listing) -> (listings::Edit, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    let tags: Vec<String> = form.tags.iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+    let price = match parse_price(&form.price) {
+        Ok(p) => Some(p),
+        Err(message) => {
+            errors.push(FieldError { field: "price".into(), message });
+            None
+        }
+    };
+    let edit = listings::Edit {
+        title: (form.title != current.title).then(|| form.title.clone()),
+        description: (form.description != current.description).then(|| form.description.clone()),
+        tags: (tags != current.tags).then_some(tags),
+        price_cents: price.filter(|p| *p != current.price_cents),
+        expected_revisions: form.expected_revisions,
+    };
+    (edit, errors)
+}
+
+/// A field's error as the editor shows it: `tags[1]` reads "Tag 2".
+pub struct ShownError {
+    pub field: String,
+    pub label: String,
+    pub message: String,
+}
+
+pub fn label_of(field: &str) -> String {
+    if let Some(i) = field.strip_prefix("tags[").and_then(|r| r.strip_suffix(']')).and_then(|i| i.parse::<usize>().ok())
+    {
+        return format!("Tag {}", i + 1);
+    }
+    match field {
+        "title" => "Title".into(),
+        "description" => "Description".into(),
+        "tags" => "Tags".into(),
+        "price" | "price_cents" => "Price".into(),
+        other => other.to_owned(),
+    }
+}
+
+fn shown(errors: &[FieldError]) -> Vec<ShownError> {
+    errors
+        .iter()
+        .map(|e| ShownError { field: e.field.clone(), label: label_of(&e.field), message: e.message.clone() })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "fragments/listing_check.html")]
+pub(crate) struct ListingCheck {
+    errors: Vec<ShownError>,
+    /// The fields in error, for the script that marks their inputs.
+    invalid: String,
+    score: i32,
+    checks: Vec<Check>,
+    hits: Vec<Hit>,
+    verdict: String,
+    changed: bool,
+    saved: Option<String>,
+    conflict: Option<String>,
+    revisions: Option<i32>,
+}
+
+impl ListingCheck {
+    /// The listing's checks as recorded: its score, checks and hits.
+    pub(crate) async fn stored(s: &AppState, caller: &Caller, now: &listings::Listing) -> Result<Self, Problem> {
+        Ok(Self {
+            errors: Vec::new(),
+            invalid: String::new(),
+            score: now.seo_score,
+            checks: checks_of(&now.seo_checks),
+            hits: super::pages::stored_hits(s, &caller.tenant, now.listing_id).await?,
+            verdict: now.verdict.clone().unwrap_or_else(|| "green".into()),
+            changed: false,
+            saved: None,
+            conflict: None,
+            revisions: None,
+        })
+    }
+}
+
+async fn current(caller: &Caller, s: &AppState, id: &str) -> Result<listings::Listing, Problem> {
+    Ok(listings::one(caller.clone(), State(s.clone()), Path(id.to_owned())).await?.0)
+}
+
+/// Checks the form as it is typed: every field's error in Etsy's words,
+/// and the SEO score and screening the text would get. Records nothing.
+pub async fn check_listing(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<EditorForm>,
+) -> Result<Response, Problem> {
+    let now = current(&caller, &s, &id).await?;
+    Ok(render(&assess(&s, &caller, &now, &form).await?.0))
+}
+
+/// The check of a form, and the revision it would record when it is clean.
+async fn assess(
+    s: &AppState,
+    caller: &Caller,
+    now: &listings::Listing,
+    form: &EditorForm,
+) -> Result<(ListingCheck, Option<pod_events::domain::listing::ListingRevised>), Problem> {
+    let (edit, mut errors) = edit_of(form, now);
+    if let Err(mut more) = listings::validate(&edit) {
+        errors.append(&mut more);
+    }
+    let changed =
+        edit.title.is_some() || edit.description.is_some() || edit.tags.is_some() || edit.price_cents.is_some();
+    let mut check = ListingCheck::stored(s, caller, now).await?;
+    check.invalid = errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>().join(",");
+    check.changed = changed;
+    if !errors.is_empty() {
+        check.errors = shown(&errors);
+        return Ok((check, None));
+    }
+    if !changed {
+        return Ok((check, None));
+    }
+    let text = listings::current_text(s, &caller.tenant, now.listing_id).await?;
+    match listings::draft_revision(s, text, &edit, caller.actor()) {
+        Ok(revision) => {
+            check.score = i32::from(revision.seo_score);
+            check.checks = checks_of(&serde_json::to_value(&revision.seo_checks).unwrap_or_default());
+            if let Some(screening) = &revision.screening {
+                check.hits = hits_of(&serde_json::to_value(&screening.hits).unwrap_or_default());
+                check.verdict = screening.verdict.as_str().to_owned();
+            }
+            Ok((check, Some(revision)))
+        }
+        Err(p) => {
+            check.invalid = p.details().errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>().join(",");
+            check.errors = shown(&p.details().errors);
+            Ok((check, None))
+        }
+    }
+}
+
+/// Saves the form as a revision of the listing, made on the revision the
+/// page showed: if someone else saved since, nothing is overwritten.
+pub async fn save_listing(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<EditorForm>,
+) -> Result<Response, Problem> {
+    caller.require(Role::Editor)?;
+    let now = current(&caller, &s, &id).await?;
+    let (mut check, revision) = assess(&s, &caller, &now, &form).await?;
+    let Some(revision) = revision else {
+        return Ok(render(&check));
+    };
+    let meta = crate::routes::command_meta(&headers)?;
+    match listings::record_revision(&s, &caller, now.listing_id, revision, form.expected_revisions, &meta).await {
+        Ok(()) => {
+            let next = form.expected_revisions.map(|r| r as i32 + 1).unwrap_or(now.revisions + 1);
+            check.saved = Some(format!("Saved as revision {next}."));
+            check.revisions = Some(next);
+            check.changed = false;
+        }
+        Err(p) => {
+            let current = p.details().extensions.get("current_revisions").and_then(|v| v.as_i64());
+            check.conflict = Some(match current {
+                Some(n) => format!(
+                    "Someone saved this listing while you were editing (it is at revision {n} now). Reload to see their change; your text is still in the form."
+                ),
+                None => p.details().detail.clone(),
+            });
+        }
+    }
+    Ok(render(&check))
+}
+
+pub async fn approve_listing(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let done = listings::approve_listing(&s, &caller, &id, &headers).await;
+    outcome(done.map(|_| "Approved — ready to publish.".to_owned()))
+}
+
+pub async fn retry_dead_letter(caller: Caller, State(s): State<AppState>, Path(seq): Path<String>) -> Response {
+    let done = dead_letters::retry(caller, State(s), Path(seq)).await;
+    outcome(done.map(|(_, letter)| format!("Sent back to the {} worker.", letter.0.worker)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{label_of, parse_price};
+
+    #[test]
+    fn fields_are_named_as_the_editor_shows_them() {
+        assert_eq!(label_of("tags[0]"), "Tag 1");
+        assert_eq!(label_of("tags[12]"), "Tag 13");
+        assert_eq!(label_of("price_cents"), "Price");
+        assert_eq!(label_of("tags[x]"), "tags[x]");
+    }
+
+    #[test]
+    fn prices_are_read_as_a_seller_types_them() {
+        assert_eq!(parse_price("24.99"), Ok(2499));
+        assert_eq!(parse_price("$7"), Ok(700));
+        assert_eq!(parse_price(" 12.5 "), Ok(1250));
+        for bad in ["", "abc", "1.234", "-3", "1,50", "9999999"] {
+            assert!(parse_price(bad).is_err(), "{bad}");
+        }
+    }
+}
