@@ -155,7 +155,7 @@ async fn one_run(s: &Settings, a: &PipelineArgs, design_processes: usize) -> any
             })
             .collect();
         let started = Instant::now();
-        ingest(&pipeline, &TenantId::parse("bench")?, "bench", &records).await?;
+        ingest(&pipeline.trends, &TenantId::parse("bench")?, "bench", &records).await?;
         let js = async_nats::jetstream::new(client.clone());
         let deadline = started + Duration::from_secs(a.timeout_secs);
         // Drained twice in a row, 250 ms apart: nothing pending, nothing in flight.

@@ -311,7 +311,7 @@ pub async fn trends(s: &Settings, command: TrendsCommand) -> anyhow::Result<()> 
             // (while the stream's duplicate window or the trend's last 64
             // commands remember it).
             let batch = format!("import/{}", pod_blobs::sha256_hex(&bytes));
-            let report = ingest(&pipeline, &tenant, &batch, &records).await?;
+            let report = ingest(&pipeline.trends, &tenant, &batch, &records).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -4,10 +4,9 @@
 //! their provenance.
 
 pub mod browser;
-pub mod ingest;
-pub mod parse;
 pub mod sources;
-pub mod taxonomy;
+
+pub use pod_trendlists::{ingest, parse, taxonomy};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -91,7 +90,7 @@ impl TrendsWorker {
             src.breaker.failure(now);
         } else {
             let batch = format!("{}/{}", src.settings.name, window.timestamp());
-            let report = ingest(&self.pipeline, &self.tenant, &batch, &records).await?;
+            let report = ingest(&self.pipeline.trends, &self.tenant, &batch, &records).await?;
             audit.persisted = report.persisted;
             audit.duplicates = report.duplicates;
             audit.failed = report.failed;

@@ -12,8 +12,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use pod_events::domain::trend::Observation;
 use serde::{Deserialize, Serialize};
 
-use super::parse::{Format, ParseError, TrendRecord, parse};
 use crate::provider::ProviderError;
+use pod_trendlists::parse::{Format, ParseError, TrendRecord, parse};
 
 /// What a source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,7 +312,7 @@ pub async fn read_source(
                                         observed_at: now,
                                         rank: Some(rank),
                                         volume: None,
-                                        score: super::parse::score_from_rank(rank),
+                                        score: pod_trendlists::parse::score_from_rank(rank),
                                         estimated: true,
                                         confidence: 0.6,
                                     },

@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
+use pod_events::domain::trend::Trend;
 use pod_events::domain::trend::{Observation, TrendCommand, normalize_keyword};
-use pod_events::store::{CommandError, Outcome};
+use pod_events::store::{CommandBus, CommandError, Outcome};
 use pod_events::{AggregateId, EventMeta, TenantId};
 use serde::Serialize;
 
-use super::parse::TrendRecord;
-use super::taxonomy::categorise;
-use crate::pipeline::Pipeline;
+use crate::parse::TrendRecord;
+use crate::taxonomy::categorise;
 
 /// What one import or refresh did, per keyword and in total.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -59,7 +59,7 @@ pub fn group(records: &[TrendRecord]) -> BTreeMap<String, Vec<&TrendRecord>> {
 /// data (a file's checksum, a source and refresh window): the same batch
 /// is stored once however often it is ingested.
 pub async fn ingest(
-    pipeline: &Pipeline,
+    trends: &CommandBus<Trend>,
     tenant: &TenantId,
     batch: &str,
     records: &[TrendRecord],
@@ -81,7 +81,7 @@ pub async fn ingest(
         let command_id =
             uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("trends/{batch}/{normalized}").as_bytes());
         let meta = EventMeta::with_command_id(command_id.to_string());
-        match pipeline.trends.execute(&id, command, &meta).await {
+        match trends.execute(&id, command, &meta).await {
             Ok(Outcome::Committed { .. }) => report.persisted += n,
             Ok(Outcome::Duplicate) | Ok(Outcome::Unchanged { .. }) => report.duplicates += n,
             // A retired trend, a figure out of range: refused, reported, not retried.
