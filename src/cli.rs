@@ -166,6 +166,18 @@ fn named_projections(names: &[String]) -> anyhow::Result<Vec<Box<dyn pod_project
     Ok(out)
 }
 
+/// The configured identity providers, their endpoints resolved (an issuer's
+/// discovery document is fetched now, so a wrong one stops the start).
+async fn identity_providers(s: &Settings) -> anyhow::Result<Vec<pod_api::auth::oidc::Provider>> {
+    let mut out = Vec::new();
+    for (name, settings) in &s.oidc {
+        let provider = pod_api::auth::oidc::Provider::resolve(name, settings).await?;
+        tracing::info!(provider = %name, callback = %format!("{}/auth/{name}/callback", s.public_url()), "sign-in provider");
+        out.push(provider);
+    }
+    Ok(out)
+}
+
 pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -323,7 +335,8 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
             let state = pod_api::AppState::new(pool.clone(), client.clone(), &ns, index, blobs)
                 .await?
                 .with_sessions(sessions)
-                .with_home_tenant(s.workers.trends.tenant.clone());
+                .with_home_tenant(s.workers.trends.tenant.clone())
+                .with_identity_providers(identity_providers(&s).await?, &s.public_url());
             tracing::info!(url = %s.public_url(), "dashboard");
             let api =
                 async { pod_api::serve(&s.api_bind, state, shutdown_signal()).await.map_err(anyhow::Error::from) };

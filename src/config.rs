@@ -27,6 +27,11 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Maximum Postgres connections per process.
     pub db_max_connections: u32,
+    /// Identity providers people may sign in with, by name:
+    /// `[oidc.google]` with `issuer`, `client_id`, `client_secret`, or
+    /// `POD__OIDC__GOOGLE__CLIENT_ID=…` in the environment.
+    #[serde(default)]
+    pub oidc: std::collections::BTreeMap<String, pod_api::auth::oidc::ProviderSettings>,
     /// The pipeline's workers: providers, thresholds, sources, pricing.
     #[serde(default)]
     pub workers: pod_workers::config::WorkersSettings,

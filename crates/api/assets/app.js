@@ -87,7 +87,33 @@
     });
   }
 
-  function init(root) { charts(root); feed(root); counters(root); marks(); }
+  // A chosen file goes to the API as it is; typed keywords go through the form.
+  function imports(root) {
+    root.querySelectorAll("form[data-import]").forEach(function (form) {
+      if (form.dataset.bound) { return; }
+      form.dataset.bound = "1";
+      form.addEventListener("submit", function (e) {
+        var file = form.querySelector("input[type=file]").files[0];
+        if (!file) { return; } // htmx posts the keywords
+        e.preventDefault();
+        e.stopImmediatePropagation();
+        var out = form.querySelector("#import-result");
+        var headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+        var name = file.name.toLowerCase();
+        headers["Content-Type"] = name.endsWith(".csv") ? "text/csv" : name.endsWith(".json") ? "application/json" : "application/xml";
+        fetch("/api/v1/trends/import?source=" + encodeURIComponent(file.name), { method: "POST", headers: headers, body: file })
+          .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+          .then(function (r) {
+            out.className = "outcome " + (r.ok ? "ok" : "err");
+            out.textContent = r.ok
+              ? "Imported " + r.body.keywords + " trends: " + r.body.persisted + " new observations, " + r.body.duplicates + " already known."
+              : (r.body.errors && r.body.errors.length ? r.body.errors[0].message : r.body.detail);
+          });
+      }, true);
+    });
+  }
+
+  function init(root) { charts(root); feed(root); counters(root); imports(root); marks(); }
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:afterSettle", function () { marks(); });
 })();

@@ -23,6 +23,7 @@ use pod_blobs::BlobStore;
 use pod_events::Namespace;
 use pod_events::domain::idea::Idea;
 use pod_events::domain::listing::Listing;
+use pod_events::domain::trend::Trend;
 use pod_events::store::{CommandBus, JetStreamStore, StoreConfig, StoreError};
 use pod_screening::ScreeningIndex;
 use serde_json::json;
@@ -39,6 +40,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct AppState {
     pub pool: PgPool,
     pub nats: async_nats::Client,
+    pub trends: Arc<CommandBus<Trend>>,
     pub ideas: Arc<CommandBus<Idea>>,
     pub listings: Arc<CommandBus<Listing>>,
     pub ns: Namespace,
@@ -52,6 +54,10 @@ pub struct AppState {
     /// The shop the first-run page offers to create: the one the trends
     /// worker feeds (`workers.trends.tenant`).
     pub home_tenant: String,
+    /// Identity providers people may sign in with.
+    pub providers: Arc<Vec<auth::oidc::Provider>>,
+    /// Where people reach this server (for the providers' redirect URIs).
+    pub public_url: String,
 }
 
 impl AppState {
@@ -63,11 +69,13 @@ impl AppState {
         blobs: Arc<dyn BlobStore>,
     ) -> Result<Self, StoreError> {
         let config = StoreConfig { namespace: ns.clone(), ..Default::default() };
+        let trends = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
         let ideas = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
         let listings = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
         Ok(Self {
             pool,
             nats,
+            trends,
             ideas,
             listings,
             ns: ns.clone(),
@@ -76,12 +84,21 @@ impl AppState {
             sessions: auth::sessions::SessionSettings::default(),
             login_throttle: Arc::new(auth::throttle::LoginThrottle::default()),
             home_tenant: "demo".into(),
+            providers: Arc::new(Vec::new()),
+            public_url: "http://127.0.0.1:8080".into(),
         })
     }
 
     /// How browser sessions are kept (Secure cookies for HTTPS sites).
     pub fn with_sessions(mut self, sessions: auth::sessions::SessionSettings) -> Self {
         self.sessions = sessions;
+        self
+    }
+
+    /// Identity providers for signing in, and the URL people reach us at.
+    pub fn with_identity_providers(mut self, providers: Vec<auth::oidc::Provider>, public_url: &str) -> Self {
+        self.providers = Arc::new(providers);
+        self.public_url = public_url.trim_end_matches('/').to_owned();
         self
     }
 

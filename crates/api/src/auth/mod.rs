@@ -4,6 +4,7 @@
 //! session's CSRF token. Either way a request names a tenant and a role,
 //! and every query and command takes that tenant.
 
+pub mod oidc;
 pub mod people;
 pub mod sessions;
 pub mod throttle;

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -12,7 +12,7 @@ use axum_extra::extract::CookieJar;
 use super::render;
 use crate::AppState;
 use crate::auth::sessions::{self, check_origin};
-use crate::auth::{AccountError, FirstRun, create_owner, has_users, verify_login};
+use crate::auth::{AccountError, FirstRun, create_owner, has_users, oidc, verify_login};
 use crate::problem::Problem;
 
 #[derive(Template, Default)]
@@ -31,6 +31,12 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    /// `(name, label)` of each identity provider.
+    providers: Vec<(String, String)>,
+}
+
+fn providers_of(s: &AppState) -> Vec<(String, String)> {
+    s.providers.iter().map(|p| (p.name.clone(), p.label.clone())).collect()
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -121,7 +127,7 @@ pub async fn login_page(State(s): State<AppState>, Query(q): Query<Next>) -> Res
     if !has_users(&s.pool).await? {
         return Ok(Redirect::to("/setup").into_response());
     }
-    Ok(render(&LoginPage { next: q.next.unwrap_or_default(), ..Default::default() }))
+    Ok(render(&LoginPage { next: q.next.unwrap_or_default(), providers: providers_of(&s), ..Default::default() }))
 }
 
 pub async fn login(
@@ -136,6 +142,7 @@ pub async fn login(
             email: f.email,
             next: f.next,
             error: Some("Too many attempts for this email; wait a minute and try again.".into()),
+            providers: providers_of(&s),
         };
         return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response());
     }
@@ -146,9 +153,91 @@ pub async fn login(
                 email: f.email,
                 next: f.next,
                 error: Some("That email and password do not match an account.".into()),
+                providers: providers_of(&s),
             };
             Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response())
         }
+    }
+}
+
+fn redirect_uri(s: &AppState, provider: &str) -> String {
+    format!("{}/auth/{provider}/callback", s.public_url)
+}
+
+/// The cookie binding a provider login to this browser: sent back on the
+/// provider's redirect (a top-level navigation, so `SameSite=Lax` allows it).
+fn state_cookie(s: &AppState, state: String) -> axum_extra::extract::cookie::Cookie<'static> {
+    let mut c = axum_extra::extract::cookie::Cookie::new(oidc::STATE_COOKIE, state);
+    c.set_http_only(true);
+    c.set_same_site(axum_extra::extract::cookie::SameSite::Lax);
+    c.set_path("/auth/");
+    c.set_secure(s.sessions.secure);
+    c.set_max_age(cookie::time::Duration::seconds(oidc::LOGIN_TTL_SECS));
+    c
+}
+
+/// Sends the browser to the provider, with a one-time state and a PKCE challenge.
+pub async fn provider_start(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<Next>,
+    jar: CookieJar,
+) -> Result<Response, super::PageError> {
+    let Some(p) = s.providers.iter().find(|p| p.name == name) else {
+        return Err(Problem::not_found("such identity provider").into());
+    };
+    let next = safe_next(q.next.as_deref().unwrap_or("/")).to_owned();
+    let (url, state) = oidc::start(&s.pool, p, &redirect_uri(&s, &name), &next).await.map_err(Problem::internal)?;
+    Ok((jar.add(state_cookie(&s, state)), Redirect::to(&url)).into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// The provider sends the browser back here with a code (or an error).
+pub async fn provider_callback(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<Callback>,
+    jar: CookieJar,
+) -> Result<Response, super::PageError> {
+    let Some(p) = s.providers.iter().find(|p| p.name == name) else {
+        return Err(Problem::not_found("such identity provider").into());
+    };
+    let refuse = |status: StatusCode, message: String| {
+        let page = LoginPage { error: Some(message), providers: providers_of(&s), ..Default::default() };
+        (status, render(&page)).into_response()
+    };
+    if let Some(error) = q.error {
+        let why = q.error_description.unwrap_or(error);
+        return Ok(refuse(StatusCode::UNAUTHORIZED, format!("{} did not sign you in: {why}", p.label)));
+    }
+    let (Some(code), Some(state)) = (q.code, q.state) else {
+        return Ok(refuse(StatusCode::BAD_REQUEST, "the provider's answer lacked its code or state".into()));
+    };
+    // The state must be the one this browser was given.
+    let mine = jar.get(oidc::STATE_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    if mine.is_empty() || !crate::auth::same_bytes(&crate::auth::sha256(&mine), &crate::auth::sha256(&state)) {
+        return Ok(refuse(StatusCode::BAD_REQUEST, "this sign-in was started in another browser; start again".into()));
+    }
+    let mut gone = state_cookie(&s, String::new());
+    gone.make_removal();
+    let jar = jar.add(gone);
+    match oidc::finish(&s.pool, p, &redirect_uri(&s, &name), &state, &code).await {
+        Ok(person) => {
+            let secret = sessions::start(&s.pool, &s.sessions, person.user_id, &person.tenant).await?;
+            Ok((jar.add(s.sessions.cookie(secret)), Redirect::to(safe_next(&person.next))).into_response())
+        }
+        Err(oidc::OidcError::Db(e)) => Err(Problem::from(e).into()),
+        Err(e @ (oidc::OidcError::NoAccount { .. } | oidc::OidcError::NoShop)) => {
+            Ok((jar, refuse(StatusCode::FORBIDDEN, e.to_string())).into_response())
+        }
+        Err(e) => Ok((jar, refuse(StatusCode::BAD_REQUEST, e.to_string())).into_response()),
     }
 }
 

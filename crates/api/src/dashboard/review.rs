@@ -281,6 +281,37 @@ pub async fn approve_listing(
     outcome(done.map(|_| "Approved — ready to publish.".to_owned()))
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Keywords {
+    #[serde(default)]
+    keywords: String,
+}
+
+/// Typed keywords, one per line, imported as a list of trends.
+pub async fn import_keywords(caller: Caller, State(s): State<AppState>, Form(k): Form<Keywords>) -> Response {
+    let lines: Vec<&str> = k.keywords.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() {
+        return outcome(Err(Problem::bad_request("keywords", "type at least one keyword")));
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut rows = vec![vec!["keyword".to_owned()]];
+    rows.extend(lines.iter().map(|l| vec![(*l).to_owned()]));
+    for row in &rows {
+        if let Err(e) = w.write_record(row) {
+            return outcome(Err(Problem::internal(e)));
+        }
+    }
+    let body = match w.into_inner() {
+        Ok(b) => b,
+        Err(e) => return outcome(Err(Problem::internal(e))),
+    };
+    let format = pod_trendlists::parse::Format::Csv;
+    let done = crate::routes::trends::import_list(&s, &caller, format, &body, "dashboard").await;
+    outcome(done.map(|r| {
+        format!("Imported {} trends: {} new observations, {} already known.", r.keywords, r.persisted, r.duplicates)
+    }))
+}
+
 pub async fn retry_dead_letter(caller: Caller, State(s): State<AppState>, Path(seq): Path<String>) -> Response {
     let done = dead_letters::retry(caller, State(s), Path(seq)).await;
     outcome(done.map(|(_, letter)| format!("Sent back to the {} worker.", letter.0.worker)))

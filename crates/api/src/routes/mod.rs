@@ -19,6 +19,7 @@ pub fn api() -> Router<AppState> {
         .route("/trends/{id}", get(trends::one))
         .route("/trends/{id}/interest", get(trends::interest))
         .route("/trends/momentum", get(trends::momentum))
+        .route("/trends/import", post(trends::import))
         .route("/trends/{id}/seasonality", get(trends::seasonality))
         .route("/ideas", get(ideas::list))
         .route("/ideas/{id}", get(ideas::one))
@@ -35,6 +36,7 @@ pub fn api() -> Router<AppState> {
         .route("/dead-letters", get(dead_letters::list))
         .route("/dead-letters/{seq}/retry", post(dead_letters::retry))
         .route("/feed", get(feed::sse))
+        .route("/feed/ws", get(feed::ws))
         .route("/sources", get(operations::sources))
         .route("/costs", get(operations::costs))
 }

@@ -7,9 +7,13 @@ use uuid::Uuid;
 
 use super::uuid_path;
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::pagination::{Page, PageQuery, page};
+use crate::problem::FieldError;
 use crate::problem::Problem;
+use pod_trendlists::ingest::{IngestReport, ingest};
+use pod_trendlists::parse::{Format, ParseError, parse};
+use sha2::Digest;
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow)]
 pub struct Trend {
@@ -96,4 +100,78 @@ pub async fn seasonality(
         return Err(Problem::not_found("trend"));
     }
     Ok(Json(pod_projections::queries::trend_seasonality(&s.pool, &caller.tenant, id).await?))
+}
+
+/// `?format=csv|json|feed&source=…` for an import; the format is otherwise
+/// taken from the content type, then guessed from the first bytes.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    pub format: Option<String>,
+    pub source: Option<String>,
+}
+
+fn format_of(q: &ImportQuery, headers: &axum::http::HeaderMap, body: &[u8]) -> Result<Format, Problem> {
+    match q.format.as_deref() {
+        Some("csv") => return Ok(Format::Csv),
+        Some("json") => return Ok(Format::Json),
+        Some("feed" | "rss" | "atom") => return Ok(Format::Feed),
+        Some(other) => return Err(Problem::bad_request("format", format!("{other:?}: use csv, json or feed"))),
+        None => {}
+    }
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    Ok(match essence.as_str() {
+        "text/csv" => Format::Csv,
+        "application/json" => Format::Json,
+        "application/rss+xml" | "application/atom+xml" | "application/xml" | "text/xml" => Format::Feed,
+        _ => Format::detect("", body),
+    })
+}
+
+/// Reads a trend list and records its trends for the caller's tenant. The
+/// same list twice stores nothing twice (the batch is the list's checksum).
+pub(crate) async fn import_list(
+    s: &AppState,
+    caller: &Caller,
+    format: Format,
+    body: &[u8],
+    source: &str,
+) -> Result<IngestReport, Problem> {
+    caller.require(Role::Editor)?;
+    let source = source.trim();
+    if source.is_empty() || source.chars().count() > 100 {
+        return Err(Problem::bad_request("source", "must be 1–100 characters"));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::invalid(vec![FieldError { field: "body".into(), message: "the list is empty".into() }]));
+    }
+    let records = parse(format, body, source, Utc::now()).map_err(|e| {
+        let field = match &e {
+            ParseError::Field { row, field, .. } => format!("row {row}: {field}"),
+            _ => "body".into(),
+        };
+        Problem::invalid(vec![FieldError { field, message: e.to_string() }])
+    })?;
+    let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
+    let batch = format!("upload/{}", hex::encode(sha2::Sha256::digest(body)));
+    ingest(&s.trends, &tenant, &batch, &records)
+        .await
+        .map_err(|e| Problem::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+}
+
+/// Imports a trend list (CSV, JSON, RSS/Atom) sent as the body (editor
+/// role): 202 with what was stored, and a link to the trends.
+pub async fn import(
+    caller: Caller,
+    State(s): State<AppState>,
+    Query(q): Query<ImportQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse;
+    let format = format_of(&q, &headers, &body)?;
+    let report = import_list(&s, &caller, format, &body, q.source.as_deref().unwrap_or("upload")).await?;
+    Ok((axum::http::StatusCode::ACCEPTED, [(axum::http::header::LOCATION, "/api/v1/trends")], Json(report))
+        .into_response())
 }

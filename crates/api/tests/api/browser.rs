@@ -85,9 +85,7 @@ fn type_into(tab: &Tab, selector: &str, value: &str) {
 async fn a_seller_signs_in_follows_a_trend_and_reviews_a_listing() {
     let api = Api::new().await;
     let ana = api.person("acme", Role::Owner).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(axum::serve(listener, pod_api::router(api.state.clone())).into_future());
+    let (base, server) = api.serve().await;
     let (idea, listing) = (api.seeded.acme_idea, api.seeded.acme_listing);
     let runtime = tokio::runtime::Handle::current();
     let api = std::sync::Arc::new(api);
@@ -109,6 +107,16 @@ async fn a_seller_signs_in_follows_a_trend_and_reviews_a_listing() {
         tab.wait_for_element("button[type=submit]").unwrap().click().unwrap();
         wait_for(&tab, "location.pathname === '/listings' && !!document.querySelector('table')", "the listings");
         screenshot(&tab, "listings");
+
+        // Keywords typed on the trends page become trends.
+        tab.navigate_to(&format!("{base}/trends")).unwrap().wait_until_navigated().unwrap();
+        type_into(&tab, "#keywords", "retro camping\npickleball grandma");
+        tab.wait_for_element("form[data-import] button[type=submit]").unwrap().click().unwrap();
+        wait_for(
+            &tab,
+            "(document.querySelector('#import-result .outcome.ok') || {}).textContent?.startsWith('Imported 2 trends')",
+            "the import",
+        );
 
         // The overview's live feed shows a trend as it is recorded.
         tab.navigate_to(&format!("{base}/")).unwrap().wait_until_navigated().unwrap();

@@ -128,3 +128,67 @@ async fn sources_and_costs_are_the_tenants_own() {
     let (_, _, beta_costs) = api.call("GET", "/api/v1/costs", Some(&api.beta_editor), &[]).await;
     assert_eq!(beta_costs[0]["total_micros"], 7000, "{beta_costs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_feed_carries_the_tenants_events_and_refuses_other_sites() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let api = Api::new().await;
+    let (base, server) = api.serve().await;
+    let url = format!("{}/api/v1/feed/ws", base.replace("http://", "ws://"));
+    let connect = |auth: (&'static str, String), origin: Option<&'static str>| {
+        let mut req = url.as_str().into_client_request().unwrap();
+        req.headers_mut().insert(auth.0, HeaderValue::from_str(&auth.1).unwrap());
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", HeaderValue::from_static(o));
+        }
+        tokio_tungstenite::connect_async(req)
+    };
+    let (mut acme, _) = connect(("authorization", format!("Bearer {}", api.acme_viewer)), None).await.unwrap();
+    let (mut beta, _) = connect(("authorization", format!("Bearer {}", api.beta_editor)), None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let trend = api.observe_trend("axolotl teacher").await;
+
+    let text = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match acme.next().await.unwrap().unwrap() {
+                tokio_tungstenite::tungstenite::Message::Text(t) => return t.to_string(),
+                _ => continue, // pings
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(frame["event_type"], "TrendObserved");
+    assert_eq!(frame["aggregate_id"], trend.to_string());
+    assert_eq!(frame["payload"]["keyword"], "axolotl teacher");
+    let beta_saw = tokio::time::timeout(Duration::from_millis(800), async {
+        loop {
+            if let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = beta.next().await {
+                return t.to_string();
+            }
+        }
+    })
+    .await;
+    assert!(beta_saw.is_err(), "beta's socket carries none of acme's events: {beta_saw:?}");
+
+    // A browser session from another site is refused; from this site it connects.
+    let ana = api.person("acme", pod_api::auth::Role::Viewer).await;
+    let refused = connect(("cookie", ana.cookie.clone()), Some("https://evil.example")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    let host = base.trim_start_matches("http://").to_owned();
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert("cookie", HeaderValue::from_str(&ana.cookie).unwrap());
+    req.headers_mut().insert("origin", HeaderValue::from_str(&format!("http://{host}")).unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok(), "the dashboard's own origin connects");
+    let unauthenticated = url.as_str().into_client_request().unwrap();
+    match tokio_tungstenite::connect_async(unauthenticated).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    server.abort();
+}

@@ -10,4 +10,6 @@ mod dashboard;
 mod ideas;
 mod listings;
 mod live;
+mod oidc;
 mod pagination;
+mod trends;

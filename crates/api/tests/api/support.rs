@@ -372,3 +372,17 @@ impl Api {
         id.id
     }
 }
+
+impl Api {
+    /// Serves the API on a free port of 127.0.0.1; returns its base URL and
+    /// the server task (aborted by the test when done).
+    pub async fn serve(&self) -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = pod_api::router(self.state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        (base, server)
+    }
+}
