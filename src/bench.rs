@@ -28,6 +28,8 @@ pub enum BenchCommand {
     Backbone(BackboneArgs),
     /// Trends in to listings out through the worker processes (offline providers).
     Pipeline(crate::bench_pipeline::PipelineArgs),
+    /// The gateway's read endpoints and commands under load, against its static route.
+    Api(crate::bench_api::ApiArgs),
 }
 
 #[derive(Args)]
@@ -121,6 +123,7 @@ pub async fn run(s: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
     let args = match cmd {
         BenchCommand::Backbone(args) => args,
         BenchCommand::Pipeline(args) => return crate::bench_pipeline::run(s, args).await,
+        BenchCommand::Api(args) => return crate::bench_api::run(s, args).await,
     };
     let client = pod_events::store::connect(&s.nats_url, "pod-bench").await?;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();

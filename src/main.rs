@@ -2,6 +2,7 @@
 //! configuration, connections, and one subcommand per role.
 
 mod bench;
+mod bench_api;
 mod bench_pipeline;
 mod cli;
 mod config;
