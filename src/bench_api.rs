@@ -107,7 +107,13 @@ async fn closed_loop(
 
 /// An open loop at `rate` requests/s; each latency counts from the moment
 /// the request was due.
-async fn fixed_rate(http: &reqwest::Client, urls: Arc<Vec<String>>, token: &str, rate: u32, seconds: u64) -> Vec<Duration> {
+async fn fixed_rate(
+    http: &reqwest::Client,
+    urls: Arc<Vec<String>>,
+    token: &str,
+    rate: u32,
+    seconds: u64,
+) -> Vec<Duration> {
     let n = (rate as u64 * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
     let start = Instant::now();
@@ -132,7 +138,12 @@ async fn fixed_rate(http: &reqwest::Client, urls: Arc<Vec<String>>, token: &str,
 }
 
 /// Trends, ideas and listings through the aggregates, then projected.
-async fn seed(client: &async_nats::Client, ns: &Namespace, pool: &sqlx::PgPool, rows: usize) -> anyhow::Result<(Vec<uuid::Uuid>, Vec<uuid::Uuid>)> {
+async fn seed(
+    client: &async_nats::Client,
+    ns: &Namespace,
+    pool: &sqlx::PgPool,
+    rows: usize,
+) -> anyhow::Result<(Vec<uuid::Uuid>, Vec<uuid::Uuid>)> {
     let config = StoreConfig { namespace: ns.clone(), ..Default::default() };
     let tenant = TenantId::parse("bench")?;
     let trends: CommandBus<Trend> = CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ());
@@ -273,7 +284,8 @@ async fn measure(
     let (trends, listings) = seed(client, ns, &pool, a.rows.max(1)).await?;
     pod_api::auth::create_tenant(&pool, "bench", "Bench").await?;
     let token = pod_api::auth::issue_token(&pool, "bench", "bench", pod_api::auth::Role::Editor).await?;
-    let blobs = Arc::new(pod_blobs::LocalBlobStore::new(std::env::temp_dir().join(format!("pod-bench-{}", ns.prefix()))));
+    let blobs =
+        Arc::new(pod_blobs::LocalBlobStore::new(std::env::temp_dir().join(format!("pod-bench-{}", ns.prefix()))));
     let index = Arc::new(pod_screening::ScreeningIndex::curated());
     let state = pod_api::AppState::new(pool.clone(), client.clone(), ns, index, blobs).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -88,6 +88,18 @@ pub enum TenantsCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Sets a tenant's plan (free, pro, unlimited) and, optionally, limits of
+    /// its own per month (`--images 500`; `--images plan` goes back to the plan's).
+    Plan {
+        tenant: String,
+        plan: String,
+        #[arg(long)]
+        ideas: Option<String>,
+        #[arg(long)]
+        images: Option<String>,
+        #[arg(long)]
+        listings: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -336,11 +348,55 @@ fn url_host(u: &str) -> String {
 }
 
 pub async fn tenants(s: &Settings, command: TenantsCommand) -> anyhow::Result<()> {
-    let TenantsCommand::Create { tenant, name } = command;
     let pool = pod_projections::db::connect(&s.database_url, 2).await?;
-    let name = name.unwrap_or_else(|| tenant.clone());
-    pod_api::auth::create_tenant(&pool, &tenant, &name).await?;
-    println!("tenant {tenant} ({name})");
+    match command {
+        TenantsCommand::Create { tenant, name } => {
+            let name = name.unwrap_or_else(|| tenant.clone());
+            pod_api::auth::create_tenant(&pool, &tenant, &name).await?;
+            println!("tenant {tenant} ({name})");
+        }
+        TenantsCommand::Plan { tenant, plan, ideas, images, listings } => {
+            if !pod_api::quotas::PLANS.iter().any(|p| p.name == plan) {
+                let names: Vec<&str> = pod_api::quotas::PLANS.iter().map(|p| p.name).collect();
+                bail!("plan {plan:?}: use one of {}", names.join(", "));
+            }
+            let limit = |field: &str, v: &Option<String>| -> anyhow::Result<Option<Option<i32>>> {
+                match v.as_deref() {
+                    None => Ok(None),
+                    Some("plan") => Ok(Some(None)),
+                    Some(n) => n
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|n| *n >= 0)
+                        .map(|n| Some(Some(n)))
+                        .ok_or_else(|| anyhow::anyhow!("--{field} {n:?}: a whole number ≥ 0, or `plan`")),
+                }
+            };
+            let (ideas, images, listings) =
+                (limit("ideas", &ideas)?, limit("images", &images)?, limit("listings", &listings)?);
+            let done = sqlx::query(
+                "UPDATE tenants SET plan = $2,
+                   ideas_quota = CASE WHEN $3 THEN $4 ELSE ideas_quota END,
+                   images_quota = CASE WHEN $5 THEN $6 ELSE images_quota END,
+                   listings_quota = CASE WHEN $7 THEN $8 ELSE listings_quota END
+                 WHERE tenant = $1",
+            )
+            .bind(&tenant)
+            .bind(&plan)
+            .bind(ideas.is_some())
+            .bind(ideas.flatten())
+            .bind(images.is_some())
+            .bind(images.flatten())
+            .bind(listings.is_some())
+            .bind(listings.flatten())
+            .execute(&pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                bail!("tenant {tenant:?} does not exist (create it with `pod tenants create`)");
+            }
+            println!("tenant {tenant} is on the {plan} plan");
+        }
+    }
     Ok(())
 }
 

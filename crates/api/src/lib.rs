@@ -7,8 +7,10 @@
 pub mod auth;
 pub mod dashboard;
 pub mod extract;
+pub mod openapi;
 pub mod pagination;
 pub mod problem;
+pub mod quotas;
 mod routes;
 
 use std::future::Future;
@@ -16,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
 use pod_blobs::BlobStore;
@@ -29,10 +32,17 @@ use pod_screening::ScreeningIndex;
 use serde_json::json;
 use sqlx::PgPool;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// Largest request body the API reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// What pages may load and do: only this site's scripts (no inline ones),
+/// never framed by another site (clickjacking), forms only to this site.
+pub const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; \
+                       script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+                       form-action 'self'";
+
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -126,6 +136,12 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", routes::api().fallback(|| async { problem::Problem::not_found("such route") }))
         .merge(dashboard::pages())
         .fallback(dashboard::not_found)
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .with_state(state)

@@ -28,7 +28,7 @@ pub async fn top_trends(pool: &PgPool, tenant: &str, limit: i64) -> Result<Vec<T
     .await
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct InterestPoint {
     pub bucket: DateTime<Utc>,
     pub mean_score: f64,
@@ -79,7 +79,7 @@ pub async fn activity(
 /// How fast a trend is moving: growth of its mean interest over the last 7
 /// and 30 days against the period before (0.25 = +25 %). `None` where a
 /// window has no observations.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Momentum {
     pub trend_id: Uuid,
     pub keyword: String,
@@ -124,9 +124,10 @@ pub async fn trend_momentum(pool: &PgPool, tenant: &str, limit: i64) -> Result<V
 }
 
 /// A trend's yearly pattern, where at least a year of history allows one.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Seasonality {
-    /// Mean interest per calendar month (1–12) that has observations.
+    /// Mean interest per calendar month (1–12) that has observations, as `[month, mean]`.
+    #[schema(value_type = Vec<Vec<f64>>)]
     pub by_month: Vec<(i32, f64)>,
     pub peak_month: i32,
     /// (peak − trough) / mean: 0 is flat, above 1 strongly seasonal.

@@ -35,6 +35,21 @@ const ASSETS: &[Asset] = &[
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("../../assets/vendor/uPlot-1.6.32.min.css"),
     },
+    Asset {
+        name: "api-reference.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/api-reference.js"),
+    },
+    Asset {
+        name: "swagger-ui-5.35.0-bundle.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/vendor/swagger-ui-5.35.0-bundle.js"),
+    },
+    Asset {
+        name: "swagger-ui-5.35.0.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../assets/vendor/swagger-ui-5.35.0.css"),
+    },
     Asset { name: "favicon.svg", content_type: "image/svg+xml", bytes: include_bytes!("../../assets/favicon.svg") },
 ];
 
@@ -44,6 +59,10 @@ pub async fn serve(Path(file): Path<String>) -> Response {
     let Some(a) = ASSETS.iter().find(|a| a.name == file) else {
         return Problem::not_found("such asset").into_response();
     };
-    let cache = if a.name.starts_with("app.") { "public, max-age=300" } else { "public, max-age=31536000, immutable" };
+    let cache = if a.name.starts_with("app.") || a.name.starts_with("api-") {
+        "public, max-age=300"
+    } else {
+        "public, max-age=31536000, immutable"
+    };
     ([(header::CONTENT_TYPE, a.content_type), (header::CACHE_CONTROL, cache)], a.bytes).into_response()
 }

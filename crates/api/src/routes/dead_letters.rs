@@ -8,7 +8,7 @@ use pod_events::store::dead_letters::{self, DeadLetter, DeadLetterError};
 
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemDetails};
 
 fn store_problem(e: DeadLetterError) -> Problem {
     match e {
@@ -18,12 +18,29 @@ fn store_problem(e: DeadLetterError) -> Problem {
 }
 
 /// The caller's tenant's dead letters, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dead-letters",
+    tag = "operations",
+    summary = "Events a worker gave up on, oldest first",
+    responses((status = 200, description = "The dead letters", body = Vec<serde_json::Value>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn list(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<DeadLetter>>, Problem> {
     let all = dead_letters::list(&s.nats, &s.ns, None).await.map_err(|e| store_problem(e.into()))?;
     Ok(Json(all.into_iter().filter(|l| l.tenant == caller.tenant).collect()))
 }
 
 /// Sends one back to its worker (editor role).
+#[utoipa::path(
+    post,
+    path = "/api/v1/dead-letters/{seq}/retry",
+    tag = "operations",
+    summary = "Send a dead letter back to its worker (editor)",
+    params(("seq" = u64, Path, description = "The letter's sequence")),
+    responses((status = 202, description = "Sent back", body = serde_json::Value), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn retry(
     caller: Caller,
     State(s): State<AppState>,

@@ -9,9 +9,9 @@ use super::uuid_path;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::pagination::{Page, PageQuery};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemDetails};
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Design {
     pub design_id: Uuid,
     pub idea_id: Uuid,
@@ -43,6 +43,15 @@ pub struct Filter {
 }
 
 /// Designs, most recently changed first, optionally by status (`rendered`, `failed`, …).
+#[utoipa::path(
+    get,
+    path = "/api/v1/designs",
+    tag = "designs",
+    summary = "Designs, most recently changed first",
+    params(("status" = Option<String>, Query, description = "requested, rendered, failed, approved or rejected"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query, description = "1–200, default 50")),
+    responses((status = 200, description = "A page of designs", body = Page<Design>), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn list(
     caller: Caller,
     State(s): State<AppState>,
@@ -58,6 +67,15 @@ pub async fn list(
     super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Design| (r.updated_at, r.design_id)).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/designs/{id}",
+    tag = "designs",
+    summary = "One design",
+    params(("id" = uuid::Uuid, Path, description = "The design's id")),
+    responses((status = 200, description = "The design", body = Design), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Design>, Problem> {
     let id = uuid_path("design", &id)?;
     let sql = format!("SELECT {COLUMNS} FROM designs WHERE tenant = $1 AND design_id = $2");
@@ -108,6 +126,15 @@ async fn file(caller: Caller, s: AppState, raw: String, which: File) -> Result<a
 }
 
 /// The print file: a transparent PNG at the print area's size and DPI.
+#[utoipa::path(
+    get,
+    path = "/api/v1/designs/{id}/artwork.png",
+    tag = "designs",
+    summary = "The print file: a transparent PNG at the print area's size and DPI",
+    params(("id" = uuid::Uuid, Path, description = "The design's id")),
+    responses((status = 200, description = "The PNG", content_type = "image/png", body = Vec<u8>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn artwork(
     caller: Caller,
     State(s): State<AppState>,
@@ -117,6 +144,15 @@ pub async fn artwork(
 }
 
 /// The design on the garment colour, for a quick look.
+#[utoipa::path(
+    get,
+    path = "/api/v1/designs/{id}/preview.png",
+    tag = "designs",
+    summary = "The design on the garment colour",
+    params(("id" = uuid::Uuid, Path, description = "The design's id")),
+    responses((status = 200, description = "The PNG", content_type = "image/png", body = Vec<u8>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn preview(
     caller: Caller,
     State(s): State<AppState>,

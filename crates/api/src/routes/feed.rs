@@ -17,7 +17,7 @@ use pod_events::envelope::{H_EVENT_TYPE, H_EVENT_VERSION};
 
 use crate::AppState;
 use crate::auth::{Caller, Principal};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemDetails};
 
 /// `<prefix>.evt.*.<tenant>.>`: every aggregate type, one tenant.
 async fn subscribe(s: &AppState, tenant: &str) -> Result<async_nats::Subscriber, Problem> {
@@ -43,6 +43,14 @@ fn frame(ns: &Namespace, msg: &async_nats::Message) -> (String, serde_json::Valu
     (event_type, data)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/feed",
+    tag = "feed",
+    summary = "The tenant's events as Server-Sent Events (`event:` is the type, `data:` the frame)",
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn sse(
     caller: Caller,
     State(s): State<AppState>,
@@ -59,6 +67,14 @@ pub async fn sse(
 /// The same frames over a WebSocket, one text message per event. A browser
 /// connecting with its session must come from this site (WebSockets are not
 /// bound by CORS, so the origin check is what stops another site reading).
+#[utoipa::path(
+    get,
+    path = "/api/v1/feed/ws",
+    tag = "feed",
+    summary = "The same frames over a WebSocket (browsers must send their Origin)",
+    responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn ws(
     caller: Caller,
     State(s): State<AppState>,

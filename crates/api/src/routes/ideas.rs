@@ -14,9 +14,9 @@ use super::uuid_path;
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::pagination::{Page, PageQuery};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemDetails};
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Idea {
     pub idea_id: Uuid,
     pub trend_id: Uuid,
@@ -47,6 +47,15 @@ pub struct Filter {
 }
 
 /// Ideas, newest first, optionally by status (`screened`, `approved`, …) and verdict.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ideas",
+    tag = "ideas",
+    summary = "Ideas, newest first",
+    params(("status" = Option<String>, Query, description = "generated, screened, approved or rejected"), ("verdict" = Option<String>, Query, description = "green, amber or red"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query, description = "1–200, default 50")),
+    responses((status = 200, description = "A page of ideas", body = Page<Idea>), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn list(
     caller: Caller,
     State(s): State<AppState>,
@@ -62,13 +71,22 @@ pub async fn list(
     super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Idea| (r.created_at, r.idea_id)).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/ideas/{id}",
+    tag = "ideas",
+    summary = "One idea with its screening hits",
+    params(("id" = uuid::Uuid, Path, description = "The idea's id")),
+    responses((status = 200, description = "The idea", body = Idea), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Idea>, Problem> {
     let id = uuid_path("idea", &id)?;
     let sql = format!("SELECT {COLUMNS} FROM ideas WHERE tenant = $1 AND idea_id = $2");
     super::by_id(&s, sql, &caller.tenant, id, "idea").await
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     pub reason: Option<String>,
@@ -83,6 +101,10 @@ pub(crate) async fn decide(
 ) -> Result<Response, Problem> {
     caller.require(Role::Editor)?;
     let id = uuid_path("idea", &raw_id)?;
+    if matches!(command, IdeaCommand::Approve { .. }) {
+        // An approved idea becomes a design: an image of the plan's quota.
+        crate::quotas::check(&s.pool, &caller.tenant, crate::quotas::Resource::Images).await?;
+    }
     let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
     // The aggregate is addressed under the caller's tenant: another tenant's
     // id names nothing here.
@@ -102,6 +124,15 @@ pub(crate) async fn decide(
 }
 
 /// Approves an idea on behalf of the caller (a token is a program: amber ideas need a person).
+#[utoipa::path(
+    post,
+    path = "/api/v1/ideas/{id}/approve",
+    tag = "ideas",
+    summary = "Approve an idea (editor; amber needs a person)",
+    params(("id" = uuid::Uuid, Path, description = "The idea's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
+    responses((status = 402, description = "The plan's monthly quota is used up", body = ProblemDetails, content_type = "application/problem+json"), (status = 202, description = "Accepted; follow `Location`", body = serde_json::Value), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"), (status = 409, description = "The aggregate refused or changed meanwhile", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn approve(
     caller: Caller,
     State(s): State<AppState>,
@@ -112,6 +143,16 @@ pub async fn approve(
     decide(caller, s, id, headers, IdeaCommand::Approve { by }).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/ideas/{id}/reject",
+    tag = "ideas",
+    summary = "Reject an idea (editor)",
+    request_body(content = Option<Decision>, description = "`{\"reason\": …}`, or empty"),
+    params(("id" = uuid::Uuid, Path, description = "The idea's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
+    responses((status = 202, description = "Accepted; follow `Location`", body = serde_json::Value), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"), (status = 409, description = "The aggregate refused or changed meanwhile", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn reject(
     caller: Caller,
     State(s): State<AppState>,

@@ -18,9 +18,9 @@ use super::uuid_path;
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::pagination::{Page, PageQuery};
-use crate::problem::{FieldError, Problem};
+use crate::problem::{FieldError, Problem, ProblemDetails};
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Listing {
     pub listing_id: Uuid,
     pub idea_id: Uuid,
@@ -50,6 +50,15 @@ pub struct Filter {
 }
 
 /// Listings, most recently changed first, optionally by status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/listings",
+    tag = "listings",
+    summary = "Listings, most recently changed first",
+    params(("status" = Option<String>, Query, description = "draft, approved, queued or published"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query, description = "1–200, default 50")),
+    responses((status = 200, description = "A page of listings", body = Page<Listing>), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn list(
     caller: Caller,
     State(s): State<AppState>,
@@ -65,6 +74,15 @@ pub async fn list(
     super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Listing| (r.updated_at, r.listing_id)).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/listings/{id}",
+    tag = "listings",
+    summary = "One listing with its SEO checks",
+    params(("id" = uuid::Uuid, Path, description = "The listing's id")),
+    responses((status = 200, description = "The listing", body = Listing), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Listing>, Problem> {
     let id = uuid_path("listing", &id)?;
     let sql = format!("SELECT {COLUMNS} FROM listings WHERE tenant = $1 AND listing_id = $2");
@@ -76,7 +94,7 @@ pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<Strin
 pub(crate) type CurrentText = (String, String, Vec<String>, Option<String>, Option<String>);
 
 /// A person's (or a program's) edit. Absent fields stay as they are.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Edit {
     pub title: Option<String>,
@@ -138,6 +156,16 @@ pub fn validate(edit: &Edit) -> Result<(), Vec<FieldError>> {
 
 /// Edits a listing: validated field by field, scored and screened again,
 /// recorded as a revision (editor role; 202 with a link to follow).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/listings/{id}",
+    tag = "listings",
+    summary = "Edit title, description, tags or price (editor): checked, scored and screened again",
+    request_body = Edit,
+    params(("id" = uuid::Uuid, Path, description = "The listing's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
+    responses((status = 202, description = "Accepted; follow `Location`", body = serde_json::Value), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"), (status = 409, description = "Made on an older revision: `current_revisions` says which is current", body = ProblemDetails, content_type = "application/problem+json"), (status = 422, description = "Every field's error at once", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn edit(
     caller: Caller,
     State(s): State<AppState>,
@@ -246,6 +274,15 @@ pub(crate) async fn record_revision(
 
 /// Approves a listing for publishing (editor role). Red screening refuses;
 /// amber needs a person, so a token cannot approve it (409).
+#[utoipa::path(
+    post,
+    path = "/api/v1/listings/{id}/approve",
+    tag = "listings",
+    summary = "Approve a listing for publishing (editor; red refuses, amber needs a person)",
+    params(("id" = uuid::Uuid, Path, description = "The listing's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
+    responses((status = 402, description = "The plan's monthly quota is used up", body = ProblemDetails, content_type = "application/problem+json"), (status = 202, description = "Accepted; follow `Location`", body = serde_json::Value), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"), (status = 409, description = "The aggregate refused or changed meanwhile", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn approve(
     caller: Caller,
     State(s): State<AppState>,
@@ -264,6 +301,7 @@ pub(crate) async fn approve_listing(
 ) -> Result<Uuid, Problem> {
     caller.require(Role::Editor)?;
     let id = uuid_path("listing", raw)?;
+    crate::quotas::check(&s.pool, &caller.tenant, crate::quotas::Resource::Listings).await?;
     let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
     let meta = super::command_meta(headers)?;
     let command = ListingCommand::Approve { by: caller.actor() };
@@ -280,6 +318,14 @@ pub(crate) async fn approve_listing(
 
 /// Every listing of the tenant as CSV (Etsy-ready columns), for a
 /// spreadsheet or a bulk upload.
+#[utoipa::path(
+    get,
+    path = "/api/v1/listings.csv",
+    tag = "listings",
+    summary = "Every listing of the tenant as CSV",
+    responses((status = 200, description = "CSV with a header row", content_type = "text/csv", body = String), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn csv(caller: Caller, State(s): State<AppState>) -> Result<Response, Problem> {
     let rows: Vec<Listing> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM listings WHERE tenant = $1 ORDER BY updated_at DESC, listing_id DESC"

@@ -2,7 +2,7 @@
 
 pub(crate) mod dead_letters;
 pub(crate) mod designs;
-mod feed;
+pub(crate) mod feed;
 pub(crate) mod ideas;
 pub(crate) mod listings;
 pub(crate) mod operations;
@@ -39,6 +39,8 @@ pub fn api() -> Router<AppState> {
         .route("/feed/ws", get(feed::ws))
         .route("/sources", get(operations::sources))
         .route("/costs", get(operations::costs))
+        .route("/openapi.json", get(crate::openapi::document))
+        .route("/docs", get(crate::openapi::reference))
 }
 
 /// A path id as a uuid, or a 404 (an id that cannot exist is simply not here).

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemDetails};
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SourceRefresh {
     pub source: String,
     pub at: DateTime<Utc>,
@@ -24,6 +24,14 @@ pub struct SourceRefresh {
 }
 
 /// The latest refresh of each of the tenant's sources.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sources",
+    tag = "operations",
+    summary = "Each trend source's latest refresh",
+    responses((status = 200, description = "One row per source", body = Vec<SourceRefresh>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn sources(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<SourceRefresh>>, Problem> {
     let rows = sqlx::query_as(
         "SELECT DISTINCT ON (source) source, at, used, collected, persisted, duplicates, failed, blocked, breaker, errors
@@ -35,7 +43,7 @@ pub async fn sources(caller: Caller, State(s): State<AppState>) -> Result<Json<V
     Ok(Json(rows))
 }
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct MonthCost {
     pub month: String,
     pub total_micros: i64,
@@ -47,6 +55,14 @@ pub struct MonthCost {
 }
 
 /// Paid-call spending per month, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/costs",
+    tag = "operations",
+    summary = "Paid-call spending per month",
+    responses((status = 200, description = "Newest month first", body = Vec<MonthCost>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn costs(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<MonthCost>>, Problem> {
     let rows = sqlx::query_as(
         "SELECT month, total_micros, calls, chat_micros, image_micros, limit_micros, exhausted_at

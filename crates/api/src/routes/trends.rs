@@ -10,12 +10,12 @@ use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::pagination::{Page, PageQuery, page};
 use crate::problem::FieldError;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemDetails};
 use pod_trendlists::ingest::{IngestReport, ingest};
 use pod_trendlists::parse::{Format, ParseError, parse};
 use sha2::Digest;
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Trend {
     pub trend_id: Uuid,
     pub keyword: String,
@@ -33,6 +33,15 @@ const COLUMNS: &str =
     "trend_id, keyword, niche, product_types, observations, last_score, first_seen, last_seen, ideas, retired";
 
 /// Trends by latest score, best first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/trends",
+    tag = "trends",
+    summary = "Trends by latest score, best first",
+    params(("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query, description = "1–200, default 50")),
+    responses((status = 200, description = "A page of trends", body = Page<Trend>), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn list(
     caller: Caller,
     State(s): State<AppState>,
@@ -54,6 +63,15 @@ pub async fn list(
     Ok(Json(page(rows, limit, |t| (t.last_score, t.trend_id))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/trends/{id}",
+    tag = "trends",
+    summary = "One trend",
+    params(("id" = uuid::Uuid, Path, description = "The trend's id")),
+    responses((status = 200, description = "The trend", body = Trend), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Trend>, Problem> {
     let id = uuid_path("trend", &id)?;
     let sql = format!("SELECT {COLUMNS} FROM trends WHERE tenant = $1 AND trend_id = $2");
@@ -61,6 +79,15 @@ pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<Strin
 }
 
 /// Daily interest of one trend.
+#[utoipa::path(
+    get,
+    path = "/api/v1/trends/{id}/interest",
+    tag = "trends",
+    summary = "Daily interest of a trend",
+    params(("id" = uuid::Uuid, Path, description = "The trend's id")),
+    responses((status = 200, description = "One point per day", body = Vec<pod_projections::queries::InterestPoint>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn interest(
     caller: Caller,
     State(s): State<AppState>,
@@ -75,6 +102,15 @@ pub async fn interest(
 }
 
 /// Trends by 7-day growth, fastest risers first (with 30-day growth).
+#[utoipa::path(
+    get,
+    path = "/api/v1/trends/momentum",
+    tag = "trends",
+    summary = "Fastest risers over 7 days, with 30-day growth",
+    params(("limit" = Option<u32>, Query, description = "1–200, default 50")),
+    responses((status = 200, description = "Risers first", body = Vec<pod_projections::queries::Momentum>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn momentum(
     caller: Caller,
     State(s): State<AppState>,
@@ -85,6 +121,15 @@ pub async fn momentum(
 }
 
 /// A trend's yearly pattern; `null` until a year of history allows one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/trends/{id}/seasonality",
+    tag = "trends",
+    summary = "A trend's yearly pattern (null until a year of history allows one)",
+    params(("id" = uuid::Uuid, Path, description = "The trend's id")),
+    responses((status = 200, description = "The pattern or null", body = Option<pod_projections::queries::Seasonality>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn seasonality(
     caller: Caller,
     State(s): State<AppState>,
@@ -146,6 +191,8 @@ pub(crate) async fn import_list(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::invalid(vec![FieldError { field: "body".into(), message: "the list is empty".into() }]));
     }
+    // The trends lead to ideas: the plan must have room for them.
+    crate::quotas::check(&s.pool, &caller.tenant, crate::quotas::Resource::Ideas).await?;
     let records = parse(format, body, source, Utc::now()).map_err(|e| {
         let field = match &e {
             ParseError::Field { row, field, .. } => format!("row {row}: {field}"),
@@ -162,6 +209,16 @@ pub(crate) async fn import_list(
 
 /// Imports a trend list (CSV, JSON, RSS/Atom) sent as the body (editor
 /// role): 202 with what was stored, and a link to the trends.
+#[utoipa::path(
+    post,
+    path = "/api/v1/trends/import",
+    tag = "trends",
+    summary = "Import a trend list (CSV, JSON, RSS/Atom) as the body (editor)",
+    request_body(content = String, content_type = "text/csv", description = "The list"),
+    params(("format" = Option<String>, Query, description = "csv, json or feed; else from the content type"), ("source" = Option<String>, Query, description = "Provenance recorded with each observation")),
+    responses((status = 402, description = "The plan's monthly quota is used up", body = ProblemDetails, content_type = "application/problem+json"), (status = 202, description = "Stored: counts per outcome", body = serde_json::Value), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 422, description = "Every field's error at once", body = ProblemDetails, content_type = "application/problem+json")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn import(
     caller: Caller,
     State(s): State<AppState>,

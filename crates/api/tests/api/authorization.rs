@@ -134,3 +134,44 @@ async fn viewers_read_and_cannot_decide() {
     let (status, ct) = api.head("GET", "/api/v1/nope", Some(&api.acme_viewer)).await;
     assert_eq!((status, ct.as_str()), (StatusCode::NOT_FOUND, "application/problem+json"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route_and_nothing_else() {
+    let api = Api::new().await;
+    let (status, _, doc) = api.call("GET", "/api/v1/openapi.json", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "the document is public");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    let template = |route: &str| {
+        route
+            .replace("{trend}", "{id}")
+            .replace("{idea}", "{id}")
+            .replace("{listing}", "{id}")
+            .replace("{design}", "{id}")
+            .replace("{dlq}", "{seq}")
+    };
+    let mut documented = 0;
+    for (_, ops) in doc["paths"].as_object().unwrap() {
+        documented += ops.as_object().unwrap().keys().filter(|k| *k != "parameters").count();
+    }
+    for (method, route) in ROUTES {
+        let op = &doc["paths"][template(route)][method.to_lowercase()];
+        assert!(op.is_object(), "{method} {route} is not in the document");
+        assert!(op["responses"]["401"].is_object(), "{method} {route} documents its 401");
+        assert!(op["security"].is_array(), "{method} {route} names its security");
+    }
+    assert_eq!(documented, ROUTES.len(), "the document has exactly the routes of the table");
+    for schema in ["Trend", "Idea", "Design", "Listing", "ProblemDetails", "Edit"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema}");
+    }
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["token"]["scheme"], "bearer");
+    assert_eq!(schemes["session"]["in"], "cookie");
+
+    let (status, headers, page) = api.send("GET", "/api/v1/docs", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.contains("/assets/swagger-ui-5.35.0-bundle.js"), "{page}");
+    let (status, _, bundle) = api.send("GET", "/assets/swagger-ui-5.35.0-bundle.js", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(bundle.len() > 1_000_000, "the vendored Swagger UI is served");
+}

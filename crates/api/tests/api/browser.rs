@@ -192,6 +192,9 @@ async fn a_seller_signs_in_follows_a_trend_and_reviews_a_listing() {
             wait_for(&tab, "!!document.querySelector('main h1')", path);
             screenshot(&tab, name);
         }
+        tab.navigate_to(&format!("{base}/api/v1/docs")).unwrap().wait_until_navigated().unwrap();
+        wait_for(&tab, "document.querySelectorAll('.swagger-ui .opblock').length >= 25", "the API reference");
+        screenshot(&tab, "api-reference");
         tab.navigate_to(&format!("{base}/trends/{}", api.seeded.acme_trends[0]))
             .unwrap()
             .wait_until_navigated()

@@ -47,8 +47,11 @@ async fn the_first_run_creates_the_owner_once_and_signs_them_in() {
         assert!(cookie.contains(part), "{cookie} lacks {part}");
     }
     let session = cookie.split(';').next().unwrap().to_owned();
-    let (status, _, page) = api.send("GET", "/", &[("cookie", &session)], "").await;
+    let (status, headers, page) = api.send("GET", "/", &[("cookie", &session)], "").await;
     assert_eq!(status, StatusCode::OK);
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
     assert!(page.contains("Good to see you, Ana Lima") && page.contains("ana@acme.example"), "{page}");
 
     // A second first run (another browser, later): no second owner.

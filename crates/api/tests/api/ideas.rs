@@ -47,3 +47,48 @@ async fn an_editor_approves_once_however_often_the_request_is_sent() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_up_quota_answers_402_and_says_which() {
+    let api = Api::new().await;
+    // acme has one design this month; its own images limit is one.
+    sqlx::query("UPDATE tenants SET images_quota = 1, listings_quota = 0, ideas_quota = 1 WHERE tenant = 'acme'")
+        .execute(&api.pool)
+        .await
+        .unwrap();
+    let approve = format!("/api/v1/ideas/{}/approve", api.seeded.acme_idea);
+    let (status, ct, body) = api.call("POST", &approve, Some(&api.acme_editor), &[]).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(
+        (body["quota"].as_str(), body["limit"].as_i64(), body["used"].as_i64()),
+        (Some("images"), Some(1), Some(1))
+    );
+    assert!(body["resets_at"].as_str().is_some_and(|r| r.ends_with("-01T00:00:00+00:00")), "{body}");
+    let listing = format!("/api/v1/listings/{}/approve", api.seeded.acme_listing);
+    let (status, _, body) = api.call("POST", &listing, Some(&api.acme_editor), &[]).await;
+    assert_eq!((status, body["quota"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("listings")));
+    let auth = format!("Bearer {}", api.acme_editor);
+    let import = [("authorization", auth.as_str()), ("content-type", "text/csv")];
+    let (status, _, body) = api.send("POST", "/api/v1/trends/import", &import, "keyword\naxolotl teacher\n").await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    // Nothing happened: the idea still waits, another shop is not limited.
+    api.project().await;
+    let (_, _, idea) =
+        api.call("GET", &format!("/api/v1/ideas/{}", api.seeded.acme_idea), Some(&api.acme_viewer), &[]).await;
+    assert_eq!(idea["status"], "screened");
+    let beta = format!("Bearer {}", api.beta_editor);
+    let (status, _, _) = api
+        .send(
+            "POST",
+            "/api/v1/trends/import",
+            &[("authorization", beta.as_str()), ("content-type", "text/csv")],
+            "keyword\nbeta thing\n",
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Raising the limit lets the approval through.
+    sqlx::query("UPDATE tenants SET images_quota = NULL WHERE tenant = 'acme'").execute(&api.pool).await.unwrap();
+    let (status, _, _) = api.call("POST", &approve, Some(&api.acme_editor), &[]).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}

@@ -1,0 +1,76 @@
+//! The API's OpenAPI 3.1 document, generated from the handlers' own
+//! annotations (utoipa), served at `/api/v1/openapi.json`, and an
+//! interactive reference (Swagger UI, vendored) at `/api/v1/docs`.
+
+use axum::Json;
+use axum::response::{Html, IntoResponse, Response};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{dead_letters, designs, feed, ideas, listings, operations, trends};
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("pod_<id>_<secret>")
+                    .description(Some("An API token from `pod tokens create`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "pod_session",
+                "A dashboard session (`__Host-pod_session` over HTTPS); changes also need `X-CSRF-Token`",
+            ))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "POD Automator API",
+        description = "Trends, ideas, designs and listings of one shop (the caller's tenant). Errors are \
+                       `application/problem+json` (RFC 9457); lists are pages with a `next` cursor; commands \
+                       answer 202 with a link to follow and honour `Idempotency-Key`."
+    ),
+    paths(
+        trends::list, trends::one, trends::interest, trends::momentum, trends::seasonality, trends::import,
+        ideas::list, ideas::one, ideas::approve, ideas::reject,
+        designs::list, designs::one, designs::artwork, designs::preview,
+        listings::list, listings::one, listings::edit, listings::approve, listings::csv,
+        dead_letters::list, dead_letters::retry,
+        operations::sources, operations::costs,
+        feed::sse, feed::ws,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "trends", description = "What shoppers search for"),
+        (name = "ideas", description = "Product ideas and their screening"),
+        (name = "designs", description = "Print-ready artwork"),
+        (name = "listings", description = "Etsy-ready listings"),
+        (name = "operations", description = "Sources, costs and dead letters"),
+        (name = "feed", description = "The tenant's events, live"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document (public: it describes, it does not reveal).
+pub async fn document() -> Response {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    Json(doc).into_response()
+}
+
+/// The interactive reference.
+pub async fn reference() -> Html<&'static str> {
+    Html(include_str!("../templates/api_reference.html"))
+}
