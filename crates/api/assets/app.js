@@ -108,6 +108,10 @@
             out.textContent = r.ok
               ? "Imported " + r.body.keywords + " trends: " + r.body.persisted + " new observations, " + r.body.duplicates + " already known."
               : (r.body.errors && r.body.errors.length ? r.body.errors[0].message : r.body.detail);
+          })
+          .catch(function () {
+            out.className = "outcome err";
+            out.textContent = "The import failed: the file may be larger than 1 MiB, or the server did not answer.";
           });
       }, true);
     });

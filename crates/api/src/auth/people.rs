@@ -68,9 +68,15 @@ fn check_name(name: &str) -> Result<String, AccountError> {
     Ok(name.to_owned())
 }
 
+/// Password hashes at once, process-wide: each takes ~19 MiB and a core
+/// for a while, so a flood of sign-ins queues here instead of exhausting
+/// the blocking pool.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// An argon2id hash in PHC form. Slow on purpose, so it runs off the
 /// async threads.
 pub async fn hash_password(password: &str) -> Result<String, AccountError> {
+    let _permit = HASHING.acquire().await.map_err(|e| AccountError::Hash(e.to_string()))?;
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         let mut salt = [0u8; 16];
@@ -86,6 +92,7 @@ pub async fn hash_password(password: &str) -> Result<String, AccountError> {
 }
 
 async fn password_matches(password: &str, phc: &str) -> bool {
+    let Ok(_permit) = HASHING.acquire().await else { return false };
     let (password, phc) = (password.to_owned(), phc.to_owned());
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())

@@ -183,7 +183,8 @@ pub fn check_origin(headers: &HeaderMap) -> Result<(), Problem> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
-    if host.is_empty() || origin_host.eq_ignore_ascii_case(host) {
+    // An Origin with nothing to compare it to (HTTP/2 without a Host) is refused.
+    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
         Ok(())
     } else {
         Err(Problem::forbidden(format!("a request from {origin} cannot change anything here")))
@@ -209,6 +210,7 @@ mod tests {
         assert!(check_origin(&headers(&[("host", "127.0.0.1:8080"), ("origin", "https://evil.example")])).is_err());
         assert!(check_origin(&headers(&[("host", "shop.example"), ("origin", "http://shop.example:81")])).is_err());
         assert!(check_origin(&headers(&[("host", "a"), ("sec-fetch-site", "cross-site")])).is_err());
+        assert!(check_origin(&headers(&[("origin", "http://127.0.0.1:8080")])).is_err(), "no host to compare with");
     }
 
     #[test]

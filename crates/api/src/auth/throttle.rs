@@ -17,6 +17,10 @@ impl LoginThrottle {
 
     /// Whether one more attempt for `email` may be checked now.
     pub fn allows(&self, email: &str) -> bool {
+        // No address is longer (RFC 5321); a longer key is refused, not stored.
+        if email.len() > 254 {
+            return false;
+        }
         let key = email.trim().to_lowercase();
         let ok = self.limiter.check_key(&key).is_ok();
         // Forget emails that have recovered their full quota.

@@ -68,9 +68,16 @@ pub struct Next {
     next: Option<String>,
 }
 
-/// Only a path on this site (never `//other.example` or a full URL).
+/// Only a path on this site: never `//other.example`, a full URL, or
+/// anything with whitespace or control characters (browsers drop a tab from
+/// `/\t/evil.example`, which would make it `//evil.example`).
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/" }
+    let bytes = next.as_bytes();
+    let clean = next.starts_with('/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_whitespace() || c.is_control());
+    if clean { next } else { "/" }
 }
 
 /// Signs the person in to their first shop and sends them on.
@@ -97,6 +104,10 @@ pub async fn setup(
     Form(f): Form<SetupForm>,
 ) -> Result<Response, Problem> {
     check_origin(&headers)?;
+    // A finished first run refuses at once, before any password is hashed.
+    if has_users(&s.pool).await? {
+        return Ok(Redirect::to("/login").into_response());
+    }
     let first = FirstRun {
         tenant: f.tenant.trim().to_owned(),
         shop_name: f.shop_name.clone(),
@@ -271,7 +282,7 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(super::safe_next("/ideas?status=screened"), "/ideas?status=screened");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil.example", ""] {
+        for bad in ["//evil.example", "https://evil.example", "/\\evil.example", "", "/\t/evil.example", "/\n", "/ x"] {
             assert_eq!(super::safe_next(bad), "/", "{bad}");
         }
     }

@@ -80,12 +80,19 @@ impl From<ideas::Idea> for IdeaCard {
 pub struct ListingRow {
     pub l: listings::Listing,
     pub price: String,
+    /// The price as the editor's box holds it: `24.99`, whatever the currency.
+    pub price_input: String,
     pub age: String,
 }
 
 impl From<listings::Listing> for ListingRow {
     fn from(l: listings::Listing) -> Self {
-        Self { price: money(l.price_cents, &l.currency), age: ago(l.updated_at), l }
+        Self {
+            price: money(l.price_cents, &l.currency),
+            price_input: format!("{}.{:02}", l.price_cents / 100, l.price_cents % 100),
+            age: ago(l.updated_at),
+            l,
+        }
     }
 }
 

@@ -98,6 +98,8 @@ pub fn parse_price(raw: &str) -> Result<i64, String> {
 fn edit_of(form: &EditorForm, current: &listings::Listing) -> (listings::Edit, Vec<FieldError>) {
     let mut errors = Vec::new();
     let tags: Vec<String> = form.tags.iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+    // Browsers send a textarea's line breaks as CRLF (HTML form encoding).
+    let description = form.description.replace("\r\n", "\n");
     let price = match parse_price(&form.price) {
         Ok(p) => Some(p),
         Err(message) => {
@@ -107,7 +109,7 @@ fn edit_of(form: &EditorForm, current: &listings::Listing) -> (listings::Edit, V
     };
     let edit = listings::Edit {
         title: (form.title != current.title).then(|| form.title.clone()),
-        description: (form.description != current.description).then(|| form.description.clone()),
+        description: (description != current.description).then_some(description),
         tags: (tags != current.tags).then_some(tags),
         price_cents: price.filter(|p| *p != current.price_cents),
         expected_revisions: form.expected_revisions,
@@ -193,6 +195,25 @@ pub async fn check_listing(
     Ok(render(&assess(&s, &caller, &now, &form).await?.0))
 }
 
+/// The form's tag boxes that hold a tag, by position: `tags[i]` of the
+/// edit is box `boxes[i]` on the page.
+fn tag_boxes(form: &EditorForm) -> Vec<usize> {
+    form.tags.iter().enumerate().filter(|(_, t)| !t.trim().is_empty()).map(|(i, _)| i).collect()
+}
+
+/// Names a tag error by the box it is in, not by its place among the filled ones.
+fn in_boxes(mut errors: Vec<FieldError>, boxes: &[usize]) -> Vec<FieldError> {
+    for e in &mut errors {
+        if let Some(i) =
+            e.field.strip_prefix("tags[").and_then(|r| r.strip_suffix(']')).and_then(|i| i.parse::<usize>().ok())
+            && let Some(b) = boxes.get(i)
+        {
+            e.field = format!("tags[{b}]");
+        }
+    }
+    errors
+}
+
 /// The check of a form, and the revision it would record when it is clean.
 async fn assess(
     s: &AppState,
@@ -201,8 +222,8 @@ async fn assess(
     form: &EditorForm,
 ) -> Result<(ListingCheck, Option<pod_events::domain::listing::ListingRevised>), Problem> {
     let (edit, mut errors) = edit_of(form, now);
-    if let Err(mut more) = listings::validate(&edit) {
-        errors.append(&mut more);
+    if let Err(more) = listings::validate(&edit) {
+        errors.extend(in_boxes(more, &tag_boxes(form)));
     }
     let changed =
         edit.title.is_some() || edit.description.is_some() || edit.tags.is_some() || edit.price_cents.is_some();
@@ -320,6 +341,56 @@ pub async fn retry_dead_letter(caller: Caller, State(s): State<AppState>, Path(s
 #[cfg(test)]
 mod tests {
     use super::{label_of, parse_price};
+
+    fn listing() -> crate::routes::listings::Listing {
+        crate::routes::listings::Listing {
+            listing_id: uuid::Uuid::nil(),
+            idea_id: uuid::Uuid::nil(),
+            design_id: uuid::Uuid::nil(),
+            title: "Cat Mom Shirt".into(),
+            description: "First line.\nSecond line.".into(),
+            tags: vec!["cat mom".into(), "cat lover".into()],
+            price_cents: 2499,
+            currency: "EUR".into(),
+            seo_score: 50,
+            seo_checks: serde_json::json!([]),
+            verdict: None,
+            status: "draft".into(),
+            revisions: 0,
+            updated_at: chrono::Utc::now(),
+            version: 1,
+        }
+    }
+
+    fn form(description: &str, tags: &[&str]) -> super::EditorForm {
+        super::EditorForm {
+            title: "Cat Mom Shirt".into(),
+            description: description.into(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            price: "24.99".into(),
+            expected_revisions: Some(0),
+        }
+    }
+
+    #[test]
+    fn an_untouched_form_changes_nothing_even_with_the_browsers_crlf() {
+        let (edit, errors) =
+            super::edit_of(&form("First line.\r\nSecond line.", &["cat mom", "", "cat lover"]), &listing());
+        assert!(errors.is_empty());
+        assert!(
+            edit.description.is_none() && edit.tags.is_none() && edit.price_cents.is_none() && edit.title.is_none()
+        );
+    }
+
+    #[test]
+    fn a_tag_error_names_the_box_it_is_in() {
+        let f = form("x", &["cat mom", "", "", "a tag far longer than twenty"]);
+        let (edit, _) = super::edit_of(&f, &listing());
+        let errors = crate::routes::listings::validate(&edit).unwrap_err();
+        assert_eq!(errors[0].field, "tags[1]", "second filled tag");
+        let shown = super::in_boxes(errors, &super::tag_boxes(&f));
+        assert_eq!(shown[0].field, "tags[3]", "the fourth box on the page");
+    }
 
     #[test]
     fn fields_are_named_as_the_editor_shows_them() {

@@ -96,7 +96,16 @@ pub async fn interest(
     let id = uuid_path("trend", &id)?;
     let points = pod_projections::queries::trend_interest(&s.pool, &caller.tenant, id).await?;
     if points.is_empty() {
-        return Err(Problem::not_found("trend"));
+        // A trend with no observations bucketed yet has an empty series; only
+        // a trend that is not the caller's is a 404.
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM trends WHERE tenant = $1 AND trend_id = $2")
+            .bind(&caller.tenant)
+            .bind(id)
+            .fetch_optional(&s.pool)
+            .await?;
+        if exists.is_none() {
+            return Err(Problem::not_found("trend"));
+        }
     }
     Ok(Json(points))
 }
