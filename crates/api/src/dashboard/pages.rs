@@ -324,6 +324,8 @@ pub(crate) struct ListingPage {
     pub design: Option<designs::Design>,
     /// The checks panel, the same fragment the editor's live checks swap in.
     pub checks_html: String,
+    /// The listing's history, newest first.
+    pub history: Vec<Step>,
     /// Thirteen tag boxes: the tags, then empty ones.
     pub tag_slots: Vec<String>,
 }
@@ -341,6 +343,12 @@ pub async fn listing(
         .await?
         .render()
         .map_err(|e| Problem::internal(format!("rendering the checks: {e}")))?;
+    let history = listings::history(&s, &caller.tenant, listing.listing_id)
+        .await?
+        .iter()
+        .rev()
+        .map(|r| step_of(r, session.user_id))
+        .collect();
     let mut tag_slots = listing.tags.clone();
     tag_slots.resize(pod_events::domain::listing_text::MAX_TAGS.max(tag_slots.len()), String::new());
     Ok(render(&ListingPage {
@@ -348,8 +356,46 @@ pub async fn listing(
         listing: listing.into(),
         design,
         checks_html,
+        history,
         tag_slots,
     }))
+}
+
+/// A step of a listing's history, in words.
+pub struct Step {
+    pub what: String,
+    pub who: String,
+    pub age: String,
+}
+
+/// "Edited title, tags", "by you" / "by a teammate" / "by a program" / "by the pipeline".
+pub fn step_of(r: &listings::Revision, me: uuid::Uuid) -> Step {
+    let c = &r.changes;
+    let what = match r.event_type.as_str() {
+        "ListingDrafted" => "Drafted".to_owned(),
+        "ListingRevised" => {
+            let fields: Vec<&str> =
+                [("title", "title"), ("description", "description"), ("tags", "tags"), ("price_cents", "price")]
+                    .iter()
+                    .filter(|(k, _)| !c[*k].is_null())
+                    .map(|(_, label)| *label)
+                    .collect();
+            let score = c["seo_score"].as_u64().map(|s| format!(" (SEO {s})")).unwrap_or_default();
+            if fields.is_empty() { format!("Re-scored{score}") } else { format!("Edited {}{score}", fields.join(", ")) }
+        }
+        "ListingApproved" => "Approved".to_owned(),
+        "ListingSubmitted" => "Queued for publishing".to_owned(),
+        "ListingPublished" => "Published".to_owned(),
+        "ListingPublishFailed" => format!("Publishing failed: {}", c["reason"].as_str().unwrap_or("")),
+        other => other.to_owned(),
+    };
+    let who = match (c["by"]["kind"].as_str(), c["by"]["user_id"].as_str()) {
+        (_, Some(u)) if u == me.to_string() => "by you".to_owned(),
+        (_, Some(_)) => "by a teammate".to_owned(),
+        (Some("policy"), _) => format!("by {}", c["by"]["name"].as_str().unwrap_or("a program")),
+        _ => "by the pipeline".to_owned(),
+    };
+    Step { what, who, age: ago(r.at) }
 }
 
 /// The screening hits recorded for a listing's current text.

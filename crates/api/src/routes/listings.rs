@@ -377,3 +377,52 @@ pub async fn csv(caller: Caller, State(s): State<AppState>) -> Result<Response, 
     )
         .into_response())
 }
+
+/// One step of a listing's history: what happened, with what, when.
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Revision {
+    /// The listing's version after this step (1 is the draft).
+    pub version: i64,
+    pub event_type: String,
+    /// The event as recorded: the changed fields, the new score and
+    /// screening, and who (`by`).
+    pub changes: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/listings/{id}/revisions",
+    tag = "listings",
+    summary = "A listing's history, oldest first: the draft, each edit, approval, publishing",
+    params(("id" = uuid::Uuid, Path, description = "The listing's id")),
+    responses(
+        (status = 200, description = "Its steps", body = Vec<Revision>),
+        (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")
+    ),
+    security(("token" = []), ("session" = []))
+)]
+pub async fn revisions(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<Vec<Revision>>, Problem> {
+    let id = uuid_path("listing", &raw)?;
+    let rows = history(&s, &caller.tenant, id).await?;
+    if rows.is_empty() {
+        return Err(Problem::not_found("listing"));
+    }
+    Ok(Json(rows))
+}
+
+pub(crate) async fn history(s: &AppState, tenant: &str, id: Uuid) -> Result<Vec<Revision>, Problem> {
+    Ok(sqlx::query_as(
+        "SELECT version, event_type, changes, at FROM listing_revisions
+         WHERE tenant = $1 AND listing_id = $2 ORDER BY version",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(&s.pool)
+    .await?)
+}

@@ -33,6 +33,7 @@ pub fn api() -> Router<AppState> {
         .route("/listings.csv", get(listings::csv))
         .route("/listings/{id}", get(listings::one).patch(listings::edit))
         .route("/listings/{id}/approve", post(listings::approve))
+        .route("/listings/{id}/revisions", get(listings::revisions))
         .route("/dead-letters", get(dead_letters::list))
         .route("/dead-letters/{seq}/retry", post(dead_letters::retry))
         .route("/feed", get(feed::sse))

@@ -26,6 +26,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/listings.csv"),
     ("PATCH", "/api/v1/listings/{listing}"),
     ("POST", "/api/v1/listings/{listing}/approve"),
+    ("GET", "/api/v1/listings/{listing}/revisions"),
     ("GET", "/api/v1/dead-letters"),
     ("POST", "/api/v1/dead-letters/{dlq}/retry"),
     ("GET", "/api/v1/feed"),

@@ -216,6 +216,16 @@ async fn the_listing_editor_checks_as_one_types_and_saves_revisions() {
     assert_eq!(listing["tags"], serde_json::json!(["cat mom", "cat lover"]));
     assert_eq!(listing["price_cents"], 2150);
     assert_eq!(listing["revisions"], 1);
+    let (status, _, history) =
+        api.call("GET", &format!("/api/v1/listings/{id}/revisions"), Some(&api.acme_viewer), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let steps: Vec<&str> = history.as_array().unwrap().iter().filter_map(|r| r["event_type"].as_str()).collect();
+    assert_eq!(steps, ["ListingDrafted", "ListingRevised"]);
+    assert_eq!(history[1]["changes"]["tags"], serde_json::json!(["cat mom", "cat lover"]));
+    assert_eq!(history[1]["changes"]["by"]["kind"], "user", "a person's edit is recorded as theirs");
+    assert!(history[1]["changes"]["title"].is_null(), "an unchanged field is not in the revision");
+    let (_, _, page) = api.send("GET", &format!("/listings/{id}"), &headers[..1], "").await;
+    assert!(page.contains("Edited tags, price") && page.contains("by you"), "the editor shows the history");
 
     // A save made on what the page showed before someone else's save.
     let (_, _, fragment) = api.send("POST", &save, &headers, form("kitten", "21.50", 0)).await;
