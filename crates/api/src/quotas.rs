@@ -15,7 +15,8 @@ use crate::problem::Problem;
 pub enum Resource {
     /// Ideas generated (a trend import leads to them).
     Ideas,
-    /// Designs rendered (approving an idea leads to one).
+    /// Designs (approving an idea leads to one): counted by approvals, so
+    /// approvals made faster than designs render still count at once.
     Images,
     /// Listings approved for publishing.
     Listings,
@@ -109,7 +110,8 @@ pub async fn check(pool: &PgPool, tenant: &str, r: Resource) -> Result<(), Probl
     let sql = match r {
         Resource::Ideas => "SELECT count(*) FROM ideas WHERE tenant = $1 AND created_at >= date_trunc('month', now())",
         Resource::Images => {
-            "SELECT count(*) FROM designs WHERE tenant = $1 AND created_at >= date_trunc('month', now())"
+            "SELECT count(*) FROM ideas WHERE tenant = $1 AND status = 'approved'
+             AND updated_at >= date_trunc('month', now())"
         }
         Resource::Listings => {
             "SELECT count(*) FROM listings WHERE tenant = $1 AND status IN ('approved', 'queued', 'published')

@@ -220,7 +220,7 @@ async fn assess(
     caller: &Caller,
     now: &listings::Listing,
     form: &EditorForm,
-) -> Result<(ListingCheck, Option<pod_events::domain::listing::ListingRevised>), Problem> {
+) -> Result<(ListingCheck, Option<(pod_events::domain::listing::ListingRevised, i32)>), Problem> {
     let (edit, mut errors) = edit_of(form, now);
     if let Err(more) = listings::validate(&edit) {
         errors.extend(in_boxes(more, &tag_boxes(form)));
@@ -238,6 +238,7 @@ async fn assess(
         return Ok((check, None));
     }
     let text = listings::current_text(s, &caller.tenant, now.listing_id).await?;
+    let text_revision = text.5;
     match listings::draft_revision(s, text, &edit, caller.actor()) {
         Ok(revision) => {
             check.score = i32::from(revision.seo_score);
@@ -246,7 +247,7 @@ async fn assess(
                 check.hits = hits_of(&serde_json::to_value(&screening.hits).unwrap_or_default());
                 check.verdict = screening.verdict.as_str().to_owned();
             }
-            Ok((check, Some(revision)))
+            Ok((check, Some((revision, text_revision))))
         }
         Err(p) => {
             check.invalid = p.details().errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>().join(",");
@@ -268,11 +269,15 @@ pub async fn save_listing(
     caller.require(Role::Editor)?;
     let now = current(&caller, &s, &id).await?;
     let (mut check, revision) = assess(&s, &caller, &now, &form).await?;
-    let Some(revision) = revision else {
+    let Some((revision, text_revision)) = revision else {
         return Ok(render(&check));
     };
     let meta = crate::routes::command_meta(&headers)?;
-    match listings::record_revision(&s, &caller, now.listing_id, revision, form.expected_revisions, &meta).await {
+    let recorded = match listings::made_on(text_revision, form.expected_revisions) {
+        Ok(made_on) => listings::record_revision(&s, &caller, now.listing_id, revision, Some(made_on), &meta).await,
+        Err(p) => Err(p),
+    };
+    match recorded {
         Ok(()) => {
             let next = form.expected_revisions.map(|r| r as i32 + 1).unwrap_or(now.revisions + 1);
             check.saved = Some(format!("Saved as revision {next}."));

@@ -89,9 +89,9 @@ pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<Strin
     super::by_id(&s, sql, &caller.tenant, id, "listing").await
 }
 
-/// A listing's text now: title, description, tags, its trend's keyword and
-/// its product type.
-pub(crate) type CurrentText = (String, String, Vec<String>, Option<String>, Option<String>);
+/// A listing's text now: title, description, tags, its trend's keyword, its
+/// product type, and the revision this text is.
+pub(crate) type CurrentText = (String, String, Vec<String>, Option<String>, Option<String>, i32);
 
 /// A person's (or a program's) edit. Absent fields stay as they are.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -180,16 +180,39 @@ pub async fn edit(
     let edit: Edit = serde_json::from_slice(&body).map_err(|e| {
         Problem::invalid(vec![FieldError { field: "body".into(), message: format!("not a listing edit: {e}") }])
     })?;
+    let made_on = made_on(current.5, edit.expected_revisions)?;
     let revision = draft_revision(&s, current, &edit, caller.actor())?;
     let meta = super::command_meta(&headers)?;
-    record_revision(&s, &caller, id, revision, edit.expected_revisions, &meta).await?;
+    record_revision(&s, &caller, id, revision, Some(made_on), &meta).await?;
     Ok(super::accepted(format!("/api/v1/listings/{id}")))
+}
+
+/// The revision an edit is made on, checked against the text it will be
+/// scored and screened with. That text is the read model's; if the listing
+/// has moved on since (or the read model has not caught up with the
+/// revision the caller saw), screening it would judge text that is not the
+/// result — a red title could be washed green by a tags-only edit — so the
+/// edit is refused (409) and the caller reads again. Without
+/// `expected_revisions` the edit is made on the revision read here.
+pub(crate) fn made_on(text_revision: i32, expected: Option<u32>) -> Result<u32, Problem> {
+    let at = text_revision.max(0) as u32;
+    match expected {
+        None => Ok(at),
+        Some(e) if e == at => Ok(e),
+        Some(e) if e < at => Err(Problem::new(StatusCode::CONFLICT, ListingError::Stale { current: at }.to_string())
+            .with("current_revisions", at)),
+        Some(e) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!("revision {e} is still being recorded (this read shows {at}); read the listing again in a moment"),
+        )
+        .with("current_revisions", at)),
+    }
 }
 
 /// The listing's text as it reads now, for scoring and screening an edit.
 pub(crate) async fn current_text(s: &AppState, tenant: &str, id: Uuid) -> Result<CurrentText, Problem> {
     let current: Option<CurrentText> = sqlx::query_as(
-        "SELECT l.title, l.description, l.tags, t.normalized, i.product_type
+        "SELECT l.title, l.description, l.tags, t.normalized, i.product_type, l.revisions
          FROM listings l
          LEFT JOIN ideas i ON i.tenant = l.tenant AND i.idea_id = l.idea_id
          LEFT JOIN trends t ON t.tenant = i.tenant AND t.trend_id = i.trend_id
@@ -211,7 +234,7 @@ pub(crate) fn draft_revision(
     edit: &Edit,
     by: Actor,
 ) -> Result<ListingRevised, Problem> {
-    let (title, description, tags, keyword, product_type) = current;
+    let (title, description, tags, keyword, product_type, _) = current;
     validate(edit).map_err(Problem::invalid)?;
     if edit.title.is_none() && edit.description.is_none() && edit.tags.is_none() && edit.price_cents.is_none() {
         return Err(Problem::invalid(vec![FieldError { field: "body".into(), message: "nothing to change".into() }]));
@@ -425,4 +448,19 @@ pub(crate) async fn history(s: &AppState, tenant: &str, id: Uuid) -> Result<Vec<
     .bind(id)
     .fetch_all(&s.pool)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::made_on;
+
+    #[test]
+    fn an_edit_is_made_on_the_revision_its_text_is() {
+        assert_eq!(made_on(2, None).ok(), Some(2), "without a revision: the one read");
+        assert_eq!(made_on(2, Some(2)).ok(), Some(2));
+        let stale = made_on(2, Some(1)).unwrap_err();
+        assert_eq!((stale.details().status, stale.details().extensions["current_revisions"].as_u64()), (409, Some(2)));
+        let ahead = made_on(2, Some(3)).unwrap_err();
+        assert!(ahead.details().detail.contains("still being recorded"), "{}", ahead.details().detail);
+    }
 }

@@ -51,8 +51,9 @@ async fn an_editor_approves_once_however_often_the_request_is_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_used_up_quota_answers_402_and_says_which() {
     let api = Api::new().await;
-    // acme has one design this month; its own images limit is one.
-    sqlx::query("UPDATE tenants SET images_quota = 1, listings_quota = 0, ideas_quota = 1 WHERE tenant = 'acme'")
+    // acme has one idea and no approvals this month; its own limits are no
+    // images, no approved listings and one idea.
+    sqlx::query("UPDATE tenants SET images_quota = 0, listings_quota = 0, ideas_quota = 1 WHERE tenant = 'acme'")
         .execute(&api.pool)
         .await
         .unwrap();
@@ -62,7 +63,7 @@ async fn a_used_up_quota_answers_402_and_says_which() {
     assert_eq!(ct, "application/problem+json");
     assert_eq!(
         (body["quota"].as_str(), body["limit"].as_i64(), body["used"].as_i64()),
-        (Some("images"), Some(1), Some(1))
+        (Some("images"), Some(0), Some(0))
     );
     assert!(body["resets_at"].as_str().is_some_and(|r| r.ends_with("-01T00:00:00+00:00")), "{body}");
     let listing = format!("/api/v1/listings/{}/approve", api.seeded.acme_listing);

@@ -58,6 +58,14 @@ async fn edits_are_validated_field_by_field_screened_and_versioned() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["current_revisions"], 1, "{body}");
 
+    // An edit on revision 1 before this API's read shows it: refused, not
+    // screened against the older text.
+    let (status, body) =
+        patch(&api, &api.acme_editor, json!({"tags": ["cat mom", "hello kitty"], "expected_revisions": 1})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("still being recorded"), "{body}");
+    api.project().await;
+
     // A trademark slipped into a tag: recorded, and screened red.
     let (status, _) =
         patch(&api, &api.acme_editor, json!({"tags": ["cat mom", "hello kitty"], "expected_revisions": 1})).await;
