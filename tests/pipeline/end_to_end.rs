@@ -106,6 +106,51 @@ async fn a_trend_source_becomes_draft_listings_with_stored_artwork() {
             .unwrap();
         assert_eq!(got, n, "{event_type}");
     }
+
+    // Another take of one design: the designs worker renders it again in the
+    // next layout; the listing keeps its text and shows the new artwork.
+    let (design, tenant, layout, old_key): (uuid::Uuid, String, String, String) =
+        sqlx::query_as("SELECT design_id, tenant, layout, artwork->>'key' FROM designs ORDER BY design_id LIMIT 1")
+            .fetch_one(&p.env.pool)
+            .await
+            .unwrap();
+    let config = pod_events::store::StoreConfig { namespace: p.env.ns.clone(), ..Default::default() };
+    let designs = pod_events::store::CommandBus::new(
+        pod_events::store::JetStreamStore::<pod_events::domain::design::Design>::open(p.env.client.clone(), config)
+            .await
+            .unwrap(),
+        (),
+    );
+    let id = pod_events::AggregateId::new(pod_events::TenantId::parse(tenant).unwrap(), design);
+    let by = pod_events::domain::Actor::User { user_id: uuid::Uuid::nil() };
+    let again = pod_events::domain::design::DesignCommand::Regenerate { by, layout: None, palette: None };
+    designs.execute(&id, again, &pod_events::EventMeta::new_command()).await.unwrap();
+    p.wait_for(
+        "the second render",
+        "SELECT count(*) FROM activity WHERE event_type = 'DesignRendered'",
+        10,
+        Duration::from_secs(120),
+    )
+    .await;
+    p.wait_for(
+        "the design rendered again",
+        "SELECT count(*) FROM designs WHERE status = 'rendered'",
+        9,
+        Duration::from_secs(60),
+    )
+    .await;
+    let (new_layout, new_key, status): (String, String, String) =
+        sqlx::query_as("SELECT layout, artwork->>'key', status FROM designs WHERE design_id = $1")
+            .bind(design)
+            .fetch_one(&p.env.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "rendered");
+    assert_ne!(new_layout, layout, "another layout");
+    assert_ne!(new_key, old_key, "new artwork, stored under its own content key");
+    assert!(p.assets.join(&new_key).exists(), "the new artwork is stored");
+    assert_eq!(p.count("SELECT count(*) FROM listings").await, 9, "no second listing for the same design");
+
     let dead = p.run(&["dlq", "list", "--json"]);
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&dead.stdout).unwrap(), serde_json::json!([]));
 }

@@ -24,6 +24,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use pod_blobs::BlobStore;
 use pod_events::Namespace;
+use pod_events::domain::design::Design;
 use pod_events::domain::idea::Idea;
 use pod_events::domain::listing::Listing;
 use pod_events::domain::trend::Trend;
@@ -52,6 +53,7 @@ pub struct AppState {
     pub nats: async_nats::Client,
     pub trends: Arc<CommandBus<Trend>>,
     pub ideas: Arc<CommandBus<Idea>>,
+    pub designs: Arc<CommandBus<Design>>,
     pub listings: Arc<CommandBus<Listing>>,
     pub ns: Namespace,
     /// Screens a person's edits before they are recorded.
@@ -81,12 +83,14 @@ impl AppState {
         let config = StoreConfig { namespace: ns.clone(), ..Default::default() };
         let trends = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
         let ideas = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
+        let designs = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
         let listings = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
         Ok(Self {
             pool,
             nats,
             trends,
             ideas,
+            designs,
             listings,
             ns: ns.clone(),
             index,

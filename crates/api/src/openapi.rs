@@ -45,7 +45,7 @@ impl Modify for Security {
     paths(
         trends::list, trends::one, trends::interest, trends::momentum, trends::seasonality, trends::import,
         ideas::list, ideas::one, ideas::approve, ideas::reject,
-        designs::list, designs::one, designs::artwork, designs::preview,
+        designs::list, designs::one, designs::artwork, designs::preview, designs::regenerate,
         listings::list, listings::one, listings::edit, listings::approve, listings::revisions, listings::csv,
         dead_letters::list, dead_letters::retry,
         operations::sources, operations::costs,

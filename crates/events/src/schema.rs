@@ -47,6 +47,7 @@ pub fn all() -> Vec<EventSchema> {
         entry::<design::DesignFailed>("design", D::ALL, "DesignFailed"),
         entry::<design::DesignApproved>("design", D::ALL, "DesignApproved"),
         entry::<design::DesignRejected>("design", D::ALL, "DesignRejected"),
+        entry::<design::DesignRegenerationRequested>("design", D::ALL, "DesignRegenerationRequested"),
         entry::<listing::ListingDrafted>("listing", L::ALL, "ListingDrafted"),
         entry::<listing::ListingRevised>("listing", L::ALL, "ListingRevised"),
         entry::<listing::ListingApproved>("listing", L::ALL, "ListingApproved"),

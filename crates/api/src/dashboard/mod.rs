@@ -43,6 +43,7 @@ pub fn pages() -> Router<AppState> {
         .route("/ideas/{id}/approve", post(review::approve_idea))
         .route("/ideas/{id}/reject", post(review::reject_idea))
         .route("/designs", get(pages::designs))
+        .route("/designs/{id}/regenerate", post(review::regenerate_design))
         .route("/listings", get(pages::listings))
         .route("/listings/{id}", get(pages::listing).post(review::save_listing))
         .route("/listings/{id}/check", post(review::check_listing))

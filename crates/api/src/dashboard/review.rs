@@ -338,6 +338,18 @@ pub async fn import_keywords(caller: Caller, State(s): State<AppState>, Form(k):
     }))
 }
 
+/// Another take of a design, in the next layout and palette.
+pub async fn regenerate_design(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let wanted = crate::routes::designs::Regeneration::default();
+    let done = crate::routes::designs::regenerate_design(&s, &caller, &id, wanted, &headers).await;
+    outcome(done.map(|_| "Another take is being rendered; it replaces this one in a moment.".to_owned()))
+}
+
 pub async fn retry_dead_letter(caller: Caller, State(s): State<AppState>, Path(seq): Path<String>) -> Response {
     let done = dead_letters::retry(caller, State(s), Path(seq)).await;
     outcome(done.map(|(_, letter)| format!("Sent back to the {} worker.", letter.0.worker)))

@@ -7,8 +7,9 @@ use uuid::Uuid;
 
 use super::uuid_path;
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::pagination::{Page, PageQuery};
+use crate::problem::FieldError;
 use crate::problem::{Problem, ProblemDetails};
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -159,4 +160,82 @@ pub async fn preview(
     Path(id): Path<String>,
 ) -> Result<axum::response::Response, Problem> {
     file(caller, s, id, File::Preview).await
+}
+
+/// Which take to render instead; each absent field: the next one.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Regeneration {
+    pub layout: Option<String>,
+    pub palette: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/designs/{id}/regenerate",
+    tag = "designs",
+    summary = "Render the design again in another layout and palette (editor)",
+    params(("id" = uuid::Uuid, Path, description = "The design's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
+    request_body(content = Option<Regeneration>, description = "`{\"layout\": …, \"palette\": …}`, or empty for the next of each"),
+    responses(
+        (status = 202, description = "Accepted; follow `Location`", body = serde_json::Value),
+        (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Still rendering, or already approved", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown layout or palette", body = ProblemDetails, content_type = "application/problem+json")
+    ),
+    security(("token" = []), ("session" = []))
+)]
+pub async fn regenerate(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, Problem> {
+    let wanted: Regeneration = if body.iter().all(u8::is_ascii_whitespace) {
+        Regeneration::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            Problem::invalid(vec![FieldError {
+                field: "body".into(),
+                message: format!("expected {{\"layout\", \"palette\"}}: {e}"),
+            }])
+        })?
+    };
+    let id = regenerate_design(&s, &caller, &raw, wanted, &headers).await?;
+    Ok(super::accepted(format!("/api/v1/designs/{id}")))
+}
+
+pub(crate) async fn regenerate_design(
+    s: &AppState,
+    caller: &Caller,
+    raw: &str,
+    wanted: Regeneration,
+    headers: &axum::http::HeaderMap,
+) -> Result<Uuid, Problem> {
+    use axum::http::StatusCode;
+    use pod_events::domain::design::{DesignCommand, DesignError};
+    use pod_events::store::CommandError;
+    caller.require(Role::Editor)?;
+    let id = uuid_path("design", raw)?;
+    let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
+    let meta = super::command_meta(headers)?;
+    let command = DesignCommand::Regenerate { by: caller.actor(), layout: wanted.layout, palette: wanted.palette };
+    match s.designs.execute(&pod_events::AggregateId::new(tenant, id), command, &meta).await {
+        Ok(_) => Ok(id),
+        Err(CommandError::Rejected(DesignError::Unknown)) => Err(Problem::not_found("design")),
+        Err(CommandError::Rejected(DesignError::UnknownStyle { field, value, allowed })) => {
+            Err(Problem::invalid(vec![FieldError {
+                field: field.into(),
+                message: format!("{value:?} is not one of {allowed}"),
+            }]))
+        }
+        Err(CommandError::Rejected(e)) => Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
+        Err(CommandError::Conflict { .. }) => {
+            Err(Problem::new(StatusCode::CONFLICT, "the design changed meanwhile; read it again"))
+        }
+        Err(CommandError::Store(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}"))),
+    }
 }

@@ -29,6 +29,7 @@ pub fn api() -> Router<AppState> {
         .route("/designs/{id}", get(designs::one))
         .route("/designs/{id}/artwork.png", get(designs::artwork))
         .route("/designs/{id}/preview.png", get(designs::preview))
+        .route("/designs/{id}/regenerate", post(designs::regenerate))
         .route("/listings", get(listings::list))
         .route("/listings.csv", get(listings::csv))
         .route("/listings/{id}", get(listings::one).patch(listings::edit))

@@ -21,6 +21,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/designs/{design}"),
     ("GET", "/api/v1/designs/{design}/artwork.png"),
     ("GET", "/api/v1/designs/{design}/preview.png"),
+    ("POST", "/api/v1/designs/{design}/regenerate"),
     ("GET", "/api/v1/listings"),
     ("GET", "/api/v1/listings/{listing}"),
     ("GET", "/api/v1/listings.csv"),

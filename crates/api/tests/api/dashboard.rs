@@ -269,3 +269,40 @@ async fn design_images_come_from_the_blob_store_and_assets_are_served() {
     );
     assert!(page.contains("Nothing here"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_design_is_taken_again_in_the_next_layout_or_a_named_one() {
+    let api = Api::new().await;
+    let uri = format!("/api/v1/designs/{}/regenerate", api.seeded.acme_design);
+    let auth = format!("Bearer {}", api.acme_editor);
+    let json = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    // The gallery offers another take of a rendered design to editors, not to viewers.
+    let ana = api.person("acme", Role::Editor).await;
+    let vic = api.person("acme", Role::Viewer).await;
+    let (_, _, page) = api.send("GET", "/designs", &[("cookie", ana.cookie.as_str())], "").await;
+    assert!(page.contains("Try another take"), "{page}");
+    let (_, _, page) = api.send("GET", "/designs", &[("cookie", vic.cookie.as_str())], "").await;
+    assert!(!page.contains("Try another take"));
+
+    let (status, _, body) = api.send("POST", &uri, &json, r#"{"layout": "comic sans"}"#).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("\"field\":\"layout\"") && body.contains("stacked, retro"), "{body}");
+    let (status, h, body) = api.send("POST", &uri, &json, "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(h["location"], format!("/api/v1/designs/{}", api.seeded.acme_design));
+    // While it renders, another take waits.
+    let (status, _, body) = api.send("POST", &uri, &json, "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("still being rendered"), "{body}");
+    api.project().await;
+    let (_, _, design) =
+        api.call("GET", &format!("/api/v1/designs/{}", api.seeded.acme_design), Some(&api.acme_viewer), &[]).await;
+    // The seed was "classic" in "pawprint": the next of each, round.
+    assert_eq!(
+        (design["status"].as_str(), design["layout"].as_str(), design["palette"].as_str()),
+        (Some("requested"), Some("stacked"), Some("uniform"))
+    );
+
+    let (_, _, page) = api.send("GET", "/designs", &[("cookie", ana.cookie.as_str())], "").await;
+    assert!(!page.contains("Try another take"), "a design being rendered offers no other take yet");
+}

@@ -62,6 +62,28 @@ pub struct DesignFailed {
     pub retryable: bool,
 }
 
+/// A person (or program) asked for another take: the same phrase and print
+/// area in another layout and palette. The designs worker renders it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DesignRegenerationRequested {
+    pub by: Actor,
+    pub layout: String,
+    pub palette: String,
+    /// 1 for the first regeneration, then 2, …
+    pub attempt: u32,
+}
+
+/// The layouts a design can be set in (the renderer's vocabulary).
+pub const LAYOUTS: &[&str] = &["stacked", "retro", "stamp", "shadow", "classic"];
+/// The palettes a design can be printed in.
+pub const PALETTES: &[&str] = &["holiday", "pawprint", "uniform", "outdoors", "heart", "punchline", "sunset"];
+
+/// The next name after `current` in `names`, round (the first if unknown).
+fn next_of(names: &[&'static str], current: &str) -> &'static str {
+    let i = names.iter().position(|n| *n == current).map(|i| i + 1).unwrap_or(0);
+    names[i % names.len()]
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DesignApproved {
     pub by: Actor,
@@ -81,6 +103,7 @@ event_enum! {
         DesignFailed(DesignFailed) = 1,
         DesignApproved(DesignApproved) = 1,
         DesignRejected(DesignRejected) = 1,
+        DesignRegenerationRequested(DesignRegenerationRequested) = 1,
     }
 }
 
@@ -93,8 +116,19 @@ pub enum DesignCommand {
     Request(DesignRequested),
     RecordRender(DesignRendered),
     RecordFailure(DesignFailed),
-    Approve { by: Actor },
-    Reject { by: Actor, reason: String },
+    Approve {
+        by: Actor,
+    },
+    Reject {
+        by: Actor,
+        reason: String,
+    },
+    /// Another take in `layout` and `palette` (each: the next one when absent).
+    Regenerate {
+        by: Actor,
+        layout: Option<String>,
+        palette: Option<String>,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -111,6 +145,10 @@ pub enum DesignError {
     WrongSize { got_w: u32, got_h: u32, want_w: u32, want_h: u32 },
     #[error("design already decided")]
     AlreadyDecided,
+    #[error("the design is still being rendered; wait for it before asking for another")]
+    StillRendering,
+    #[error("{field} {value:?} is not one of {allowed}")]
+    UnknownStyle { field: &'static str, value: String, allowed: String },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +173,9 @@ pub struct Design {
     /// The artwork and preview once rendered.
     #[serde(default)]
     pub rendered: Option<Box<DesignRendered>>,
+    /// Regenerations asked for so far.
+    #[serde(default)]
+    pub regenerations: u32,
 }
 
 impl Aggregate for Design {
@@ -187,6 +228,27 @@ impl Aggregate for Design {
                 }
                 sink.write(DesignEvent::DesignApproved(DesignApproved { by }), self).await;
             }
+            DesignCommand::Regenerate { by, layout, palette } => {
+                match self.status {
+                    S::New => return Err(DesignError::Unknown),
+                    S::Requested => return Err(DesignError::StillRendering),
+                    S::Approved => return Err(DesignError::AlreadyDecided),
+                    S::Rendered | S::Failed | S::Rejected => {}
+                }
+                let (current_layout, current_palette) =
+                    self.request.as_ref().map(|r| (r.layout.as_str(), r.palette.as_str())).unwrap_or(("", ""));
+                let pick =
+                    |field: &'static str, given: Option<String>, names: &[&'static str], current: &str| match given {
+                        None => Ok(next_of(names, current).to_owned()),
+                        Some(v) if names.contains(&v.as_str()) => Ok(v),
+                        Some(value) => Err(DesignError::UnknownStyle { field, value, allowed: names.join(", ") }),
+                    };
+                let layout = pick("layout", layout, LAYOUTS, current_layout)?;
+                let palette = pick("palette", palette, PALETTES, current_palette)?;
+                let attempt = self.regenerations + 1;
+                let e = DesignRegenerationRequested { by, layout, palette, attempt };
+                sink.write(DesignEvent::DesignRegenerationRequested(e), self).await;
+            }
             DesignCommand::Reject { by, reason } => {
                 match self.status {
                     S::New => return Err(DesignError::Unknown),
@@ -216,6 +278,14 @@ impl Aggregate for Design {
             }
             DesignEvent::DesignApproved(_) => self.status = DesignStatus::Approved,
             DesignEvent::DesignRejected(_) => self.status = DesignStatus::Rejected,
+            DesignEvent::DesignRegenerationRequested(e) => {
+                self.status = DesignStatus::Requested;
+                self.regenerations = e.attempt;
+                if let Some(r) = self.request.as_mut() {
+                    r.layout = e.layout;
+                    r.palette = e.palette;
+                }
+            }
         }
     }
 }
@@ -255,6 +325,66 @@ mod tests {
             renderer: "typographic".into(),
             cost_micros: 0,
         }
+    }
+
+    #[test]
+    fn a_rendered_design_can_be_taken_again_in_the_next_or_a_named_style() {
+        let by = Actor::User { user_id: Uuid::nil() };
+        let rendered = || DesignEvent::DesignRendered(super::tests::rendered(4500, 5400));
+        T::with(())
+            .given(vec![requested(), rendered()])
+            .when(DesignCommand::Regenerate { by: by.clone(), layout: None, palette: None })
+            .then_expect_events(vec![DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
+                by: by.clone(),
+                layout: "retro".into(),
+                palette: "holiday".into(),
+                attempt: 1,
+            })]);
+        T::with(())
+            .given(vec![requested(), rendered()])
+            .when(DesignCommand::Regenerate {
+                by: by.clone(),
+                layout: Some("classic".into()),
+                palette: Some("heart".into()),
+            })
+            .then_expect_events(vec![DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
+                by: by.clone(),
+                layout: "classic".into(),
+                palette: "heart".into(),
+                attempt: 1,
+            })]);
+        T::with(())
+            .given(vec![requested(), rendered()])
+            .when(DesignCommand::Regenerate { by: by.clone(), layout: Some("comic sans".into()), palette: None })
+            .then_expect_error(DesignError::UnknownStyle {
+                field: "layout",
+                value: "comic sans".into(),
+                allowed: LAYOUTS.join(", "),
+            });
+        T::with(())
+            .given(vec![requested()])
+            .when(DesignCommand::Regenerate { by: by.clone(), layout: None, palette: None })
+            .then_expect_error(DesignError::StillRendering);
+        // A regeneration is rendered like a request, and counts.
+        let again = DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
+            by: by.clone(),
+            layout: "stamp".into(),
+            palette: "sunset".into(),
+            attempt: 1,
+        });
+        T::with(())
+            .given(vec![requested(), rendered(), again.clone()])
+            .when(DesignCommand::RecordRender(super::tests::rendered(4500, 5400)))
+            .then_expect_events(vec![rendered()]);
+        T::with(())
+            .given(vec![requested(), rendered(), again, rendered()])
+            .when(DesignCommand::Regenerate { by, layout: None, palette: None })
+            .then_expect_events(vec![DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
+                by: Actor::User { user_id: Uuid::nil() },
+                layout: "shadow".into(),
+                palette: "holiday".into(),
+                attempt: 2,
+            })]);
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub fn summarize(e: &RecordedEvent) -> String {
         "DesignFailed" => format!("Design failed: {}", s(p, &["reason"])),
         "DesignApproved" => "Design approved".to_owned(),
         "DesignRejected" => format!("Design rejected: {}", s(p, &["reason"])),
+        "DesignRegenerationRequested" => format!("Design asked for again: {} layout", s(p, &["layout"])),
         "ListingDrafted" => format!("Listing drafted: “{}”", s(p, &["title"])),
         "ListingRevised" => "Listing revised".to_owned(),
         "ListingApproved" => "Listing approved".to_owned(),

@@ -70,6 +70,18 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(r.reason)
             .bind(at)
             .bind(v),
+            // Another take: rendering again; the old artwork shows until the new one lands.
+            DesignEvent::DesignRegenerationRequested(r) => sqlx::query(
+                "UPDATE designs SET status = 'requested', layout = $3, palette = $4, failure = NULL,
+                        updated_at = $5, version = $6
+                 WHERE tenant = $1 AND design_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(r.layout)
+            .bind(r.palette)
+            .bind(at)
+            .bind(v),
         };
         q.execute(&mut *tx).await?;
     }

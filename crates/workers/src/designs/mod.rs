@@ -9,7 +9,8 @@ pub mod typographic;
 use std::sync::Arc;
 
 use pod_events::domain::design::{
-    Asset, DesignCommand, DesignError, DesignEvent, DesignFailed, DesignRendered, DesignRequested, PrintArea,
+    Asset, DesignCommand, DesignError, DesignEvent, DesignFailed, DesignRegenerationRequested, DesignRendered,
+    DesignRequested, PrintArea,
 };
 use pod_events::domain::idea::IdeaEvent;
 use pod_events::{AggregateId, EventMeta, RecordedEvent};
@@ -122,6 +123,23 @@ impl Designs {
         Ok(())
     }
 
+    /// Another take: the design's request in the layout and palette this
+    /// event names (not whatever the design says by the time we run).
+    async fn render_again(
+        &self,
+        event: &RecordedEvent,
+        again: DesignRegenerationRequested,
+    ) -> Result<(), HandlerError> {
+        let id = source_id(event)?;
+        let design = self.pipeline.designs.store().load(&id).await.map_err(store_failure)?.aggregate;
+        let Some(mut request) = design.request.map(|r| *r) else {
+            return Err(HandlerError::permanent(format!("design {id} was regenerated but never requested")));
+        };
+        request.layout = again.layout;
+        request.palette = again.palette;
+        self.render(event, request).await
+    }
+
     async fn render(&self, event: &RecordedEvent, request: DesignRequested) -> Result<(), HandlerError> {
         let id = source_id(event)?;
         let done = |e: &DesignError| matches!(e, DesignError::AlreadyRendered | DesignError::AlreadyDecided);
@@ -196,7 +214,7 @@ impl Handler for Designs {
         "designs"
     }
     fn wants(&self, event_type: &str) -> bool {
-        matches!(event_type, "IdeaApproved" | "DesignRequested")
+        matches!(event_type, "IdeaApproved" | "DesignRequested" | "DesignRegenerationRequested")
     }
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
         match event.aggregate_type.as_str() {
@@ -206,6 +224,7 @@ impl Handler for Designs {
             },
             "design" => match event.to_domain::<DesignEvent>().map_err(HandlerError::permanent)? {
                 DesignEvent::DesignRequested(req) => self.render(event, req).await,
+                DesignEvent::DesignRegenerationRequested(again) => self.render_again(event, again).await,
                 _ => Ok(()),
             },
             _ => Ok(()),

@@ -351,6 +351,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_domain_names_exactly_the_layouts_and_palettes_rendered_here() {
+        let layouts = [Layout::Stacked, Layout::Retro, Layout::Stamp, Layout::Shadow, Layout::Classic];
+        let names: Vec<&str> = layouts.iter().map(|l| l.name()).collect();
+        assert_eq!(names, pod_events::domain::design::LAYOUTS);
+        let palettes: Vec<&str> = PALETTES.iter().map(|p| p.name).collect();
+        assert_eq!(palettes, pod_events::domain::design::PALETTES);
+    }
+
+    #[test]
     fn lines_break_at_words() {
         assert_eq!(break_lines("World's Okayest Nurse", 12), ["World's", "Okayest", "Nurse"]);
         assert_eq!(break_lines("Proud Cat Mom", 12), ["Proud Cat", "Mom"]);
