@@ -134,6 +134,16 @@ pub enum UsersCommand {
         #[arg(long, default_value = "editor")]
         role: String,
     },
+    /// Gives an existing person a role in another shop (they switch shops in the dashboard).
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// viewer, editor or owner.
+        #[arg(long, default_value = "editor")]
+        role: String,
+    },
 }
 
 #[derive(Args)]
@@ -412,7 +422,17 @@ pub async fn tokens(s: &Settings, command: TokensCommand) -> anyhow::Result<()> 
 }
 
 pub async fn users(s: &Settings, command: UsersCommand) -> anyhow::Result<()> {
-    let UsersCommand::Create { tenant, email, name, role } = command;
+    let (tenant, email, name, role) = match command {
+        UsersCommand::Create { tenant, email, name, role } => (tenant, email, name, role),
+        UsersCommand::Add { tenant, email, role } => {
+            let role = pod_api::auth::Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role {role:?}: use viewer, editor or owner"))?;
+            let pool = pod_projections::db::connect(&s.database_url, 2).await?;
+            pod_api::auth::add_member(&pool, &email, &tenant, role).await?;
+            println!("{email} is {} of {tenant}", role.as_str());
+            return Ok(());
+        }
+    };
     let role = pod_api::auth::Role::parse(&role)
         .ok_or_else(|| anyhow::anyhow!("--role {role:?}: use viewer, editor or owner"))?;
     let password = match std::env::var("POD_USER_PASSWORD") {

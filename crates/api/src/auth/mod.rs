@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use people::{FirstRun, User, create_owner, create_user, has_users, verify_login};
+pub use people::{FirstRun, User, add_member, create_owner, create_user, has_users, verify_login};
 pub use sessions::{CSRF_FIELD, CSRF_HEADER, Session};
 pub use tokens::{authenticate, issue_token};
 

@@ -181,6 +181,22 @@ async fn add_membership(
     Ok(())
 }
 
+/// Gives an existing person `role` in another shop (or changes their role there).
+pub async fn add_member(pool: &PgPool, email: &str, tenant: &str, role: Role) -> Result<(), AccountError> {
+    let email = normalize_email(email)?;
+    let user: Option<Uuid> =
+        sqlx::query_scalar("SELECT user_id FROM users WHERE email = $1").bind(&email).fetch_optional(pool).await?;
+    let user = user.ok_or(AccountError::Invalid { field: "email", reason: format!("no account for {email}") })?;
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT tenant FROM tenants WHERE tenant = $1").bind(tenant).fetch_optional(pool).await?;
+    if exists.is_none() {
+        return Err(AccountError::NoTenant(tenant.into()));
+    }
+    let mut conn = pool.acquire().await?;
+    add_membership(&mut conn, user, tenant, role).await?;
+    Ok(())
+}
+
 /// The first run: the first shop and its owner, only while no one has an
 /// account (two browsers racing for it: one wins, the other is refused).
 pub async fn create_owner(pool: &PgPool, first: &FirstRun) -> Result<User, AccountError> {

@@ -119,6 +119,32 @@ pub async fn start(
     Ok(secret)
 }
 
+/// Moves a session to another shop of the same person. `false` when the
+/// person does not belong to that shop (nothing changes).
+pub async fn switch(pool: &PgPool, secret: &str, tenant: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions s SET tenant = $2
+         WHERE s.session_sha256 = $1 AND s.expires_at > now()
+           AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = s.user_id AND m.tenant = $2)",
+    )
+    .bind(sha256(secret))
+    .bind(tenant)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The shops a person belongs to: `(tenant, name)`, in joining order.
+pub async fn shops_of(pool: &PgPool, user_id: Uuid) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.tenant, t.name FROM memberships m JOIN tenants t ON t.tenant = m.tenant
+         WHERE m.user_id = $1 ORDER BY m.created_at, m.tenant",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// Ends the session whose cookie secret this is.
 pub async fn end(pool: &PgPool, secret: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE session_sha256 = $1").bind(sha256(secret)).execute(pool).await?;

@@ -253,6 +253,34 @@ pub async fn provider_callback(
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
+pub struct SwitchForm {
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Works in another of the person's shops (same session, same sign-in).
+pub async fn switch_shop(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<SwitchForm>,
+) -> Result<Response, Problem> {
+    check_origin(&headers)?;
+    let secret = sessions::secret_from(&headers, &s.sessions).unwrap_or_default();
+    let Some(session) = sessions::lookup(&s.pool, &secret).await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    if !session.csrf_matches(&f.csrf) {
+        return Err(Problem::forbidden("switch shops from the dashboard's own menu"));
+    }
+    if !sessions::switch(&s.pool, &secret, &f.tenant).await? {
+        return Err(Problem::forbidden("you do not belong to that shop"));
+    }
+    Ok(Redirect::to("/").into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
 pub struct LogoutForm {
     #[serde(default)]
     csrf: String,

@@ -32,6 +32,7 @@ pub fn pages() -> Router<AppState> {
         .route("/setup", get(account::setup_page).post(account::setup))
         .route("/login", get(account::login_page).post(account::login))
         .route("/logout", post(account::logout))
+        .route("/switch-shop", post(account::switch_shop))
         .route("/auth/{provider}/start", get(account::provider_start))
         .route("/auth/{provider}/callback", get(account::provider_callback))
         .route("/", get(pages::overview))
@@ -62,11 +63,19 @@ pub struct Shell {
     pub role: &'static str,
     pub csrf: String,
     pub active: &'static str,
+    /// Every shop the person belongs to (a switcher shows when there are several).
+    pub shops: Vec<(String, String)>,
 }
 
 impl Shell {
+    async fn load(s: &AppState, session: &Session, active: &'static str) -> Result<Self, sqlx::Error> {
+        let shops = crate::auth::sessions::shops_of(&s.pool, session.user_id).await?;
+        Ok(Self { shops, ..Self::new(session, active) })
+    }
+
     fn new(session: &Session, active: &'static str) -> Self {
         Self {
+            shops: Vec::new(),
             person: session.display_name.clone(),
             email: session.email.clone(),
             shop: session.tenant_name.clone(),

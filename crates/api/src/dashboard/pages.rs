@@ -157,14 +157,15 @@ pub async fn overview(Person(session): Person, State(s): State<AppState>) -> Res
     .into_iter()
     .map(IdeaCard::from)
     .collect();
-    let recent = listings::list(caller, State(s), Query(listings::Filter { page: limit(5), ..Default::default() }))
-        .await?
-        .0
-        .items
-        .into_iter()
-        .map(ListingRow::from)
-        .collect();
-    Ok(render(&Overview { shell: Shell::new(&session, "overview"), counts, risers, review, recent }))
+    let recent =
+        listings::list(caller, State(s.clone()), Query(listings::Filter { page: limit(5), ..Default::default() }))
+            .await?
+            .0
+            .items
+            .into_iter()
+            .map(ListingRow::from)
+            .collect();
+    Ok(render(&Overview { shell: Shell::load(&s, &session, "overview").await?, counts, risers, review, recent }))
 }
 
 fn limit(n: u32) -> PageQuery {
@@ -187,9 +188,9 @@ pub async fn trends(
 ) -> Result<Response, PageError> {
     let caller = session.caller();
     let risers = pod_projections::queries::trend_momentum(&s.pool, &caller.tenant, 8).await?;
-    let found = trends::list(caller, State(s), Query(page)).await?.0;
+    let found = trends::list(caller, State(s.clone()), Query(page)).await?.0;
     Ok(render(&TrendsPage {
-        shell: Shell::new(&session, "trends"),
+        shell: Shell::load(&s, &session, "trends").await?,
         trends: found.items.into_iter().map(TrendRow::from).collect(),
         risers: risers.into_iter().map(Riser::from).collect(),
         next: found.next,
@@ -229,7 +230,7 @@ pub async fn trend(
     .fetch_all(&s.pool)
     .await?;
     let ideas = ideas.into_iter().map(IdeaCard::from).collect();
-    Ok(render(&TrendPage { shell: Shell::new(&session, "trends"), trend: trend.into(), series, ideas }))
+    Ok(render(&TrendPage { shell: Shell::load(&s, &session, "trends").await?, trend: trend.into(), series, ideas }))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -266,9 +267,11 @@ pub async fn ideas(
         }
     };
     let found =
-        ideas::list(session.caller(), State(s), Query(ideas::Filter { status, verdict: None, page: q.page })).await?.0;
+        ideas::list(session.caller(), State(s.clone()), Query(ideas::Filter { status, verdict: None, page: q.page }))
+            .await?
+            .0;
     Ok(render(&IdeasPage {
-        shell: Shell::new(&session, "ideas"),
+        shell: Shell::load(&s, &session, "ideas").await?,
         view,
         ideas: found.items.into_iter().map(IdeaCard::from).collect(),
         next: found.next,
@@ -288,8 +291,12 @@ pub async fn designs(
     State(s): State<AppState>,
     Query(f): Query<designs::Filter>,
 ) -> Result<Response, PageError> {
-    let found = designs::list(session.caller(), State(s), Query(f)).await?.0;
-    Ok(render(&DesignsPage { shell: Shell::new(&session, "designs"), designs: found.items, next: found.next }))
+    let found = designs::list(session.caller(), State(s.clone()), Query(f)).await?.0;
+    Ok(render(&DesignsPage {
+        shell: Shell::load(&s, &session, "designs").await?,
+        designs: found.items,
+        next: found.next,
+    }))
 }
 
 #[derive(Template)]
@@ -307,9 +314,9 @@ pub async fn listings(
     Query(f): Query<listings::Filter>,
 ) -> Result<Response, PageError> {
     let status = f.status.clone().unwrap_or_default();
-    let found = listings::list(session.caller(), State(s), Query(f)).await?.0;
+    let found = listings::list(session.caller(), State(s.clone()), Query(f)).await?.0;
     Ok(render(&ListingsPage {
-        shell: Shell::new(&session, "listings"),
+        shell: Shell::load(&s, &session, "listings").await?,
         status,
         listings: found.items.into_iter().map(ListingRow::from).collect(),
         next: found.next,
@@ -352,7 +359,7 @@ pub async fn listing(
     let mut tag_slots = listing.tags.clone();
     tag_slots.resize(pod_events::domain::listing_text::MAX_TAGS.max(tag_slots.len()), String::new());
     Ok(render(&ListingPage {
-        shell: Shell::new(&session, "listings"),
+        shell: Shell::load(&s, &session, "listings").await?,
         listing: listing.into(),
         design,
         checks_html,
@@ -422,6 +429,6 @@ pub async fn operations(Person(session): Person, State(s): State<AppState>) -> R
     let caller = session.caller();
     let sources = operations::sources(caller.clone(), State(s.clone())).await?.0;
     let costs = operations::costs(caller.clone(), State(s.clone())).await?.0;
-    let letters = dead_letters::list(caller, State(s)).await?.0;
-    Ok(render(&OperationsPage { shell: Shell::new(&session, "operations"), sources, costs, letters }))
+    let letters = dead_letters::list(caller, State(s.clone())).await?.0;
+    Ok(render(&OperationsPage { shell: Shell::load(&s, &session, "operations").await?, sources, costs, letters }))
 }

@@ -306,3 +306,35 @@ async fn a_design_is_taken_again_in_the_next_layout_or_a_named_one() {
     let (_, _, page) = api.send("GET", "/designs", &[("cookie", ana.cookie.as_str())], "").await;
     assert!(!page.contains("Try another take"), "a design being rendered offers no other take yet");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_in_two_shops_switches_between_them_and_nowhere_else() {
+    let api = Api::new().await;
+    let ana = api.person("acme", Role::Editor).await;
+    let cookie = ("cookie", ana.cookie.as_str());
+    let (_, _, page) = api.send("GET", "/", &[cookie], "").await;
+    assert!(!page.contains("/switch-shop"), "one shop: no switcher");
+    pod_api::auth::add_member(&api.pool, &ana.email, "beta", Role::Viewer).await.unwrap();
+    let (_, _, page) = api.send("GET", "/ideas?view=all", &[cookie], "").await;
+    assert!(page.contains("action=\"/switch-shop\"") && page.contains("Proud Cat Mom"), "two shops: a switcher");
+
+    let switch = |tenant: &str, csrf: &str| format!("tenant={tenant}&csrf={csrf}");
+    let form = [cookie, ("content-type", FORM)];
+    let (status, _, _) = api.send("POST", "/switch-shop", &form, switch("beta", &"0".repeat(64))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the page's token is needed");
+    let (status, _, _) = api.send("POST", "/switch-shop", &form, switch("nowhere", &ana.csrf)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only a shop of one's own");
+    let (status, h, _) = api.send("POST", "/switch-shop", &form, switch("beta", &ana.csrf)).await;
+    assert_eq!((status, location(&h)), (StatusCode::SEE_OTHER, "/"));
+
+    // Now beta's: acme's idea is gone from pages and API, and the role is beta's.
+    let (_, _, page) = api.send("GET", "/ideas?view=all", &[cookie], "").await;
+    assert!(!page.contains("Proud Cat Mom"), "{page}");
+    let (status, _, _) = api.send("GET", &format!("/api/v1/ideas/{}", api.seeded.acme_idea), &[cookie], "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, _, trends) = api.send("GET", "/api/v1/trends", &[cookie], "").await;
+    assert!(trends.contains("secret beta trend"), "{trends}");
+    let reject = format!("/api/v1/ideas/{}/reject", api.seeded.acme_idea);
+    let (status, _, _) = api.send("POST", &reject, &[cookie, ("x-csrf-token", ana.csrf.as_str())], "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a viewer in beta");
+}
