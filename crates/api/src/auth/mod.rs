@@ -171,18 +171,3 @@ impl FromRequestParts<AppState> for Caller {
         Ok(session.caller())
     }
 }
-
-/// A signed-in person, without the CSRF check: for handlers that read a
-/// form and check the form's own `csrf` field instead.
-pub struct SignedIn(pub Session);
-
-impl FromRequestParts<AppState> for SignedIn {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        sessions::from_cookies(&parts.headers, state)
-            .await?
-            .map(SignedIn)
-            .ok_or_else(|| Problem::unauthorized("sign in first"))
-    }
-}

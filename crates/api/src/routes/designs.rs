@@ -215,27 +215,20 @@ pub(crate) async fn regenerate_design(
     wanted: Regeneration,
     headers: &axum::http::HeaderMap,
 ) -> Result<Uuid, Problem> {
-    use axum::http::StatusCode;
     use pod_events::domain::design::{DesignCommand, DesignError};
-    use pod_events::store::CommandError;
     caller.require(Role::Editor)?;
     let id = uuid_path("design", raw)?;
     let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
     let meta = super::command_meta(headers)?;
     let command = DesignCommand::Regenerate { by: caller.actor(), layout: wanted.layout, palette: wanted.palette };
-    match s.designs.execute(&pod_events::AggregateId::new(tenant, id), command, &meta).await {
-        Ok(_) => Ok(id),
-        Err(CommandError::Rejected(DesignError::Unknown)) => Err(Problem::not_found("design")),
-        Err(CommandError::Rejected(DesignError::UnknownStyle { field, value, allowed })) => {
-            Err(Problem::invalid(vec![FieldError {
+    s.designs.execute(&pod_events::AggregateId::new(tenant, id), command, &meta).await.map(|_| id).map_err(|e| {
+        super::command_failed(e, "design", |e| match e {
+            DesignError::Unknown => Problem::not_found("design"),
+            DesignError::UnknownStyle { field, value, allowed } => Problem::invalid(vec![FieldError {
                 field: field.into(),
                 message: format!("{value:?} is not one of {allowed}"),
-            }]))
-        }
-        Err(CommandError::Rejected(e)) => Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
-        Err(CommandError::Conflict { .. }) => {
-            Err(Problem::new(StatusCode::CONFLICT, "the design changed meanwhile; read it again"))
-        }
-        Err(CommandError::Store(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}"))),
-    }
+            }]),
+            e => super::refused(e),
+        })
+    })
 }

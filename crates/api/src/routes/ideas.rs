@@ -2,11 +2,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 
 use crate::extract::Query;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use pod_events::domain::idea::{IdeaCommand, IdeaError};
-use pod_events::store::{CommandError, Outcome};
+use pod_events::store::Outcome;
 use pod_events::{AggregateId, TenantId};
 use uuid::Uuid;
 
@@ -114,12 +114,10 @@ pub(crate) async fn decide(
         Ok(Outcome::Committed { .. } | Outcome::Unchanged { .. } | Outcome::Duplicate) => {
             Ok(super::accepted(format!("/api/v1/ideas/{id}")))
         }
-        Err(CommandError::Rejected(IdeaError::Unknown)) => Err(Problem::not_found("idea")),
-        Err(CommandError::Rejected(e)) => Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
-        Err(CommandError::Conflict { .. }) => {
-            Err(Problem::new(StatusCode::CONFLICT, "the idea changed while we decided; read it again"))
-        }
-        Err(CommandError::Store(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}"))),
+        Err(e) => Err(super::command_failed(e, "idea", |e| match e {
+            IdeaError::Unknown => Problem::not_found("idea"),
+            e => super::refused(e),
+        })),
     }
 }
 

@@ -9,7 +9,6 @@ use pod_events::domain::Actor;
 use pod_events::domain::idea::IdeaScreened;
 use pod_events::domain::listing::{ListingCommand, ListingError, ListingRevised};
 use pod_events::domain::listing_text::{MAX_TAGS, Tag, Title, parse_tags, seo_report};
-use pod_events::store::CommandError;
 use pod_events::{AggregateId, TenantId};
 use pod_screening::{nice_class, screen_fields, verdict_of};
 use uuid::Uuid;
@@ -280,19 +279,15 @@ pub(crate) async fn record_revision(
     let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
     let aggregate = AggregateId::new(tenant, id);
     let command = ListingCommand::Revise { revision, expected_revisions };
-    match s.listings.execute(&aggregate, command, meta).await {
-        Ok(_) => Ok(()),
-        Err(CommandError::Rejected(ListingError::Unknown)) => Err(Problem::not_found("listing")),
-        Err(CommandError::Rejected(ListingError::Stale { current })) => {
-            Err(Problem::new(StatusCode::CONFLICT, ListingError::Stale { current }.to_string())
-                .with("current_revisions", current))
-        }
-        Err(CommandError::Rejected(e)) => Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
-        Err(CommandError::Conflict { .. }) => {
-            Err(Problem::new(StatusCode::CONFLICT, "the listing kept changing; read it again"))
-        }
-        Err(CommandError::Store(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}"))),
-    }
+    s.listings.execute(&aggregate, command, meta).await.map(|_| ()).map_err(|e| {
+        super::command_failed(e, "listing", |e| match e {
+            ListingError::Unknown => Problem::not_found("listing"),
+            ListingError::Stale { current } => {
+                super::refused(ListingError::Stale { current }).with("current_revisions", current)
+            }
+            e => super::refused(e),
+        })
+    })
 }
 
 /// Approves a listing for publishing (editor role). Red screening refuses;
@@ -328,15 +323,12 @@ pub(crate) async fn approve_listing(
     let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
     let meta = super::command_meta(headers)?;
     let command = ListingCommand::Approve { by: caller.actor() };
-    match s.listings.execute(&AggregateId::new(tenant, id), command, &meta).await {
-        Ok(_) => Ok(id),
-        Err(CommandError::Rejected(ListingError::Unknown)) => Err(Problem::not_found("listing")),
-        Err(CommandError::Rejected(e)) => Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
-        Err(CommandError::Conflict { .. }) => {
-            Err(Problem::new(StatusCode::CONFLICT, "the listing changed while we approved it; read it again"))
-        }
-        Err(CommandError::Store(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}"))),
-    }
+    s.listings.execute(&AggregateId::new(tenant, id), command, &meta).await.map(|_| id).map_err(|e| {
+        super::command_failed(e, "listing", |e| match e {
+            ListingError::Unknown => Problem::not_found("listing"),
+            e => super::refused(e),
+        })
+    })
 }
 
 /// Every listing of the tenant as CSV (Etsy-ready columns), for a

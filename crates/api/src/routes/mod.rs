@@ -65,6 +65,31 @@ pub(crate) fn command_meta(headers: &axum::http::HeaderMap) -> Result<pod_events
     }
 }
 
+/// How a command that did not go through is answered: the aggregate's
+/// refusal as `rejected` says (404, 409, 422 …), writers that kept winning
+/// as 409, the event store being away as 503.
+pub(crate) fn command_failed<E: std::error::Error>(
+    e: pod_events::store::CommandError<E>,
+    what: &str,
+    rejected: impl FnOnce(E) -> crate::problem::Problem,
+) -> crate::problem::Problem {
+    use crate::problem::Problem;
+    use axum::http::StatusCode;
+    use pod_events::store::CommandError;
+    match e {
+        CommandError::Rejected(e) => rejected(e),
+        CommandError::Conflict { .. } => {
+            Problem::new(StatusCode::CONFLICT, format!("the {what} kept changing meanwhile; read it again"))
+        }
+        CommandError::Store(e) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}")),
+    }
+}
+
+/// A refusal by the aggregate that is not a missing id: 409 with its reason.
+pub(crate) fn refused(e: impl std::fmt::Display) -> crate::problem::Problem {
+    crate::problem::Problem::new(axum::http::StatusCode::CONFLICT, e.to_string())
+}
+
 /// 202 Accepted with a link to follow.
 pub(crate) fn accepted(location: String) -> axum::response::Response {
     use axum::response::IntoResponse;

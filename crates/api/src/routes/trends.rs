@@ -78,6 +78,16 @@ pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<Strin
     super::by_id(&s, sql, &caller.tenant, id, "trend").await
 }
 
+/// A 404 unless the trend is the tenant's.
+async fn ensure_trend(s: &AppState, tenant: &str, id: Uuid) -> Result<(), Problem> {
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM trends WHERE tenant = $1 AND trend_id = $2")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&s.pool)
+        .await?;
+    exists.map(|_| ()).ok_or_else(|| Problem::not_found("trend"))
+}
+
 /// Daily interest of one trend.
 #[utoipa::path(
     get,
@@ -98,14 +108,7 @@ pub async fn interest(
     if points.is_empty() {
         // A trend with no observations bucketed yet has an empty series; only
         // a trend that is not the caller's is a 404.
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM trends WHERE tenant = $1 AND trend_id = $2")
-            .bind(&caller.tenant)
-            .bind(id)
-            .fetch_optional(&s.pool)
-            .await?;
-        if exists.is_none() {
-            return Err(Problem::not_found("trend"));
-        }
+        ensure_trend(&s, &caller.tenant, id).await?;
     }
     Ok(Json(points))
 }
@@ -145,14 +148,7 @@ pub async fn seasonality(
     Path(id): Path<String>,
 ) -> Result<Json<Option<pod_projections::queries::Seasonality>>, Problem> {
     let id = uuid_path("trend", &id)?;
-    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM trends WHERE tenant = $1 AND trend_id = $2")
-        .bind(&caller.tenant)
-        .bind(id)
-        .fetch_optional(&s.pool)
-        .await?;
-    if exists.is_none() {
-        return Err(Problem::not_found("trend"));
-    }
+    ensure_trend(&s, &caller.tenant, id).await?;
     Ok(Json(pod_projections::queries::trend_seasonality(&s.pool, &caller.tenant, id).await?))
 }
 
