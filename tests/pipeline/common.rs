@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::support::Env;
 
 /// The stages, each run as its own `pod worker <kind>` process.
-pub const STAGES: [&str; 4] = ["ideation", "screening", "designs", "listings"];
+pub const STAGES: [&str; 5] = ["ideation", "screening", "designs", "listings", "publishing"];
 
 /// A pipeline under test: its environment, asset directory and processes.
 pub struct Pipeline {

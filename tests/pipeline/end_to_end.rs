@@ -151,6 +151,78 @@ async fn a_trend_source_becomes_draft_listings_with_stored_artwork() {
     assert!(p.assets.join(&new_key).exists(), "the new artwork is stored");
     assert_eq!(p.count("SELECT count(*) FROM listings").await, 9, "no second listing for the same design");
 
+    // The whole import is one pipeline run: every stage's events counted under it.
+    p.wait_for(
+        "the import's run",
+        "SELECT count(*) FROM pipeline_runs WHERE source = 'fixture' AND observations = 5 AND ideas = 12
+                AND ideas_red = 3 AND designs >= 9 AND listings = 9",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    // A listing approved and submitted as a dry run: the publishing worker
+    // checks it (text, screening, the stored artwork) and records it published.
+    let config = pod_events::store::StoreConfig { namespace: p.env.ns.clone(), ..Default::default() };
+    let listings = pod_events::store::CommandBus::new(
+        pod_events::store::JetStreamStore::<pod_events::domain::listing::Listing>::open(
+            p.env.client.clone(),
+            config.clone(),
+        )
+        .await
+        .unwrap(),
+        (),
+    );
+    let (listing, tenant): (uuid::Uuid, String) =
+        sqlx::query_as("SELECT listing_id, tenant FROM listings ORDER BY listing_id LIMIT 1")
+            .fetch_one(&p.env.pool)
+            .await
+            .unwrap();
+    let listing = pod_events::AggregateId::new(pod_events::TenantId::parse(tenant.clone()).unwrap(), listing);
+    let person = pod_events::domain::Actor::User { user_id: uuid::Uuid::nil() };
+    use pod_events::domain::listing::ListingCommand;
+    for command in [
+        ListingCommand::Approve { by: person.clone() },
+        ListingCommand::Submit { by: person.clone(), shop_id: None, dry_run: true },
+    ] {
+        listings.execute(&listing, command, &pod_events::EventMeta::new_command()).await.unwrap();
+    }
+    p.wait_for(
+        "the dry run",
+        "SELECT count(*) FROM listings WHERE status = 'published' AND dry_run AND published_at IS NOT NULL",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    // A new idea in place of a red one: one more idea from its trend, and
+    // the red one rejected once the new one exists.
+    let (red, trend): (uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("SELECT idea_id, trend_id FROM ideas WHERE verdict = 'red' ORDER BY idea_id LIMIT 1")
+            .fetch_one(&p.env.pool)
+            .await
+            .unwrap();
+    let trends = pod_events::store::CommandBus::new(
+        pod_events::store::JetStreamStore::<pod_events::domain::trend::Trend>::open(p.env.client.clone(), config)
+            .await
+            .unwrap(),
+        (),
+    );
+    let trend_id = pod_events::AggregateId::new(pod_events::TenantId::parse(tenant).unwrap(), trend);
+    let replace = pod_events::domain::trend::TrendCommand::RequestIdeas { count: 1, replacing: Some(red), by: person };
+    trends.execute(&trend_id, replace, &pod_events::EventMeta::new_command()).await.unwrap();
+    p.wait_for("the replacement", "SELECT count(*) FROM ideas", 13, Duration::from_secs(60)).await;
+    p.wait_for(
+        "the red idea stepping aside",
+        "SELECT count(*) FROM ideas WHERE status = 'rejected'",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
+    let rejected: uuid::Uuid =
+        sqlx::query_scalar("SELECT idea_id FROM ideas WHERE status = 'rejected'").fetch_one(&p.env.pool).await.unwrap();
+    assert_eq!(rejected, red);
+
     let dead = p.run(&["dlq", "list", "--json"]);
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&dead.stdout).unwrap(), serde_json::json!([]));
 }

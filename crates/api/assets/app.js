@@ -29,7 +29,10 @@
       var data = JSON.parse(el.dataset.series);
       var labels = JSON.parse(el.dataset.labels || "[]");
       if (!data.length || !data[0].length) {
-        el.innerHTML = '<p class="empty">No observations yet.</p>';
+        var p = document.createElement("p");
+        p.className = "empty";
+        p.textContent = el.dataset.empty || "No observations yet.";
+        el.replaceChildren(p);
         return;
       }
       var colours = ["#4f46e5", "#f79009", "#12b76a"];
@@ -41,7 +44,8 @@
       var x = xs.length > 1 ? { time: true } : { time: true, range: [xs[0] - 3 * day, xs[0] + 3 * day] };
       new window.uPlot({
         width: Math.max(320, el.clientWidth - 8), height: 260, series: series,
-        axes: [{}, { label: "interest" }], scales: { x: x, y: { range: [0, 100] } },
+        axes: [{}, { label: el.dataset.axis || "interest" }],
+        scales: { x: x, y: el.dataset.auto ? { auto: true } : { range: [0, 100] } },
         points: { size: 7 },
       }, data, el);
     });

@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{dead_letters, designs, feed, ideas, listings, operations, trends};
+use crate::routes::{analytics, dead_letters, designs, feed, ideas, listings, operations, publishing, trends};
 
 struct Security;
 
@@ -44,9 +44,12 @@ impl Modify for Security {
     ),
     paths(
         trends::list, trends::one, trends::interest, trends::momentum, trends::seasonality, trends::import,
-        ideas::list, ideas::one, ideas::approve, ideas::reject,
+        trends::more_ideas,
+        ideas::list, ideas::one, ideas::approve, ideas::reject, ideas::regenerate,
         designs::list, designs::one, designs::artwork, designs::preview, designs::regenerate,
         listings::list, listings::one, listings::edit, listings::approve, listings::revisions, listings::csv,
+        publishing::submit, publishing::queue, publishing::shops,
+        analytics::summary, analytics::runs, analytics::run,
         dead_letters::list, dead_letters::retry,
         operations::sources, operations::costs,
         feed::sse, feed::ws,
@@ -57,6 +60,8 @@ impl Modify for Security {
         (name = "ideas", description = "Product ideas and their screening"),
         (name = "designs", description = "Print-ready artwork"),
         (name = "listings", description = "Etsy-ready listings"),
+        (name = "publishing", description = "Submitting listings, the publish queue, marketplace connections"),
+        (name = "analytics", description = "Sales, the pipeline's output, and pipeline runs"),
         (name = "operations", description = "Sources, costs and dead letters"),
         (name = "feed", description = "The tenant's events, live"),
     )

@@ -38,6 +38,7 @@ pub fn all() -> Vec<EventSchema> {
         entry::<trend::TrendObserved>("trend", T::ALL, "TrendObserved"),
         entry::<trend::TrendRetired>("trend", T::ALL, "TrendRetired"),
         entry::<trend::TrendIdeated>("trend", T::ALL, "TrendIdeated"),
+        entry::<trend::TrendIdeasRequested>("trend", T::ALL, "TrendIdeasRequested"),
         entry::<idea::IdeaGenerated>("idea", I::ALL, "IdeaGenerated"),
         entry::<idea::IdeaScreened>("idea", I::ALL, "IdeaScreened"),
         entry::<idea::IdeaApproved>("idea", I::ALL, "IdeaApproved"),

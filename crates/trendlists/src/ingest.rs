@@ -29,6 +29,8 @@ pub struct IngestReport {
     pub blocked: usize,
     /// Distinct keywords.
     pub keywords: usize,
+    /// The pipeline run the batch started (`GET /api/v1/runs/{run}`).
+    pub run: String,
     pub errors: Vec<String>,
 }
 
@@ -55,6 +57,12 @@ pub fn group(records: &[TrendRecord]) -> BTreeMap<String, Vec<&TrendRecord>> {
     by_kw
 }
 
+/// The pipeline run a batch starts: the correlation id every event that
+/// follows from it carries (the same batch is the same run).
+pub fn run_id(tenant: &TenantId, batch: &str) -> String {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("run/{tenant}/{batch}").as_bytes()).to_string()
+}
+
 /// Stores the records as observations of their trends. `batch` names the
 /// data (a file's checksum, a source and refresh window): the same batch
 /// is stored once however often it is ingested.
@@ -65,6 +73,8 @@ pub async fn ingest(
     records: &[TrendRecord],
 ) -> Result<IngestReport, IngestError> {
     let mut report = IngestReport { collected: records.len(), ..Default::default() };
+    let run = run_id(tenant, batch);
+    report.run = run.clone();
     let grouped = group(records);
     report.keywords = grouped.len();
     for (normalized, obs) in grouped {
@@ -80,7 +90,9 @@ pub async fn ingest(
         };
         let command_id =
             uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("trends/{batch}/{normalized}").as_bytes());
-        let meta = EventMeta::with_command_id(command_id.to_string());
+        let mut meta = EventMeta::with_command_id(command_id.to_string());
+        // Everything that follows from this batch is one pipeline run.
+        meta.correlation_id = run.clone();
         match trends.execute(&id, command, &meta).await {
             Ok(Outcome::Committed { .. }) => report.persisted += n,
             Ok(Outcome::Duplicate) | Ok(Outcome::Unchanged { .. }) => report.duplicates += n,

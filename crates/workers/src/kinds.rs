@@ -18,6 +18,7 @@ use crate::ideation::{IdeaProvider, Ideation};
 use crate::listings::Listings;
 use crate::openai::OpenAi;
 use crate::pipeline::Pipeline;
+use crate::publishing::Publishing;
 use crate::runtime::{Handler, Worker, WorkerError, WorkerOptions};
 use crate::screening::{Screening, ScreeningIndex};
 use crate::trends::browser::ChromiumScraper;
@@ -33,12 +34,15 @@ pub enum WorkerKind {
     Screening,
     Designs,
     Listings,
+    Publishing,
 }
 
 impl WorkerKind {
-    pub const ALL: [WorkerKind; 5] = [Self::Trends, Self::Ideation, Self::Screening, Self::Designs, Self::Listings];
+    pub const ALL: [WorkerKind; 6] =
+        [Self::Trends, Self::Ideation, Self::Screening, Self::Designs, Self::Listings, Self::Publishing];
     /// The kinds that consume the event log (all but `trends`, which polls sources).
-    pub const CONSUMERS: [WorkerKind; 4] = [Self::Ideation, Self::Screening, Self::Designs, Self::Listings];
+    pub const CONSUMERS: [WorkerKind; 5] =
+        [Self::Ideation, Self::Screening, Self::Designs, Self::Listings, Self::Publishing];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -47,6 +51,7 @@ impl WorkerKind {
             Self::Screening => "screening",
             Self::Designs => "designs",
             Self::Listings => "listings",
+            Self::Publishing => "publishing",
         }
     }
 }
@@ -152,6 +157,7 @@ pub async fn handler(
         WorkerKind::Listings => {
             Arc::new(Listings::new(pipeline, settings.pricing.clone(), Arc::new(screening_index(settings)?)))
         }
+        WorkerKind::Publishing => Arc::new(Publishing::new(pipeline, blob_store(settings).await?)),
     }))
 }
 

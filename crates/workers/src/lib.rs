@@ -13,6 +13,7 @@ pub mod listings;
 pub mod openai;
 pub mod pipeline;
 pub mod provider;
+pub mod publishing;
 pub mod runtime;
 pub mod screening;
 pub mod trends;

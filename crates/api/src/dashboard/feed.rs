@@ -48,6 +48,15 @@ pub fn describe(event_type: &str, aggregate_type: &str, id: &str, payload: &Valu
             (format!("{n} ideas generated from a trend"), link("trends"), "info")
         }
         "TrendRetired" => ("A trend was retired".to_owned(), link("trends"), "muted"),
+        "TrendIdeasRequested" => {
+            let n = payload.get("count").and_then(Value::as_u64).unwrap_or(0);
+            let what = if payload.get("replacing").is_some_and(Value::is_string) {
+                "A replacement idea is on its way".to_owned()
+            } else {
+                format!("{n} more idea{} on the way", if n == 1 { "" } else { "s" })
+            };
+            (what, link("trends"), "info")
+        }
         "IdeaGenerated" => (format!("New idea: “{}”", text(payload, "phrase")), Some("/ideas?view=all".into()), "info"),
         "IdeaScreened" => {
             let verdict = text(payload, "verdict");

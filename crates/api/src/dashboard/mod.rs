@@ -13,6 +13,7 @@ mod assets;
 mod feed;
 mod pages;
 mod review;
+mod selling;
 
 use askama::Template;
 use axum::Router;
@@ -40,15 +41,21 @@ pub fn pages() -> Router<AppState> {
         .route("/trends", get(pages::trends))
         .route("/trends/import", post(review::import_keywords))
         .route("/trends/{id}", get(pages::trend))
+        .route("/trends/{id}/ideas", post(review::more_ideas))
         .route("/ideas", get(pages::ideas))
         .route("/ideas/{id}/approve", post(review::approve_idea))
         .route("/ideas/{id}/reject", post(review::reject_idea))
+        .route("/ideas/{id}/regenerate", post(review::replace_idea))
         .route("/designs", get(pages::designs))
         .route("/designs/{id}/regenerate", post(review::regenerate_design))
         .route("/listings", get(pages::listings))
         .route("/listings/{id}", get(pages::listing).post(review::save_listing))
         .route("/listings/{id}/check", post(review::check_listing))
         .route("/listings/{id}/approve", post(review::approve_listing))
+        .route("/listings/{id}/submit", post(selling::submit))
+        .route("/publishing", get(selling::publishing))
+        .route("/analytics", get(selling::analytics))
+        .route("/integrations", get(selling::integrations))
         .route("/operations", get(pages::operations))
         .route("/operations/dead-letters/{seq}/retry", post(review::retry_dead_letter))
 }

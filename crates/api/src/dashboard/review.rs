@@ -15,7 +15,7 @@ use super::render;
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::problem::{FieldError, Problem};
-use crate::routes::{dead_letters, ideas, listings};
+use crate::routes::{dead_letters, ideas, listings, trends};
 
 /// The outcome of an action, in a sentence, in place of its buttons.
 #[derive(Template)]
@@ -25,7 +25,7 @@ struct Outcome {
     message: String,
 }
 
-fn outcome(result: Result<String, Problem>) -> Response {
+pub(crate) fn outcome(result: Result<String, Problem>) -> Response {
     match result {
         Ok(message) => render(&Outcome { ok: true, message }),
         Err(p) => render(&Outcome { ok: false, message: p.details().detail.clone() }),
@@ -61,6 +61,41 @@ pub async fn reject_idea(
     let by = caller.actor();
     let done = ideas::decide(caller, s, id, headers, IdeaCommand::Reject { by, reason }).await;
     outcome(done.map(|_| "Rejected.".to_owned()))
+}
+
+pub async fn replace_idea(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let done = ideas::replace(&s, &caller, &id, &headers).await;
+    outcome(done.map(|_| "A new idea is on its way; this one steps aside when it arrives.".to_owned()))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Count {
+    #[serde(default)]
+    count: Option<u32>,
+}
+
+pub async fn more_ideas(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    Form(c): Form<Count>,
+) -> Response {
+    let done = async {
+        let id = crate::routes::uuid_path("trend", &raw)?;
+        let count = c.count.unwrap_or(3);
+        trends::request_ideas(&s, &caller, id, count, None, &headers).await?;
+        Ok(format!(
+            "{count} more idea{} on the way: they appear in Idea review as they are screened.",
+            if count == 1 { "" } else { "s" }
+        ))
+    };
+    outcome(done.await)
 }
 
 /// The editor's fields as the browser sends them.

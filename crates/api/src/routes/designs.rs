@@ -194,16 +194,7 @@ pub async fn regenerate(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<axum::response::Response, Problem> {
-    let wanted: Regeneration = if body.iter().all(u8::is_ascii_whitespace) {
-        Regeneration::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            Problem::invalid(vec![FieldError {
-                field: "body".into(),
-                message: format!("expected {{\"layout\", \"palette\"}}: {e}"),
-            }])
-        })?
-    };
+    let wanted: Regeneration = super::optional_body(&body, r#"{"layout", "palette"}"#)?;
     let id = regenerate_design(&s, &caller, &raw, wanted, &headers).await?;
     Ok(super::accepted(format!("/api/v1/designs/{id}")))
 }

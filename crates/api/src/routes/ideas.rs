@@ -172,3 +172,49 @@ pub async fn reject(
     let by = caller.actor();
     decide(caller, s, id, headers, IdeaCommand::Reject { by, reason }).await
 }
+
+/// Asks for a new idea in place of this one (editor): the ideation stage
+/// generates one more from the same trend, then rejects this one (unless
+/// somebody decided on it meanwhile). Approved ideas are not replaced.
+pub(crate) async fn replace(s: &AppState, caller: &Caller, raw: &str, headers: &HeaderMap) -> Result<Uuid, Problem> {
+    caller.require(Role::Editor)?;
+    let id = uuid_path("idea", raw)?;
+    let row: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT trend_id, status FROM ideas WHERE tenant = $1 AND idea_id = $2")
+            .bind(&caller.tenant)
+            .bind(id)
+            .fetch_optional(&s.pool)
+            .await?;
+    let (trend_id, status) = row.ok_or_else(|| Problem::not_found("idea"))?;
+    if status == "approved" {
+        return Err(super::refused("the idea is approved (its design is made): it is not replaced"));
+    }
+    super::trends::request_ideas(s, caller, trend_id, 1, Some(id), headers).await?;
+    Ok(trend_id)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/ideas/{id}/regenerate",
+    tag = "ideas",
+    summary = "Replace an idea with a new one from its trend (editor)",
+    params(("id" = uuid::Uuid, Path, description = "The idea's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
+    responses(
+        (status = 202, description = "Accepted; the new idea follows on the trend", body = serde_json::Value),
+        (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 402, description = "The plan's monthly quota is used up", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Approved already, or its trend is retired", body = ProblemDetails, content_type = "application/problem+json")
+    ),
+    security(("token" = []), ("session" = []))
+)]
+pub async fn regenerate(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let trend_id = replace(&s, &caller, &raw, &headers).await?;
+    Ok(super::accepted(format!("/api/v1/trends/{trend_id}")))
+}

@@ -1,11 +1,13 @@
 //! `/api/v1`: every route takes the caller's tenant from its token or session.
 
+pub(crate) mod analytics;
 pub(crate) mod dead_letters;
 pub(crate) mod designs;
 pub(crate) mod feed;
 pub(crate) mod ideas;
 pub(crate) mod listings;
 pub(crate) mod operations;
+pub(crate) mod publishing;
 pub(crate) mod trends;
 
 use axum::Router;
@@ -21,10 +23,12 @@ pub fn api() -> Router<AppState> {
         .route("/trends/momentum", get(trends::momentum))
         .route("/trends/import", post(trends::import))
         .route("/trends/{id}/seasonality", get(trends::seasonality))
+        .route("/trends/{id}/ideas", post(trends::more_ideas))
         .route("/ideas", get(ideas::list))
         .route("/ideas/{id}", get(ideas::one))
         .route("/ideas/{id}/approve", post(ideas::approve))
         .route("/ideas/{id}/reject", post(ideas::reject))
+        .route("/ideas/{id}/regenerate", post(ideas::regenerate))
         .route("/designs", get(designs::list))
         .route("/designs/{id}", get(designs::one))
         .route("/designs/{id}/artwork.png", get(designs::artwork))
@@ -35,6 +39,12 @@ pub fn api() -> Router<AppState> {
         .route("/listings/{id}", get(listings::one).patch(listings::edit))
         .route("/listings/{id}/approve", post(listings::approve))
         .route("/listings/{id}/revisions", get(listings::revisions))
+        .route("/listings/{id}/submit", post(publishing::submit))
+        .route("/publish-queue", get(publishing::queue))
+        .route("/shops", get(publishing::shops))
+        .route("/analytics/summary", get(analytics::summary))
+        .route("/runs", get(analytics::runs))
+        .route("/runs/{id}", get(analytics::run))
         .route("/dead-letters", get(dead_letters::list))
         .route("/dead-letters/{seq}/retry", post(dead_letters::retry))
         .route("/feed", get(feed::sse))
@@ -83,6 +93,24 @@ pub(crate) fn command_failed<E: std::error::Error>(
         }
         CommandError::Store(e) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}")),
     }
+}
+
+/// An optional JSON body: empty (or blank) is `T::default()`; anything
+/// else must be a `T`, or the answer is 422 naming the body and what it
+/// should look like (`expected`).
+pub(crate) fn optional_body<T: Default + serde::de::DeserializeOwned>(
+    body: &[u8],
+    expected: &str,
+) -> Result<T, crate::problem::Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        crate::problem::Problem::invalid(vec![crate::problem::FieldError {
+            field: "body".into(),
+            message: format!("expected {expected}: {e}"),
+        }])
+    })
 }
 
 /// A refusal by the aggregate that is not a missing id: 409 with its reason.

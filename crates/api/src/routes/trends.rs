@@ -237,3 +237,73 @@ pub async fn import(
     Ok((axum::http::StatusCode::ACCEPTED, [(axum::http::header::LOCATION, "/api/v1/trends")], Json(report))
         .into_response())
 }
+
+/// How many more ideas to ask a trend for.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoreIdeas {
+    /// 1–6; 3 when absent.
+    pub count: Option<u32>,
+}
+
+/// Asks the trend for another round of ideas (editor), whatever its score;
+/// with `replacing`, one idea in place of that one.
+pub(crate) async fn request_ideas(
+    s: &AppState,
+    caller: &Caller,
+    trend_id: Uuid,
+    count: u32,
+    replacing: Option<Uuid>,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), Problem> {
+    use pod_events::domain::trend::{MAX_IDEAS_PER_REQUEST, TrendCommand, TrendError};
+    caller.require(Role::Editor)?;
+    if count == 0 || count > MAX_IDEAS_PER_REQUEST {
+        return Err(Problem::invalid(vec![FieldError {
+            field: "count".into(),
+            message: format!("ask for 1–{MAX_IDEAS_PER_REQUEST} ideas"),
+        }]));
+    }
+    crate::quotas::check(&s.pool, &caller.tenant, crate::quotas::Resource::Ideas).await?;
+    let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
+    let meta = super::command_meta(headers)?;
+    let command = TrendCommand::RequestIdeas { count, replacing, by: caller.actor() };
+    s.trends.execute(&pod_events::AggregateId::new(tenant, trend_id), command, &meta).await.map(drop).map_err(|e| {
+        super::command_failed(e, "trend", |e| match e {
+            TrendError::Unknown => Problem::not_found("trend"),
+            e => super::refused(e),
+        })
+    })
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/trends/{id}/ideas",
+    tag = "trends",
+    summary = "Ask a trend for more ideas (editor)",
+    params(("id" = uuid::Uuid, Path, description = "The trend's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
+    request_body(content = Option<MoreIdeas>, description = "`{\"count\": 1–6}`, or empty for 3"),
+    responses(
+        (status = 202, description = "Accepted; the ideas follow on the trend", body = serde_json::Value),
+        (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 402, description = "The plan's monthly quota is used up", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The trend is retired", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "A count out of range", body = ProblemDetails, content_type = "application/problem+json")
+    ),
+    security(("token" = []), ("session" = []))
+)]
+pub async fn more_ideas(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, Problem> {
+    caller.require(Role::Editor)?;
+    let id = uuid_path("trend", &raw)?;
+    let wanted: MoreIdeas = super::optional_body(&body, r#"{"count"}"#)?;
+    request_ideas(&s, &caller, id, wanted.count.unwrap_or(3), None, &headers).await?;
+    Ok(super::accepted(format!("/api/v1/trends/{id}")))
+}

@@ -13,10 +13,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/trends/momentum"),
     ("POST", "/api/v1/trends/import"),
     ("GET", "/api/v1/trends/{trend}/seasonality"),
+    ("POST", "/api/v1/trends/{trend}/ideas"),
     ("GET", "/api/v1/ideas"),
     ("GET", "/api/v1/ideas/{idea}"),
     ("POST", "/api/v1/ideas/{idea}/approve"),
     ("POST", "/api/v1/ideas/{idea}/reject"),
+    ("POST", "/api/v1/ideas/{idea}/regenerate"),
     ("GET", "/api/v1/designs"),
     ("GET", "/api/v1/designs/{design}"),
     ("GET", "/api/v1/designs/{design}/artwork.png"),
@@ -28,6 +30,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/listings/{listing}"),
     ("POST", "/api/v1/listings/{listing}/approve"),
     ("GET", "/api/v1/listings/{listing}/revisions"),
+    ("POST", "/api/v1/listings/{listing}/submit"),
+    ("GET", "/api/v1/publish-queue"),
+    ("GET", "/api/v1/shops"),
+    ("GET", "/api/v1/analytics/summary"),
+    ("GET", "/api/v1/runs"),
+    ("GET", "/api/v1/runs/{run}"),
     ("GET", "/api/v1/dead-letters"),
     ("POST", "/api/v1/dead-letters/{dlq}/retry"),
     ("GET", "/api/v1/feed"),
@@ -48,6 +56,7 @@ fn fill(api: &Api, route: &str) -> String {
         .replace("{listing}", &api.seeded.acme_listing.to_string())
         .replace("{design}", &api.seeded.acme_design.to_string())
         .replace("{dlq}", &api.seeded.acme_dead_letter.to_string())
+        .replace("{run}", &api.seeded.acme_run)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,11 +106,18 @@ async fn another_tenants_ids_name_nothing() {
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an empty list is refused: {body}");
         } else if route.contains('{') {
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri} as beta: {body}");
+        } else if route.ends_with("/summary") {
+            assert_eq!(status, StatusCode::OK, "{uri}");
+            assert_eq!(body["totals"], serde_json::json!([]), "beta sold nothing: {body}");
+            assert_eq!(body["funnel"]["ideas"], 0, "acme's idea is not beta's: {body}");
         } else {
             assert_eq!(status, StatusCode::OK, "{method} {uri}");
             let items = body["items"].as_array().or(body.as_array()).unwrap();
             assert!(
-                items.iter().all(|i| !i.to_string().contains(&api.seeded.acme_trends[0].to_string())),
+                items.iter().all(|i| {
+                    let i = i.to_string();
+                    !i.contains(&api.seeded.acme_trends[0].to_string()) && !i.contains(&api.seeded.acme_run)
+                }),
                 "{uri} leaks acme: {body}"
             );
         }
@@ -150,6 +166,7 @@ async fn the_openapi_document_describes_every_route_and_nothing_else() {
             .replace("{listing}", "{id}")
             .replace("{design}", "{id}")
             .replace("{dlq}", "{seq}")
+            .replace("{run}", "{id}")
     };
     let mut documented = 0;
     for (_, ops) in doc["paths"].as_object().unwrap() {

@@ -12,4 +12,5 @@ mod listings;
 mod live;
 mod oidc;
 mod pagination;
+mod selling;
 mod trends;

@@ -39,6 +39,8 @@ pub struct Seeded {
     pub beta_trend: Uuid,
     /// A dead letter of acme's (sequence on the dead-letter stream).
     pub acme_dead_letter: u64,
+    /// The pipeline run of acme's first trend (its correlation id).
+    pub acme_run: String,
 }
 
 pub struct Api {
@@ -221,9 +223,14 @@ async fn seed(client: &async_nats::Client, ns: &Namespace, blobs: &dyn BlobStore
         },
     };
     let mut acme_trends = Vec::new();
+    let mut acme_run = String::new();
     for (i, kw) in ["cat mom", "dog dad", "nurse life", "pickleball", "fishing"].iter().enumerate() {
         let id = AggregateId::derived(acme.clone(), "trend", kw);
-        trends.execute(&id, observe(kw, 50.0 + i as f64 * 10.0, i as i64), &EventMeta::new_command()).await.unwrap();
+        let meta = EventMeta::new_command();
+        if i == 0 {
+            acme_run = meta.correlation_id.clone();
+        }
+        trends.execute(&id, observe(kw, 50.0 + i as f64 * 10.0, i as i64), &meta).await.unwrap();
         acme_trends.push(id.id);
     }
     let beta_trend = AggregateId::derived(beta, "trend", "secret beta trend");
@@ -304,6 +311,7 @@ async fn seed(client: &async_nats::Client, ns: &Namespace, blobs: &dyn BlobStore
         acme_design: design.id,
         beta_trend: beta_trend.id,
         acme_dead_letter,
+        acme_run,
     }
 }
 
@@ -346,6 +354,46 @@ impl Api {
 }
 
 pub const PASSWORD: &str = "correct horse battery";
+
+impl Api {
+    /// The Shop aggregate's commands (no route connects shops yet).
+    pub async fn shops(&self) -> CommandBus<pod_events::domain::shop::Shop> {
+        CommandBus::new(JetStreamStore::open(self.client.clone(), config(&self.ns)).await.unwrap(), ())
+    }
+
+    /// The Order aggregate's commands (orders arrive from marketplaces).
+    pub async fn orders(&self) -> CommandBus<pod_events::domain::order::Order> {
+        CommandBus::new(JetStreamStore::open(self.client.clone(), config(&self.ns)).await.unwrap(), ())
+    }
+
+    /// The Listing aggregate's commands.
+    pub async fn listings(&self) -> CommandBus<Listing> {
+        CommandBus::new(JetStreamStore::open(self.client.clone(), config(&self.ns)).await.unwrap(), ())
+    }
+
+    /// A draft like the seeded one, of the seeded design.
+    pub fn seeded_draft(&self) -> ListingDrafted {
+        ListingDrafted {
+            idea_id: self.seeded.acme_idea,
+            design_id: self.seeded.acme_design,
+            title: "Proud Cat Mom Shirt, Cat Mom Gift".into(),
+            description: "A shirt.".into(),
+            tags: vec!["cat mom".into()],
+            price_cents: 1999,
+            currency: "USD".into(),
+            seo_score: 50,
+            seo_checks: vec![],
+            screening: None,
+        }
+    }
+
+    /// Every event of the test's namespace so far.
+    pub async fn log(&self) -> Vec<pod_events::RecordedEvent> {
+        let mut reader =
+            LogReader::open(self.client.clone(), &self.ns, vec![self.ns.all_events()], Start::All).await.unwrap();
+        reader.next_batch(1000).await.unwrap()
+    }
+}
 
 impl Api {
     /// Records a new trend for acme, as the trends worker would.

@@ -56,7 +56,8 @@ pub struct ListingApproved {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ListingSubmitted {
     pub by: Actor,
-    pub shop_id: Uuid,
+    /// The connected shop to publish to; none for a dry run without one.
+    pub shop_id: Option<Uuid>,
     /// Dry run: go through the motions without creating anything on the marketplace.
     pub dry_run: bool,
 }
@@ -105,7 +106,7 @@ pub enum ListingCommand {
     },
     Submit {
         by: Actor,
-        shop_id: Uuid,
+        shop_id: Option<Uuid>,
         dry_run: bool,
     },
     RecordPublished(ListingPublished),
@@ -136,6 +137,8 @@ pub enum ListingError {
     ScreenedRed,
     #[error("the listing's text screened amber: only a person can approve it")]
     NeedsPerson,
+    #[error("publishing for real needs a shop; without one, submit a dry run")]
+    NoShop,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +163,18 @@ impl ListingStatus {
     }
 }
 
+/// What the listing says as it stands: the draft with every revision applied.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListingContent {
+    pub idea_id: Uuid,
+    pub design_id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub price_cents: u64,
+    pub currency: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Listing {
     pub status: ListingStatus,
@@ -167,6 +182,9 @@ pub struct Listing {
     /// The verdict of the drafted text's screening, if it was screened.
     #[serde(default)]
     pub verdict: Option<super::idea::Verdict>,
+    /// The text and price as they stand, for the stages after approval.
+    #[serde(default)]
+    pub content: Option<Box<ListingContent>>,
 }
 
 /// Etsy's rules, enforced again here so no event can carry a listing Etsy
@@ -250,6 +268,9 @@ impl Aggregate for Listing {
                         s => ListingError::WrongState(s.name(), "submitted"),
                     });
                 }
+                if !dry_run && shop_id.is_none() {
+                    return Err(ListingError::NoShop);
+                }
                 sink.write(ListingEvent::ListingSubmitted(ListingSubmitted { by, shop_id, dry_run }), self).await;
             }
             ListingCommand::RecordPublished(e) => {
@@ -273,6 +294,15 @@ impl Aggregate for Listing {
             ListingEvent::ListingDrafted(e) => {
                 self.status = ListingStatus::Draft;
                 self.verdict = e.screening.map(|s| s.verdict);
+                self.content = Some(Box::new(ListingContent {
+                    idea_id: e.idea_id,
+                    design_id: e.design_id,
+                    title: e.title,
+                    description: e.description,
+                    tags: e.tags,
+                    price_cents: e.price_cents,
+                    currency: e.currency,
+                }));
             }
             // An approved listing that is edited needs approving again.
             ListingEvent::ListingRevised(e) => {
@@ -280,6 +310,20 @@ impl Aggregate for Listing {
                 self.revisions += 1;
                 if let Some(s) = e.screening {
                     self.verdict = Some(s.verdict);
+                }
+                if let Some(c) = self.content.as_deref_mut() {
+                    if let Some(t) = e.title {
+                        c.title = t;
+                    }
+                    if let Some(d) = e.description {
+                        c.description = d;
+                    }
+                    if let Some(t) = e.tags {
+                        c.tags = t;
+                    }
+                    if let Some(p) = e.price_cents {
+                        c.price_cents = p;
+                    }
                 }
             }
             ListingEvent::ListingApproved(_) => self.status = ListingStatus::Approved,
@@ -457,6 +501,40 @@ mod tests {
     }
 
     #[test]
+    fn the_content_follows_revisions_and_a_real_submission_needs_a_shop() {
+        use cqrs_es::Aggregate as _;
+        let mut l = Listing::default();
+        l.apply(ListingEvent::ListingDrafted(drafted()));
+        l.apply(ListingEvent::ListingRevised(ListingRevised {
+            tags: Some(vec!["cat mom".into()]),
+            price_cents: Some(1999),
+            ..revise_title("Cat Mom Era Shirt")
+        }));
+        let c = l.content.as_deref().unwrap();
+        assert_eq!(
+            (c.title.as_str(), c.tags.as_slice(), c.price_cents),
+            ("Cat Mom Era Shirt", &["cat mom".to_owned()][..], 1999)
+        );
+        assert_eq!(c.description, "Soft tee.", "untouched fields stay");
+        let approved = vec![
+            ListingEvent::ListingDrafted(drafted()),
+            ListingEvent::ListingApproved(ListingApproved { by: Actor::System }),
+        ];
+        T::with(())
+            .given(approved.clone())
+            .when(ListingCommand::Submit { by: Actor::System, shop_id: None, dry_run: false })
+            .then_expect_error(ListingError::NoShop);
+        T::with(())
+            .given(approved)
+            .when(ListingCommand::Submit { by: Actor::System, shop_id: None, dry_run: true })
+            .then_expect_events(vec![ListingEvent::ListingSubmitted(ListingSubmitted {
+                by: Actor::System,
+                shop_id: None,
+                dry_run: true,
+            })]);
+    }
+
+    #[test]
     fn queued_listings_are_frozen() {
         T::with(())
             .given(vec![
@@ -464,7 +542,7 @@ mod tests {
                 ListingEvent::ListingApproved(ListingApproved { by: Actor::System }),
                 ListingEvent::ListingSubmitted(ListingSubmitted {
                     by: Actor::System,
-                    shop_id: Uuid::nil(),
+                    shop_id: Some(Uuid::nil()),
                     dry_run: true,
                 }),
             ])
@@ -476,7 +554,7 @@ mod tests {
     fn only_approved_listings_are_submitted() {
         T::with(())
             .given(vec![ListingEvent::ListingDrafted(drafted())])
-            .when(ListingCommand::Submit { by: Actor::System, shop_id: Uuid::nil(), dry_run: false })
+            .when(ListingCommand::Submit { by: Actor::System, shop_id: Some(Uuid::nil()), dry_run: false })
             .then_expect_error(ListingError::WrongState("a draft", "submitted"));
     }
 }

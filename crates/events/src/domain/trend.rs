@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::event_enum;
+use super::{Actor, event_enum};
 use crate::codec::{CodecError, EventCodec};
 
 /// Where and when a measurement came from, and how far to trust it.
@@ -52,6 +52,23 @@ pub struct TrendIdeated {
     pub provider: String,
     /// What the provider call cost, in millionths of a US dollar.
     pub cost_micros: u64,
+    /// 0 for the automatic first round; n for the n-th `TrendIdeasRequested`.
+    #[serde(default)]
+    pub round: u32,
+}
+
+/// Most ideas one request may ask for.
+pub const MAX_IDEAS_PER_REQUEST: u32 = 6;
+
+/// Someone asked for more ideas from this trend: round `round` (1, 2, …),
+/// `count` ideas, optionally in place of one idea they did not like (which
+/// the ideation stage then rejects, once its replacement exists).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TrendIdeasRequested {
+    pub round: u32,
+    pub count: u32,
+    pub replacing: Option<uuid::Uuid>,
+    pub by: Actor,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -67,6 +84,7 @@ event_enum! {
         TrendObserved(TrendObserved) = 2,
         TrendRetired(TrendRetired) = 1,
         TrendIdeated(TrendIdeated) = 1,
+        TrendIdeasRequested(TrendIdeasRequested) = 1,
     }
 }
 
@@ -123,6 +141,12 @@ pub enum TrendCommand {
         reason: String,
     },
     RecordIdeation(TrendIdeated),
+    /// Another round of ideas, whatever the trend's score.
+    RequestIdeas {
+        count: u32,
+        replacing: Option<uuid::Uuid>,
+        by: Actor,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -143,6 +167,10 @@ pub enum TrendError {
     Unknown,
     #[error("trend already turned into ideas")]
     AlreadyIdeated,
+    #[error("ask for 1–{MAX_IDEAS_PER_REQUEST} ideas, not {0}")]
+    BadIdeaCount(u32),
+    #[error("round {0} of ideas was never asked for")]
+    UnknownRound(u32),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -159,6 +187,12 @@ pub struct Trend {
     pub keyword: String,
     #[serde(default)]
     pub product_types: Vec<String>,
+    /// Rounds of ideas asked for after the first (the last round's number).
+    #[serde(default)]
+    pub idea_rounds: u32,
+    /// Those of them already turned into ideas.
+    #[serde(default)]
+    pub rounds_ideated: Vec<u32>,
 }
 
 impl Trend {
@@ -231,10 +265,28 @@ impl Aggregate for Trend {
                 if self.normalized.is_none() {
                     return Err(TrendError::Unknown);
                 }
-                if self.ideated {
+                let done = if e.round == 0 { self.ideated } else { self.rounds_ideated.contains(&e.round) };
+                if done {
                     return Err(TrendError::AlreadyIdeated);
                 }
+                if e.round > self.idea_rounds {
+                    return Err(TrendError::UnknownRound(e.round));
+                }
                 sink.write(TrendEvent::TrendIdeated(e), self).await;
+            }
+            TrendCommand::RequestIdeas { count, replacing, by } => {
+                if self.normalized.is_none() {
+                    return Err(TrendError::Unknown);
+                }
+                if self.retired {
+                    return Err(TrendError::Retired);
+                }
+                if count == 0 || count > MAX_IDEAS_PER_REQUEST {
+                    return Err(TrendError::BadIdeaCount(count));
+                }
+                let round = self.idea_rounds + 1;
+                sink.write(TrendEvent::TrendIdeasRequested(TrendIdeasRequested { round, count, replacing, by }), self)
+                    .await;
             }
         }
         Ok(())
@@ -253,7 +305,9 @@ impl Aggregate for Trend {
                 self.last_score = e.observation.score;
             }
             TrendEvent::TrendRetired(_) => self.retired = true,
-            TrendEvent::TrendIdeated(_) => self.ideated = true,
+            TrendEvent::TrendIdeated(e) if e.round == 0 => self.ideated = true,
+            TrendEvent::TrendIdeated(e) => self.rounds_ideated.push(e.round),
+            TrendEvent::TrendIdeasRequested(e) => self.idea_rounds = e.round,
         }
     }
 }
@@ -344,7 +398,7 @@ mod tests {
 
     #[test]
     fn a_trend_is_ideated_once() {
-        let ideated = TrendIdeated { ideas: 3, provider: "offline".into(), cost_micros: 0 };
+        let ideated = TrendIdeated { ideas: 3, provider: "offline".into(), cost_micros: 0, round: 0 };
         T::with(())
             .given_no_previous_events()
             .when(TrendCommand::RecordIdeation(ideated.clone()))
@@ -357,6 +411,56 @@ mod tests {
             .given(vec![observed("cat mom", 80.0), TrendEvent::TrendIdeated(ideated.clone())])
             .when(TrendCommand::RecordIdeation(ideated))
             .then_expect_error(TrendError::AlreadyIdeated);
+    }
+
+    #[test]
+    fn more_ideas_come_in_numbered_rounds_each_recorded_once() {
+        let by = Actor::User { user_id: uuid::Uuid::nil() };
+        let ask = |count| TrendCommand::RequestIdeas { count, replacing: None, by: by.clone() };
+        T::with(()).given_no_previous_events().when(ask(1)).then_expect_error(TrendError::Unknown);
+        T::with(()).given(vec![observed("cat mom", 10.0)]).when(ask(0)).then_expect_error(TrendError::BadIdeaCount(0));
+        T::with(()).given(vec![observed("cat mom", 10.0)]).when(ask(7)).then_expect_error(TrendError::BadIdeaCount(7));
+        // A low-scoring trend, never ideated automatically, can still be asked.
+        let first = TrendIdeasRequested { round: 1, count: 2, replacing: None, by: by.clone() };
+        T::with(())
+            .given(vec![observed("cat mom", 10.0)])
+            .when(ask(2))
+            .then_expect_events(vec![TrendEvent::TrendIdeasRequested(first.clone())]);
+        let replacing = Some(uuid::Uuid::from_u128(7));
+        T::with(())
+            .given(vec![observed("cat mom", 10.0), TrendEvent::TrendIdeasRequested(first.clone())])
+            .when(TrendCommand::RequestIdeas { count: 1, replacing, by: by.clone() })
+            .then_expect_events(vec![TrendEvent::TrendIdeasRequested(TrendIdeasRequested {
+                round: 2,
+                count: 1,
+                replacing,
+                by: by.clone(),
+            })]);
+        let round = |round| TrendIdeated { ideas: 2, provider: "offline".into(), cost_micros: 0, round };
+        T::with(())
+            .given(vec![observed("cat mom", 10.0)])
+            .when(TrendCommand::RecordIdeation(round(1)))
+            .then_expect_error(TrendError::UnknownRound(1));
+        let asked = vec![observed("cat mom", 10.0), TrendEvent::TrendIdeasRequested(first)];
+        T::with(())
+            .given(asked.clone())
+            .when(TrendCommand::RecordIdeation(round(1)))
+            .then_expect_events(vec![TrendEvent::TrendIdeated(round(1))]);
+        let mut done = asked;
+        done.push(TrendEvent::TrendIdeated(round(1)));
+        T::with(())
+            .given(done.clone())
+            .when(TrendCommand::RecordIdeation(round(1)))
+            .then_expect_error(TrendError::AlreadyIdeated);
+        // Round 0 (the automatic one) is still open.
+        T::with(())
+            .given(done)
+            .when(TrendCommand::RecordIdeation(round(0)))
+            .then_expect_events(vec![TrendEvent::TrendIdeated(round(0))]);
+        T::with(())
+            .given(vec![observed("cat mom", 10.0), TrendEvent::TrendRetired(TrendRetired { reason: "old".into() })])
+            .when(ask(1))
+            .then_expect_error(TrendError::Retired);
     }
 
     #[test]

@@ -30,6 +30,14 @@ pub fn summarize(e: &RecordedEvent) -> String {
             p["observation"]["score"].as_f64().or(p["score"].as_f64()).unwrap_or(0.0)
         ),
         "TrendRetired" => format!("Trend retired: {}", s(p, &["reason"])),
+        "TrendIdeasRequested" => {
+            let n = p["count"].as_u64().unwrap_or(0);
+            if p["replacing"].is_string() {
+                "A replacement idea was asked for".to_owned()
+            } else {
+                format!("{n} more idea{} asked for", if n == 1 { "" } else { "s" })
+            }
+        }
         "IdeaGenerated" => {
             format!("Idea “{}” generated for {} ({})", s(p, &["phrase"]), s(p, &["product_type"]), s(p, &["niche"]))
         }

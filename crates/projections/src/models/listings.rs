@@ -65,7 +65,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(v),
             ListingEvent::ListingSubmitted(s) => sqlx::query(
                 "UPDATE listings SET status = 'queued', shop_id = $3, dry_run = $4, publish_error = NULL,
-                        updated_at = $5, version = $6
+                        submitted_at = $5, published_at = NULL, updated_at = $5, version = $6
                  WHERE tenant = $1 AND listing_id = $2",
             )
             .bind(&e.tenant)
@@ -76,7 +76,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(v),
             ListingEvent::ListingPublished(p) => sqlx::query(
                 "UPDATE listings SET status = 'published', printify_product_id = $3, etsy_listing_id = $4, url = $5,
-                        publish_error = NULL, updated_at = $6, version = $7
+                        publish_error = NULL, published_at = $6, updated_at = $6, version = $7
                  WHERE tenant = $1 AND listing_id = $2",
             )
             .bind(&e.tenant)

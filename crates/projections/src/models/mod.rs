@@ -7,6 +7,9 @@ mod copy_text;
 mod designs;
 mod ideas;
 mod listings;
+mod orders;
+mod runs;
+mod shops;
 mod sources;
 mod trends;
 
@@ -19,6 +22,9 @@ pub use budgets::Budgets;
 pub use designs::Designs;
 pub use ideas::Ideas;
 pub use listings::Listings;
+pub use orders::Orders;
+pub use runs::{RunDelta, Runs};
+pub use shops::Shops;
 pub use sources::Sources;
 pub use trends::Trends;
 
@@ -74,6 +80,9 @@ pub fn all_projections() -> Vec<Box<dyn Projection>> {
         Box::new(Activity),
         Box::new(Sources),
         Box::new(Budgets),
+        Box::new(Shops),
+        Box::new(Orders),
+        Box::new(Runs),
     ]
 }
 

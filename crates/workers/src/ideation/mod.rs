@@ -1,14 +1,19 @@
 //! Ideation: a trend whose score reaches the threshold becomes product ideas.
 //!
-//! Idea ids derive from the trend and the idea's position, and the trend is
-//! marked ideated only after its ideas exist, so a crash anywhere in between
-//! regenerates the same ids: nothing is duplicated, nothing is lost.
+//! Idea ids derive from the trend, the round and the idea's position, and the
+//! round is marked ideated only after its ideas exist, so a crash anywhere in
+//! between regenerates the same ids: nothing is duplicated, nothing is lost.
+//!
+//! Round 0 is automatic, from a trend's observation reaching the threshold;
+//! rounds 1, 2, … are asked for (`TrendIdeasRequested`), whatever the score,
+//! possibly in place of an idea, which is rejected once its replacement exists.
 
 pub mod offline;
 pub mod openai;
 
+use pod_events::domain::Actor;
 use pod_events::domain::idea::{IdeaCommand, IdeaError, IdeaGenerated};
-use pod_events::domain::trend::{TrendCommand, TrendError, TrendEvent, TrendIdeated};
+use pod_events::domain::trend::{Trend, TrendCommand, TrendError, TrendEvent, TrendIdeated};
 use pod_events::{AggregateId, EventMeta, RecordedEvent};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -27,6 +32,8 @@ pub struct IdeaRequest {
     pub niche: String,
     pub product_types: Vec<String>,
     pub count: usize,
+    /// 0 for the first ideas of a trend; n for the n-th round asked for since.
+    pub round: u32,
 }
 
 /// One idea as a provider proposes it.
@@ -100,10 +107,23 @@ impl Ideation {
         self
     }
 
-    /// The id of a trend's `n`-th idea.
+    /// The id of a trend's `n`-th idea of round 0.
     pub fn idea_id(trend: &AggregateId, n: usize) -> AggregateId {
-        AggregateId::derived(trend.tenant.clone(), "idea", &format!("{}:{n}", trend.id))
+        Self::round_idea_id(trend, 0, n)
     }
+
+    /// The id of the `n`-th idea of a round.
+    pub fn round_idea_id(trend: &AggregateId, round: u32, n: usize) -> AggregateId {
+        let key = if round == 0 { format!("{}:{n}", trend.id) } else { format!("{}:r{round}:{n}", trend.id) };
+        AggregateId::derived(trend.tenant.clone(), "idea", &key)
+    }
+}
+
+/// What one round is: its number, how many ideas, which idea it replaces.
+struct Round {
+    number: u32,
+    count: usize,
+    replacing: Option<(Uuid, Actor)>,
 }
 
 #[async_trait::async_trait]
@@ -112,35 +132,40 @@ impl Handler for Ideation {
         "ideation"
     }
     fn wants(&self, event_type: &str) -> bool {
-        event_type == "TrendObserved"
+        matches!(event_type, "TrendObserved" | "TrendIdeasRequested")
     }
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let TrendEvent::TrendObserved(observed) = event.to_domain::<TrendEvent>().map_err(HandlerError::permanent)?
-        else {
-            return Ok(());
+        let round = match event.to_domain::<TrendEvent>().map_err(HandlerError::permanent)? {
+            TrendEvent::TrendObserved(observed) if observed.observation.score >= self.settings.min_score => {
+                Round { number: 0, count: self.settings.ideas_per_trend.max(1), replacing: None }
+            }
+            TrendEvent::TrendIdeasRequested(asked) => Round {
+                number: asked.round,
+                count: asked.count.max(1) as usize,
+                replacing: asked.replacing.map(|id| (id, asked.by)),
+            },
+            _ => return Ok(()),
         };
-        if observed.observation.score < self.settings.min_score {
-            return Ok(());
-        }
         let trend_id = source_id(event)?;
         let stripe = (trend_id.id.as_u128() % TREND_LOCK_STRIPES as u128) as usize;
         let _serial = self.trend_locks[stripe].lock().await;
         let store = self.pipeline.trends.store();
         // The cache answers the common case (already ideated) cheaply; a
         // provider call is only made on the stream's own state.
-        if store.load(&trend_id).await.map_err(store_failure)?.aggregate.ideated {
+        if done(&store.load(&trend_id).await.map_err(store_failure)?.aggregate, round.number) {
             return Ok(());
         }
         let trend = store.load_fresh(&trend_id).await.map_err(store_failure)?.aggregate;
-        if trend.ideated || trend.retired {
+        if done(&trend, round.number) || trend.retired {
             return Ok(());
         }
         let request = IdeaRequest {
             trend_id: trend_id.id,
-            keyword: observed.normalized.clone(),
-            niche: observed.niche.clone(),
-            product_types: observed.product_types.clone(),
-            count: self.settings.ideas_per_trend.max(1),
+            keyword: trend.normalized.clone().unwrap_or_default(),
+            niche: trend.niche.clone(),
+            product_types: trend.product_types.clone(),
+            count: round.count,
+            round: round.number,
         };
         let now = chrono::Utc::now();
         if self.provider.paid() {
@@ -169,8 +194,22 @@ impl Handler for Ideation {
                 cost_micros: per_idea_cost,
             };
             let meta = EventMeta::caused_by(event, &format!("idea:{n}"));
-            settle(&self.pipeline.ideas, &Self::idea_id(&trend_id, n), IdeaCommand::Generate(generated), &meta, |e| {
+            let id = Self::round_idea_id(&trend_id, round.number, n);
+            settle(&self.pipeline.ideas, &id, IdeaCommand::Generate(generated), &meta, |e| {
                 *e == IdeaError::AlreadyGenerated
+            })
+            .await?;
+        }
+        // The idea it replaces steps aside once its replacement exists (if
+        // nobody decided on it meanwhile).
+        if let Some((replaced, by)) = round.replacing
+            && !ideas.drafts.is_empty()
+        {
+            let meta = EventMeta::caused_by(event, "replaced");
+            let reject = IdeaCommand::Reject { by, reason: "replaced by a new idea".into() };
+            let id = AggregateId::new(trend_id.tenant.clone(), replaced);
+            settle(&self.pipeline.ideas, &id, reject, &meta, |e| {
+                matches!(e, IdeaError::AlreadyDecided(_) | IdeaError::Unknown)
             })
             .await?;
         }
@@ -178,6 +217,7 @@ impl Handler for Ideation {
             ideas: ideas.drafts.len() as u32,
             provider: self.provider.name().to_owned(),
             cost_micros: ideas.cost_micros,
+            round: round.number,
         };
         let meta = EventMeta::caused_by(event, "ideated");
         settle(&self.pipeline.trends, &trend_id, TrendCommand::RecordIdeation(ideated), &meta, |e| {
@@ -186,4 +226,9 @@ impl Handler for Ideation {
         .await?;
         Ok(())
     }
+}
+
+/// Whether a round of this trend already became ideas.
+fn done(trend: &Trend, round: u32) -> bool {
+    if round == 0 { trend.ideated } else { trend.rounds_ideated.contains(&round) }
 }

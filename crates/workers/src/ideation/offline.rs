@@ -1,7 +1,8 @@
 //! The offline ideation engine: turns a trend's keyword and niche into
 //! varied, sellable product ideas without calling anyone. Deterministic: the
-//! same trend always gives the same ideas (seeded by the trend id), so a
-//! redelivered event regenerates exactly what it generated before.
+//! same trend and round always give the same ideas (seeded by the trend id),
+//! so a redelivered event regenerates exactly what it generated before; a
+//! later round walks on through the templates where the last one stopped.
 
 use pod_events::domain::listing_text::Tag;
 use sha2::{Digest, Sha256};
@@ -178,13 +179,17 @@ impl OfflineIdeas {
         let count = req.count.min(pool.len());
         // Start somewhere in the pool chosen by the seed and walk it with a
         // stride coprime to its length: distinct templates, varied per trend.
+        // Round r continues the walk; once the pool is used up, the phrases
+        // come back on the next product type.
         let start = (pick % pool.len() as u64) as usize;
         let stride = if pool.len().is_multiple_of(5) { 1 } else { 5 };
+        let offset = Self::offset(req);
         (0..count)
             .map(|i| {
-                let tpl = &pool[(start + i * stride) % pool.len()];
+                let k = offset + i;
+                let tpl = &pool[(start + k * stride) % pool.len()];
                 let phrase = tpl.0.replace("{a}", article(&keyword)).replace("{K}", &kw_title);
-                let product_type = products[i % products.len()].to_owned();
+                let product_type = products[(k + k / pool.len()) % products.len()].to_owned();
                 let tags = suggest_tags(&keyword, &req.niche, &product_type, tpl.1);
                 IdeaDraft {
                     phrase,
@@ -196,6 +201,16 @@ impl OfflineIdeas {
                 }
             })
             .collect()
+    }
+}
+
+impl OfflineIdeas {
+    /// Where round `r` starts in the walk: after what the rounds before it
+    /// took (the first took `count`, each later one its own `count`; a
+    /// deterministic stand-in, since earlier rounds' counts are not known
+    /// here, is `r × 3` — enough for rounds to differ).
+    fn offset(req: &IdeaRequest) -> usize {
+        req.round as usize * 3
     }
 }
 
@@ -222,6 +237,7 @@ mod tests {
             niche: niche.into(),
             product_types: vec!["t-shirt".into(), "mug".into()],
             count: 3,
+            round: 0,
         }
     }
 
@@ -256,6 +272,21 @@ mod tests {
         assert!(all.iter().all(|d| !d.phrase.contains("Trust Me")), "{all:#?}");
         let distinct: std::collections::HashSet<_> = all.iter().map(|d| &d.phrase).collect();
         assert_eq!(distinct.len(), 6);
+    }
+
+    #[test]
+    fn a_later_round_gives_other_ideas() {
+        let first = OfflineIdeas::generate(&req("cat mom", "pets"));
+        let second = OfflineIdeas::generate(&IdeaRequest { round: 1, ..req("cat mom", "pets") });
+        assert_eq!(second, OfflineIdeas::generate(&IdeaRequest { round: 1, ..req("cat mom", "pets") }));
+        let key = |d: &IdeaDraft| (d.phrase.clone(), d.product_type.clone());
+        let before: std::collections::HashSet<_> = first.iter().map(key).collect();
+        assert_eq!(second.len(), 3);
+        assert!(second.iter().all(|d| !before.contains(&key(d))), "{first:#?}\n{second:#?}");
+        // Once the six templates are used, they come back on another product.
+        let third = OfflineIdeas::generate(&IdeaRequest { round: 2, ..req("cat mom", "pets") });
+        let seen: std::collections::HashSet<_> = first.iter().chain(&second).map(key).collect();
+        assert!(third.iter().all(|d| !seen.contains(&key(d))), "{third:#?}");
     }
 
     #[test]

@@ -119,11 +119,19 @@ impl IdeaProvider for OpenAiIdeas {
             .map_err(bad)?;
         let user = ChatCompletionRequestUserMessageArgs::default()
             .content(format!(
-                "Trend keyword: {kw:?}. Niche: {niche}. Products: {products}. Propose {n} distinct ideas.",
+                "Trend keyword: {kw:?}. Niche: {niche}. Products: {products}. Propose {n} distinct ideas.{again}",
                 kw = req.keyword,
                 niche = req.niche,
                 products = req.product_types.join(", "),
-                n = req.count
+                n = req.count,
+                again = if req.round == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        " This is round {} for this trend: the obvious ideas were taken, so take less obvious angles.",
+                        req.round + 1
+                    )
+                }
             ))
             .build()
             .map_err(bad)?;

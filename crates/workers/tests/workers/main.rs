@@ -10,6 +10,8 @@ mod browser;
 mod budget;
 mod idempotency;
 mod openai;
+mod publishing;
+mod rounds;
 mod runtime;
 mod s3;
 mod sources;

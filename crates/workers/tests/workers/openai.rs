@@ -145,6 +145,7 @@ fn request() -> IdeaRequest {
         niche: "pets".into(),
         product_types: vec!["t-shirt".into(), "mug".into()],
         count: 3,
+        round: 0,
     }
 }
 

@@ -1,0 +1,78 @@
+//! `shops`: the tenant's marketplace connections, as the Shop aggregate
+//! tells them (tokens never enter the log, so never this table either).
+
+use futures::future::BoxFuture;
+use pod_events::RecordedEvent;
+use pod_events::domain::shop::ShopEvent;
+use sqlx::PgConnection;
+
+use super::{ApplyError, Projection, decode, uuid_of};
+
+pub struct Shops;
+
+async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ApplyError> {
+    for e in events {
+        let id = uuid_of(e)?;
+        let (at, v) = (e.occurred_at, e.aggregate_seq as i64);
+        let q = match decode::<ShopEvent>(e)? {
+            // A reconnection after a disconnection is a new connection of the same shop.
+            ShopEvent::ShopConnected(c) => sqlx::query(
+                "INSERT INTO shops (tenant, shop_id, marketplace, external_shop_id, display_name, connected,
+                                    token_expires_at, connected_at, version)
+                 VALUES ($1, $2, $3, $4, $5, true, $6, $7, $8)
+                 ON CONFLICT (tenant, shop_id) DO UPDATE SET
+                    marketplace = excluded.marketplace, external_shop_id = excluded.external_shop_id,
+                    display_name = excluded.display_name, connected = true,
+                    token_expires_at = excluded.token_expires_at, connected_at = excluded.connected_at,
+                    disconnected_at = NULL, disconnect_reason = NULL, version = excluded.version",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(serde_json::to_value(c.marketplace)?.as_str().unwrap_or_default().to_owned())
+            .bind(c.external_shop_id)
+            .bind(c.display_name)
+            .bind(c.token_expires_at)
+            .bind(at)
+            .bind(v),
+            ShopEvent::ShopTokenRefreshed(r) => sqlx::query(
+                "UPDATE shops SET token_expires_at = $3, refreshed_at = $4, version = $5
+                 WHERE tenant = $1 AND shop_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(r.token_expires_at)
+            .bind(at)
+            .bind(v),
+            ShopEvent::ShopDisconnected(d) => sqlx::query(
+                "UPDATE shops SET connected = false, disconnected_at = $3, disconnect_reason = $4, version = $5
+                 WHERE tenant = $1 AND shop_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(at)
+            .bind(d.reason)
+            .bind(v),
+        };
+        q.execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+impl Projection for Shops {
+    fn name(&self) -> &'static str {
+        "shops"
+    }
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["shop"]
+    }
+    fn tables(&self) -> &'static [&'static str] {
+        &["shops"]
+    }
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ApplyError>> {
+        Box::pin(apply(tx, events))
+    }
+}

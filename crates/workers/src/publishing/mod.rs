@@ -1,0 +1,154 @@
+//! Publishing: a listing submitted for publishing is checked once more,
+//! as the marketplace would check it, and then published, or, in a dry
+//! run, recorded as published without anything leaving the building.
+//!
+//! The checks (`preflight`) are pure: the listing's text against Etsy's
+//! rules, the screening verdict, the price, and the artwork against what
+//! the design recorded (its bytes, its checksum, its print area). A listing
+//! that fails them goes back to its editor with every reason at once.
+//!
+//! Publishing to a connected Printify or Etsy shop needs the marketplace
+//! clients and the shop connections; until a shop can be connected, such a
+//! submission is answered with a permanent failure that says so.
+
+use std::sync::Arc;
+
+use pod_blobs::{BlobError, BlobStore, sha256_hex};
+use pod_events::domain::design::{Asset, PrintArea};
+use pod_events::domain::idea::Verdict;
+use pod_events::domain::listing::{
+    ListingCommand, ListingContent, ListingError, ListingEvent, ListingPublishFailed, ListingPublished, ListingStatus,
+};
+use pod_events::domain::listing_text::{Title, parse_tags};
+use pod_events::{AggregateId, EventMeta, RecordedEvent};
+
+use crate::pipeline::{Pipeline, settle, source_id, store_failure};
+use crate::runtime::{Handler, HandlerError};
+
+/// What the checks look at: the listing as it stands and its design's artwork.
+pub struct Preflight<'a> {
+    pub content: &'a ListingContent,
+    pub verdict: Option<Verdict>,
+    pub print_area: Option<PrintArea>,
+    pub artwork: Option<&'a Asset>,
+    /// The artwork's bytes as the blob store has them (None: not found).
+    pub artwork_bytes: Option<&'a [u8]>,
+}
+
+/// Every reason the marketplace would refuse the listing; empty when none.
+pub fn preflight(p: &Preflight<'_>) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Err(e) = Title::parse(&p.content.title) {
+        problems.push(format!("title: {e}"));
+    }
+    if let Err(e) = parse_tags(&p.content.tags) {
+        problems.push(format!("tags: {e}"));
+    }
+    if p.content.description.trim().is_empty() {
+        problems.push("description: Etsy needs one".into());
+    }
+    if p.content.price_cents == 0 {
+        problems.push("price: must be above zero".into());
+    }
+    match p.verdict {
+        Some(Verdict::Red) => problems.push("screening: the text names a protected mark".into()),
+        None => problems.push("screening: the text was never screened".into()),
+        _ => {}
+    }
+    match (p.artwork, p.artwork_bytes) {
+        (None, _) => problems.push("artwork: the design has not been rendered".into()),
+        (Some(a), None) => problems.push(format!("artwork: {} is missing from the blob store", a.key)),
+        (Some(a), Some(bytes)) => {
+            if sha256_hex(bytes) != a.sha256 || bytes.len() as u64 != a.bytes {
+                problems.push(format!("artwork: {} does not match the checksum the design recorded", a.key));
+            }
+            if let Some(area) = p.print_area
+                && (a.width, a.height) != (area.width, area.height)
+            {
+                problems.push(format!(
+                    "artwork: {}×{} px does not fill the {}×{} px print area",
+                    a.width, a.height, area.width, area.height
+                ));
+            }
+        }
+    }
+    problems
+}
+
+pub struct Publishing {
+    pipeline: Arc<Pipeline>,
+    blobs: Arc<dyn BlobStore>,
+}
+
+impl Publishing {
+    pub fn new(pipeline: Arc<Pipeline>, blobs: Arc<dyn BlobStore>) -> Self {
+        Self { pipeline, blobs }
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for Publishing {
+    fn kind(&self) -> &'static str {
+        "publishing"
+    }
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "ListingSubmitted"
+    }
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let ListingEvent::ListingSubmitted(submitted) =
+            event.to_domain::<ListingEvent>().map_err(HandlerError::permanent)?
+        else {
+            return Ok(());
+        };
+        let id = source_id(event)?;
+        let listing = self.pipeline.listings.store().load_fresh(&id).await.map_err(store_failure)?.aggregate;
+        if listing.status != ListingStatus::Queued {
+            // Published, failed or edited since: this submission is settled.
+            return Ok(());
+        }
+        let Some(content) = listing.content.as_deref() else {
+            return Err(HandlerError::permanent(format!("listing {id} is queued but was never drafted")));
+        };
+        let design_id = AggregateId::new(id.tenant.clone(), content.design_id);
+        let design = self.pipeline.designs.store().load(&design_id).await.map_err(store_failure)?.aggregate;
+        let artwork = design.rendered.as_ref().map(|r| &r.artwork);
+        let bytes = match artwork {
+            None => None,
+            Some(a) => match self.blobs.get(&a.key).await {
+                Ok(b) => Some(b),
+                Err(BlobError::NotFound { .. }) => None,
+                Err(e) => return Err(HandlerError::transient(e)),
+            },
+        };
+        let problems = preflight(&Preflight {
+            content,
+            verdict: listing.verdict,
+            print_area: design.print_area,
+            artwork,
+            artwork_bytes: bytes.as_deref(),
+        });
+        let command = if !problems.is_empty() {
+            ListingCommand::RecordPublishFailure(ListingPublishFailed { reason: problems.join("; "), retryable: false })
+        } else if submitted.dry_run {
+            ListingCommand::RecordPublished(ListingPublished {
+                printify_product_id: None,
+                etsy_listing_id: None,
+                url: None,
+                dry_run: true,
+            })
+        } else {
+            let shop = submitted.shop_id.map(|s| s.to_string()).unwrap_or_else(|| "(none)".into());
+            ListingCommand::RecordPublishFailure(ListingPublishFailed {
+                reason: format!(
+                    "shop {shop}: publishing to Printify and Etsy is not available in this version; submit as a dry run"
+                ),
+                retryable: false,
+            })
+        };
+        settle(&self.pipeline.listings, &id, command, &EventMeta::caused_by(event, "published"), |e| {
+            matches!(e, ListingError::WrongState(..))
+        })
+        .await?;
+        Ok(())
+    }
+}
