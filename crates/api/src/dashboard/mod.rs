@@ -195,4 +195,13 @@ mod tests {
     fn next_links_are_encoded() {
         assert_eq!(super::urlencode("/ideas?status=screened&x=a b"), "/ideas%3Fstatus%3Dscreened%26x%3Da%20b");
     }
+
+    #[test]
+    fn money_reads_as_money_below_zero_too() {
+        use super::pages::money;
+        assert_eq!(money(2499, "USD"), "$24.99");
+        assert_eq!(money(-150, "USD"), "-$1.50");
+        assert_eq!(money(-50, "EUR"), "-€0.50");
+        assert_eq!(money(5, "JPY"), "0.05 JPY");
+    }
 }

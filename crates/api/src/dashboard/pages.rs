@@ -49,8 +49,10 @@ pub fn money(cents: i64, currency: &str) -> String {
         "GBP" => "£",
         _ => "",
     };
-    let amount = format!("{}.{:02}", cents / 100, cents % 100);
-    if symbol.is_empty() { format!("{amount} {currency}") } else { format!("{symbol}{amount}") }
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    let amount = format!("{}.{:02}", abs / 100, abs % 100);
+    if symbol.is_empty() { format!("{sign}{amount} {currency}") } else { format!("{sign}{symbol}{amount}") }
 }
 
 /// "3 min ago"-style time for tables.

@@ -144,7 +144,7 @@ struct AnalyticsPage {
     periods: Vec<(i64, bool)>,
     summary: analytics::Summary,
     main: Option<MainTotals>,
-    /// `[[bucket unix…], [revenue…], [orders…]]` for the chart, main currency only.
+    /// `[[bucket unix…], [revenue…]]` for the chart, main currency only.
     series: String,
     /// (listing id, title, units, revenue)
     top: Vec<(uuid::Uuid, String, i64, String)>,
@@ -183,7 +183,6 @@ pub async fn analytics(
     let series = serde_json::json!([
         points.iter().map(|p| p.bucket.timestamp()).collect::<Vec<_>>(),
         points.iter().map(|p| p.revenue_cents as f64 / 100.0).collect::<Vec<_>>(),
-        points.iter().map(|p| p.orders).collect::<Vec<_>>(),
     ])
     .to_string();
     let top = summary
@@ -264,17 +263,18 @@ pub async fn integrations(Person(session): Person, State(s): State<AppState>) ->
             sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).bind(tenant).fetch_all(&pool).await
         }
     };
-    let describe = |rows: Vec<(String, i64)>, noun: &str, none: &str| -> (String, String) {
+    let describe = |rows: Vec<(String, i64)>, (one, many): (&str, &str), none: &str| -> (String, String) {
         if rows.is_empty() {
             return ("—".into(), none.into());
         }
         let names: Vec<_> = rows.iter().map(|(n, _)| n.clone()).collect();
         let total: i64 = rows.iter().map(|(_, c)| c).sum();
-        (names.join(", "), format!("{total} {noun}"))
+        (names.join(", "), format!("{total} {}", if total == 1 { one } else { many }))
     };
-    let ideas = describe(used("ideas", "provider").await?, "ideas", "no ideas yet");
-    let renderers = describe(used("designs", "renderer").await?, "designs", "no designs yet");
-    let sources = describe(used("source_refreshes", "source").await?, "refreshes", "no source refreshed yet");
+    let ideas = describe(used("ideas", "provider").await?, ("idea", "ideas"), "no ideas yet");
+    let renderers = describe(used("designs", "renderer").await?, ("design", "designs"), "no designs yet");
+    let sources =
+        describe(used("source_refreshes", "source").await?, ("refresh", "refreshes"), "no source refreshed yet");
     let services = vec![
         ("Ideation", ideas.0, ideas.1),
         ("Design rendering", renderers.0, renderers.1),

@@ -164,7 +164,7 @@ pub async fn summary(
             (SELECT count(*) FROM ideas WHERE tenant = $1 AND created_at >= $2 AND created_at < $3
                                          AND status = 'approved') AS ideas_approved,
             (SELECT count(*) FROM designs WHERE tenant = $1 AND created_at >= $2 AND created_at < $3
-                                           AND status = 'rendered') AS designs,
+                                           AND status IN ('rendered', 'approved')) AS designs,
             (SELECT count(*) FROM listings WHERE tenant = $1 AND created_at >= $2 AND created_at < $3) AS listings,
             (SELECT count(*) FROM listings WHERE tenant = $1 AND created_at >= $2 AND created_at < $3
                                             AND status IN ('approved', 'queued', 'published')) AS listings_approved,

@@ -186,14 +186,50 @@ async fn a_seller_signs_in_follows_a_trend_and_reviews_a_listing() {
         assert!(body.starts_with("listing_id,status,title"), "{body}");
         assert!(body.contains(&listing.to_string()) && body.contains("Proud Cat Mom Shirt"), "{body}");
 
+        // Approve the listing in its editor, then send it for a dry run.
+        tab.navigate_to(&format!("{base}/listings/{listing}")).unwrap().wait_until_navigated().unwrap();
+        tab.wait_for_element("#listing-decision button").unwrap().click().unwrap();
+        wait_for(
+            &tab,
+            "(document.querySelector('#listing-decision .outcome') || {}).textContent?.includes('Approved')",
+            "the approval",
+        );
+        runtime.block_on(api.project());
+        tab.reload(false, None).unwrap().wait_until_navigated().unwrap();
+        let button = eval_string(&tab, "document.querySelector('#listing-decision button').textContent");
+        assert_eq!(button.trim(), "Submit as a dry run");
+        tab.wait_for_element("#listing-decision button").unwrap().click().unwrap();
+        wait_for(
+            &tab,
+            "(document.querySelector('#listing-decision .outcome') || {}).textContent?.includes('Queued for a dry run')",
+            "the submission",
+        );
+        // A sale of it, as a marketplace would report it, for the charts.
+        runtime.block_on(api.sell(listing, 3, 2499));
+        runtime.block_on(api.project());
+        tab.navigate_to(&format!("{base}/publishing")).unwrap().wait_until_navigated().unwrap();
+        let row = eval_string(&tab, "document.querySelector('main table tbody tr').textContent");
+        assert!(row.contains("Proud Cat Mom Shirt") && row.contains("Dry run") && row.contains("queued"), "{row}");
+        screenshot(&tab, "publishing");
+        tab.navigate_to(&format!("{base}/analytics")).unwrap().wait_until_navigated().unwrap();
+        wait_for(&tab, "!!document.querySelector('.chart canvas')", "the sales chart");
+        let revenue = eval_string(&tab, "document.querySelector('.stat .n').textContent");
+        assert_eq!(revenue, "$74.97");
+        screenshot(&tab, "analytics");
+
         // The other pages render for a signed-in person.
-        for (path, name) in [("/trends", "trends"), ("/designs", "designs"), ("/operations", "operations")] {
+        for (path, name) in [
+            ("/trends", "trends"),
+            ("/designs", "designs"),
+            ("/operations", "operations"),
+            ("/integrations", "integrations"),
+        ] {
             tab.navigate_to(&format!("{base}{path}")).unwrap().wait_until_navigated().unwrap();
             wait_for(&tab, "!!document.querySelector('main h1')", path);
             screenshot(&tab, name);
         }
         tab.navigate_to(&format!("{base}/api/v1/docs")).unwrap().wait_until_navigated().unwrap();
-        wait_for(&tab, "document.querySelectorAll('.swagger-ui .opblock').length >= 25", "the API reference");
+        wait_for(&tab, "document.querySelectorAll('.swagger-ui .opblock').length >= 35", "the API reference");
         screenshot(&tab, "api-reference");
         tab.navigate_to(&format!("{base}/trends/{}", api.seeded.acme_trends[0]))
             .unwrap()

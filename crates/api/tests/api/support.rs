@@ -387,6 +387,26 @@ impl Api {
         }
     }
 
+    /// An Etsy order of `quantity` of acme's `listing`, received now.
+    pub async fn sell(&self, listing: Uuid, quantity: u32, price_cents: u64) {
+        use pod_events::domain::order::{LineItem, OrderCommand, OrderReceived};
+        let order = OrderReceived {
+            shop_id: Uuid::nil(),
+            marketplace: pod_events::domain::shop::Marketplace::Etsy,
+            external_order_id: format!("E-{}", Uuid::new_v4().simple()),
+            line_items: vec![LineItem {
+                listing_id: Some(listing),
+                external_listing_id: "etsy-1".into(),
+                quantity,
+                price_cents,
+            }],
+            total_cents: quantity as u64 * price_cents,
+            currency: "USD".into(),
+        };
+        let id = AggregateId::generate(TenantId::parse("acme").unwrap());
+        self.orders().await.execute(&id, OrderCommand::Receive(order), &EventMeta::new_command()).await.unwrap();
+    }
+
     /// Every event of the test's namespace so far.
     pub async fn log(&self) -> Vec<pod_events::RecordedEvent> {
         let mut reader =

@@ -185,6 +185,18 @@ pub struct Listing {
     /// The text and price as they stand, for the stages after approval.
     #[serde(default)]
     pub content: Option<Box<ListingContent>>,
+    /// The submission being worked on while queued: where to, and whether
+    /// it is a dry run (the latest one: an older submission's event,
+    /// redelivered, must not settle this one with its own settings).
+    #[serde(default)]
+    pub submission: Option<Submission>,
+}
+
+/// Where a queued listing goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    pub shop_id: Option<Uuid>,
+    pub dry_run: bool,
 }
 
 /// Etsy's rules, enforced again here so no event can carry a listing Etsy
@@ -327,7 +339,10 @@ impl Aggregate for Listing {
                 }
             }
             ListingEvent::ListingApproved(_) => self.status = ListingStatus::Approved,
-            ListingEvent::ListingSubmitted(_) => self.status = ListingStatus::Queued,
+            ListingEvent::ListingSubmitted(e) => {
+                self.status = ListingStatus::Queued;
+                self.submission = Some(Submission { shop_id: e.shop_id, dry_run: e.dry_run });
+            }
             ListingEvent::ListingPublished(_) => self.status = ListingStatus::Published,
             // A permanent failure sends it back for editing; a transient one stays queued.
             ListingEvent::ListingPublishFailed(e) => {

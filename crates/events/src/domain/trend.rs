@@ -193,6 +193,25 @@ pub struct Trend {
     /// Those of them already turned into ideas.
     #[serde(default)]
     pub rounds_ideated: Vec<u32>,
+    /// How many ideas each asked-for round wanted (round n at n − 1).
+    #[serde(default)]
+    pub round_counts: Vec<u32>,
+    /// How many ideas the automatic first round made, once it has.
+    #[serde(default)]
+    pub first_round_ideas: Option<u32>,
+}
+
+impl Trend {
+    /// How many ideas the rounds before `round` take, so that a round can
+    /// start where they stopped (`first_round` stands in for the automatic
+    /// round's count while it has not happened).
+    pub fn ideas_before(&self, round: u32, first_round: u32) -> u32 {
+        if round == 0 {
+            return 0;
+        }
+        let earlier: u32 = self.round_counts.iter().take(round as usize - 1).sum();
+        self.first_round_ideas.unwrap_or(first_round) + earlier
+    }
 }
 
 impl Trend {
@@ -305,9 +324,15 @@ impl Aggregate for Trend {
                 self.last_score = e.observation.score;
             }
             TrendEvent::TrendRetired(_) => self.retired = true,
-            TrendEvent::TrendIdeated(e) if e.round == 0 => self.ideated = true,
+            TrendEvent::TrendIdeated(e) if e.round == 0 => {
+                self.ideated = true;
+                self.first_round_ideas = Some(e.ideas);
+            }
             TrendEvent::TrendIdeated(e) => self.rounds_ideated.push(e.round),
-            TrendEvent::TrendIdeasRequested(e) => self.idea_rounds = e.round,
+            TrendEvent::TrendIdeasRequested(e) => {
+                self.idea_rounds = e.round;
+                self.round_counts.push(e.count);
+            }
         }
     }
 }

@@ -57,7 +57,9 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(!r.seo_checks.is_empty())
             .bind(sqlx::types::Json(r.seo_checks)),
             ListingEvent::ListingApproved(_) => sqlx::query(
-                "UPDATE listings SET status = 'approved', updated_at = $3, version = $4 WHERE tenant = $1 AND listing_id = $2",
+                "UPDATE listings SET status = 'approved', publish_error = NULL, submitted_at = NULL, published_at = NULL,
+                        updated_at = $3, version = $4
+                 WHERE tenant = $1 AND listing_id = $2",
             )
             .bind(&e.tenant)
             .bind(id)

@@ -45,7 +45,9 @@ impl RunDelta {
             "TrendObserved" => {
                 self.observations += 1;
                 if self.source.is_none() {
-                    self.source = payload["observation"]["source"].as_str().map(str::to_owned);
+                    // v1 observations kept the source at the top.
+                    let source = payload["observation"]["source"].as_str().or(payload["source"].as_str());
+                    self.source = source.map(str::to_owned);
                 }
             }
             "IdeaGenerated" => self.ideas += 1,

@@ -35,7 +35,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
     let mut upserts: Vec<((String, Uuid), Upsert)> = Vec::new();
     let mut index: HashMap<(String, Uuid), usize> = HashMap::new();
     let mut retired: Vec<(String, Uuid, i64)> = Vec::new();
-    let mut ideated: Vec<(String, Uuid, i64, i32, chrono::DateTime<chrono::Utc>, i32)> = Vec::new();
+    let mut ideated: Vec<(String, Uuid, i64, i32, chrono::DateTime<chrono::Utc>)> = Vec::new();
     for e in events {
         let id = uuid_of(e)?;
         match decode::<TrendEvent>(e)? {
@@ -93,7 +93,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             TrendEvent::TrendRetired(_) => retired.push((e.tenant.clone(), id, e.aggregate_seq as i64)),
             TrendEvent::TrendIdeated(i) => {
                 let ideas = i32::try_from(i.ideas).unwrap_or(i32::MAX);
-                ideated.push((e.tenant.clone(), id, e.aggregate_seq as i64, ideas, e.occurred_at, i.round as i32));
+                ideated.push((e.tenant.clone(), id, e.aggregate_seq as i64, ideas, e.occurred_at));
             }
             // The round's ideas arrive as ideas; the count with TrendIdeated.
             TrendEvent::TrendIdeasRequested(_) => {}
@@ -156,11 +156,11 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
         .execute(&mut *tx)
         .await?;
     }
-    // Round 0 sets the count; later rounds add to it.
-    for (tenant, id, version, ideas, at, round) in ideated {
+    // Every round adds its ideas (asked-for rounds may come before the
+    // automatic one); ideated_at is when the first ideas came.
+    for (tenant, id, version, ideas, at) in ideated {
         sqlx::query(
-            "UPDATE trends SET ideas = CASE WHEN $6 = 0 THEN $4 ELSE ideas + $4 END,
-                               ideated_at = CASE WHEN $6 = 0 THEN $5 ELSE coalesce(ideated_at, $5) END,
+            "UPDATE trends SET ideas = ideas + $4, ideated_at = coalesce(ideated_at, $5),
                                version = greatest(version, $3)
              WHERE tenant = $1 AND trend_id = $2",
         )
@@ -169,7 +169,6 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
         .bind(version)
         .bind(ideas)
         .bind(at)
-        .bind(round)
         .execute(&mut *tx)
         .await?;
     }

@@ -34,6 +34,9 @@ pub struct IdeaRequest {
     pub count: usize,
     /// 0 for the first ideas of a trend; n for the n-th round asked for since.
     pub round: u32,
+    /// How many ideas the rounds before this one took (an engine that walks
+    /// a list starts after them).
+    pub skip: usize,
 }
 
 /// One idea as a provider proposes it.
@@ -166,6 +169,7 @@ impl Handler for Ideation {
             product_types: trend.product_types.clone(),
             count: round.count,
             round: round.number,
+            skip: trend.ideas_before(round.number, self.settings.ideas_per_trend.max(1) as u32) as usize,
         };
         let now = chrono::Utc::now();
         if self.provider.paid() {

@@ -2,7 +2,9 @@
 //! varied, sellable product ideas without calling anyone. Deterministic: the
 //! same trend and round always give the same ideas (seeded by the trend id),
 //! so a redelivered event regenerates exactly what it generated before; a
-//! later round walks on through the templates where the last one stopped.
+//! later round walks on through the templates where the earlier ones
+//! stopped, and the engine runs out (gives fewer ideas, then none) once
+//! every template has been used on every product type.
 
 use pod_events::domain::listing_text::Tag;
 use sha2::{Digest, Sha256};
@@ -183,10 +185,12 @@ impl OfflineIdeas {
         // come back on the next product type.
         let start = (pick % pool.len() as u64) as usize;
         let stride = if pool.len().is_multiple_of(5) { 1 } else { 5 };
-        let offset = Self::offset(req);
-        (0..count)
-            .map(|i| {
-                let k = offset + i;
+        // Distinct (template, product) pairs: k and k + pool size share a
+        // template and differ in product while the product count is not a
+        // multiple of 7 (the pool size plus one).
+        let distinct = pool.len() * products.len();
+        (req.skip..(req.skip + count).min(distinct))
+            .map(|k| {
                 let tpl = &pool[(start + k * stride) % pool.len()];
                 let phrase = tpl.0.replace("{a}", article(&keyword)).replace("{K}", &kw_title);
                 let product_type = products[(k + k / pool.len()) % products.len()].to_owned();
@@ -201,16 +205,6 @@ impl OfflineIdeas {
                 }
             })
             .collect()
-    }
-}
-
-impl OfflineIdeas {
-    /// Where round `r` starts in the walk: after what the rounds before it
-    /// took (the first took `count`, each later one its own `count`; a
-    /// deterministic stand-in, since earlier rounds' counts are not known
-    /// here, is `r × 3` — enough for rounds to differ).
-    fn offset(req: &IdeaRequest) -> usize {
-        req.round as usize * 3
     }
 }
 
@@ -238,6 +232,7 @@ mod tests {
             product_types: vec!["t-shirt".into(), "mug".into()],
             count: 3,
             round: 0,
+            skip: 0,
         }
     }
 
@@ -275,18 +270,27 @@ mod tests {
     }
 
     #[test]
-    fn a_later_round_gives_other_ideas() {
-        let first = OfflineIdeas::generate(&req("cat mom", "pets"));
-        let second = OfflineIdeas::generate(&IdeaRequest { round: 1, ..req("cat mom", "pets") });
-        assert_eq!(second, OfflineIdeas::generate(&IdeaRequest { round: 1, ..req("cat mom", "pets") }));
+    fn later_rounds_give_other_ideas_until_every_pair_is_used() {
         let key = |d: &IdeaDraft| (d.phrase.clone(), d.product_type.clone());
-        let before: std::collections::HashSet<_> = first.iter().map(key).collect();
-        assert_eq!(second.len(), 3);
-        assert!(second.iter().all(|d| !before.contains(&key(d))), "{first:#?}\n{second:#?}");
-        // Once the six templates are used, they come back on another product.
-        let third = OfflineIdeas::generate(&IdeaRequest { round: 2, ..req("cat mom", "pets") });
-        let seen: std::collections::HashSet<_> = first.iter().chain(&second).map(key).collect();
-        assert!(third.iter().all(|d| !seen.contains(&key(d))), "{third:#?}");
+        for products in [vec!["t-shirt"], vec!["t-shirt", "mug"], vec!["t-shirt", "mug", "sticker"]] {
+            let base = IdeaRequest {
+                product_types: products.iter().map(|p| p.to_string()).collect(),
+                ..req("cat mom", "pets")
+            };
+            let mut seen = std::collections::HashSet::new();
+            let mut skip = 0;
+            // Rounds of 3, then 6, then 1, … as people ask.
+            for (round, count) in [3, 6, 1, 6, 6].into_iter().enumerate() {
+                let r = IdeaRequest { round: round as u32, count, skip, ..base.clone() };
+                let ideas = OfflineIdeas::generate(&r);
+                assert_eq!(ideas, OfflineIdeas::generate(&r), "deterministic");
+                for d in &ideas {
+                    assert!(seen.insert(key(d)), "{d:?} again, with {products:?} in round {round}");
+                }
+                skip += count;
+            }
+            assert_eq!(seen.len(), (6 * products.len()).min(22), "every pair once, then no more: {products:?}");
+        }
     }
 
     #[test]

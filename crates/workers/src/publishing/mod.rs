@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use pod_blobs::{BlobError, BlobStore, sha256_hex};
-use pod_events::domain::design::{Asset, PrintArea};
+use pod_events::domain::design::{Asset, DesignStatus, PrintArea};
 use pod_events::domain::idea::Verdict;
 use pod_events::domain::listing::{
     ListingCommand, ListingContent, ListingError, ListingEvent, ListingPublishFailed, ListingPublished, ListingStatus,
@@ -33,6 +33,9 @@ pub struct Preflight<'a> {
     pub artwork: Option<&'a Asset>,
     /// The artwork's bytes as the blob store has them (None: not found).
     pub artwork_bytes: Option<&'a [u8]>,
+    /// The design stands as rendered or approved (not rejected, not being
+    /// rendered again).
+    pub design_current: bool,
 }
 
 /// Every reason the marketplace would refuse the listing; empty when none.
@@ -54,6 +57,9 @@ pub fn preflight(p: &Preflight<'_>) -> Vec<String> {
         Some(Verdict::Red) => problems.push("screening: the text names a protected mark".into()),
         None => problems.push("screening: the text was never screened".into()),
         _ => {}
+    }
+    if !p.design_current {
+        problems.push("design: rejected, or being rendered again; publish once it is rendered".into());
     }
     match (p.artwork, p.artwork_bytes) {
         (None, _) => problems.push("artwork: the design has not been rendered".into()),
@@ -95,22 +101,35 @@ impl Handler for Publishing {
         event_type == "ListingSubmitted"
     }
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let ListingEvent::ListingSubmitted(submitted) =
-            event.to_domain::<ListingEvent>().map_err(HandlerError::permanent)?
+        let ListingEvent::ListingSubmitted(_) = event.to_domain::<ListingEvent>().map_err(HandlerError::permanent)?
         else {
             return Ok(());
         };
         let id = source_id(event)?;
-        let listing = self.pipeline.listings.store().load_fresh(&id).await.map_err(store_failure)?.aggregate;
-        if listing.status != ListingStatus::Queued {
-            // Published, failed or edited since: this submission is settled.
+        let loaded = self.pipeline.listings.store().load_fresh(&id).await.map_err(store_failure)?;
+        let (listing, version) = (loaded.aggregate, loaded.version);
+        // Published or failed since: settled. Queued again since: the
+        // current submission's settings count, not this event's.
+        let (ListingStatus::Queued, Some(submission)) = (listing.status, listing.submission) else {
             return Ok(());
-        }
+        };
+        // The outcome belongs to the submission as it stands (the listing's
+        // version), not only to this event: an older submission's event,
+        // redelivered, must not be dropped as the duplicate of its own
+        // earlier outcome.
+        let meta = EventMeta::caused_by(event, &format!("published@{version}"));
         let Some(content) = listing.content.as_deref() else {
-            return Err(HandlerError::permanent(format!("listing {id} is queued but was never drafted")));
+            // Only a state from before listings kept their text: back to its editor.
+            let failed = ListingPublishFailed {
+                reason: "the listing's text is not known here; save it again and resubmit".into(),
+                retryable: false,
+            };
+            let command = ListingCommand::RecordPublishFailure(failed);
+            settle(&self.pipeline.listings, &id, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
+            return Ok(());
         };
         let design_id = AggregateId::new(id.tenant.clone(), content.design_id);
-        let design = self.pipeline.designs.store().load(&design_id).await.map_err(store_failure)?.aggregate;
+        let design = self.pipeline.designs.store().load_fresh(&design_id).await.map_err(store_failure)?.aggregate;
         let artwork = design.rendered.as_ref().map(|r| &r.artwork);
         let bytes = match artwork {
             None => None,
@@ -126,10 +145,11 @@ impl Handler for Publishing {
             print_area: design.print_area,
             artwork,
             artwork_bytes: bytes.as_deref(),
+            design_current: matches!(design.status, DesignStatus::Rendered | DesignStatus::Approved),
         });
         let command = if !problems.is_empty() {
             ListingCommand::RecordPublishFailure(ListingPublishFailed { reason: problems.join("; "), retryable: false })
-        } else if submitted.dry_run {
+        } else if submission.dry_run {
             ListingCommand::RecordPublished(ListingPublished {
                 printify_product_id: None,
                 etsy_listing_id: None,
@@ -137,7 +157,7 @@ impl Handler for Publishing {
                 dry_run: true,
             })
         } else {
-            let shop = submitted.shop_id.map(|s| s.to_string()).unwrap_or_else(|| "(none)".into());
+            let shop = submission.shop_id.map(|s| s.to_string()).unwrap_or_else(|| "(none)".into());
             ListingCommand::RecordPublishFailure(ListingPublishFailed {
                 reason: format!(
                     "shop {shop}: publishing to Printify and Etsy is not available in this version; submit as a dry run"
@@ -145,10 +165,7 @@ impl Handler for Publishing {
                 retryable: false,
             })
         };
-        settle(&self.pipeline.listings, &id, command, &EventMeta::caused_by(event, "published"), |e| {
-            matches!(e, ListingError::WrongState(..))
-        })
-        .await?;
+        settle(&self.pipeline.listings, &id, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
         Ok(())
     }
 }

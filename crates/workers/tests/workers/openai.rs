@@ -146,6 +146,7 @@ fn request() -> IdeaRequest {
         product_types: vec!["t-shirt".into(), "mug".into()],
         count: 3,
         round: 0,
+        skip: 0,
     }
 }
 

@@ -54,7 +54,7 @@ impl Shop {
         title: &str,
         shop: Option<uuid::Uuid>,
         dry_run: bool,
-    ) -> (AggregateId, String, RecordedEvent) {
+    ) -> (AggregateId, String, RecordedEvent, AggregateId) {
         let design = AggregateId::generate(tenant());
         let area = PrintArea::default();
         let request = DesignRequested {
@@ -107,7 +107,7 @@ impl Shop {
             .into_iter()
             .rfind(|e| e.event_type == "ListingSubmitted" && e.aggregate_id == listing.to_string())
             .unwrap();
-        (listing, stored.key, event)
+        (listing, stored.key, event, design)
     }
 
     async fn log(&self) -> Vec<RecordedEvent> {
@@ -132,7 +132,7 @@ impl Shop {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_that_passes_every_check_is_recorded_published_once() {
     let shop = Shop::new().await;
-    let (listing, _, submitted) = shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", None, true).await;
+    let (listing, _, submitted, _) = shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", None, true).await;
     shop.handler.handle(&submitted).await.unwrap();
     shop.handler.handle(&submitted).await.unwrap();
     let (status, events) = shop.outcome(&listing).await;
@@ -146,7 +146,7 @@ async fn a_dry_run_that_passes_every_check_is_recorded_published_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn artwork_that_is_not_what_the_design_recorded_sends_the_listing_back() {
     let shop = Shop::new().await;
-    let (listing, key, submitted) = shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", None, true).await;
+    let (listing, key, submitted, _) = shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", None, true).await;
     // The stored file changed under the design's feet.
     std::fs::write(shop.blobs.root().join(&key), b"not the artwork").unwrap();
     shop.handler.handle(&submitted).await.unwrap();
@@ -159,7 +159,7 @@ async fn artwork_that_is_not_what_the_design_recorded_sends_the_listing_back() {
     assert_eq!(events[0].1["retryable"], false);
 
     // Gone altogether: named as missing.
-    let (listing, key, submitted) = shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", None, true).await;
+    let (listing, key, submitted, _) = shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", None, true).await;
     std::fs::remove_file(shop.blobs.root().join(&key)).unwrap();
     shop.handler.handle(&submitted).await.unwrap();
     let (_, events) = shop.outcome(&listing).await;
@@ -169,7 +169,7 @@ async fn artwork_that_is_not_what_the_design_recorded_sends_the_listing_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_submission_is_refused_with_why_until_marketplaces_are_connected() {
     let shop = Shop::new().await;
-    let (listing, _, submitted) =
+    let (listing, _, submitted, _) =
         shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", Some(uuid::Uuid::from_u128(5)), false).await;
     shop.handler.handle(&submitted).await.unwrap();
     let (status, events) = shop.outcome(&listing).await;
@@ -204,6 +204,7 @@ fn preflight_names_every_problem_at_once() {
         print_area: Some(PrintArea::default()),
         artwork: Some(&artwork),
         artwork_bytes: Some(PNG),
+        design_current: true,
     });
     let fields: Vec<&str> = problems.iter().map(|p| p.split(':').next().unwrap()).collect();
     assert_eq!(fields, ["title", "tags", "description", "price", "screening", "artwork"], "{problems:#?}");
@@ -222,6 +223,46 @@ fn preflight_names_every_problem_at_once() {
         print_area: Some(PrintArea::default()),
         artwork: Some(&artwork),
         artwork_bytes: Some(PNG),
+        design_current: true,
     });
     assert_eq!(ok, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_design_is_not_published() {
+    let shop = Shop::new().await;
+    let (listing, _, submitted, design) = shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", None, true).await;
+    let by = Actor::User { user_id: uuid::Uuid::from_u128(9) };
+    let reject = DesignCommand::Reject { by, reason: "blurry".into() };
+    shop.designs.execute(&design, reject, &EventMeta::new_command()).await.unwrap();
+    shop.handler.handle(&submitted).await.unwrap();
+    let (status, events) = shop.outcome(&listing).await;
+    assert_eq!(status, ListingStatus::Draft);
+    assert!(events[0].1["reason"].as_str().unwrap().starts_with("design:"), "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_submission_redelivered_settles_the_current_one_by_its_own_settings() {
+    let shop = Shop::new().await;
+    // A dry run that failed (the artwork changed), then fixed and submitted
+    // again, this time for real to a shop.
+    let (listing, key, first, _) = shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", None, true).await;
+    let good = std::fs::read(shop.blobs.root().join(&key)).unwrap();
+    std::fs::write(shop.blobs.root().join(&key), b"not the artwork").unwrap();
+    shop.handler.handle(&first).await.unwrap();
+    std::fs::write(shop.blobs.root().join(&key), good).unwrap();
+    let by = Actor::User { user_id: uuid::Uuid::from_u128(9) };
+    let real = ListingCommand::Submit { by: by.clone(), shop_id: Some(uuid::Uuid::from_u128(5)), dry_run: false };
+    for command in [ListingCommand::Approve { by }, real] {
+        shop.listings.execute(&listing, command, &EventMeta::new_command()).await.unwrap();
+    }
+    // The first submission's event comes again before the second's.
+    shop.handler.handle(&first).await.unwrap();
+    let (status, events) = shop.outcome(&listing).await;
+    assert_eq!(status, ListingStatus::Draft);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events[1].1["reason"].as_str().unwrap().contains("submit as a dry run"),
+        "settled as the real submission it now is, not as a dry run: {events:?}"
+    );
 }
