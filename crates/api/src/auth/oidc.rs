@@ -55,6 +55,11 @@ pub struct ProviderSettings {
     pub client_secret: Option<String>,
     /// Default: `openid email profile`.
     pub scopes: Vec<String>,
+    /// Whether a first sign-in may find its person by the email this
+    /// provider says it verified. Only for providers that own their users'
+    /// addresses (a company's own directory, Google Workspace); off by
+    /// default: people then link the account once from a signed-in session.
+    pub link_by_email: bool,
 }
 
 /// A provider ready to use: its endpoints resolved.
@@ -68,6 +73,7 @@ pub struct Provider {
     pub client_id: String,
     pub client_secret: Option<String>,
     pub scopes: Vec<String>,
+    pub link_by_email: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +92,13 @@ pub enum OidcError {
     NoAccount { email: String },
     #[error("this account belongs to no shop yet; ask an owner to add you")]
     NoShop,
+    #[error(
+        "this {provider} account is not linked to anyone here yet: sign in with your password, then link it \
+         under Integrations"
+    )]
+    NotLinked { provider: String },
+    #[error("this {provider} account is already linked to someone else")]
+    LinkedToAnother { provider: String },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -144,6 +157,7 @@ impl Provider {
             } else {
                 s.scopes.clone()
             },
+            link_by_email: s.link_by_email,
         };
         for (field, url) in [
             ("authorize_url", &provider.authorize_url),
@@ -173,7 +187,15 @@ impl Provider {
 }
 
 /// Starts a login: where to send the browser, and the state its cookie keeps.
-pub async fn start(pool: &PgPool, p: &Provider, redirect: &str, next: &str) -> Result<(String, String), OidcError> {
+/// Starts a sign-in with `p`; with `link_user`, a signed-in person linking
+/// the provider account to themselves.
+pub async fn start(
+    pool: &PgPool,
+    p: &Provider,
+    redirect: &str,
+    next: &str,
+    link_user: Option<Uuid>,
+) -> Result<(String, String), OidcError> {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state) = p
         .client(redirect)?
@@ -182,14 +204,15 @@ pub async fn start(pool: &PgPool, p: &Provider, redirect: &str, next: &str) -> R
         .set_pkce_challenge(challenge)
         .url();
     sqlx::query(
-        "INSERT INTO oauth_logins (state_sha256, provider, pkce_verifier, next, expires_at)
-         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+        "INSERT INTO oauth_logins (state_sha256, provider, pkce_verifier, next, expires_at, link_user_id)
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6)",
     )
     .bind(sha256(state.secret()))
     .bind(&p.name)
     .bind(verifier.secret())
     .bind(next)
     .bind(LOGIN_TTL_SECS as f64)
+    .bind(link_user)
     .execute(pool)
     .await?;
     sqlx::query("DELETE FROM oauth_logins WHERE expires_at < now()").execute(pool).await?;
@@ -250,15 +273,15 @@ pub async fn finish(
     state: &str,
     code: &str,
 ) -> Result<SignedInPerson, OidcError> {
-    let row: Option<(String, String)> = sqlx::query_as(
+    let row: Option<(String, String, Option<Uuid>)> = sqlx::query_as(
         "DELETE FROM oauth_logins WHERE state_sha256 = $1 AND provider = $2 AND expires_at > now()
-         RETURNING pkce_verifier, next",
+         RETURNING pkce_verifier, next, link_user_id",
     )
     .bind(sha256(state))
     .bind(&p.name)
     .fetch_optional(pool)
     .await?;
-    let (verifier, next) = row.ok_or(OidcError::UnknownState)?;
+    let (verifier, next, link_user) = row.ok_or(OidcError::UnknownState)?;
     let http = Http(http_client().map_err(|e| OidcError::Exchange(e.to_string()))?);
     let token = p
         .client(redirect)?
@@ -278,7 +301,14 @@ pub async fn finish(
         return Err(OidcError::Userinfo(format!("userinfo answered {}", resp.status())));
     }
     let claims: Claims = resp.json().await.map_err(|e| OidcError::Userinfo(e.to_string()))?;
-    let person = person_for(pool, &p.name, &claims).await?;
+    let how = if let Some(user) = link_user {
+        Finding::LinkTo(user)
+    } else if p.link_by_email {
+        Finding::ByVerifiedEmail
+    } else {
+        Finding::LinkedOnly
+    };
+    let person = person_for(pool, &p.name, &claims, how).await?;
     Ok(SignedInPerson { next, ..person })
 }
 
@@ -294,9 +324,19 @@ fn describe_token_error<RE: std::error::Error + 'static>(
     }
 }
 
-/// The person a provider account stands for (linking it on first use by
-/// verified email), in their first shop.
-pub async fn person_for(pool: &PgPool, provider: &str, c: &Claims) -> Result<SignedInPerson, OidcError> {
+/// How a provider account that is not linked yet finds its person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finding {
+    /// It is not: only linked accounts sign in.
+    LinkedOnly,
+    /// By the email the provider verified (then it is linked).
+    ByVerifiedEmail,
+    /// It is linked to this signed-in person.
+    LinkTo(Uuid),
+}
+
+/// The person a provider account stands for, in their first shop.
+pub async fn person_for(pool: &PgPool, provider: &str, c: &Claims, how: Finding) -> Result<SignedInPerson, OidcError> {
     if c.sub.trim().is_empty() {
         return Err(OidcError::Userinfo("no `sub`".into()));
     }
@@ -306,9 +346,39 @@ pub async fn person_for(pool: &PgPool, provider: &str, c: &Claims) -> Result<Sig
             .bind(&c.sub)
             .fetch_optional(pool)
             .await?;
-    let user_id = match linked {
-        Some(id) => id,
-        None => {
+    let user_id = match (linked, how) {
+        (Some(id), Finding::LinkTo(me)) if id != me => {
+            return Err(OidcError::LinkedToAnother { provider: provider.into() });
+        }
+        (Some(id), _) => id,
+        (None, Finding::LinkedOnly) => return Err(OidcError::NotLinked { provider: provider.into() }),
+        (None, Finding::LinkTo(me)) => {
+            let email = c.email.as_deref().map(|e| e.trim().to_lowercase()).unwrap_or_default();
+            let linked = sqlx::query(
+                "INSERT INTO user_identities (provider, subject, user_id, email) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (provider, subject) DO NOTHING",
+            )
+            .bind(provider)
+            .bind(&c.sub)
+            .bind(me)
+            .bind(&email)
+            .execute(pool)
+            .await?;
+            if linked.rows_affected() == 0 {
+                // Linked meanwhile by another sign-in: fine if to this person.
+                let owner: Option<Uuid> =
+                    sqlx::query_scalar("SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2")
+                        .bind(provider)
+                        .bind(&c.sub)
+                        .fetch_optional(pool)
+                        .await?;
+                if owner != Some(me) {
+                    return Err(OidcError::LinkedToAnother { provider: provider.into() });
+                }
+            }
+            me
+        }
+        (None, Finding::ByVerifiedEmail) => {
             let email = c.email.as_deref().map(|e| e.trim().to_lowercase()).unwrap_or_default();
             if email.is_empty() {
                 return Err(OidcError::Userinfo("no email to find your account by".into()));

@@ -198,7 +198,32 @@ pub async fn provider_start(
         return Err(Problem::not_found("such identity provider").into());
     };
     let next = safe_next(q.next.as_deref().unwrap_or("/")).to_owned();
-    let (url, state) = oidc::start(&s.pool, p, &redirect_uri(&s, &name), &next).await.map_err(Problem::internal)?;
+    let (url, state) =
+        oidc::start(&s.pool, p, &redirect_uri(&s, &name), &next, None).await.map_err(Problem::internal)?;
+    Ok((jar.add(state_cookie(&s, state)), Redirect::to(&url)).into_response())
+}
+
+/// A signed-in person links a provider account to themselves: the same
+/// round trip as signing in, started from this site's own form (its CSRF
+/// token and origin), so no other site can link an account of its choosing.
+pub async fn provider_link(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    super::Person(session): super::Person,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, super::PageError> {
+    check_origin(&headers)?;
+    if !session.csrf_matches(&f.csrf) {
+        return Err(Problem::forbidden("link accounts from the dashboard's own button").into());
+    }
+    let Some(p) = s.providers.iter().find(|p| p.name == name) else {
+        return Err(Problem::not_found("such identity provider").into());
+    };
+    let redirect = redirect_uri(&s, &name);
+    let (url, state) =
+        oidc::start(&s.pool, p, &redirect, "/integrations", Some(session.user_id)).await.map_err(Problem::internal)?;
     Ok((jar.add(state_cookie(&s, state)), Redirect::to(&url)).into_response())
 }
 
@@ -245,9 +270,12 @@ pub async fn provider_callback(
             Ok((jar.add(s.sessions.cookie(secret)), Redirect::to(safe_next(&person.next))).into_response())
         }
         Err(oidc::OidcError::Db(e)) => Err(Problem::from(e).into()),
-        Err(e @ (oidc::OidcError::NoAccount { .. } | oidc::OidcError::NoShop)) => {
-            Ok((jar, refuse(StatusCode::FORBIDDEN, e.to_string())).into_response())
-        }
+        Err(
+            e @ (oidc::OidcError::NoAccount { .. }
+            | oidc::OidcError::NoShop
+            | oidc::OidcError::NotLinked { .. }
+            | oidc::OidcError::LinkedToAnother { .. }),
+        ) => Ok((jar, refuse(StatusCode::FORBIDDEN, e.to_string())).into_response()),
         Err(e) => Ok((jar, refuse(StatusCode::BAD_REQUEST, e.to_string())).into_response()),
     }
 }
@@ -281,7 +309,7 @@ pub async fn switch_shop(
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
-pub struct LogoutForm {
+pub struct CsrfForm {
     #[serde(default)]
     csrf: String,
 }
@@ -290,7 +318,7 @@ pub async fn logout(
     State(s): State<AppState>,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(f): Form<LogoutForm>,
+    Form(f): Form<CsrfForm>,
 ) -> Result<Response, Problem> {
     check_origin(&headers)?;
     if let Some(secret) = sessions::secret_from(&headers, &s.sessions) {

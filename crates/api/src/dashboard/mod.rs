@@ -36,6 +36,7 @@ pub fn pages() -> Router<AppState> {
         .route("/switch-shop", post(account::switch_shop))
         .route("/auth/{provider}/start", get(account::provider_start))
         .route("/auth/{provider}/callback", get(account::provider_callback))
+        .route("/auth/{provider}/link", post(account::provider_link))
         .route("/", get(pages::overview))
         .route("/live", get(feed::stream))
         .route("/trends", get(pages::trends))

@@ -232,7 +232,8 @@ struct IntegrationsPage {
     shops: Vec<ShopRow>,
     /// (service, what was used, how much)
     services: Vec<(&'static str, String, String)>,
-    sign_in: Vec<String>,
+    /// (provider name, label, linked to this person)
+    sign_in: Vec<(String, String, bool)>,
 }
 
 pub async fn integrations(Person(session): Person, State(s): State<AppState>) -> Result<Response, PageError> {
@@ -280,10 +281,10 @@ pub async fn integrations(Person(session): Person, State(s): State<AppState>) ->
         ("Design rendering", renderers.0, renderers.1),
         ("Trend sources", sources.0, sources.1),
     ];
-    Ok(render(&IntegrationsPage {
-        shell: Shell::load(&s, &session, "integrations").await?,
-        shops,
-        services,
-        sign_in: s.providers.iter().map(|p| p.label.clone()).collect(),
-    }))
+    let linked: Vec<String> = sqlx::query_scalar("SELECT provider FROM user_identities WHERE user_id = $1")
+        .bind(session.user_id)
+        .fetch_all(&s.pool)
+        .await?;
+    let sign_in = s.providers.iter().map(|p| (p.name.clone(), p.label.clone(), linked.contains(&p.name))).collect();
+    Ok(render(&IntegrationsPage { shell: Shell::load(&s, &session, "integrations").await?, shops, services, sign_in }))
 }

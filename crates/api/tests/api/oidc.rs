@@ -100,9 +100,14 @@ async fn sign_in(api: &Api, router: &Router, next: &str) -> (StatusCode, HeaderM
     let start = format!("/auth/acmeid/start?next={next}");
     let (status, h, _) = send(router, "GET", &start, &[]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let to_provider = header(&h, "location").to_owned();
+    through_the_provider(api, router, &h).await
+}
+
+/// From our redirect to the provider, through it, and back to our callback.
+async fn through_the_provider(api: &Api, router: &Router, h: &HeaderMap) -> (StatusCode, HeaderMap, String) {
+    let to_provider = header(h, "location").to_owned();
     assert!(to_provider.contains("code_challenge=") && to_provider.contains("state="), "{to_provider}");
-    let state_cookie = header(&h, "set-cookie").split(';').next().unwrap().to_owned();
+    let state_cookie = header(h, "set-cookie").split(';').next().unwrap().to_owned();
     assert!(state_cookie.starts_with("pod_oauth_state="));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let back = client.get(&to_provider).send().await.unwrap();
@@ -135,6 +140,7 @@ async fn a_person_signs_in_through_an_openid_provider_with_pkce_and_state() {
         issuer: Some(issuer),
         client_id: "pod-dashboard".into(),
         client_secret: Some("s3cret".into()),
+        link_by_email: true,
         ..Default::default()
     };
     let resolved = pod_api::auth::oidc::Provider::resolve("acmeid", &settings).await.unwrap();
@@ -198,6 +204,91 @@ async fn a_person_signs_in_through_an_openid_provider_with_pkce_and_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_email_trust_a_person_links_the_account_from_a_signed_in_session() {
+    let api = Api::new().await;
+    let idp = provider().await;
+    let issuer = idp.lock().unwrap().base.clone();
+    let settings = pod_api::auth::oidc::ProviderSettings {
+        label: "Acme ID".into(),
+        issuer: Some(issuer),
+        client_id: "pod-dashboard".into(),
+        client_secret: Some("s3cret".into()),
+        ..Default::default()
+    };
+    let resolved = pod_api::auth::oidc::Provider::resolve("acmeid", &settings).await.unwrap();
+    assert!(!resolved.link_by_email, "email trust is off unless configured");
+    let router = pod_api::router(api.state.clone().with_identity_providers(vec![resolved], "http://127.0.0.1:8080"));
+    let ana = api.person("acme", pod_api::auth::Role::Editor).await;
+    {
+        let mut p = idp.lock().unwrap();
+        (p.sub, p.email, p.verified) = ("sub-ana".into(), ana.email.clone(), true);
+    }
+    // Her verified email alone does not sign her in.
+    let (status, h, page) = sign_in(&api, &router, "/").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("not linked to anyone here yet") && page.contains("Integrations"), "{page}");
+    assert!(!header(&h, "set-cookie").contains("pod_session="));
+
+    // Linking needs this site's form: its token and origin.
+    let site = [("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")];
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let (status, _, _) =
+        send(&router, "POST", "/auth/acmeid/link", &[("cookie", &ana.cookie), site[0], site[1], form]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no token, no link");
+    let (_, _, page) = send(&router, "GET", "/integrations", &[("cookie", &ana.cookie)]).await;
+    assert!(page.contains("Link your Acme ID account"), "{page}");
+    let (status, h, _) = send_form(
+        &router,
+        "/auth/acmeid/link",
+        &[("cookie", &ana.cookie), site[0], site[1]],
+        &format!("csrf={}", ana.csrf),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, h, _) = through_the_provider(&api, &router, &h).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(header(&h, "location"), "/integrations");
+    let (_, _, page) = send(&router, "GET", "/integrations", &[("cookie", &ana.cookie)]).await;
+    assert!(page.contains("your account is linked"), "{page}");
+    // From now on the provider account signs her in.
+    let (status, h, _) = sign_in(&api, &router, "/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(h.get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("pod_session=")));
+
+    // Someone else cannot link the same provider account to themselves.
+    let bruno = api.person("acme", pod_api::auth::Role::Editor).await;
+    let (_, h, _) = send_form(
+        &router,
+        "/auth/acmeid/link",
+        &[("cookie", &bruno.cookie), site[0], site[1]],
+        &format!("csrf={}", bruno.csrf),
+    )
+    .await;
+    let (status, _, page) = through_the_provider(&api, &router, &h).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("already linked to someone else"), "{page}");
+}
+
+async fn send_form(
+    router: &Router,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, HeaderMap, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::builder().method("POST").uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req = req.header("content-type", "application/x-www-form-urlencoded");
+    let resp = router.clone().oneshot(req.body(axum::body::Body::from(body.to_owned())).unwrap()).await.unwrap();
+    let (status, h) = (resp.status(), resp.headers().clone());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, h, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_is_used_once_and_only_by_the_browser_that_started_it() {
     let api = Api::new().await;
     let idp = provider().await;
@@ -208,6 +299,7 @@ async fn a_state_is_used_once_and_only_by_the_browser_that_started_it() {
         userinfo_url: Some(format!("{base}/userinfo")),
         client_id: "pod-dashboard".into(),
         client_secret: Some("s3cret".into()),
+        link_by_email: true,
         ..Default::default()
     };
     let resolved = pod_api::auth::oidc::Provider::resolve("acmeid", &settings).await.unwrap();
