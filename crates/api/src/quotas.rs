@@ -2,7 +2,9 @@
 //! (or its own agreed limit, `tenants.*_quota`) allows per calendar month
 //! (UTC). A command that would go past one is
 //! answered 402 with a problem body saying which quota, how much of it is
-//! used, and when it resets. Counted from the read models.
+//! used, and when it resets. Counted from the read models, plus the units
+//! held by commands on their way there (`reserve`), so that requests at the
+//! same time cannot together go past a limit.
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -15,8 +17,9 @@ use crate::problem::Problem;
 pub enum Resource {
     /// Ideas generated (a trend import leads to them).
     Ideas,
-    /// Designs (approving an idea leads to one): counted by approvals, so
-    /// approvals made faster than designs render still count at once.
+    /// Designs (approving an idea leads to one, and so does another take
+    /// of a design): counted by approvals and regenerations, so approvals
+    /// made faster than designs render still count at once.
     Images,
     /// Listings approved for publishing.
     Listings,
@@ -90,13 +93,17 @@ pub fn refusal(plan: Plan, r: Resource, used: i64, now: DateTime<Utc>) -> Option
     })
 }
 
-/// Refuses (402) when the tenant's plan has no room left for `r` this month.
-pub async fn check(pool: &PgPool, tenant: &str, r: Resource) -> Result<(), Problem> {
+/// How long a hold counts at most: by then its effect is in the read models
+/// (or it never will be: the command failed and the process died).
+pub const HOLD_TTL_SECS: i64 = 300;
+
+/// The tenant's plan with its own limits applied.
+async fn plan_of(conn: &mut sqlx::PgConnection, tenant: &str) -> Result<Plan, sqlx::Error> {
     type Row = (String, Option<i32>, Option<i32>, Option<i32>);
     let row: Option<Row> =
         sqlx::query_as("SELECT plan, ideas_quota, images_quota, listings_quota FROM tenants WHERE tenant = $1")
             .bind(tenant)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?;
     let (name, ideas, images, listings) = row.unwrap_or_else(|| ("free".into(), None, None, None));
     let mut plan = plan(&name);
@@ -104,25 +111,129 @@ pub async fn check(pool: &PgPool, tenant: &str, r: Resource) -> Result<(), Probl
     plan.ideas = ideas.map(i64::from).or(plan.ideas);
     plan.images = images.map(i64::from).or(plan.images);
     plan.listings = listings.map(i64::from).or(plan.listings);
+    Ok(plan)
+}
+
+/// This month's use of `r`: what the read models show, plus the units held
+/// by commands whose effect they do not show yet.
+async fn used(conn: &mut sqlx::PgConnection, tenant: &str, r: Resource) -> Result<i64, sqlx::Error> {
+    // Each: the read model's count; and which holds it already reflects.
+    let (counted, reflected) = match r {
+        Resource::Ideas => (
+            "SELECT count(*) FROM ideas WHERE tenant = $1 AND created_at >= date_trunc('month', now())",
+            // Rounds of ideas are not named by a row: their holds run out.
+            "false",
+        ),
+        Resource::Images => (
+            "SELECT (SELECT count(*) FROM ideas WHERE tenant = $1 AND status = 'approved'
+                                                AND updated_at >= date_trunc('month', now()))
+                  + (SELECT count(*) FROM activity WHERE tenant = $1 AND event_type = 'DesignRegenerationRequested'
+                                                   AND occurred_at >= date_trunc('month', now()))",
+            "EXISTS (SELECT 1 FROM ideas i WHERE i.tenant = h.tenant AND i.idea_id = h.aggregate_id
+                                             AND i.status = 'approved')",
+        ),
+        Resource::Listings => (
+            "SELECT count(*) FROM listings WHERE tenant = $1 AND status IN ('approved', 'queued', 'published')
+             AND updated_at >= date_trunc('month', now())",
+            "EXISTS (SELECT 1 FROM listings l WHERE l.tenant = h.tenant AND l.listing_id = h.aggregate_id
+                                                AND l.status IN ('approved', 'queued', 'published'))",
+        ),
+    };
+    let counted: i64 = sqlx::query_scalar(counted).bind(tenant).fetch_one(&mut *conn).await?;
+    // Both fragments are constants of this function.
+    let sql = format!(
+        "SELECT coalesce(sum(units), 0)::bigint FROM quota_holds h
+         WHERE tenant = $1 AND resource = $2 AND held_at > now() - make_interval(secs => $3) AND NOT ({reflected})"
+    );
+    let held: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(r.as_str())
+        .bind(HOLD_TTL_SECS as f64)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(counted + held)
+}
+
+/// Refuses (402) when the tenant's plan has no room left for `r` this month
+/// (for a command whose size is not known yet, like a trend import).
+pub async fn check(pool: &PgPool, tenant: &str, r: Resource) -> Result<(), Problem> {
+    let mut conn = pool.acquire().await?;
+    let plan = plan_of(&mut conn, tenant).await?;
     if plan.limit(r).is_none() {
         return Ok(());
     }
-    let sql = match r {
-        Resource::Ideas => "SELECT count(*) FROM ideas WHERE tenant = $1 AND created_at >= date_trunc('month', now())",
-        Resource::Images => {
-            "SELECT count(*) FROM ideas WHERE tenant = $1 AND status = 'approved'
-             AND updated_at >= date_trunc('month', now())"
-        }
-        Resource::Listings => {
-            "SELECT count(*) FROM listings WHERE tenant = $1 AND status IN ('approved', 'queued', 'published')
-             AND updated_at >= date_trunc('month', now())"
-        }
-    };
-    let used: i64 = sqlx::query_scalar(sql).bind(tenant).fetch_one(pool).await?;
+    let used = used(&mut conn, tenant, r).await?;
     match refusal(plan, r, used, Utc::now()) {
         Some(p) => Err(p),
         None => Ok(()),
     }
+}
+
+/// Units of a quota held for one command until its effect shows.
+#[derive(Debug)]
+#[must_use = "release the hold if the command does not go through"]
+pub struct Hold(Option<uuid::Uuid>);
+
+impl Hold {
+    /// Kept when the command changed something; released when it did not
+    /// (refused, failed, or a repeat of one already done).
+    pub async fn settle<E>(self, pool: &PgPool, outcome: &Result<pod_events::store::Outcome, E>) {
+        if !matches!(outcome, Ok(pod_events::store::Outcome::Committed { .. })) {
+            self.release(pool).await;
+        }
+    }
+
+    /// The command did not go through: its units are free again.
+    pub async fn release(self, pool: &PgPool) {
+        if let Some(id) = self.0
+            && let Err(e) = sqlx::query("DELETE FROM quota_holds WHERE hold_id = $1").bind(id).execute(pool).await
+        {
+            // It runs out by itself after HOLD_TTL_SECS.
+            tracing::warn!(error = %e, "could not release a quota hold");
+        }
+    }
+}
+
+/// Holds `units` of `r` for a command on `aggregate`, or refuses (402) when
+/// the plan has no room for them. Checking and holding happen under a lock
+/// per tenant and quota, so requests at the same time cannot together go
+/// past the limit.
+pub async fn reserve(
+    pool: &PgPool,
+    tenant: &str,
+    r: Resource,
+    aggregate: uuid::Uuid,
+    units: i64,
+) -> Result<Hold, Problem> {
+    let mut tx = pool.begin().await?;
+    let plan = plan_of(&mut tx, tenant).await?;
+    let Some(limit) = plan.limit(r) else { return Ok(Hold(None)) };
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("quota:{tenant}:{}", r.as_str()))
+        .execute(&mut *tx)
+        .await?;
+    let used = used(&mut tx, tenant, r).await?;
+    if used + units > limit {
+        // Refused as if already at the limit: the refusal reports what is used.
+        let shown = used.max(limit);
+        return Err(refusal(plan, r, shown, Utc::now()).unwrap_or_else(|| Problem::internal("quota arithmetic")));
+    }
+    let id = uuid::Uuid::now_v7();
+    sqlx::query("INSERT INTO quota_holds (hold_id, tenant, resource, aggregate_id, units) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(tenant)
+        .bind(r.as_str())
+        .bind(aggregate)
+        .bind(i32::try_from(units).unwrap_or(i32::MAX))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM quota_holds WHERE tenant = $1 AND held_at < now() - make_interval(secs => $2)")
+        .bind(tenant)
+        .bind(HOLD_TTL_SECS as f64 * 2.0)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Hold(Some(id)))
 }
 
 #[cfg(test)]

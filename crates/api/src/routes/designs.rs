@@ -211,8 +211,12 @@ pub(crate) async fn regenerate_design(
     let id = uuid_path("design", raw)?;
     let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
     let meta = super::command_meta(headers)?;
+    // Another take is another image of the plan's quota.
+    let hold = crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Images, id, 1).await?;
     let command = DesignCommand::Regenerate { by: caller.actor(), layout: wanted.layout, palette: wanted.palette };
-    s.designs.execute(&pod_events::AggregateId::new(tenant, id), command, &meta).await.map(|_| id).map_err(|e| {
+    let outcome = s.designs.execute(&pod_events::AggregateId::new(tenant, id), command, &meta).await;
+    hold.settle(&s.pool, &outcome).await;
+    outcome.map(|_| id).map_err(|e| {
         super::command_failed(e, "design", |e| match e {
             DesignError::Unknown => Problem::not_found("design"),
             DesignError::UnknownStyle { field, value, allowed } => Problem::invalid(vec![FieldError {

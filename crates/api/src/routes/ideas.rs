@@ -6,7 +6,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use pod_events::domain::idea::{IdeaCommand, IdeaError};
-use pod_events::store::Outcome;
 use pod_events::{AggregateId, TenantId};
 use uuid::Uuid;
 
@@ -101,24 +100,30 @@ pub(crate) async fn decide(
 ) -> Result<Response, Problem> {
     caller.require(Role::Editor)?;
     let id = uuid_path("idea", &raw_id)?;
-    if matches!(command, IdeaCommand::Approve { .. }) {
-        // An approved idea becomes a design: an image of the plan's quota.
-        crate::quotas::check(&s.pool, &caller.tenant, crate::quotas::Resource::Images).await?;
-    }
+    // An approved idea becomes a design: an image of the plan's quota.
+    let hold = match command {
+        IdeaCommand::Approve { .. } => {
+            Some(crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Images, id, 1).await?)
+        }
+        _ => None,
+    };
     let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
     // The aggregate is addressed under the caller's tenant: another tenant's
     // id names nothing here.
     let aggregate = AggregateId::new(tenant, id);
-    let meta = super::command_meta(&headers)?;
-    match s.ideas.execute(&aggregate, command, &meta).await {
-        Ok(Outcome::Committed { .. } | Outcome::Unchanged { .. } | Outcome::Duplicate) => {
-            Ok(super::accepted(format!("/api/v1/ideas/{id}")))
-        }
-        Err(e) => Err(super::command_failed(e, "idea", |e| match e {
-            IdeaError::Unknown => Problem::not_found("idea"),
-            e => super::refused(e),
-        })),
+    let outcome = match super::command_meta(&headers) {
+        Ok(meta) => s.ideas.execute(&aggregate, command, &meta).await.map_err(|e| {
+            super::command_failed(e, "idea", |e| match e {
+                IdeaError::Unknown => Problem::not_found("idea"),
+                e => super::refused(e),
+            })
+        }),
+        Err(p) => Err(p),
+    };
+    if let Some(hold) = hold {
+        hold.settle(&s.pool, &outcome).await;
     }
+    outcome.map(|_| super::accepted(format!("/api/v1/ideas/{id}")))
 }
 
 /// Approves an idea on behalf of the caller (a token is a program: amber ideas need a person).

@@ -319,11 +319,13 @@ pub(crate) async fn approve_listing(
 ) -> Result<Uuid, Problem> {
     caller.require(Role::Editor)?;
     let id = uuid_path("listing", raw)?;
-    crate::quotas::check(&s.pool, &caller.tenant, crate::quotas::Resource::Listings).await?;
     let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
     let meta = super::command_meta(headers)?;
+    let hold = crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Listings, id, 1).await?;
     let command = ListingCommand::Approve { by: caller.actor() };
-    s.listings.execute(&AggregateId::new(tenant, id), command, &meta).await.map(|_| id).map_err(|e| {
+    let outcome = s.listings.execute(&AggregateId::new(tenant, id), command, &meta).await;
+    hold.settle(&s.pool, &outcome).await;
+    outcome.map(|_| id).map_err(|e| {
         super::command_failed(e, "listing", |e| match e {
             ListingError::Unknown => Problem::not_found("listing"),
             e => super::refused(e),

@@ -264,11 +264,14 @@ pub(crate) async fn request_ideas(
             message: format!("ask for 1–{MAX_IDEAS_PER_REQUEST} ideas"),
         }]));
     }
-    crate::quotas::check(&s.pool, &caller.tenant, crate::quotas::Resource::Ideas).await?;
     let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
     let meta = super::command_meta(headers)?;
+    let units = i64::from(count);
+    let hold = crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Ideas, trend_id, units).await?;
     let command = TrendCommand::RequestIdeas { count, replacing, by: caller.actor() };
-    s.trends.execute(&pod_events::AggregateId::new(tenant, trend_id), command, &meta).await.map(drop).map_err(|e| {
+    let outcome = s.trends.execute(&pod_events::AggregateId::new(tenant, trend_id), command, &meta).await;
+    hold.settle(&s.pool, &outcome).await;
+    outcome.map(drop).map_err(|e| {
         super::command_failed(e, "trend", |e| match e {
             TrendError::Unknown => Problem::not_found("trend"),
             e => super::refused(e),

@@ -93,3 +93,80 @@ async fn a_used_up_quota_answers_402_and_says_which() {
     let (status, _, _) = api.call("POST", &approve, Some(&api.acme_editor), &[]).await;
     assert_eq!(status, StatusCode::ACCEPTED);
 }
+
+/// Approvals sent at the same moment, with room for two: exactly two go
+/// through, however the requests interleave; a refused command gives its
+/// room back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_at_the_same_moment_cannot_together_pass_the_limit() {
+    use pod_events::domain::idea::{IdeaCommand, IdeaGenerated, IdeaScreened, Verdict};
+    let api = Api::new().await;
+    let acme = TenantId::parse("acme").unwrap();
+    let ideas = api.ideas().await;
+    let mut ids = Vec::new();
+    for (n, verdict) in [
+        Verdict::Red,
+        Verdict::Green,
+        Verdict::Green,
+        Verdict::Green,
+        Verdict::Green,
+        Verdict::Green,
+        Verdict::Green,
+        Verdict::Green,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = AggregateId::generate(acme.clone());
+        let generated = IdeaGenerated {
+            trend_id: api.seeded.acme_trends[0],
+            phrase: format!("Cat Mom Idea {n}"),
+            niche: "pets".into(),
+            product_type: "t-shirt".into(),
+            style: "classic".into(),
+            audience: "cat owners".into(),
+            tags: vec!["cat mom".into()],
+            provider: "offline".into(),
+            model: None,
+            cost_micros: 0,
+        };
+        let screened = IdeaScreened { verdict, hits: vec![], index_version: "t".into() };
+        for command in [IdeaCommand::Generate(generated), IdeaCommand::RecordScreening(screened)] {
+            ideas.execute(&id, command, &pod_events::EventMeta::new_command()).await.unwrap();
+        }
+        ids.push(id.id);
+    }
+    api.project().await;
+    sqlx::query("UPDATE tenants SET images_quota = 2 WHERE tenant = 'acme'").execute(&api.pool).await.unwrap();
+    // A refused approval (red) holds nothing afterwards.
+    let (status, _, body) =
+        api.call("POST", &format!("/api/v1/ideas/{}/approve", ids[0]), Some(&api.acme_editor), &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let approvals = ids[1..].iter().map(|id| {
+        let uri = format!("/api/v1/ideas/{id}/approve");
+        let api = &api;
+        async move { api.call("POST", &uri, Some(&api.acme_editor), &[]).await.0 }
+    });
+    let statuses = futures::future::join_all(approvals).await;
+    let accepted = statuses.iter().filter(|s| **s == StatusCode::ACCEPTED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count();
+    assert_eq!((accepted, refused), (2, 5), "{statuses:?}");
+    // Once the read model shows them, they are counted there, not twice.
+    api.project().await;
+    let approved: i64 = sqlx::query_scalar("SELECT count(*) FROM ideas WHERE tenant = 'acme' AND status = 'approved'")
+        .fetch_one(&api.pool)
+        .await
+        .unwrap();
+    assert_eq!(approved, 2);
+    sqlx::query("UPDATE tenants SET images_quota = 3 WHERE tenant = 'acme'").execute(&api.pool).await.unwrap();
+    let rest: Vec<_> = ids[1..].to_vec();
+    let mut more = 0;
+    for id in rest {
+        let (status, _, _) =
+            api.call("POST", &format!("/api/v1/ideas/{id}/approve"), Some(&api.acme_editor), &[]).await;
+        if status == StatusCode::ACCEPTED {
+            more += 1;
+        }
+    }
+    assert_eq!(more, 1, "a limit of 3 with 2 used leaves room for exactly one more");
+}

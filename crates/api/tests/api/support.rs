@@ -366,6 +366,11 @@ impl Api {
         CommandBus::new(JetStreamStore::open(self.client.clone(), config(&self.ns)).await.unwrap(), ())
     }
 
+    /// The Idea aggregate's commands.
+    pub async fn ideas(&self) -> CommandBus<Idea> {
+        CommandBus::new(JetStreamStore::open(self.client.clone(), config(&self.ns)).await.unwrap(), ())
+    }
+
     /// The Listing aggregate's commands.
     pub async fn listings(&self) -> CommandBus<Listing> {
         CommandBus::new(JetStreamStore::open(self.client.clone(), config(&self.ns)).await.unwrap(), ())
