@@ -4,6 +4,7 @@
 //! session's CSRF token. Either way a request names a tenant and a role,
 //! and every query and command takes that tenant.
 
+pub mod invitations;
 pub mod oidc;
 pub mod people;
 pub mod sessions;
@@ -84,6 +85,14 @@ impl Caller {
         match &self.principal {
             Principal::Person { user_id, .. } => Actor::User { user_id: *user_id },
             Principal::Token { token_id } => Actor::Policy { name: format!("api-token:{token_id}") },
+        }
+    }
+
+    /// The person calling, if a person is (not a token).
+    pub fn user_id(&self) -> Option<uuid::Uuid> {
+        match &self.principal {
+            Principal::Person { user_id, .. } => Some(*user_id),
+            Principal::Token { .. } => None,
         }
     }
 

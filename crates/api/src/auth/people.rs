@@ -49,7 +49,7 @@ pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     }
 }
 
-fn check_password(password: &str) -> Result<(), AccountError> {
+pub(crate) fn check_password(password: &str) -> Result<(), AccountError> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
         return Err(invalid("password", format!("must be at least {MIN_PASSWORD_CHARS} characters")));
@@ -60,7 +60,7 @@ fn check_password(password: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
-fn check_name(name: &str) -> Result<String, AccountError> {
+pub(crate) fn check_name(name: &str) -> Result<String, AccountError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(invalid("display_name", "must be 1–100 characters"));
@@ -91,7 +91,7 @@ pub async fn hash_password(password: &str) -> Result<String, AccountError> {
     .map_err(|e| AccountError::Hash(e.to_string()))?
 }
 
-async fn password_matches(password: &str, phc: &str) -> bool {
+pub(crate) async fn password_matches(password: &str, phc: &str) -> bool {
     let Ok(_permit) = HASHING.acquire().await else { return false };
     let (password, phc) = (password.to_owned(), phc.to_owned());
     tokio::task::spawn_blocking(move || {
@@ -140,7 +140,7 @@ pub async fn create_user(
     Ok(User { user_id, email, display_name, memberships: vec![(tenant.to_owned(), role)] })
 }
 
-async fn insert_user(
+pub(crate) async fn insert_user(
     tx: &mut sqlx::PgConnection,
     email: &str,
     display_name: &str,
@@ -163,7 +163,7 @@ async fn insert_user(
     Ok(user_id)
 }
 
-async fn add_membership(
+pub(crate) async fn add_membership(
     tx: &mut sqlx::PgConnection,
     user_id: Uuid,
     tenant: &str,

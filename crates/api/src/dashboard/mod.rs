@@ -14,6 +14,7 @@ mod feed;
 mod pages;
 mod review;
 mod selling;
+mod team;
 
 use askama::Template;
 use axum::Router;
@@ -58,6 +59,9 @@ pub fn pages() -> Router<AppState> {
         .route("/analytics", get(selling::analytics))
         .route("/integrations", get(selling::integrations))
         .route("/operations", get(pages::operations))
+        .route("/team", get(team::team))
+        .route("/team/invitations", post(team::invite))
+        .route("/invite/{secret}", get(team::invitation_page).post(team::accept))
         .route("/operations/dead-letters/{seq}/retry", post(review::retry_dead_letter))
 }
 

@@ -223,6 +223,7 @@ async fn a_seller_signs_in_follows_a_trend_and_reviews_a_listing() {
             ("/designs", "designs"),
             ("/operations", "operations"),
             ("/integrations", "integrations"),
+            ("/team", "team"),
         ] {
             tab.navigate_to(&format!("{base}{path}")).unwrap().wait_until_navigated().unwrap();
             wait_for(&tab, "!!document.querySelector('main h1')", path);

@@ -13,4 +13,5 @@ mod live;
 mod oidc;
 mod pagination;
 mod selling;
+mod team;
 mod trends;
