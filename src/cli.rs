@@ -336,7 +336,8 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
                 .await?
                 .with_sessions(sessions)
                 .with_home_tenant(s.workers.trends.tenant.clone())
-                .with_identity_providers(identity_providers(&s).await?, &s.public_url());
+                .with_identity_providers(identity_providers(&s).await?, &s.public_url())
+                .with_trusted_proxies(s.trusted_proxies);
             tracing::info!(url = %s.public_url(), "dashboard");
             let api =
                 async { pod_api::serve(&s.api_bind, state, shutdown_signal()).await.map_err(anyhow::Error::from) };

@@ -25,6 +25,11 @@ pub struct Settings {
     /// `http://` + `api_bind`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Reverse proxies in front of the API (a load balancer, an ingress):
+    /// their `X-Forwarded-For` entries name the client for the per-address
+    /// sign-in limit. 0 (default): the connection's peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: u8,
     /// Maximum Postgres connections per process.
     pub db_max_connections: u32,
     /// Identity providers people may sign in with, by name:

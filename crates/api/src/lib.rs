@@ -63,6 +63,9 @@ pub struct AppState {
     pub sessions: auth::sessions::SessionSettings,
     /// Slows password guessing per email.
     pub login_throttle: Arc<auth::throttle::LoginThrottle>,
+    /// Reverse proxies in front of the API whose `X-Forwarded-For` entries
+    /// are trusted (0: the connection's peer is the client).
+    pub trusted_proxies: u8,
     /// The shop the first-run page offers to create: the one the trends
     /// worker feeds (`workers.trends.tenant`).
     pub home_tenant: String,
@@ -97,6 +100,7 @@ impl AppState {
             blobs,
             sessions: auth::sessions::SessionSettings::default(),
             login_throttle: Arc::new(auth::throttle::LoginThrottle::default()),
+            trusted_proxies: 0,
             home_tenant: "demo".into(),
             providers: Arc::new(Vec::new()),
             public_url: "http://127.0.0.1:8080".into(),
@@ -106,6 +110,12 @@ impl AppState {
     /// How browser sessions are kept (Secure cookies for HTTPS sites).
     pub fn with_sessions(mut self, sessions: auth::sessions::SessionSettings) -> Self {
         self.sessions = sessions;
+        self
+    }
+
+    /// How many reverse proxies in front of the API add `X-Forwarded-For`.
+    pub fn with_trusted_proxies(mut self, n: u8) -> Self {
+        self.trusted_proxies = n;
         self
     }
 
@@ -174,5 +184,6 @@ pub async fn serve(
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.into(), source })?;
     tracing::info!(%addr, "API listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
 }

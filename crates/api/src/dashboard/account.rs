@@ -143,18 +143,20 @@ pub async fn login_page(State(s): State<AppState>, Query(q): Query<Next>) -> Res
 
 pub async fn login(
     State(s): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     jar: CookieJar,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, Problem> {
+    use crate::auth::throttle::{Limited, client_address};
     check_origin(&headers)?;
-    if !s.login_throttle.allows(&f.email) {
-        let page = LoginPage {
-            email: f.email,
-            next: f.next,
-            error: Some("Too many attempts for this email; wait a minute and try again.".into()),
-            providers: providers_of(&s),
+    let address = client_address(peer.map(|p| p.0.0), &headers, s.trusted_proxies);
+    if let Err(limited) = s.login_throttle.allows(address, &f.email) {
+        let why = match limited {
+            Limited::Email => "Too many attempts for this email; wait a minute and try again.",
+            Limited::Address => "Too many sign-in attempts from this address; wait a minute and try again.",
         };
+        let page = LoginPage { email: f.email, next: f.next, error: Some(why.into()), providers: providers_of(&s) };
         return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response());
     }
     match verify_login(&s.pool, &f.email, &f.password).await? {

@@ -338,3 +338,36 @@ async fn a_person_in_two_shops_switches_between_them_and_nowhere_else() {
     let (status, _, _) = api.send("POST", &reject, &[cookie, ("x-csrf-token", ana.csrf.as_str())], "").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a viewer in beta");
 }
+
+/// Guessing across many emails from one address is slowed too; behind a
+/// trusted proxy the address is the one it saw, not what the client claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_attempts_are_limited_per_address_behind_a_trusted_proxy() {
+    use tower::ServiceExt;
+    let api = Api::new().await;
+    let router = pod_api::router(api.state.clone().with_trusted_proxies(1));
+    let attempt = |email: String, forwarded: &'static str| {
+        let router = router.clone();
+        async move {
+            let req = axum::http::Request::post("/login")
+                .header("content-type", FORM)
+                .header("x-forwarded-for", forwarded)
+                .body(axum::body::Body::from(format!("email={email}&password=wrong-wrong")))
+                .unwrap();
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    // Thirty different emails from one address: each a wrong password.
+    for n in 0..30 {
+        let (status, _) = attempt(format!("guess{n}@acme.example"), "203.0.113.50, 198.51.100.7").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {n}");
+    }
+    let (status, page) = attempt("guess30@acme.example".into(), "203.0.113.51, 198.51.100.7").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the client's own claim changed, the proxy's did not");
+    assert!(page.contains("from this address"), "{page}");
+    let (status, _) = attempt("guess31@acme.example".into(), "198.51.100.8").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "another address has its own allowance");
+}
