@@ -148,7 +148,10 @@ async fn seed(
     let tenant = TenantId::parse("bench")?;
     let trends: CommandBus<Trend> = CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ());
     let ideas: CommandBus<Idea> = CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ());
-    let listings: CommandBus<Listing> = CommandBus::new(JetStreamStore::open(client.clone(), config).await?, ());
+    let listings: CommandBus<Listing> =
+        CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ());
+    let orders: CommandBus<pod_events::domain::order::Order> =
+        CommandBus::new(JetStreamStore::open(client.clone(), config).await?, ());
     let now = Utc::now();
     let records: Vec<pod_trendlists::parse::TrendRecord> = (0..rows)
         .flat_map(|i| {
@@ -203,6 +206,23 @@ async fn seed(
         };
         listings.execute(&listing, ListingCommand::Draft(drafted), &EventMeta::new_command()).await?;
         listing_ids.push(listing.id);
+        // A sale of it, for analytics to sum.
+        use pod_events::domain::order::{LineItem, OrderCommand, OrderReceived};
+        let sale = OrderReceived {
+            shop_id: uuid::Uuid::nil(),
+            marketplace: pod_events::domain::shop::Marketplace::Etsy,
+            external_order_id: format!("bench-{i}"),
+            line_items: vec![LineItem {
+                listing_id: Some(listing.id),
+                external_listing_id: format!("etsy-{i}"),
+                quantity: 1 + (i % 3) as u32,
+                price_cents: 2499,
+            }],
+            total_cents: 2499 * (1 + (i % 3) as u64),
+            currency: "USD".into(),
+        };
+        let order = AggregateId::generate(tenant.clone());
+        orders.execute(&order, OrderCommand::Receive(sale), &EventMeta::new_command()).await?;
     }
     for p in all_projections() {
         let options = RunOptions { stop_when_idle: true, ..Default::default() };
@@ -304,6 +324,9 @@ async fn measure(
         ("GET /ideas?limit=50".into(), vec![format!("{base}/api/v1/ideas?limit=50")]),
         ("GET /listings?limit=50".into(), vec![format!("{base}/api/v1/listings?limit=50")]),
         ("GET /listings/{id}".into(), listings.iter().map(|l| format!("{base}/api/v1/listings/{l}")).collect()),
+        ("GET /analytics/summary".into(), vec![format!("{base}/api/v1/analytics/summary")]),
+        ("GET /runs?limit=50".into(), vec![format!("{base}/api/v1/runs?limit=50")]),
+        ("GET /publish-queue".into(), vec![format!("{base}/api/v1/publish-queue")]),
     ];
     let mut figures: Vec<Figure> = Vec::new();
     for (name, urls) in endpoints {
@@ -324,6 +347,18 @@ async fn measure(
     }
 
     // Commands: price edits, each client on its own listings (no contention).
+    // An edit is made on the revision the read model shows, so the listings
+    // projection runs meanwhile, as it does in service.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let projection = pod_projections::projection_named("listings")
+        .ok_or_else(|| anyhow::anyhow!("the listings projection is not registered"))?;
+    let projector = {
+        let (pool, client, ns) = (pool.clone(), client.clone(), ns.clone());
+        tokio::spawn(async move {
+            let options = RunOptions::default();
+            Projector::new(pool, client, ns, projection).run(&options, async { drop(stop_rx.await) }).await
+        })
+    };
     let until = Instant::now() + Duration::from_secs(a.seconds);
     let started = Instant::now();
     let listings = Arc::new(listings);
@@ -361,6 +396,8 @@ async fn measure(
     }
     lat.sort();
     let per_s = accepted as f64 / started.elapsed().as_secs_f64();
+    let _ = stop_tx.send(());
+    projector.await??;
     server.abort();
     Ok((figures, (per_s, percentile(&lat, 0.5), percentile(&lat, 0.99), accepted, sent)))
 }
