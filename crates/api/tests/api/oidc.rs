@@ -117,14 +117,45 @@ async fn through_the_provider(api: &Api, router: &Router, h: &HeaderMap) -> (Sta
     send(router, "GET", &path, &[("cookie", &state_cookie)]).await
 }
 
+/// This dashboard's client registration at the provider.
+fn client() -> pod_api::auth::oidc::ProviderSettings {
+    pod_api::auth::oidc::ProviderSettings {
+        client_id: "pod-dashboard".into(),
+        client_secret: Some("s3cret".into()),
+        ..Default::default()
+    }
+}
+
 async fn send(router: &Router, method: &str, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+    request(router, method, uri, headers, "").await
+}
+
+/// A form post, as a browser sends it.
+async fn send_form(
+    router: &Router,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, HeaderMap, String) {
+    let mut headers = headers.to_vec();
+    headers.push(("content-type", "application/x-www-form-urlencoded"));
+    request(router, "POST", uri, &headers, body).await
+}
+
+async fn request(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, HeaderMap, String) {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
     let mut req = axum::http::Request::builder().method(method).uri(uri);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = router.clone().oneshot(req.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    let resp = router.clone().oneshot(req.body(axum::body::Body::from(body.to_owned())).unwrap()).await.unwrap();
     let (status, h) = (resp.status(), resp.headers().clone());
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (status, h, String::from_utf8_lossy(&bytes).into_owned())
@@ -138,10 +169,8 @@ async fn a_person_signs_in_through_an_openid_provider_with_pkce_and_state() {
     let settings = pod_api::auth::oidc::ProviderSettings {
         label: "Acme ID".into(),
         issuer: Some(issuer),
-        client_id: "pod-dashboard".into(),
-        client_secret: Some("s3cret".into()),
         link_by_email: true,
-        ..Default::default()
+        ..client()
     };
     let resolved = pod_api::auth::oidc::Provider::resolve("acmeid", &settings).await.unwrap();
     assert!(resolved.token_url.ends_with("/token"), "endpoints come from discovery");
@@ -208,13 +237,7 @@ async fn without_email_trust_a_person_links_the_account_from_a_signed_in_session
     let api = Api::new().await;
     let idp = provider().await;
     let issuer = idp.lock().unwrap().base.clone();
-    let settings = pod_api::auth::oidc::ProviderSettings {
-        label: "Acme ID".into(),
-        issuer: Some(issuer),
-        client_id: "pod-dashboard".into(),
-        client_secret: Some("s3cret".into()),
-        ..Default::default()
-    };
+    let settings = pod_api::auth::oidc::ProviderSettings { label: "Acme ID".into(), issuer: Some(issuer), ..client() };
     let resolved = pod_api::auth::oidc::Provider::resolve("acmeid", &settings).await.unwrap();
     assert!(!resolved.link_by_email, "email trust is off unless configured");
     let router = pod_api::router(api.state.clone().with_identity_providers(vec![resolved], "http://127.0.0.1:8080"));
@@ -269,25 +292,6 @@ async fn without_email_trust_a_person_links_the_account_from_a_signed_in_session
     assert!(page.contains("already linked to someone else"), "{page}");
 }
 
-async fn send_form(
-    router: &Router,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (StatusCode, HeaderMap, String) {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-    let mut req = axum::http::Request::builder().method("POST").uri(uri);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    req = req.header("content-type", "application/x-www-form-urlencoded");
-    let resp = router.clone().oneshot(req.body(axum::body::Body::from(body.to_owned())).unwrap()).await.unwrap();
-    let (status, h) = (resp.status(), resp.headers().clone());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, h, String::from_utf8_lossy(&bytes).into_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_is_used_once_and_only_by_the_browser_that_started_it() {
     let api = Api::new().await;
@@ -297,10 +301,8 @@ async fn a_state_is_used_once_and_only_by_the_browser_that_started_it() {
         authorize_url: Some(format!("{base}/authorize")),
         token_url: Some(format!("{base}/token")),
         userinfo_url: Some(format!("{base}/userinfo")),
-        client_id: "pod-dashboard".into(),
-        client_secret: Some("s3cret".into()),
         link_by_email: true,
-        ..Default::default()
+        ..client()
     };
     let resolved = pod_api::auth::oidc::Provider::resolve("acmeid", &settings).await.unwrap();
     let router = pod_api::router(api.state.clone().with_identity_providers(vec![resolved], "http://127.0.0.1:8080"));

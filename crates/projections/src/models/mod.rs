@@ -23,7 +23,7 @@ pub use designs::Designs;
 pub use ideas::Ideas;
 pub use listings::Listings;
 pub use orders::Orders;
-pub use runs::{RunDelta, Runs};
+pub use runs::Runs;
 pub use shops::Shops;
 pub use sources::Sources;
 pub use trends::Trends;
