@@ -27,6 +27,26 @@ impl CodecError {
     }
 }
 
+/// The current version of `event_type` as this program knows it, for any
+/// aggregate (None: a type it does not know).
+pub fn known_version(event_type: &str) -> Option<u32> {
+    use crate::domain::{budget, design, idea, listing, order, shop, source, trend};
+    [
+        trend::TrendEvent::ALL,
+        idea::IdeaEvent::ALL,
+        design::DesignEvent::ALL,
+        listing::ListingEvent::ALL,
+        shop::ShopEvent::ALL,
+        order::OrderEvent::ALL,
+        budget::BudgetEvent::ALL,
+        source::SourceEvent::ALL,
+    ]
+    .iter()
+    .flat_map(|all| all.iter())
+    .find(|(t, _)| *t == event_type)
+    .map(|(_, v)| *v)
+}
+
 /// Implemented by each aggregate's event enum (externally tagged serde enums:
 /// the variant name is the event type, the variant's struct is the payload).
 pub trait EventCodec: Serialize + DeserializeOwned + Sized {
@@ -69,5 +89,15 @@ pub trait EventCodec: Serialize + DeserializeOwned + Sized {
             version,
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_aggregates_event_types_have_a_known_version() {
+        assert_eq!(super::known_version("TrendObserved"), Some(2));
+        assert_eq!(super::known_version("IdeaRejected"), Some(1));
+        assert_eq!(super::known_version("NoSuchEvent"), None);
     }
 }

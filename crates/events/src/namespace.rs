@@ -69,6 +69,10 @@ impl Namespace {
     pub fn dead_letters_filter(&self, worker: Option<&str>) -> String {
         format!("{}.dlq.dead.{}.>", self.prefix, worker.unwrap_or("*"))
     }
+    /// Dead letters of one tenant, of every worker kind.
+    pub fn tenant_dead_letters_filter(&self, tenant: &crate::TenantId) -> String {
+        format!("{}.dlq.dead.*.{}", self.prefix, tenant)
+    }
     /// `<prefix>.dlq.retry.<worker>.<tenant>`: a dead letter sent back to its worker.
     pub fn retry_subject(&self, worker: &str, tenant: &str) -> String {
         format!("{}.dlq.retry.{}.{}", self.prefix, worker, tenant)

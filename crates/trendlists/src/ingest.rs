@@ -89,7 +89,7 @@ pub async fn ingest(
             observations,
         };
         let command_id =
-            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("trends/{batch}/{normalized}").as_bytes());
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("trends/{tenant}/{batch}/{normalized}").as_bytes());
         let mut meta = EventMeta::with_command_id(command_id.to_string());
         // Everything that follows from this batch is one pipeline run.
         meta.correlation_id = run.clone();

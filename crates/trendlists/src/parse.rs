@@ -2,6 +2,7 @@
 //! daily RSS among them). Pure: bytes in, records or a precise error out.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use pod_events::domain::text::{FreeTextError, Keyword, SourceName};
 use pod_events::domain::trend::Observation;
 use serde::Deserialize;
 
@@ -56,6 +57,8 @@ pub enum ParseError {
     Feed(String),
     #[error("no trends found")]
     Empty,
+    #[error("{0}")]
+    Source(FreeTextError),
 }
 
 /// A score estimated from a rank on a top-N list: the top is 100, each
@@ -128,11 +131,26 @@ fn field<T>(
     }
 }
 
+/// A keyword or a source as free text every layer downstream can take.
+fn text_field<T>(
+    row: usize,
+    field: &'static str,
+    raw: &str,
+    parse: fn(&str) -> Result<T, FreeTextError>,
+) -> Result<T, ParseError> {
+    parse(raw).map_err(|e| ParseError::Field { row, field, reason: e.to_string() })
+}
+
 fn record_of(row: usize, r: Row, default_source: &str, now: DateTime<Utc>) -> Result<TrendRecord, ParseError> {
     let keyword = r.keyword.as_deref().map(str::trim).unwrap_or_default().to_owned();
     if keyword.is_empty() {
         return Err(ParseError::Field { row, field: "keyword", reason: "missing or empty".into() });
     }
+    let keyword = text_field(row, "keyword", &keyword, Keyword::parse)?.into_string();
+    let source = match r.source.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => text_field(row, "source", s, SourceName::parse)?.into_string(),
+        None => default_source.to_owned(),
+    };
     let rank = field(row, "rank", &r.rank, |s| s.parse::<u32>().ok().filter(|r| *r > 0))?;
     let volume = field(row, "volume", &r.volume, parse_volume)?;
     let score = field(row, "score", &r.score, |s| s.parse::<f64>().ok().filter(|v| (0.0..=100.0).contains(v)))?;
@@ -154,7 +172,7 @@ fn record_of(row: usize, r: Row, default_source: &str, now: DateTime<Utc>) -> Re
     Ok(TrendRecord {
         keyword,
         observation: Observation {
-            source: r.source.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| default_source.to_owned()),
+            source,
             observed_at,
             rank,
             volume,
@@ -256,6 +274,7 @@ pub fn parse_feed(bytes: &[u8], source: &str, now: DateTime<Utc>) -> Result<Vec<
         let Some(title) = entry.title.as_ref().map(|t| t.content.trim().to_owned()).filter(|t| !t.is_empty()) else {
             continue;
         };
+        let keyword = text_field(i + 1, "title", &title, Keyword::parse)?.into_string();
         let rank = (i + 1) as u32;
         let volume = traffic.get(i).copied().flatten();
         let (score, confidence) = match volume {
@@ -263,7 +282,7 @@ pub fn parse_feed(bytes: &[u8], source: &str, now: DateTime<Utc>) -> Result<Vec<
             None => (score_from_rank(rank), 0.6),
         };
         out.push(TrendRecord {
-            keyword: title,
+            keyword,
             observation: Observation {
                 source: source.to_owned(),
                 observed_at: entry.published.or(entry.updated).or(feed.updated).unwrap_or(now),
@@ -278,7 +297,10 @@ pub fn parse_feed(bytes: &[u8], source: &str, now: DateTime<Utc>) -> Result<Vec<
     if out.is_empty() { Err(ParseError::Empty) } else { Ok(out) }
 }
 
+/// Reads a list in `format`; `source` names where it came from (checked as a [`SourceName`]).
 pub fn parse(format: Format, bytes: &[u8], source: &str, now: DateTime<Utc>) -> Result<Vec<TrendRecord>, ParseError> {
+    let source = SourceName::parse(source).map_err(ParseError::Source)?;
+    let source = source.as_str();
     match format {
         Format::Csv => parse_csv(bytes, source, now),
         Format::Json => parse_json(bytes, source, now),
@@ -292,6 +314,30 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").unwrap().to_utc()
+    }
+
+    #[test]
+    fn hostile_text_in_any_format_is_refused_naming_its_row_and_field() {
+        let cases: [(Format, &[u8], &str); 5] = [
+            (Format::Csv, b"keyword\ncat mom\n\"bad\x00idea\"\n", "row 3: field `keyword`: keyword contains the control character U+0000"),
+            (Format::Csv, b"keyword,source\ncat mom,feed\xe2\x80\xae\n", "row 2: field `source`: source contains the bidirectional control U+202E"),
+            (Format::Json, br#"[{"keyword": "a\u0000b"}]"#, "row 1: field `keyword`: keyword contains the control character U+0000"),
+            (Format::Json, br#"[{"keyword": "\ud800x"}]"#, "JSON: "),
+            (
+                Format::Feed,
+                b"<rss version=\"2.0\"><channel><title>t</title><item><title>ok</title></item><item><title>x\xe2\x80\xaey</title></item></channel></rss>",
+                "row 2: field `title`: keyword contains the bidirectional control U+202E",
+            ),
+        ];
+        for (format, bytes, expected) in cases {
+            let err = parse(format, bytes, "test", now()).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{format:?}: {err}");
+        }
+        let long = format!("keyword\n{}\n", "🐱".repeat(25_000));
+        let err = parse(Format::Csv, long.as_bytes(), "test", now()).unwrap_err().to_string();
+        assert!(err.contains("has 25000 characters; at most 100"), "{err}");
+        let err = parse(Format::Csv, b"keyword\ncat\n", "up\u{0}load", now()).unwrap_err();
+        assert!(matches!(err, ParseError::Source(FreeTextError::Control { .. })), "{err}");
     }
 
     #[test]

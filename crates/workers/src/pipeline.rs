@@ -62,7 +62,7 @@ pub async fn settle<A>(
     already_done: impl Fn(&A::Error) -> bool,
 ) -> Result<Outcome, HandlerError>
 where
-    A: cqrs_es::Aggregate + Clone,
+    A: cqrs_es::Aggregate + pod_events::domain::StateVersion + Clone,
     A::Event: pod_events::EventCodec,
     A::Command: Clone,
 {

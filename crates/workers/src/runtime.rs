@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
 use futures::{FutureExt, StreamExt};
-use pod_events::store::dead_letters::{self, Failure};
+use pod_events::store::dead_letters::{self, Failure, Origin};
 use pod_events::{Namespace, RecordedEvent};
 use rand::Rng;
 
@@ -203,10 +203,19 @@ impl Worker {
         };
         let event = match decoded {
             Ok(ev) => ev,
-            Err(e) => {
+            Err(e) if source == Source::Log => {
                 // Not an event we can read: nothing to hand over, nothing to
-                // retry. Keep it visible rather than lose it.
-                tracing::error!(worker = kind, stream_seq, error = %e, "undecodable message; terminated");
+                // retry. It goes to the dead letters with why, to be seen.
+                let error = format!("undecodable message: {e}");
+                let tenant = msg.subject.rsplit('.').nth(1).map(str::to_owned);
+                let origin = Origin { subject: msg.subject.as_str(), stream_seq, tenant: tenant.as_deref() };
+                self.dead_letter_from(&msg, origin, &error, delivered).await;
+                return;
+            }
+            Err(e) => {
+                // A retried dead letter that does not read: it came from the
+                // dead letters and would only go back there.
+                tracing::error!(worker = kind, stream_seq, error = %e, "undecodable retry; terminated");
                 let _ = msg.ack_with(AckKind::Term).await;
                 return;
             }
@@ -214,6 +223,18 @@ impl Worker {
         if !self.handler.wants(&event.event_type) {
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             self.ack(&msg, &event).await;
+            return;
+        }
+        // Written by a newer release than this one (a rolling deploy): wait
+        // for the upgrade instead of giving up on it.
+        if let Some(known) = pod_events::codec::known_version(&event.event_type)
+            && event.event_version > known
+        {
+            let wait = self.options.backoff.delay(delivered, None, rand::rng().random::<f64>());
+            tracing::warn!(worker = kind, event = %event.msg_id(), version = event.event_version, known,
+                wait_ms = wait.as_millis() as u64, "event of a newer version; retrying until this worker is upgraded");
+            self.stats.retried.fetch_add(1, Ordering::Relaxed);
+            let _ = msg.ack_with(AckKind::Nak(Some(wait))).await;
             return;
         }
         // A message that keeps killing the process never reaches the error
@@ -277,15 +298,21 @@ impl Worker {
     }
 
     async fn dead_letter(&self, msg: &jetstream::Message, event: &RecordedEvent, error: &str, deliveries: u64) {
+        tracing::error!(worker = self.handler.kind(), event = %event.msg_id(), event_type = %event.event_type, deliveries,
+            error, "giving up; moving the event to the dead letters");
+        self.dead_letter_from(msg, Origin::from(event), error, deliveries).await;
+    }
+
+    async fn dead_letter_from(&self, msg: &jetstream::Message, origin: Origin<'_>, error: &str, deliveries: u64) {
         let kind = self.handler.kind();
         let failure = Failure { worker: kind, error, deliveries };
-        match dead_letters::publish(&self.js, &self.ns, event, msg.headers.as_ref(), msg.payload.clone(), failure).await
-        {
+        let (headers, payload) = (msg.headers.as_ref(), msg.payload.clone());
+        match dead_letters::publish_from(&self.js, &self.ns, origin, headers, payload, failure).await {
             Ok(()) => {
-                tracing::error!(worker = kind, event = %event.msg_id(), event_type = %event.event_type, deliveries,
-                    error, "gave up; event moved to the dead letters");
                 self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                self.ack(msg, event).await;
+                if let Err(e) = msg.double_ack().await {
+                    tracing::warn!(worker = kind, seq = origin.stream_seq, error = %e, "ack not confirmed");
+                }
             }
             Err(e) => {
                 // Could not store the dead letter: keep the message instead.

@@ -72,6 +72,10 @@ impl Budget {
     }
 }
 
+impl super::StateVersion for Budget {
+    const STATE_VERSION: u32 = 1;
+}
+
 impl Aggregate for Budget {
     const TYPE: &'static str = "budget";
     type Command = BudgetCommand;

@@ -54,12 +54,20 @@ pub struct DesignRendered {
     /// `typographic` or `openai`.
     pub renderer: String,
     pub cost_micros: u64,
+    /// The request this render answers: 0 for the design's first request,
+    /// n for its n-th regeneration. (Absent in events recorded before it
+    /// was kept: those answered the request of their time, read as 0.)
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DesignFailed {
     pub reason: String,
     pub retryable: bool,
+    /// The request that failed (see [`DesignRendered::attempt`]).
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 /// A person (or program) asked for another take: the same phrase and print
@@ -147,6 +155,8 @@ pub enum DesignError {
     AlreadyDecided,
     #[error("the design is still being rendered; wait for it before asking for another")]
     StillRendering,
+    #[error("render of request {attempt} refused: the design now awaits request {current}")]
+    Superseded { attempt: u32, current: u32 },
     #[error("{field} {value:?} is not one of {allowed}")]
     UnknownStyle { field: &'static str, value: String, allowed: String },
 }
@@ -178,6 +188,31 @@ pub struct Design {
     pub regenerations: u32,
 }
 
+impl Design {
+    /// The request the design awaits: 0 for its first, n for its n-th regeneration.
+    pub fn current_request(&self) -> u32 {
+        self.regenerations
+    }
+
+    /// Whether the design is waiting for a render of `attempt` (so a
+    /// provider may be paid to make one).
+    pub fn awaits(&self, attempt: u32) -> bool {
+        matches!(self.status, DesignStatus::Requested | DesignStatus::Failed) && self.regenerations == attempt
+    }
+
+    fn check_answers_current_request(&self, attempt: u32) -> Result<(), DesignError> {
+        if attempt == self.regenerations {
+            Ok(())
+        } else {
+            Err(DesignError::Superseded { attempt, current: self.regenerations })
+        }
+    }
+}
+
+impl super::StateVersion for Design {
+    const STATE_VERSION: u32 = 1;
+}
+
 impl Aggregate for Design {
     const TYPE: &'static str = "design";
     type Command = DesignCommand;
@@ -200,6 +235,7 @@ impl Aggregate for Design {
                     S::Requested | S::Failed => {}
                     _ => return Err(DesignError::AlreadyRendered),
                 }
+                self.check_answers_current_request(e.attempt)?;
                 let area = self.print_area.unwrap_or_default();
                 if (e.artwork.width, e.artwork.height) != (area.width, area.height) {
                     return Err(DesignError::WrongSize {
@@ -217,6 +253,7 @@ impl Aggregate for Design {
                     S::Requested | S::Failed => {}
                     _ => return Err(DesignError::AlreadyRendered),
                 }
+                self.check_answers_current_request(e.attempt)?;
                 sink.write(DesignEvent::DesignFailed(e), self).await;
             }
             DesignCommand::Approve { by } => {
@@ -324,7 +361,35 @@ mod tests {
             preview: asset(600, 720),
             renderer: "typographic".into(),
             cost_micros: 0,
+            attempt: 0,
         }
+    }
+    fn rendered_for(attempt: u32) -> DesignRendered {
+        DesignRendered { attempt, ..rendered(4500, 5400) }
+    }
+
+    #[test]
+    fn a_render_of_a_superseded_request_is_refused() {
+        let by = Actor::User { user_id: Uuid::nil() };
+        let again = DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
+            by,
+            layout: "stamp".into(),
+            palette: "sunset".into(),
+            attempt: 1,
+        });
+        T::with(())
+            .given(vec![requested(), DesignEvent::DesignRendered(rendered_for(0)), again])
+            .when(DesignCommand::RecordRender(rendered_for(0)))
+            .then_expect_error(DesignError::Superseded { attempt: 0, current: 1 });
+    }
+
+    #[test]
+    fn a_failure_of_a_superseded_request_is_refused() {
+        let failed = DesignFailed { reason: "timeout".into(), retryable: false, attempt: 2 };
+        T::with(())
+            .given(vec![requested()])
+            .when(DesignCommand::RecordFailure(failed))
+            .then_expect_error(DesignError::Superseded { attempt: 2, current: 0 });
     }
 
     #[test]
@@ -374,10 +439,10 @@ mod tests {
         });
         T::with(())
             .given(vec![requested(), rendered(), again.clone()])
-            .when(DesignCommand::RecordRender(super::tests::rendered(4500, 5400)))
-            .then_expect_events(vec![rendered()]);
+            .when(DesignCommand::RecordRender(rendered_for(1)))
+            .then_expect_events(vec![DesignEvent::DesignRendered(rendered_for(1))]);
         T::with(())
-            .given(vec![requested(), rendered(), again, rendered()])
+            .given(vec![requested(), rendered(), again, DesignEvent::DesignRendered(rendered_for(1))])
             .when(DesignCommand::Regenerate { by, layout: None, palette: None })
             .then_expect_events(vec![DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
                 by: Actor::User { user_id: Uuid::nil() },
@@ -401,7 +466,7 @@ mod tests {
 
     #[test]
     fn a_failed_render_can_be_retried_but_a_rendered_one_is_final() {
-        let failed = DesignEvent::DesignFailed(DesignFailed { reason: "timeout".into(), retryable: true });
+        let failed = DesignEvent::DesignFailed(DesignFailed { reason: "timeout".into(), retryable: true, attempt: 0 });
         T::with(())
             .given(vec![requested(), failed])
             .when(DesignCommand::RecordRender(rendered(4500, 5400)))

@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::text::{FreeTextError, Phrase, RejectReason};
 use super::{Actor, event_enum};
 use crate::codec::EventCodec;
 
@@ -108,7 +109,7 @@ pub enum IdeaCommand {
     Generate(IdeaGenerated),
     RecordScreening(IdeaScreened),
     Approve { by: Actor },
-    Reject { by: Actor, reason: String },
+    Reject { by: Actor, reason: RejectReason },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -117,8 +118,8 @@ pub enum IdeaError {
     AlreadyGenerated,
     #[error("idea does not exist")]
     Unknown,
-    #[error("phrase must be 1–200 characters")]
-    BadPhrase,
+    #[error("idea refused: {0}")]
+    BadText(FreeTextError),
     #[error("idea has not been screened yet")]
     NotScreened,
     #[error("idea screened red: it cannot be approved")]
@@ -148,6 +149,10 @@ pub struct Idea {
     pub content: Option<Box<IdeaGenerated>>,
 }
 
+impl super::StateVersion for Idea {
+    const STATE_VERSION: u32 = 1;
+}
+
 impl Aggregate for Idea {
     const TYPE: &'static str = "idea";
     type Command = IdeaCommand;
@@ -167,10 +172,7 @@ impl Aggregate for Idea {
                 if self.status != S::New {
                     return Err(IdeaError::AlreadyGenerated);
                 }
-                let len = e.phrase.trim().chars().count();
-                if len == 0 || len > 200 {
-                    return Err(IdeaError::BadPhrase);
-                }
+                check_content(&e).map_err(IdeaError::BadText)?;
                 sink.write(IdeaEvent::IdeaGenerated(e), self).await;
             }
             IdeaCommand::RecordScreening(e) => {
@@ -203,6 +205,7 @@ impl Aggregate for Idea {
                 if let Some(d) = decided(self.status) {
                     return Err(IdeaError::AlreadyDecided(d));
                 }
+                let reason = reason.into_string();
                 sink.write(IdeaEvent::IdeaRejected(IdeaRejected { by, reason }), self).await;
             }
         }
@@ -221,6 +224,24 @@ impl Aggregate for Idea {
             IdeaEvent::IdeaRejected(_) => self.status = IdeaStatus::Rejected,
         }
     }
+}
+
+/// Every text of a generated idea is text the rest of the pipeline can take,
+/// whichever provider wrote it.
+fn check_content(e: &IdeaGenerated) -> Result<(), FreeTextError> {
+    Phrase::parse(&e.phrase)?;
+    for (field, text) in
+        [("niche", &e.niche), ("product_type", &e.product_type), ("style", &e.style), ("audience", &e.audience)]
+    {
+        Phrase::parse_as(field, text)?;
+    }
+    for tag in &e.tags {
+        Phrase::parse_as("tag", tag)?;
+    }
+    if let Some(model) = &e.model {
+        Phrase::parse_as("model", model)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -263,10 +284,34 @@ mod tests {
     }
 
     #[test]
-    fn phrases_must_be_sensible() {
-        let mut e = generated();
-        e.phrase = "  ".into();
-        T::with(()).given_no_previous_events().when(IdeaCommand::Generate(e)).then_expect_error(IdeaError::BadPhrase);
+    fn an_idea_with_text_the_pipeline_cannot_take_is_refused() {
+        type Change = fn(&mut IdeaGenerated);
+        let cases: [(Change, FreeTextError); 4] = [
+            (|e| e.phrase = "  ".into(), FreeTextError::Empty { field: "phrase" }),
+            (|e| e.phrase = "x".repeat(201), FreeTextError::TooLong { field: "phrase", chars: 201, max: 200 }),
+            (|e| e.audience = "cat\u{0}owners".into(), FreeTextError::Control { field: "audience", code: 0, at: 4 }),
+            (|e| e.tags = vec!["a\u{202E}b".into()], FreeTextError::Bidi { field: "tag", code: 0x202E, at: 2 }),
+        ];
+        for (change, error) in cases {
+            let mut e = generated();
+            change(&mut e);
+            T::with(())
+                .given_no_previous_events()
+                .when(IdeaCommand::Generate(e))
+                .then_expect_error(IdeaError::BadText(error));
+        }
+    }
+
+    #[test]
+    fn a_rejection_records_its_reason() {
+        let reason = RejectReason::parse("too close to a brand").unwrap();
+        T::with(())
+            .given(vec![IdeaEvent::IdeaGenerated(generated()), screened(Verdict::Amber)])
+            .when(IdeaCommand::Reject { by: person(), reason })
+            .then_expect_events(vec![IdeaEvent::IdeaRejected(IdeaRejected {
+                by: person(),
+                reason: "too close to a brand".into(),
+            })]);
     }
 
     #[test]

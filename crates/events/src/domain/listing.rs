@@ -123,6 +123,8 @@ pub enum ListingError {
     BadTitle(TextError),
     #[error("tags refused: {0}")]
     BadTags(TextError),
+    #[error("description refused: {0}")]
+    BadDescription(super::text::FreeTextError),
     #[error("price must be above zero")]
     BadPrice,
     #[error("the revision changes nothing")]
@@ -207,6 +209,14 @@ fn check_title(t: &str) -> Result<(), ListingError> {
 fn check_tags(tags: &[String]) -> Result<(), ListingError> {
     parse_tags(tags).map(drop).map_err(ListingError::BadTags)
 }
+/// A description every layer downstream can take (no NUL, no bidi override, not too long).
+fn check_description(d: &str) -> Result<(), ListingError> {
+    super::text::Description::parse(d).map(drop).map_err(ListingError::BadDescription)
+}
+
+impl super::StateVersion for Listing {
+    const STATE_VERSION: u32 = 1;
+}
 
 impl Aggregate for Listing {
     const TYPE: &'static str = "listing";
@@ -224,6 +234,7 @@ impl Aggregate for Listing {
                 }
                 check_title(&e.title)?;
                 check_tags(&e.tags)?;
+                check_description(&e.description)?;
                 if e.price_cents == 0 {
                     return Err(ListingError::BadPrice);
                 }
@@ -253,6 +264,9 @@ impl Aggregate for Listing {
                 }
                 if let Some(t) = &e.tags {
                     check_tags(t)?;
+                }
+                if let Some(d) = &e.description {
+                    check_description(d)?;
                 }
                 if e.price_cents == Some(0) {
                     return Err(ListingError::BadPrice);
@@ -413,6 +427,27 @@ mod tests {
         T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadTags(
             TextError::TagTooLong { tag: "a tag that is far too long".into(), chars: 26 },
         ));
+    }
+
+    #[test]
+    fn a_description_no_layer_downstream_can_take_is_refused() {
+        use crate::domain::text::FreeTextError;
+        let mut d = drafted();
+        d.description = "Soft\u{0}tee".into();
+        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(
+            ListingError::BadDescription(FreeTextError::Control { field: "description", code: 0, at: 5 }),
+        );
+        let mut revision = revise_title("Cat Mom Shirt");
+        revision.title = None;
+        revision.description = Some("\u{202E}eet tfos".into());
+        T::with(())
+            .given(vec![ListingEvent::ListingDrafted(drafted())])
+            .when(ListingCommand::Revise { revision, expected_revisions: None })
+            .then_expect_error(ListingError::BadDescription(FreeTextError::Bidi {
+                field: "description",
+                code: 0x202E,
+                at: 1,
+            }));
     }
 
     #[test]

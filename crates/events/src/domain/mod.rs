@@ -10,6 +10,7 @@ pub mod listing_text;
 pub mod order;
 pub mod shop;
 pub mod source;
+pub mod text;
 pub mod trend;
 
 use schemars::JsonSchema;
@@ -27,6 +28,15 @@ pub const AGGREGATE_TYPES: [&str; 8] = [
     <budget::Budget as cqrs_es::Aggregate>::TYPE,
     <source::TrendSource as cqrs_es::Aggregate>::TYPE,
 ];
+
+/// The version of an aggregate's state as a snapshot stores it. Bump it
+/// whenever the state's fields or what they mean change (a field added with
+/// `#[serde(default)]` included): a snapshot of another version is ignored
+/// and the state is replayed from the log, never loaded with defaults in
+/// place of what its events say.
+pub trait StateVersion {
+    const STATE_VERSION: u32;
+}
 
 /// Who did something. Only ids: names and e-mail addresses live in Postgres,
 /// never in the immutable log.

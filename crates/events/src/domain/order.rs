@@ -98,6 +98,10 @@ pub struct Order {
     pub status: OrderStatus,
 }
 
+impl super::StateVersion for Order {
+    const STATE_VERSION: u32 = 1;
+}
+
 impl Aggregate for Order {
     const TYPE: &'static str = "order";
     type Command = OrderCommand;

@@ -72,6 +72,10 @@ pub struct Shop {
     pub marketplace: Option<Marketplace>,
 }
 
+impl super::StateVersion for Shop {
+    const STATE_VERSION: u32 = 1;
+}
+
 impl Aggregate for Shop {
     const TYPE: &'static str = "shop";
     type Command = ShopCommand;

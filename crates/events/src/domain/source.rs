@@ -59,6 +59,10 @@ pub struct TrendSource {
     pub last_persisted: u64,
 }
 
+impl super::StateVersion for TrendSource {
+    const STATE_VERSION: u32 = 1;
+}
+
 impl Aggregate for TrendSource {
     const TYPE: &'static str = "source";
     type Command = SourceCommand;

@@ -153,6 +153,8 @@ pub enum TrendCommand {
 pub enum TrendError {
     #[error("keyword is empty")]
     EmptyKeyword,
+    #[error("trend refused: {0}")]
+    BadText(super::text::FreeTextError),
     #[error("keyword {got:?} does not match this trend's keyword {expected:?}")]
     KeywordMismatch { expected: String, got: String },
     #[error("score must be within 0–100, got {0}")]
@@ -220,6 +222,8 @@ impl Trend {
         if normalized.is_empty() {
             return Err(TrendError::EmptyKeyword);
         }
+        super::text::Keyword::parse(keyword).map_err(TrendError::BadText)?;
+        super::text::SourceName::parse(&obs.source).map_err(TrendError::BadText)?;
         if let Some(existing) = &self.normalized
             && *existing != normalized
         {
@@ -236,6 +240,10 @@ impl Trend {
         }
         Ok(normalized)
     }
+}
+
+impl super::StateVersion for Trend {
+    const STATE_VERSION: u32 = 1;
 }
 
 impl Aggregate for Trend {
@@ -272,6 +280,7 @@ impl Aggregate for Trend {
                 }
             }
             TrendCommand::Retire { reason } => {
+                super::text::RejectReason::parse(&reason).map_err(TrendError::BadText)?;
                 if self.normalized.is_none() {
                     return Err(TrendError::Unknown);
                 }
@@ -392,6 +401,23 @@ mod tests {
             .when(observe("cat mom", 101.0))
             .then_expect_error(TrendError::ScoreOutOfRange(101.0));
         T::with(()).given_no_previous_events().when(observe("   ", 1.0)).then_expect_error(TrendError::EmptyKeyword);
+    }
+
+    #[test]
+    fn a_keyword_or_source_no_layer_downstream_can_take_is_refused() {
+        use crate::domain::text::FreeTextError;
+        T::with(())
+            .given_no_previous_events()
+            .when(observe("cat\u{0}mom", 50.0))
+            .then_expect_error(TrendError::BadText(FreeTextError::Control { field: "keyword", code: 0, at: 4 }));
+        let mut bad_source = observe("cat mom", 50.0);
+        if let TrendCommand::Observe { observation, .. } = &mut bad_source {
+            observation.source = "feed\u{202E}".into();
+        }
+        T::with(())
+            .given_no_previous_events()
+            .when(bad_source)
+            .then_expect_error(TrendError::BadText(FreeTextError::Bidi { field: "source", code: 0x202E, at: 5 }));
     }
 
     #[test]

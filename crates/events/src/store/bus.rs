@@ -15,6 +15,7 @@ use rand::Rng;
 use super::StoreError;
 use super::jetstream::JetStreamStore;
 use crate::codec::EventCodec;
+use crate::domain::StateVersion;
 use crate::envelope::EventMeta;
 use crate::ids::AggregateId;
 
@@ -48,7 +49,7 @@ pub struct CommandBus<A: Aggregate> {
 
 impl<A> CommandBus<A>
 where
-    A: Aggregate + Clone,
+    A: Aggregate + StateVersion + Clone,
     A::Event: EventCodec,
     A::Command: Clone,
 {

@@ -86,6 +86,21 @@ pub fn attempt_of(headers: Option<&HeaderMap>) -> u32 {
     headers.and_then(|h| header(h, H_DLQ_ATTEMPT)).and_then(|v| v.parse().ok()).unwrap_or(0) + 1
 }
 
+/// Where a dead letter's message sits on the event log.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub subject: &'a str,
+    pub stream_seq: u64,
+    /// The tenant it belongs to; a message without a readable tenant is kept under `_unknown`.
+    pub tenant: Option<&'a str>,
+}
+
+impl<'a> From<&'a RecordedEvent> for Origin<'a> {
+    fn from(e: &'a RecordedEvent) -> Self {
+        Origin { subject: &e.subject, stream_seq: e.stream_seq, tenant: Some(&e.tenant) }
+    }
+}
+
 /// Puts `event` on the dead-letter stream with the failure. Idempotent: the
 /// same event, worker and attempt is stored once however often this runs.
 pub async fn publish(
@@ -96,21 +111,36 @@ pub async fn publish(
     payload: bytes::Bytes,
     failure: Failure<'_>,
 ) -> Result<(), StoreError> {
+    publish_from(js, ns, Origin::from(event), headers, payload, failure).await
+}
+
+/// Puts a message of the log on the dead-letter stream with the failure,
+/// whether or not it reads as an event (an undecodable one is kept too).
+pub async fn publish_from(
+    js: &jetstream::Context,
+    ns: &Namespace,
+    origin: Origin<'_>,
+    headers: Option<&HeaderMap>,
+    payload: bytes::Bytes,
+    failure: Failure<'_>,
+) -> Result<(), StoreError> {
     let attempt = attempt_of(headers);
     let mut h = headers.map(event_headers).unwrap_or_default();
     for (k, v) in [
         (H_DLQ_WORKER, failure.worker.to_owned()),
-        (H_DLQ_SUBJECT, event.subject.clone()),
-        (H_DLQ_STREAM_SEQ, event.stream_seq.to_string()),
+        (H_DLQ_SUBJECT, origin.subject.to_owned()),
+        (H_DLQ_STREAM_SEQ, origin.stream_seq.to_string()),
         (H_DLQ_ERROR, one_line(failure.error)),
         (H_DLQ_DELIVERIES, failure.deliveries.to_string()),
         (H_DLQ_ATTEMPT, attempt.to_string()),
         (H_DLQ_AT, Utc::now().to_rfc3339()),
-        (H_MSG_ID, format!("dead:{}:{}:{}", failure.worker, event.stream_seq, attempt)),
+        (H_MSG_ID, format!("dead:{}:{}:{}", failure.worker, origin.stream_seq, attempt)),
     ] {
         h.insert(k, v.as_str());
     }
-    let subject = ns.dead_letter_subject(failure.worker, &event.tenant);
+    let tenant = origin.tenant.and_then(|t| crate::TenantId::parse(t).ok());
+    let tenant = tenant.as_ref().map_or("_unknown", |t| t.as_str());
+    let subject = ns.dead_letter_subject(failure.worker, tenant);
     js.publish_with_headers(subject.clone(), h, payload)
         .await
         .map_err(|e| StoreError::nats(format!("publishing dead letter on {subject}"), e))?
@@ -176,9 +206,22 @@ pub async fn list(
     ns: &Namespace,
     worker: Option<&str>,
 ) -> Result<Vec<DeadLetter>, StoreError> {
+    list_on(client, ns, ns.dead_letters_filter(worker)).await
+}
+
+/// One tenant's dead letters, oldest first: read by their subject, never by
+/// scanning every tenant's.
+pub async fn list_for_tenant(
+    client: &async_nats::Client,
+    ns: &Namespace,
+    tenant: &crate::TenantId,
+) -> Result<Vec<DeadLetter>, StoreError> {
+    list_on(client, ns, ns.tenant_dead_letters_filter(tenant)).await
+}
+
+async fn list_on(client: &async_nats::Client, ns: &Namespace, filter: String) -> Result<Vec<DeadLetter>, StoreError> {
     let js = jetstream::new(client.clone());
     let stream = dlq(&js, ns).await?;
-    let filter = ns.dead_letters_filter(worker);
     let mut expected = 0u64;
     {
         let mut counts = stream
@@ -236,10 +279,32 @@ async fn fetch(stream: &Stream, seq: u64) -> Result<jetstream::message::StreamMe
 /// Sends a dead letter back to its worker, then removes it. Safe to repeat:
 /// the retry is deduplicated on the dead letter's sequence.
 pub async fn retry(client: &async_nats::Client, ns: &Namespace, seq: u64) -> Result<DeadLetter, DeadLetterError> {
+    retry_of(client, ns, seq, None).await
+}
+
+/// Retries a dead letter of `tenant`'s; another tenant's is not found.
+pub async fn retry_for_tenant(
+    client: &async_nats::Client,
+    ns: &Namespace,
+    seq: u64,
+    tenant: &crate::TenantId,
+) -> Result<DeadLetter, DeadLetterError> {
+    retry_of(client, ns, seq, Some(tenant)).await
+}
+
+async fn retry_of(
+    client: &async_nats::Client,
+    ns: &Namespace,
+    seq: u64,
+    tenant: Option<&crate::TenantId>,
+) -> Result<DeadLetter, DeadLetterError> {
     let js = jetstream::new(client.clone());
     let stream = dlq(&js, ns).await?;
     let m = fetch(&stream, seq).await?;
     let letter = to_dead_letter(seq, m.subject.as_str(), &m.headers, nats_time(m.time));
+    if tenant.is_some_and(|t| t.as_str() != letter.tenant) {
+        return Err(DeadLetterError::NotFound(seq));
+    }
     let mut h = event_headers(&m.headers);
     h.insert(H_MSG_ID, format!("retry:{seq}").as_str());
     let subject = ns.retry_subject(&letter.worker, &letter.tenant);

@@ -4,7 +4,7 @@
 //!   sequence of its last message, which becomes
 //!   `Nats-Expected-Last-Subject-Sequence` on commit (optimistic concurrency).
 //! * The events of one commit are one atomic batch (one message per event).
-//! * Loads ask the stream for the subject's last message (direct get) and
+//! * Loads ask the stream's leader for the subject's last message and
 //!   replay only what the in-process cache or the KV snapshot does not cover.
 
 use std::collections::{HashMap, VecDeque};
@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, consumer, stream::DirectGetErrorKind};
+use async_nats::jetstream::{self, consumer, stream::LastRawMessageErrorKind};
 use chrono::Utc;
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
 use futures::StreamExt;
@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use super::batch::{self, OutgoingEvent};
-use super::snapshot::SnapshotStore;
+use super::snapshot::{Loaded, SnapshotStore};
 use crate::codec::EventCodec;
+use crate::domain::StateVersion;
 use crate::envelope::*;
 use crate::ids::AggregateId;
 use crate::namespace::Namespace;
@@ -58,6 +59,14 @@ pub struct JetStreamContext<A> {
     /// Fingerprints of the most recent command ids applied to this aggregate
     /// (fixed-size, so the context clones without allocating per command).
     pub recent_commands: VecDeque<u128>,
+}
+
+/// The `Nats-Msg-Id` of event `i` of `n` a command stores on `subject`. The
+/// stream's duplicate window is stream-wide, so the id is scoped by the
+/// aggregate's subject (which holds its type and tenant): the same command id
+/// on another aggregate, or in another shop, is another message.
+pub(crate) fn msg_id(subject: &str, command_id: &str, i: usize, n: usize) -> String {
+    if n == 1 { format!("{subject}/{command_id}") } else { format!("{subject}/{command_id}:{i}") }
 }
 
 /// 122 bits of SHA-1 (a name-based UUID) of a command id.
@@ -127,7 +136,7 @@ impl<A: Aggregate> Clone for JetStreamStore<A> {
 
 impl<A> JetStreamStore<A>
 where
-    A: Aggregate + Clone,
+    A: Aggregate + StateVersion + Clone,
     A::Event: EventCodec,
 {
     /// Opens the store over an existing event stream (see `pod nats apply`).
@@ -194,9 +203,13 @@ where
     pub async fn load_fresh(&self, id: &AggregateId) -> Result<JetStreamContext<A>, StoreError> {
         let subject = self.subject(id);
         let key = id.to_string();
-        let last = match self.stream.direct_get_last_for_subject(subject.clone()).await {
+        // From the stream's leader, not a direct get that any replica may
+        // answer: on a replicated stream a lagging replica would hand back a
+        // state without the write just made, and a decision taken on it
+        // would be wrong (a worker acking a submission it never published).
+        let last = match self.stream.get_last_raw_message_by_subject(&subject).await {
             Ok(m) => m,
-            Err(e) if e.kind() == DirectGetErrorKind::NotFound => {
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {
                 return Ok(JetStreamContext {
                     aggregate_id: Some(id.clone()),
                     aggregate: A::default(),
@@ -208,11 +221,19 @@ where
             Err(e) => return Err(StoreError::nats(format!("reading the last event of {subject}"), e)),
         };
         // Up to date in the cache: done. Behind: start from it. Else a snapshot, else nothing.
+        let mut snapshot_unusable = false;
         let mut ctx = match self.cached(&key) {
             Some(c) if c.last_stream_seq == last.sequence => return Ok(c),
             Some(c) if c.last_stream_seq < last.sequence => c,
             _ => match &self.snapshots {
-                Some(s) => s.load::<A>(A::TYPE, id).await?.filter(|c| c.last_stream_seq <= last.sequence),
+                Some(s) => match s.load::<A>(A::TYPE, id).await? {
+                    Loaded::Usable(c) if c.last_stream_seq <= last.sequence => Some(c),
+                    Loaded::Usable(_) | Loaded::None => None,
+                    Loaded::Unusable => {
+                        snapshot_unusable = true;
+                        None
+                    }
+                },
                 None => None,
             }
             .unwrap_or_else(|| JetStreamContext {
@@ -230,6 +251,12 @@ where
         } else if last.sequence > ctx.last_stream_seq {
             for e in self.read_subject(&subject, ctx.last_stream_seq + 1, last.sequence).await? {
                 Self::apply_recorded(&mut ctx, &e)?;
+            }
+        }
+        if snapshot_unusable && let Some(s) = &self.snapshots {
+            // Of another state version (or unreadable): rewritten from the replay.
+            if let Err(e) = s.save(A::TYPE, id, &ctx).await {
+                tracing::warn!(error = %e, aggregate_id = %id, "snapshot not rewritten");
             }
         }
         self.cache_put(key, ctx.clone());
@@ -288,9 +315,9 @@ where
     /// Every event of one aggregate, oldest first.
     pub async fn history(&self, id: &AggregateId) -> Result<Vec<RecordedEvent>, StoreError> {
         let subject = self.subject(id);
-        match self.stream.direct_get_last_for_subject(subject.clone()).await {
+        match self.stream.get_last_raw_message_by_subject(&subject).await {
             Ok(last) => self.read_subject(&subject, 1, last.sequence).await,
-            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(Vec::new()),
             Err(e) => Err(StoreError::nats(format!("reading the last event of {subject}"), e)),
         }
     }
@@ -327,7 +354,7 @@ where
             headers.insert(H_CAUSATION_ID, meta.causation_id.as_str());
             headers.insert(H_OCCURRED_AT, occurred_at.as_str());
             headers.insert(H_TRACEPARENT, traceparent.as_str());
-            let msg_id = if events.len() == 1 { meta.command_id.clone() } else { format!("{}:{}", meta.command_id, i) };
+            let msg_id = msg_id(&subject, &meta.command_id, i, events.len());
             headers.insert(H_MSG_ID, msg_id.as_str());
             outgoing.push(OutgoingEvent { headers, payload: payload.into() });
         }
@@ -366,7 +393,7 @@ where
 
 impl<A> EventStore<A> for JetStreamStore<A>
 where
-    A: Aggregate + Clone,
+    A: Aggregate + StateVersion + Clone,
     A::Event: EventCodec,
 {
     type AC = JetStreamContext<A>;
@@ -420,5 +447,16 @@ where
                 metadata: metadata.clone(),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod msg_id_tests {
+    #[test]
+    fn message_ids_are_scoped_by_the_aggregates_subject() {
+        let a = super::msg_id("pod.evt.trend.shop-a.0190", "cmd-1", 0, 1);
+        let b = super::msg_id("pod.evt.trend.shop-b.0190", "cmd-1", 0, 1);
+        assert_ne!(a, b);
+        assert_eq!(super::msg_id("s", "c", 2, 3), "s/c:2");
     }
 }

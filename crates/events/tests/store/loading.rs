@@ -1,4 +1,5 @@
 use async_nats::HeaderMap;
+use pod_events::domain::StateVersion;
 use pod_events::domain::trend::{Trend, TrendEvent};
 use pod_events::store::{CommandBus, JetStreamStore};
 use pod_events::{AggregateId, EventMeta};
@@ -63,7 +64,8 @@ async fn long_aggregates_load_from_snapshot_and_tail() {
     let kv = js.get_key_value(nats.ns.snapshot_bucket()).await.unwrap();
     let snap = kv.get(format!("trend.{}.{}", id.tenant, id.id)).await.unwrap().expect("a snapshot");
     let snap: serde_json::Value = serde_json::from_slice(&snap).unwrap();
-    assert_eq!(snap["version"], 100);
+    assert_eq!(snap["context"]["version"], 100);
+    assert_eq!(snap["state_version"], Trend::STATE_VERSION);
 
     // A new process loads snapshot + 30 events and agrees with a full replay.
     let fresh: JetStreamStore<Trend> = nats.store_with(50).await;
@@ -75,6 +77,33 @@ async fn long_aggregates_load_from_snapshot_and_tail() {
         cqrs_es::Aggregate::apply(&mut replayed, e.to_domain().unwrap());
     }
     assert_eq!(replayed, ctx.aggregate);
+}
+
+#[tokio::test]
+async fn a_snapshot_of_another_state_version_is_replayed_over_and_rewritten() {
+    let nats = TestNats::new().await;
+    let id = AggregateId::derived(tenant(), "trend", "nurse life");
+    let bus = CommandBus::new(nats.store_with(50).await, ());
+    for i in 0..60 {
+        bus.execute(&id, observe(i as f64), &EventMeta::new_command()).await.unwrap();
+    }
+    // Forge what an older program would have left: another state version,
+    // whose fields (read with today's defaults) disagree with the log.
+    let js = async_nats::jetstream::new(nats.client.clone());
+    let kv = js.get_key_value(nats.ns.snapshot_bucket()).await.unwrap();
+    let key = format!("trend.{}.{}", id.tenant, id.id);
+    let mut snap: serde_json::Value = serde_json::from_slice(&kv.get(&key).await.unwrap().unwrap()).unwrap();
+    snap["state_version"] = serde_json::json!(Trend::STATE_VERSION + 1);
+    snap["context"]["aggregate"]["observations"] = serde_json::json!(999);
+    kv.put(&key, serde_json::to_vec(&snap).unwrap().into()).await.unwrap();
+
+    let fresh: JetStreamStore<Trend> = nats.store_with(50).await;
+    let ctx = fresh.load(&id).await.unwrap();
+    assert_eq!(ctx.aggregate.observations, 60, "the state comes from the log, not the foreign snapshot");
+    let rewritten: serde_json::Value = serde_json::from_slice(&kv.get(&key).await.unwrap().unwrap()).unwrap();
+    assert_eq!(rewritten["state_version"], Trend::STATE_VERSION);
+    assert_eq!(rewritten["context"]["version"], 60);
+    assert_eq!(rewritten["context"]["aggregate"]["observations"], 60);
 }
 
 #[tokio::test]

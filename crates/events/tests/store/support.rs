@@ -42,7 +42,7 @@ impl TestNats {
     /// A store of any aggregate type, as a separate process would have.
     pub async fn store_of<A>(&self) -> JetStreamStore<A>
     where
-        A: cqrs_es::Aggregate + Clone,
+        A: cqrs_es::Aggregate + pod_events::domain::StateVersion + Clone,
         A::Event: pod_events::EventCodec,
     {
         let config = StoreConfig { namespace: self.ns.clone(), snapshot_every: 100, cache_capacity: 1000 };

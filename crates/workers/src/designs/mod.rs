@@ -137,12 +137,24 @@ impl Designs {
         };
         request.layout = again.layout;
         request.palette = again.palette;
-        self.render(event, request).await
+        self.render(event, request, again.attempt).await
     }
 
-    async fn render(&self, event: &RecordedEvent, request: DesignRequested) -> Result<(), HandlerError> {
+    /// Renders `request`, the design's request number `attempt`, and records
+    /// it: unless the design no longer awaits that request (another take was
+    /// asked for since, or it was rendered), in which case nothing is called
+    /// and nothing is paid for.
+    async fn render(&self, event: &RecordedEvent, request: DesignRequested, attempt: u32) -> Result<(), HandlerError> {
         let id = source_id(event)?;
-        let done = |e: &DesignError| matches!(e, DesignError::AlreadyRendered | DesignError::AlreadyDecided);
+        let done = |e: &DesignError| {
+            matches!(e, DesignError::AlreadyRendered | DesignError::AlreadyDecided | DesignError::Superseded { .. })
+        };
+        let design = self.pipeline.designs.store().load_fresh(&id).await.map_err(store_failure)?.aggregate;
+        if !design.awaits(attempt) {
+            tracing::info!(design = %id, attempt, current = design.current_request(), status = ?design.status,
+                "the design no longer awaits this request; not rendering it");
+            return Ok(());
+        }
         let now = chrono::Utc::now();
         if self.renderer.paid() {
             budget::ensure_allowed(&self.pipeline, &id.tenant, now, self.budget_micros).await?;
@@ -168,7 +180,7 @@ impl Designs {
             }
             Err(ProviderError::Permanent { reason }) => {
                 // The design says it failed, and why; nothing to retry.
-                let failed = DesignCommand::RecordFailure(DesignFailed { reason, retryable: false });
+                let failed = DesignCommand::RecordFailure(DesignFailed { reason, retryable: false, attempt });
                 settle(&self.pipeline.designs, &id, failed, &EventMeta::caused_by(event, "failed"), done).await?;
                 return Ok(());
             }
@@ -195,6 +207,7 @@ impl Designs {
             preview: asset(preview, images.preview_width, images.preview_height),
             renderer: self.renderer.name().to_owned(),
             cost_micros: images.cost_micros,
+            attempt,
         };
         settle(
             &self.pipeline.designs,
@@ -223,7 +236,7 @@ impl Handler for Designs {
                 _ => Ok(()),
             },
             "design" => match event.to_domain::<DesignEvent>().map_err(HandlerError::permanent)? {
-                DesignEvent::DesignRequested(req) => self.render(event, req).await,
+                DesignEvent::DesignRequested(req) => self.render(event, req, 0).await,
                 DesignEvent::DesignRegenerationRequested(again) => self.render_again(event, again).await,
                 _ => Ok(()),
             },

@@ -13,6 +13,7 @@ pub mod openai;
 
 use pod_events::domain::Actor;
 use pod_events::domain::idea::{IdeaCommand, IdeaError, IdeaGenerated};
+use pod_events::domain::text::RejectReason;
 use pod_events::domain::trend::{Trend, TrendCommand, TrendError, TrendEvent, TrendIdeated};
 use pod_events::{AggregateId, EventMeta, RecordedEvent};
 use serde::{Deserialize, Serialize};
@@ -210,7 +211,8 @@ impl Handler for Ideation {
             && !ideas.drafts.is_empty()
         {
             let meta = EventMeta::caused_by(event, "replaced");
-            let reject = IdeaCommand::Reject { by, reason: "replaced by a new idea".into() };
+            let reason = RejectReason::parse("replaced by a new idea").map_err(HandlerError::permanent)?;
+            let reject = IdeaCommand::Reject { by, reason };
             let id = AggregateId::new(trend_id.tenant.clone(), replaced);
             settle(&self.pipeline.ideas, &id, reject, &meta, |e| {
                 matches!(e, IdeaError::AlreadyDecided(_) | IdeaError::Unknown)

@@ -78,7 +78,7 @@ impl Shop {
         };
         let artwork = asset(stored.key.clone(), stored.sha256.clone(), stored.bytes, (area.width, area.height));
         let preview = asset(stored.key.clone(), stored.sha256, stored.bytes, (1, 1));
-        let rendered = DesignRendered { artwork, preview, renderer: "typographic".into(), cost_micros: 0 };
+        let rendered = DesignRendered { artwork, preview, renderer: "typographic".into(), cost_micros: 0, attempt: 0 };
         self.designs.execute(&design, DesignCommand::RecordRender(rendered), &EventMeta::new_command()).await.unwrap();
         let listing = AggregateId::generate(tenant());
         let drafted = ListingDrafted {
