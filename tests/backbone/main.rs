@@ -5,7 +5,9 @@
 mod support;
 
 mod deploy;
+mod fencing;
 mod kill9;
+mod parking;
 mod read_models;
 mod rebuild_under_reads;
 mod replay;

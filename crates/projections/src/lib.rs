@@ -5,7 +5,9 @@
 //! Depends on `pod-events` only. Never writes to the event log.
 
 pub mod db;
+mod lease;
 pub mod models;
+pub mod parked;
 pub mod queries;
 pub mod rebuild;
 pub mod runtime;

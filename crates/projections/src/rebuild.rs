@@ -39,7 +39,7 @@ async fn apply_shadow(
         what: "switching to the shadow tables",
         source,
     })?;
-    apply_batch(conn, p, batch, Target::Shadow).await
+    Ok(apply_batch(conn, p, batch, &[], Target::Shadow, None).await?.applied)
 }
 
 /// The next batch of the log, or None once caught up.

@@ -4,18 +4,31 @@
 //! a redelivered event at or below the checkpoint is skipped. So a crash
 //! (even `kill -9`) anywhere loses nothing and applies nothing twice.
 //!
-//! One active instance per projection: the instance holding the projection's
-//! session advisory lock runs; others wait as standbys. Every batch also takes
-//! the projection's transaction lock, which a rebuild's swap takes too.
+//! What can go wrong while applying, and what happens (see
+//! `docs/ARCHITECTURE.md`, "Failure classes"):
+//! - *the event's own data* cannot be applied (it does not decode, Postgres
+//!   refuses its text or a constraint): the event is parked for this
+//!   projection ([`crate::parked`]) and the checkpoint moves on;
+//! - *the system* is in trouble (a lost connection, a serialization failure,
+//!   NATS away, a deposed leader): the term ends with an error, and
+//!   [`Projector::run_supervised`] starts another after a backoff. Nothing
+//!   one projection meets stops another.
+//!
+//! One active instance per projection: the holder of the projection's lease
+//! ([`crate::lease`]) runs; others stand by. Every batch checks the lease's
+//! fencing token in its transaction, and takes the projection's apply lock,
+//! which a rebuild's swap and a parked event's retry take too.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures::StreamExt;
 use pod_events::{Namespace, RecordedEvent};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::models::Projection;
+use crate::lease::{Fence, Lease};
+use crate::models::{ApplyError, Projection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -27,6 +40,8 @@ pub enum ProjectionError {
     Poison { projection: &'static str, seq: u64, reason: String },
     #[error("projection {projection}: rebuild stopped, nothing swapped: {reason}")]
     Rebuild { projection: &'static str, reason: String },
+    #[error("projection {projection}: another instance leads now (lease epoch {epoch} is over)")]
+    Deposed { projection: &'static str, epoch: i64 },
 }
 
 #[derive(Debug, Clone)]
@@ -36,11 +51,35 @@ pub struct RunOptions {
     pub idle_wait: Duration,
     /// Stop once the consumer has nothing pending (used by tests and `--until-caught-up`).
     pub stop_when_idle: bool,
+    /// How long a lease lasts unrenewed; a standby takes over at most this
+    /// long after a leader vanished. At least three times `idle_wait`.
+    pub lease: Duration,
+    /// How often a standby asks for the lease.
+    pub standby_poll: Duration,
+    /// After a failed term, the first wait before the next; it doubles up to
+    /// `restart_max`, and starts over once a term gets work done.
+    pub restart_min: Duration,
+    pub restart_max: Duration,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { batch_size: 1000, idle_wait: Duration::from_secs(1), stop_when_idle: false }
+        Self {
+            batch_size: 1000,
+            idle_wait: Duration::from_secs(1),
+            stop_when_idle: false,
+            lease: Duration::from_secs(15),
+            standby_poll: Duration::from_secs(2),
+            restart_min: Duration::from_secs(1),
+            restart_max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RunOptions {
+    /// The lease, never shorter than its safety margin allows.
+    fn lease(&self) -> Duration {
+        self.lease.max(self.idle_wait * 6)
     }
 }
 
@@ -67,12 +106,15 @@ pub(crate) async fn checkpoint_for_update(tx: &mut PgConnection, name: &str) -> 
         .await
 }
 
-pub(crate) async fn set_checkpoint(tx: &mut PgConnection, name: &str, seq: i64) -> Result<(), sqlx::Error> {
+/// Moves the checkpoint forward (never back), recording the writer's epoch.
+pub(crate) async fn set_checkpoint(tx: &mut PgConnection, name: &str, seq: i64, epoch: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE projection_checkpoints SET last_seq = greatest(last_seq, $2), updated_at = now() WHERE projection = $1",
+        "UPDATE projection_checkpoints SET last_seq = greatest(last_seq, $2), epoch = greatest(epoch, $3), updated_at = now()
+         WHERE projection = $1",
     )
     .bind(name)
     .bind(seq)
+    .bind(epoch)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -86,14 +128,33 @@ pub(crate) enum Target {
     Shadow,
 }
 
-/// Applies `events` above the checkpoint and advances it, in `tx`.
-/// Returns how many events were applied (the rest were already covered).
+/// A delivered message that is not a readable event (its envelope is broken):
+/// parked like an event that cannot be applied.
+#[derive(Debug, Clone)]
+pub(crate) struct Unreadable {
+    pub seq: u64,
+    pub subject: String,
+    pub reason: String,
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Applied {
+    pub applied: usize,
+    pub parked: usize,
+}
+
+/// Applies `events` above the checkpoint and advances it, in `tx`; parks
+/// what cannot be applied (and `unreadable`). With a `fence`, the batch
+/// commits only if that lease still leads.
 pub(crate) async fn apply_batch(
     tx: &mut PgConnection,
     projection: &dyn Projection,
     events: &[RecordedEvent],
+    unreadable: &[Unreadable],
     target: Target,
-) -> Result<usize, ProjectionError> {
+    fence: Option<Fence>,
+) -> Result<Applied, ProjectionError> {
     let name = projection.name();
     let db = |what| move |source| ProjectionError::Db { projection: name, what, source };
     let lock = match target {
@@ -105,6 +166,11 @@ pub(crate) async fn apply_batch(
         .execute(&mut *tx)
         .await
         .map_err(db("taking the apply lock"))?;
+    if let Some(f) = fence
+        && !f.check_and_extend(tx, name).await.map_err(db("checking the lease"))?
+    {
+        return Err(ProjectionError::Deposed { projection: name, epoch: f.epoch });
+    }
     let cp = checkpoint_for_update(tx, name).await.map_err(db("reading the checkpoint"))?;
     // Skip what the checkpoint covers. Batches normally arrive in stream
     // order; a redelivery (ack lost, ack wait expired) can put older events
@@ -121,23 +187,56 @@ pub(crate) async fn apply_batch(
         };
         &owned
     };
-    let Some(last) = fresh.last().map(|e| e.stream_seq as i64) else { return Ok(0) };
-    projection.apply(tx, fresh).await.map_err(|e| match e {
-        crate::models::ApplyError::Db(source) => {
-            ProjectionError::Db { projection: name, what: "applying events", source }
+    let unreadable: Vec<&Unreadable> = unreadable.iter().filter(|u| u.seq as i64 > cp).collect();
+    let last = fresh.iter().map(|e| e.stream_seq).chain(unreadable.iter().map(|u| u.seq)).max();
+    let Some(last) = last else { return Ok(Applied::default()) };
+    for u in &unreadable {
+        crate::parked::park(tx, name, u.seq, &u.subject, None, &u.reason).await.map_err(db("parking an event"))?;
+    }
+    let mut parked = 0;
+    // The whole batch at once; only if that fails on an event's data, event by event.
+    let mut batch = Connection::begin(&mut *tx).await.map_err(db("beginning a savepoint"))?;
+    match projection.apply(&mut batch, fresh).await {
+        Ok(()) => batch.commit().await.map_err(db("releasing the savepoint"))?,
+        Err(e) if e.is_deterministic() && !fresh.is_empty() => {
+            batch.rollback().await.map_err(db("rolling back the savepoint"))?;
+            tracing::warn!(projection = name, error = %e, "a batch failed on an event's data; applying it event by event");
+            for event in fresh {
+                let mut one = Connection::begin(&mut *tx).await.map_err(db("beginning a savepoint"))?;
+                match projection.apply(&mut one, std::slice::from_ref(event)).await {
+                    Ok(()) => one.commit().await.map_err(db("releasing the savepoint"))?,
+                    Err(e) if e.is_deterministic() => {
+                        one.rollback().await.map_err(db("rolling back the savepoint"))?;
+                        let reason = e.to_string();
+                        crate::parked::park(
+                            tx,
+                            name,
+                            event.stream_seq,
+                            &event.subject,
+                            Some(&event.event_type),
+                            &reason,
+                        )
+                        .await
+                        .map_err(db("parking an event"))?;
+                        parked += 1;
+                    }
+                    Err(e) => return Err(system_error(name, e)),
+                }
+            }
         }
-        crate::models::ApplyError::Decode { seq, source, .. } => {
-            ProjectionError::Poison { projection: name, seq, reason: source.to_string() }
-        }
-        e @ crate::models::ApplyError::BadId { seq, .. } => {
-            ProjectionError::Poison { projection: name, seq, reason: e.to_string() }
-        }
-        e @ crate::models::ApplyError::Json(_) => {
-            ProjectionError::Poison { projection: name, seq: 0, reason: e.to_string() }
-        }
-    })?;
-    set_checkpoint(tx, name, last).await.map_err(db("writing the checkpoint"))?;
-    Ok(fresh.len())
+        Err(e) => return Err(system_error(name, e)),
+    }
+    let epoch = fence.map(|f| f.epoch).unwrap_or(0);
+    set_checkpoint(tx, name, last as i64, epoch).await.map_err(db("writing the checkpoint"))?;
+    Ok(Applied { applied: fresh.len() - parked, parked: parked + unreadable.len() })
+}
+
+/// An apply failure that is not about one event's data.
+fn system_error(projection: &'static str, e: ApplyError) -> ProjectionError {
+    match e {
+        ApplyError::Db(source) => ProjectionError::Db { projection, what: "applying events", source },
+        other => ProjectionError::Poison { projection, seq: 0, reason: other.to_string() },
+    }
 }
 
 pub struct Projector {
@@ -145,11 +244,13 @@ pub struct Projector {
     js: jetstream::Context,
     ns: Namespace,
     projection: Box<dyn Projection>,
+    /// This instance, as a lease holder.
+    instance: uuid::Uuid,
 }
 
 impl Projector {
     pub fn new(pool: PgPool, client: async_nats::Client, ns: Namespace, projection: Box<dyn Projection>) -> Self {
-        Self { pool, js: jetstream::new(client), ns, projection }
+        Self { pool, js: jetstream::new(client), ns, projection, instance: uuid::Uuid::new_v4() }
     }
 
     pub fn name(&self) -> &'static str {
@@ -173,13 +274,7 @@ impl Projector {
     /// then skip the older ones when they are redelivered.
     async fn line_up_consumer(&self) -> Result<(), ProjectionError> {
         let name = self.projection.name();
-        let cp: i64 = sqlx::query_scalar(
-            "SELECT coalesce((SELECT last_seq FROM projection_checkpoints WHERE projection = $1), 0)",
-        )
-        .bind(name)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|source| ProjectionError::Db { projection: name, what: "reading the checkpoint", source })?;
+        let cp = self.checkpoint().await?;
         let stream = self.ns.events_stream();
         let durable = self.ns.consumer(&format!("proj_{name}"));
         let found =
@@ -236,96 +331,265 @@ impl Projector {
                 in_flight = info.num_ack_pending,
                 "moving the consumer to the checkpoint"
             );
-            pod_events::store::definitions::reposition_consumer(&self.js.client(), &stream, &durable, cp as u64 + 1)
-                .await
-                .map_err(|e| ProjectionError::Nats {
-                    projection: name,
-                    what: "repositioning the consumer".into(),
-                    source: Box::new(e),
-                })?;
+            self.reposition(cp).await?;
         }
         Ok(())
     }
 
-    /// Runs until `shutdown` resolves (or, with `stop_when_idle`, until caught up).
-    /// Returns the number of events applied.
+    /// The committed checkpoint (0 before the first batch).
+    async fn checkpoint(&self) -> Result<i64, ProjectionError> {
+        let name = self.projection.name();
+        sqlx::query_scalar("SELECT coalesce((SELECT last_seq FROM projection_checkpoints WHERE projection = $1), 0)")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|source| ProjectionError::Db { projection: name, what: "reading the checkpoint", source })
+    }
+
+    /// Recreates the consumer to deliver from `checkpoint + 1`.
+    async fn reposition(&self, checkpoint: i64) -> Result<(), ProjectionError> {
+        let name = self.projection.name();
+        let (stream, durable) = (self.ns.events_stream(), self.ns.consumer(&format!("proj_{name}")));
+        pod_events::store::definitions::reposition_consumer(&self.js.client(), &stream, &durable, checkpoint as u64 + 1)
+            .await
+            .map_err(|e| ProjectionError::Nats {
+                projection: name,
+                what: "repositioning the consumer".into(),
+                source: Box::new(e),
+            })
+    }
+
+    /// Recreates the consumer at the checkpoint, whatever its state.
+    async fn line_up_consumer_anew(&self) -> Result<(), ProjectionError> {
+        let cp = self.checkpoint().await?;
+        self.reposition(cp).await
+    }
+
+    /// A connection of the projector's own, named so an operator (or a test)
+    /// can find it in `pg_stat_activity`.
+    async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
+        let options: PgConnectOptions =
+            (*self.pool.connect_options()).clone().application_name(&format!("pod-projection-{}", self.name()));
+        PgConnection::connect_with(&options).await
+    }
+
+    /// Runs until `shutdown` resolves, whatever goes wrong: a term that ends
+    /// in an error is logged and followed by another after a backoff
+    /// (`restart_min`, doubling to `restart_max`; a deposed leader stands by
+    /// at once). Returns the number of events applied.
+    pub async fn run_supervised(&self, options: &RunOptions, shutdown: impl std::future::Future<Output = ()>) -> u64 {
+        let name = self.name();
+        tokio::pin!(shutdown);
+        let mut total = 0u64;
+        let mut backoff = options.restart_min;
+        loop {
+            let started = Instant::now();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let term = self.run_counting(options, async move {
+                let _ = stop_rx.await;
+            });
+            tokio::pin!(term);
+            let mut stop_tx = Some(stop_tx);
+            let result = loop {
+                tokio::select! {
+                    r = &mut term => break r,
+                    _ = &mut shutdown, if stop_tx.is_some() => {
+                        if let Some(tx) = stop_tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+            };
+            match result {
+                (n, Ok(())) => return total + n,
+                (n, Err(e)) => {
+                    total += n;
+                    if stop_tx.is_none() {
+                        return total;
+                    }
+                    if n > 0 || started.elapsed() > options.restart_max {
+                        backoff = options.restart_min;
+                    }
+                    if let ProjectionError::Deposed { .. } = &e {
+                        tracing::warn!(projection = name, error = %e, "deposed; standing by");
+                        continue;
+                    }
+                    tracing::error!(projection = name, error = %e, retry_in_ms = backoff.as_millis() as u64,
+                        "projection term failed; starting again");
+                    tokio::select! {
+                        _ = &mut shutdown => return total,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(options.restart_max);
+                }
+            }
+        }
+    }
+
+    /// One term: stand by for the lease, lead until `shutdown` (or, with
+    /// `stop_when_idle`, until caught up). Returns the number of events applied.
     pub async fn run(
         &self,
         options: &RunOptions,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<u64, ProjectionError> {
+        let (n, r) = self.run_counting(options, shutdown).await;
+        r.map(|()| n)
+    }
+
+    async fn run_counting(
+        &self,
+        options: &RunOptions,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> (u64, Result<(), ProjectionError>) {
+        let name = self.projection.name();
+        let db = |what| move |source| ProjectionError::Db { projection: name, what, source };
+        tokio::pin!(shutdown);
+        let mut conn = match self.connect().await.map_err(db("connecting")) {
+            Ok(c) => c,
+            Err(e) => return (0, Err(e)),
+        };
+        let lease_for = options.lease();
+        // Standing by until the lease is ours. The liveness lock, once held,
+        // stays with this connection for the whole term.
+        let mut live = false;
+        let lease = loop {
+            if !live {
+                match sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+                    .bind(lock_key("leader", name))
+                    .fetch_one(&mut conn)
+                    .await
+                {
+                    Ok(got) => live = got,
+                    Err(e) => return (0, Err(db("taking the liveness lock")(e))),
+                }
+            }
+            match Lease::try_acquire(&mut conn, name, self.instance, lease_for, live).await {
+                Ok(Some(l)) => break l,
+                Ok(None) => {}
+                Err(e) => return (0, Err(db("asking for the lease")(e))),
+            }
+            tracing::debug!(projection = name, "another instance is active; standing by");
+            tokio::select! {
+                _ = &mut shutdown => return (0, Ok(())),
+                _ = tokio::time::sleep(options.standby_poll) => {}
+            }
+        };
+        tracing::info!(projection = name, epoch = lease.epoch, "active");
+        let mut applied_total = 0u64;
+        let mut lease = lease;
+        let result = self.lead(options, &mut conn, &mut lease, &mut shutdown, &mut applied_total).await;
+        // Hand over at once (best effort: otherwise the lease expires, or the
+        // closed connection frees the liveness lock).
+        let _ = lease.release(&mut conn, name).await;
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock_key("leader", name)).execute(&mut conn).await;
+        let _ = conn.close().await;
+        (applied_total, result)
+    }
+
+    async fn lead(
+        &self,
+        options: &RunOptions,
+        conn: &mut PgConnection,
+        lease: &mut Lease,
+        shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+        applied_total: &mut u64,
+    ) -> Result<(), ProjectionError> {
         let name = self.projection.name();
         let db = |what| move |source| ProjectionError::Db { projection: name, what, source };
         let nats = |what: &'static str| {
             move |e: BoxError| ProjectionError::Nats { projection: name, what: what.to_owned(), source: e }
         };
-        tokio::pin!(shutdown);
-
-        // Leadership: a session-level advisory lock on a connection we keep.
-        let mut leader = self.pool.acquire().await.map_err(db("connecting"))?.detach();
-        loop {
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(lock_key("leader", name))
-                .fetch_one(&mut leader)
-                .await
-                .map_err(db("taking the leader lock"))?;
-            if got {
-                break;
+        // Pulls wait at most this long; the lease must outlast them.
+        let pull_window = options.idle_wait + Duration::from_millis(500);
+        let keep_lease = async |lease: &mut Lease, conn: &mut PgConnection| -> Result<(), ProjectionError> {
+            if lease.may_pull(pull_window) && !lease.wants_renewal() {
+                return Ok(());
             }
-            tracing::info!(projection = name, "another instance is active; standing by");
-            tokio::select! {
-                _ = &mut shutdown => return Ok(0),
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            if lease.renew(conn, name).await.map_err(db("renewing the lease"))? && lease.may_pull(pull_window) {
+                Ok(())
+            } else {
+                Err(ProjectionError::Deposed { projection: name, epoch: lease.epoch })
             }
-        }
-        tracing::info!(projection = name, "active");
+        };
 
         self.line_up_consumer().await?;
-        let consumer = self.consumer().await?;
-        let mut applied_total = 0u64;
+        let mut consumer = self.consumer().await?;
+        // Every delivery of the consumer must come to this leader, in order:
+        // a gap in the delivery sequence means another puller (a deposed
+        // leader that had not noticed yet) was handed messages this one never
+        // saw, and acking past them would skip them for good.
+        let mut deliveries = Deliveries::of(&mut consumer, name).await?;
         // The next batch is fetched and decoded while the current one is written.
         let mut prefetch: Option<AbortOnDrop<Result<Fetched, ProjectionError>>> = None;
         loop {
             let mut got = match prefetch.take() {
                 Some(mut h) => (&mut h.0).await.map_err(|e| nats("prefetching")(Box::new(e)))??,
-                None => fetch_decoded(&consumer, &self.ns, name, options.batch_size, None).await?,
+                None => {
+                    keep_lease(lease, conn).await?;
+                    fetch_decoded(&consumer, &self.ns, name, options.batch_size, None).await?
+                }
             };
-            if got.events.is_empty() && options.stop_when_idle {
+            if got.is_empty() && options.stop_when_idle {
                 let mut c = consumer.clone();
                 let info = c.info().await.map_err(|e| nats("reading consumer info")(Box::new(e)))?;
                 if info.num_pending == 0 && info.num_ack_pending == 0 {
-                    break;
+                    return Ok(());
                 }
             }
-            if got.events.is_empty() {
+            if got.is_empty() {
                 // Nothing there: wait for one message (up to `idle_wait`), then take what followed it.
+                keep_lease(lease, conn).await?;
                 tokio::select! {
-                    _ = &mut shutdown => break,
+                    _ = &mut *shutdown => return Ok(()),
                     g = fetch_decoded(&consumer, &self.ns, name, 1, Some(options.idle_wait)) => got = g?,
                 }
-                if got.events.is_empty() {
+                if got.is_empty() {
                     continue;
                 }
+                keep_lease(lease, conn).await?;
                 got.extend(fetch_decoded(&consumer, &self.ns, name, options.batch_size.saturating_sub(1), None).await?);
             }
+            if let Err(gap) = deliveries.accept(&got.msgs) {
+                tracing::warn!(
+                    projection = name,
+                    expected = gap.expected,
+                    got = gap.got,
+                    "another puller took deliveries of this consumer; discarding the batch and starting over from the checkpoint"
+                );
+                drop(got);
+                self.line_up_consumer_anew().await?;
+                consumer = self.consumer().await?;
+                deliveries = Deliveries::of(&mut consumer, name).await?;
+                continue;
+            }
+            keep_lease(lease, conn).await?;
             let (c, ns, size) = (consumer.clone(), self.ns.clone(), options.batch_size);
             prefetch = Some(AbortOnDrop(tokio::spawn(async move { fetch_decoded(&c, &ns, name, size, None).await })));
 
-            let t_apply = std::time::Instant::now();
-            // On the leader connection: if it was lost, so was the lock, and
-            // the batch fails instead of racing a standby that took over.
-            let mut tx = leader.begin().await.map_err(db("beginning a transaction"))?;
-            let applied = apply_batch(&mut tx, self.projection.as_ref(), &got.events, Target::Live).await?;
-            let t_commit = std::time::Instant::now();
+            let t_apply = Instant::now();
+            let mut tx = Connection::begin(&mut *conn).await.map_err(db("beginning a transaction"))?;
+            let done = apply_batch(
+                &mut tx,
+                self.projection.as_ref(),
+                &got.events,
+                &got.unreadable,
+                Target::Live,
+                Some(lease.fence()),
+            )
+            .await?;
+            let t_commit = Instant::now();
             tx.commit().await.map_err(db("committing"))?;
-            applied_total += applied as u64;
+            lease.extended_by_commit(t_apply);
+            *applied_total += done.applied as u64;
             // Ack policy "all": acking the last message acks the batch.
             if let Some(last) = got.msgs.last() {
                 last.ack().await.map_err(nats("acking"))?;
             }
             tracing::debug!(
                 projection = name,
-                applied,
+                applied = done.applied,
+                parked = done.parked,
                 batch = got.msgs.len(),
                 fetch_us = got.fetch_us,
                 decode_us = got.decode_us,
@@ -334,13 +598,47 @@ impl Projector {
                 "batch applied"
             );
         }
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock_key("leader", name)).execute(&mut leader).await;
-        let _ = leader.close().await;
-        Ok(applied_total)
     }
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The consumer's delivery sequence as this leader has seen it.
+struct Deliveries {
+    next: u64,
+}
+
+/// A delivery that was not the next one.
+struct Gap {
+    expected: u64,
+    got: u64,
+}
+
+impl Deliveries {
+    /// Starts after the consumer's last delivery.
+    async fn of(consumer: &mut PullConsumer, name: &'static str) -> Result<Self, ProjectionError> {
+        let info = consumer.info().await.map_err(|e| ProjectionError::Nats {
+            projection: name,
+            what: "reading consumer info".into(),
+            source: Box::new(e),
+        })?;
+        Ok(Self { next: info.delivered.consumer_sequence + 1 })
+    }
+
+    /// Takes a batch's messages if each is the next delivery.
+    fn accept(&mut self, msgs: &[jetstream::Message]) -> Result<(), Gap> {
+        let mut next = self.next;
+        for m in msgs {
+            let got = m.info().map(|i| i.consumer_sequence).unwrap_or(0);
+            if got != next {
+                return Err(Gap { expected: next, got });
+            }
+            next += 1;
+        }
+        self.next = next;
+        Ok(())
+    }
+}
 
 /// JetStream's "consumer not found".
 fn is_not_found(e: &jetstream::stream::ConsumerError) -> bool {
@@ -362,21 +660,27 @@ impl<T> Drop for AbortOnDrop<T> {
 struct Fetched {
     msgs: Vec<jetstream::Message>,
     events: Vec<RecordedEvent>,
+    unreadable: Vec<Unreadable>,
     fetch_us: u64,
     decode_us: u64,
 }
 
 impl Fetched {
+    fn is_empty(&self) -> bool {
+        self.msgs.is_empty()
+    }
+
     fn extend(&mut self, more: Fetched) {
         self.msgs.extend(more.msgs);
         self.events.extend(more.events);
+        self.unreadable.extend(more.unreadable);
         self.fetch_us += more.fetch_us;
         self.decode_us += more.decode_us;
     }
 }
 
-/// Fetches a batch (see [`fetch`]) and decodes it. An event that cannot be
-/// read is a bug upstream: the projection stops loudly rather than skip it.
+/// Fetches a batch (see [`fetch`]) and decodes it. A message whose envelope
+/// cannot be read is kept aside, to be parked with the batch.
 async fn fetch_decoded(
     consumer: &PullConsumer,
     ns: &Namespace,
@@ -384,25 +688,33 @@ async fn fetch_decoded(
     max: usize,
     wait: Option<Duration>,
 ) -> Result<Fetched, ProjectionError> {
-    let t = std::time::Instant::now();
+    let t = Instant::now();
     let msgs = fetch(consumer, max, wait).await.map_err(|e| ProjectionError::Nats {
         projection: name,
         what: "fetching".into(),
         source: e,
     })?;
-    let fetched = std::time::Instant::now();
+    let fetched = Instant::now();
     let mut events = Vec::with_capacity(msgs.len());
+    let mut unreadable = Vec::new();
     for m in &msgs {
-        let e = RecordedEvent::from_jetstream(ns, m).map_err(|e| ProjectionError::Poison {
-            projection: name,
-            seq: m.info().map(|i| i.stream_sequence).unwrap_or(0),
-            reason: e.to_string(),
-        })?;
-        events.push(e);
+        match RecordedEvent::from_jetstream(ns, m) {
+            Ok(e) => events.push(e),
+            Err(e) => match m.info() {
+                Ok(info) => unreadable.push(Unreadable {
+                    seq: info.stream_sequence,
+                    subject: m.subject.to_string(),
+                    reason: e.to_string(),
+                }),
+                // Without a sequence it cannot be placed, nor parked.
+                Err(_) => return Err(ProjectionError::Poison { projection: name, seq: 0, reason: e.to_string() }),
+            },
+        }
     }
     Ok(Fetched {
         msgs,
         events,
+        unreadable,
         fetch_us: (fetched - t).as_micros() as u64,
         decode_us: fetched.elapsed().as_micros() as u64,
     })
@@ -479,7 +791,7 @@ mod tests {
             let apply = async |conn: &mut PgConnection, seqs: &[u64]| {
                 let events: Vec<_> = seqs.iter().map(|s| event(*s)).collect();
                 let mut tx = conn.begin().await.unwrap();
-                let n = apply_batch(&mut tx, &Activity, &events, Target::Live).await.unwrap();
+                let n = apply_batch(&mut tx, &Activity, &events, &[], Target::Live, None).await.unwrap().applied;
                 tx.commit().await.unwrap();
                 n
             };
@@ -493,7 +805,7 @@ mod tests {
                 .unwrap();
             assert_eq!(rows, vec![1, 2, 3, 4, 5]);
             let mut tx = conn.begin().await.unwrap();
-            set_checkpoint(&mut tx, "activity", 3).await.unwrap();
+            set_checkpoint(&mut tx, "activity", 3, 0).await.unwrap();
             let cp = checkpoint_for_update(&mut tx, "activity").await.unwrap();
             assert_eq!(cp, 5, "the checkpoint never moves back");
         })

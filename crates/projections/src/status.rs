@@ -17,6 +17,8 @@ pub struct ProjectionStatus {
     pub lag_seq: u64,
     /// Events of this projection's subjects not yet applied (from the consumer).
     pub pending_events: Option<u64>,
+    /// Events this projection could not apply and set aside (`pod projections parked`).
+    pub parked: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,7 @@ pub async fn status(
         .map_err(|e| StatusError::Nats { stream: stream_name.clone(), source: Box::new(e) })?
         .state
         .last_sequence;
+    let parked = crate::parked::counts(pool).await?;
     let mut out = Vec::new();
     for p in projections {
         let row: Option<(i64, i32)> =
@@ -65,6 +68,7 @@ pub async fn status(
             stream_last_seq: last,
             lag_seq: last.saturating_sub(cp as u64),
             pending_events: pending,
+            parked: parked.iter().find(|(n, _)| n == p.name()).map_or(0, |(_, c)| *c as u64),
         });
     }
     Ok(out)

@@ -40,6 +40,26 @@ pub enum ApplyError {
     Json(#[from] serde_json::Error),
 }
 
+impl ApplyError {
+    /// Whether this event's own data is what cannot be applied (so applying
+    /// it again would fail the same way): a payload that does not decode, an
+    /// id that is not one, or PostgreSQL refusing the data (SQLSTATE class 22,
+    /// data exception, e.g. a NUL in text; class 23, a violated constraint).
+    /// Anything else (a lost connection, a serialization failure, a lock
+    /// timeout, a missing column) is about the system, not the event.
+    pub fn is_deterministic(&self) -> bool {
+        match self {
+            ApplyError::Decode { .. } | ApplyError::BadId { .. } | ApplyError::Json(_) => true,
+            ApplyError::Db(e) => is_data_error(e),
+        }
+    }
+}
+
+/// PostgreSQL refused the data itself (SQLSTATE classes 22 and 23).
+pub(crate) fn is_data_error(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c.starts_with("22") || c.starts_with("23"))
+}
+
 pub(crate) fn decode<E: pod_events::EventCodec>(e: &RecordedEvent) -> Result<E, ApplyError> {
     e.to_domain().map_err(|source| ApplyError::Decode { seq: e.stream_seq, event_type: e.event_type.clone(), source })
 }
