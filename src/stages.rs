@@ -325,8 +325,11 @@ pub async fn trends(s: &Settings, command: TrendsCommand) -> anyhow::Result<()> 
                         .unwrap_or_else(|| "import".into())
                 }
             });
-            let records =
-                parse(format, &bytes, &name, chrono::Utc::now()).with_context(|| format!("reading {source}"))?;
+            // The name, given or derived from the file or URL, is the observations' source.
+            let name = pod_events::domain::text::SourceName::parse_as("--name", &name)
+                .map_err(|e| anyhow::anyhow!("{e} (name the source with --name)"))?;
+            let records = parse(format, &bytes, name.as_str(), chrono::Utc::now())
+                .with_context(|| format!("reading {source}"))?;
             let client = nats(s).await?;
             let pipeline = pod_workers::pipeline::Pipeline::open(client, &namespace(s)?).await?;
             // The same content imported again is the same batch: stored once

@@ -20,6 +20,24 @@
     toast(message);
   });
 
+  // Every command carries an Idempotency-Key, so a double click (or a
+  // request the browser sends again) is one command. The key stays with the
+  // element until the server has answered; the next action gets a new one.
+  function newKey() {
+    if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.verb === "get") { return; }
+    var elt = e.detail.elt;
+    if (!elt.dataset.idempotencyKey) { elt.dataset.idempotencyKey = newKey(); }
+    e.detail.headers["Idempotency-Key"] = elt.dataset.idempotencyKey;
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var xhr = e.detail.xhr, elt = e.detail.elt;
+    if (elt && xhr && xhr.status > 0) { delete elt.dataset.idempotencyKey; }
+  });
+
   // Time series: data-series='[[unix…],[a…],[b…]]', data-labels='["a","b"]'.
   function charts(root) {
     if (!window.uPlot) { return; }

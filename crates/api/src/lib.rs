@@ -11,7 +11,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod problem;
 pub mod quotas;
-mod routes;
+pub(crate) mod routes;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -73,6 +73,8 @@ pub struct AppState {
     pub providers: Arc<Vec<auth::oidc::Provider>>,
     /// Where people reach this server (for the providers' redirect URIs).
     pub public_url: String,
+    /// Live feeds open per caller, and how often each checks its caller still may watch.
+    pub feeds: routes::feed::FeedLimits,
 }
 
 impl AppState {
@@ -104,7 +106,16 @@ impl AppState {
             home_tenant: "demo".into(),
             providers: Arc::new(Vec::new()),
             public_url: "http://127.0.0.1:8080".into(),
+            feeds: routes::feed::FeedLimits::default(),
         })
+    }
+
+    /// How many live feeds one caller may hold open, and how often a feed
+    /// checks that its caller still may watch (a revoked token, an ended
+    /// session or a lost membership closes it).
+    pub fn with_feed_limits(mut self, per_caller: usize, recheck: Duration) -> Self {
+        self.feeds = routes::feed::FeedLimits::new(per_caller, recheck);
+        self
     }
 
     /// How browser sessions are kept (Secure cookies for HTTPS sites).
@@ -158,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(axum::middleware::from_fn(problem::api_errors_are_problems))
         .with_state(state)
 }
 
@@ -165,15 +177,28 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when NATS is connected and Postgres answers with every migration applied.
+/// Ready when NATS is connected and Postgres answers with every migration
+/// applied. Parked events do not make it unready (the read models are
+/// serving); they are reported under `degraded`.
 async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let nats_ok = s.nats.connection_state() == async_nats::connection::State::Connected;
     let applied: Result<i64, _> =
         sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&s.pool).await;
     let expected = pod_projections::db::MIGRATOR.iter().count() as i64;
     let db_ok = matches!(applied, Ok(n) if n >= expected);
+    let parked: serde_json::Map<String, serde_json::Value> = if db_ok {
+        pod_projections::parked::counts(&s.pool)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(p, n)| (p, json!(n)))
+            .collect()
+    } else {
+        Default::default()
+    };
+    let degraded = if parked.is_empty() { json!(null) } else { json!({"parked_events": parked}) };
     let status = if nats_ok && db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"nats": nats_ok, "postgres": db_ok, "migrations_expected": expected})))
+    (status, Json(json!({"nats": nats_ok, "postgres": db_ok, "migrations_expected": expected, "degraded": degraded})))
 }
 
 pub async fn serve(

@@ -34,6 +34,10 @@ impl PageQuery {
         let Some(c) = &self.cursor else { return Ok(None) };
         let bad = || Problem::bad_request("cursor", "not a cursor this API gave out");
         let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+        // The cursors this API gives out hold printable text (a NUL would reach PostgreSQL).
+        if !std::str::from_utf8(&bytes).is_ok_and(|t| !t.contains("\\u0000") && !t.chars().any(char::is_control)) {
+            return Err(bad());
+        }
         serde_json::from_slice(&bytes).map(Some).map_err(|_| bad())
     }
 }

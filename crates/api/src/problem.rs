@@ -87,9 +87,58 @@ impl IntoResponse for Problem {
     }
 }
 
+/// Free text that breaks its field's rules: 422 naming the field.
+impl From<pod_events::domain::text::FreeTextError> for Problem {
+    fn from(e: pod_events::domain::text::FreeTextError) -> Self {
+        Problem::invalid(vec![FieldError { field: e.field().to_owned(), message: e.to_string() }])
+    }
+}
+
+/// Every error the API answers is a problem, whoever wrote it: a layer
+/// (413 from the body limit, 408 from the timeout) or axum's own extractors
+/// (a path that is not UTF-8, a body that is not JSON) answer in plain text,
+/// which this turns into `application/problem+json` with the same status and
+/// their text as the detail. Pages outside `/api/` keep their HTML.
+pub async fn api_errors_are_problems(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !api || is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let detail = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        t => t.to_owned(),
+    };
+    let mut out = Problem::new(status, detail).into_response();
+    // What tells a client how to go on stays.
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
 impl From<sqlx::Error> for Problem {
     fn from(e: sqlx::Error) -> Self {
-        Problem::internal(e)
+        // PostgreSQL refusing a value the request carried (SQLSTATE class 22:
+        // a date out of its range, a NUL in text) is the request's fault;
+        // anything else is ours.
+        match e.as_database_error().and_then(|d| d.code()) {
+            Some(code) if code.starts_with("22") => {
+                tracing::info!(error = %e, "a request's value was refused by the database");
+                Problem::new(StatusCode::BAD_REQUEST, "a value in the request is out of range or not text")
+            }
+            _ => Problem::internal(e),
+        }
     }
 }
 

@@ -104,10 +104,16 @@ pub async fn lookup(pool: &PgPool, secret: &str) -> Result<Option<Invitation>, s
     }))
 }
 
+/// What an invitation's form says when what was entered does not do: the
+/// same words whether or not an account exists for the email, so the page
+/// does not tell.
+pub const ACCEPT_REFUSED: &str = "Enter your name and a password of at least 8 characters, or, if you already have an account with this email, that account's password.";
+
 /// Accepts an invitation: a new person with `display_name` and `password`,
 /// or an existing one whose `password` matches. Works once.
 pub async fn accept(pool: &PgPool, secret: &str, display_name: &str, password: &str) -> Result<User, AccountError> {
     let gone = || invalid("invitation", "this invitation has expired or was already used; ask for a new one");
+    let refused = || invalid("password", ACCEPT_REFUSED);
     let found = lookup(pool, secret).await?.ok_or_else(gone)?;
     let existing: Option<(Uuid, String, Option<String>)> =
         sqlx::query_as("SELECT user_id, display_name, password_hash FROM users WHERE email = $1")
@@ -122,13 +128,13 @@ pub async fn accept(pool: &PgPool, secret: &str, display_name: &str, password: &
                 None => false,
             };
             if !ok {
-                return Err(invalid("password", "that is not the password of this account"));
+                return Err(refused());
             }
             None
         }
         None => {
-            let name = check_name(display_name)?;
-            check_password(password)?;
+            let name = check_name(display_name).map_err(|_| refused())?;
+            check_password(password).map_err(|_| refused())?;
             Some((name, hash_password(password).await?))
         }
     };

@@ -88,6 +88,44 @@ impl Caller {
         }
     }
 
+    /// The caller's tenant as the domain's type (stored tenants are valid ids;
+    /// one that is not is our failure).
+    pub fn tenant_id(&self) -> Result<pod_events::TenantId, Problem> {
+        pod_events::TenantId::parse(self.tenant.clone()).map_err(Problem::internal)
+    }
+
+    /// Whether this caller may still act as it did when it was let in: the
+    /// token not revoked; the person's session unexpired and their
+    /// membership of the tenant kept. For long-lived connections (feeds).
+    pub async fn still_allowed(&self, pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
+        match &self.principal {
+            Principal::Token { token_id } => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE token_id = $1 AND tenant = $2 AND revoked_at IS NULL)",
+            )
+            .bind(token_id)
+            .bind(&self.tenant)
+            .fetch_one(pool)
+            .await,
+            Principal::Person { user_id, csrf, .. } => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM sessions s JOIN memberships m ON m.user_id = s.user_id AND m.tenant = $2
+                                    WHERE s.user_id = $1 AND s.csrf_token = $3 AND s.expires_at > now())",
+            )
+            .bind(user_id)
+            .bind(&self.tenant)
+            .bind(csrf)
+            .fetch_one(pool)
+            .await,
+        }
+    }
+
+    /// Who this caller is, as one key (a token, or a person).
+    pub fn key(&self) -> String {
+        match &self.principal {
+            Principal::Token { token_id } => format!("token:{token_id}"),
+            Principal::Person { user_id, .. } => format!("user:{user_id}"),
+        }
+    }
+
     /// The person calling, if a person is (not a token).
     pub fn user_id(&self) -> Option<uuid::Uuid> {
         match &self.principal {
@@ -139,6 +177,7 @@ pub(crate) fn random_secret() -> String {
 pub async fn create_tenant(pool: &PgPool, tenant: &str, name: &str) -> Result<(), AccountError> {
     pod_events::TenantId::parse(tenant)
         .map_err(|e| AccountError::Invalid { field: "tenant", reason: e.to_string() })?;
+    let name = people::check_display_name("name", name)?;
     sqlx::query("INSERT INTO tenants (tenant, name) VALUES ($1, $2) ON CONFLICT (tenant) DO NOTHING")
         .bind(tenant)
         .bind(name)

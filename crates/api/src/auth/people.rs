@@ -5,6 +5,7 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use pod_events::domain::text::DisplayName;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -39,9 +40,11 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> AccountError {
 /// A login name: trimmed, lower-cased, one `@` with text either side.
 pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     let email = raw.trim().to_lowercase();
+    // No spaces or controls: an address goes into e-mail headers and logs.
+    let plain = email.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '\u{FFFD}' && !is_bidi(c));
     match email.split_once('@') {
         Some((local, domain))
-            if !local.is_empty() && !domain.is_empty() && !domain.contains('@') && email.len() <= 254 =>
+            if plain && !local.is_empty() && !domain.is_empty() && !domain.contains('@') && email.len() <= 254 =>
         {
             Ok(email)
         }
@@ -60,12 +63,18 @@ pub(crate) fn check_password(password: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
+/// Bidirectional controls (the Bidi_Control property).
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A person's, a shop's or a token's name (see [`DisplayName`]), reported under `field`.
+pub fn check_display_name(field: &'static str, name: &str) -> Result<String, AccountError> {
+    DisplayName::parse_as(field, name).map(DisplayName::into_string).map_err(|e| invalid(field, e.to_string()))
+}
+
 pub(crate) fn check_name(name: &str) -> Result<String, AccountError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(invalid("display_name", "must be 1–100 characters"));
-    }
-    Ok(name.to_owned())
+    check_display_name("display_name", name)
 }
 
 /// Password hashes at once, process-wide: each takes ~19 MiB and a core
@@ -201,10 +210,7 @@ pub async fn add_member(pool: &PgPool, email: &str, tenant: &str, role: Role) ->
 /// account (two browsers racing for it: one wins, the other is refused).
 pub async fn create_owner(pool: &PgPool, first: &FirstRun) -> Result<User, AccountError> {
     pod_events::TenantId::parse(first.tenant.as_str()).map_err(|e| invalid("tenant", e.to_string()))?;
-    let shop_name = first.shop_name.trim();
-    if shop_name.is_empty() || shop_name.chars().count() > 100 {
-        return Err(invalid("shop_name", "must be 1–100 characters"));
-    }
+    let shop_name = check_display_name("shop_name", &first.shop_name)?;
     let email = normalize_email(&first.email)?;
     let display_name = check_name(&first.display_name)?;
     check_password(&first.password)?;
@@ -217,7 +223,7 @@ pub async fn create_owner(pool: &PgPool, first: &FirstRun) -> Result<User, Accou
     }
     sqlx::query("INSERT INTO tenants (tenant, name) VALUES ($1, $2) ON CONFLICT (tenant) DO NOTHING")
         .bind(&first.tenant)
-        .bind(shop_name)
+        .bind(&shop_name)
         .execute(&mut *tx)
         .await?;
     let user_id = insert_user(&mut tx, &email, &display_name, &hash).await?;

@@ -8,6 +8,7 @@ use super::{AccountError, Caller, Principal, Role, random_secret, same_bytes, sh
 
 /// Issues a token; returns it in full (the only time it is seen).
 pub async fn issue_token(pool: &PgPool, tenant: &str, name: &str, role: Role) -> Result<String, AccountError> {
+    let name = super::people::check_display_name("name", name)?;
     let exists: Option<String> =
         sqlx::query_scalar("SELECT tenant FROM tenants WHERE tenant = $1").bind(tenant).fetch_optional(pool).await?;
     if exists.is_none() {

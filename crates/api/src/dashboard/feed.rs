@@ -117,6 +117,7 @@ pub async fn stream(
         let html = describe(&event_type, &aggregate_type, &id, &payload).render().ok();
         async move { html.map(|h| Ok(Event::default().data(h.replace('\n', " ")))) }
     });
+    let events = crate::routes::feed::watched(&s, session.caller(), Box::pin(events))?;
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

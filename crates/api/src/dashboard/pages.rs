@@ -425,12 +425,15 @@ struct OperationsPage {
     sources: Vec<operations::SourceRefresh>,
     costs: Vec<operations::MonthCost>,
     letters: Vec<pod_events::store::dead_letters::DeadLetter>,
+    parked: Vec<pod_projections::parked::ParkedEvent>,
 }
 
 pub async fn operations(Person(session): Person, State(s): State<AppState>) -> Result<Response, PageError> {
     let caller = session.caller();
     let sources = operations::sources(caller.clone(), State(s.clone())).await?.0;
     let costs = operations::costs(caller.clone(), State(s.clone())).await?.0;
+    let parked = pod_projections::parked::list(&s.pool, None, Some(caller.tenant.as_str()), 100).await?;
     let letters = dead_letters::list(caller, State(s.clone())).await?.0;
-    Ok(render(&OperationsPage { shell: Shell::load(&s, &session, "operations").await?, sources, costs, letters }))
+    let shell = Shell::load(&s, &session, "operations").await?;
+    Ok(render(&OperationsPage { shell, sources, costs, letters, parked }))
 }

@@ -9,6 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum_extra::extract::Form;
 use pod_events::domain::idea::IdeaCommand;
+use pod_events::domain::text::RejectReason;
 
 use super::pages::{Check, Hit, checks_of, hits_of};
 use super::render;
@@ -28,7 +29,16 @@ struct Outcome {
 pub(crate) fn outcome(result: Result<String, Problem>) -> Response {
     match result {
         Ok(message) => render(&Outcome { ok: true, message }),
-        Err(p) => render(&Outcome { ok: false, message: p.details().detail.clone() }),
+        Err(p) => {
+            // A field's own message says what to fix; the detail only names the fields.
+            let d = p.details();
+            let message = if d.errors.is_empty() {
+                d.detail.clone()
+            } else {
+                d.errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ")
+            };
+            render(&Outcome { ok: false, message })
+        }
     }
 }
 
@@ -56,8 +66,11 @@ pub async fn reject_idea(
     headers: HeaderMap,
     Form(r): Form<Reason>,
 ) -> Response {
-    let reason = r.reason.trim();
-    let reason = if reason.is_empty() { "rejected on review".to_owned() } else { reason.chars().take(500).collect() };
+    let reason = if r.reason.trim().is_empty() { "rejected on review" } else { r.reason.as_str() };
+    let reason = match RejectReason::parse(reason) {
+        Ok(r) => r,
+        Err(e) => return outcome(Err(e.into())),
+    };
     let by = caller.actor();
     let done = ideas::decide(caller, s, id, headers, IdeaCommand::Reject { by, reason }).await;
     outcome(done.map(|_| "Rejected.".to_owned()))
@@ -307,7 +320,8 @@ pub async fn save_listing(
     let Some((revision, text_revision)) = revision else {
         return Ok(render(&check));
     };
-    let meta = crate::routes::command_meta(&headers)?;
+    let meta =
+        crate::routes::command_meta(&s, &caller.tenant, "listings/edit", now.listing_id, &headers, &form).await?;
     let recorded = match listings::made_on(text_revision, form.expected_revisions) {
         Ok(made_on) => listings::record_revision(&s, &caller, now.listing_id, revision, Some(made_on), &meta).await,
         Err(p) => Err(p),

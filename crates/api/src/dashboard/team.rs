@@ -118,7 +118,6 @@ struct InvitePage {
     shop_name: String,
     email: String,
     role: String,
-    existing: bool,
     name: String,
     error: Option<String>,
 }
@@ -129,7 +128,6 @@ pub async fn invitation_page(State(s): State<AppState>, Path(secret): Path<Strin
             shop_name: i.shop_name,
             email: i.email,
             role: i.role.as_str().into(),
-            existing: i.existing,
             ..Default::default()
         }),
         None => gone(),
@@ -152,18 +150,36 @@ pub struct AcceptForm {
     password: String,
 }
 
-/// Accepting: the person joins the shop and is signed in there.
+/// Accepting: the person joins the shop and is signed in there. Throttled
+/// like signing in (a password is checked), per email and per address.
 pub async fn accept(
     State(s): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Path(secret): Path<String>,
     headers: HeaderMap,
     jar: CookieJar,
     Form(f): Form<AcceptForm>,
 ) -> Result<Response, PageError> {
+    use crate::auth::throttle::{Limited, client_address};
     check_origin(&headers)?;
     let Some(found) = invitations::lookup(&s.pool, &secret).await? else {
         return Ok(gone());
     };
+    let address = client_address(peer.map(|p| p.0.0), &headers, s.trusted_proxies);
+    if let Err(limited) = s.login_throttle.allows(address, &found.email) {
+        let why = match limited {
+            Limited::Email => "Too many attempts for this invitation; wait a minute and try again.",
+            Limited::Address => "Too many attempts from this address; wait a minute and try again.",
+        };
+        let page = InvitePage {
+            shop_name: found.shop_name,
+            email: found.email,
+            role: found.role.as_str().into(),
+            name: f.name,
+            error: Some(why.into()),
+        };
+        return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response());
+    }
     match invitations::accept(&s.pool, &secret, &f.name, &f.password).await {
         Ok(user) => {
             let secret = sessions::start(&s.pool, &s.sessions, user.user_id, &found.tenant).await?;
@@ -175,7 +191,6 @@ pub async fn accept(
                 shop_name: found.shop_name,
                 email: found.email,
                 role: found.role.as_str().into(),
-                existing: found.existing,
                 name: f.name,
                 error: Some(reason),
             };

@@ -23,6 +23,16 @@ pub struct Period {
 /// The period asked for: 30 days to now by default, at most two years, and
 /// its bucket as an interval `date_bin` takes.
 pub(crate) fn period(p: &Period, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>, &'static str), Problem> {
+    // Within years PostgreSQL and people mean: 1970 to a century ahead.
+    let earliest = DateTime::<Utc>::UNIX_EPOCH;
+    let latest = now + Duration::days(36_525);
+    for (field, at) in [("from", p.from), ("to", p.to)] {
+        if let Some(at) = at
+            && !(earliest..=latest).contains(&at)
+        {
+            return Err(Problem::bad_request(field, format!("must be between {earliest} and {latest}")));
+        }
+    }
     let to = p.to.unwrap_or(now);
     let from = p.from.unwrap_or(to - Duration::days(30));
     if from >= to {
@@ -260,6 +270,10 @@ pub async fn runs(
     security(("token" = []), ("session" = []))
 )]
 pub async fn run(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Run>, Problem> {
+    // Run ids are correlation ids: printable, short. Anything else names no run.
+    if id.is_empty() || id.len() > 200 || id.chars().any(|c| c.is_control()) {
+        return Err(Problem::not_found("run"));
+    }
     let sql = format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE tenant = $1 AND run_id = $2");
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&caller.tenant)

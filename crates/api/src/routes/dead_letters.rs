@@ -27,8 +27,9 @@ fn store_problem(e: DeadLetterError) -> Problem {
     security(("token" = []), ("session" = []))
 )]
 pub async fn list(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<DeadLetter>>, Problem> {
-    let all = dead_letters::list(&s.nats, &s.ns, None).await.map_err(|e| store_problem(e.into()))?;
-    Ok(Json(all.into_iter().filter(|l| l.tenant == caller.tenant).collect()))
+    let tenant = caller.tenant_id()?;
+    let mine = dead_letters::list_for_tenant(&s.nats, &s.ns, &tenant).await.map_err(|e| store_problem(e.into()))?;
+    Ok(Json(mine))
 }
 
 /// Sends one back to its worker (editor role).
@@ -48,15 +49,8 @@ pub async fn retry(
 ) -> Result<(StatusCode, Json<DeadLetter>), Problem> {
     caller.require(Role::Editor)?;
     let seq: u64 = seq.parse().map_err(|_| Problem::not_found("dead letter"))?;
-    // Only a letter of the caller's tenant: look before acting.
-    let mine = dead_letters::list(&s.nats, &s.ns, None)
-        .await
-        .map_err(|e| store_problem(e.into()))?
-        .into_iter()
-        .any(|l| l.dlq_seq == seq && l.tenant == caller.tenant);
-    if !mine {
-        return Err(Problem::not_found("dead letter"));
-    }
-    let letter = dead_letters::retry(&s.nats, &s.ns, seq).await.map_err(store_problem)?;
+    // Only a letter of the caller's tenant: another's is not found.
+    let tenant = caller.tenant_id()?;
+    let letter = dead_letters::retry_for_tenant(&s.nats, &s.ns, seq, &tenant).await.map_err(store_problem)?;
     Ok((StatusCode::ACCEPTED, Json(letter)))
 }

@@ -63,7 +63,7 @@ pub async fn list(
         columns: COLUMNS,
         time: "updated_at",
         id: "design_id",
-        filters: &[("status", &f.status)],
+        filters: &[("status", &["requested", "rendered", "failed", "approved", "rejected"], &f.status)],
     };
     super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Design| (r.updated_at, r.design_id)).await
 }
@@ -210,10 +210,10 @@ pub(crate) async fn regenerate_design(
     caller.require(Role::Editor)?;
     let id = uuid_path("design", raw)?;
     let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
-    let meta = super::command_meta(headers)?;
+    let command = DesignCommand::Regenerate { by: caller.actor(), layout: wanted.layout, palette: wanted.palette };
+    let meta = super::command_meta(s, &caller.tenant, "designs/regenerate", id, headers, &command).await?;
     // Another take is another image of the plan's quota.
     let hold = crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Images, id, 1).await?;
-    let command = DesignCommand::Regenerate { by: caller.actor(), layout: wanted.layout, palette: wanted.palette };
     let outcome = s.designs.execute(&pod_events::AggregateId::new(tenant, id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;
     outcome.map(|_| id).map_err(|e| {

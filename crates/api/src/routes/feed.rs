@@ -3,7 +3,9 @@
 //! for watching, not for replay). Two transports carry the same JSON
 //! frames: Server-Sent Events (`/feed`) and a WebSocket (`/feed/ws`).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -18,6 +20,110 @@ use pod_events::envelope::{H_EVENT_TYPE, H_EVENT_VERSION};
 use crate::AppState;
 use crate::auth::{Caller, Principal};
 use crate::problem::{Problem, ProblemDetails};
+
+/// How many feeds each caller holds open, and how often a feed re-checks its caller.
+#[derive(Clone)]
+pub struct FeedLimits {
+    per_caller: usize,
+    recheck: Duration,
+    open: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Default for FeedLimits {
+    /// Five feeds per caller (a few tabs), re-checked every minute.
+    fn default() -> Self {
+        Self::new(5, Duration::from_secs(60))
+    }
+}
+
+impl FeedLimits {
+    pub fn new(per_caller: usize, recheck: Duration) -> Self {
+        Self { per_caller: per_caller.max(1), recheck, open: Arc::default() }
+    }
+
+    /// A place for one more feed of `caller`, or 429 when they hold their share.
+    fn take(&self, caller: &Caller) -> Result<FeedSlot, Problem> {
+        let key = caller.key();
+        let mut open = self.open.lock().map_err(|_| Problem::internal("feed counter poisoned"))?;
+        let n = open.entry(key.clone()).or_insert(0);
+        if *n >= self.per_caller {
+            return Err(Problem::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                format!("you already watch {} live feeds; close one first", self.per_caller),
+            ));
+        }
+        *n += 1;
+        Ok(FeedSlot { key, open: self.open.clone() })
+    }
+}
+
+/// One open feed; its place is given back when the feed ends.
+struct FeedSlot {
+    key: String,
+    open: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for FeedSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.open.lock()
+            && let Some(n) = open.get_mut(&self.key)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// A feed's watch over its caller: ticks every `recheck`; `allowed` says
+/// whether the caller may still watch (a database error closes the feed:
+/// the client reconnects and is checked afresh).
+struct Watch {
+    caller: Caller,
+    pool: sqlx::PgPool,
+    tick: tokio::time::Interval,
+    _slot: FeedSlot,
+}
+
+impl Watch {
+    fn new(caller: Caller, s: &AppState, slot: FeedSlot) -> Self {
+        let every = s.feeds.recheck;
+        let tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        Self { caller, pool: s.pool.clone(), tick, _slot: slot }
+    }
+
+    async fn allowed(&mut self) -> bool {
+        self.tick.tick().await;
+        let ok = self.caller.still_allowed(&self.pool).await.unwrap_or(false);
+        if !ok {
+            tracing::info!(caller = %self.caller.key(), "live feed closed: its caller may no longer watch");
+        }
+        ok
+    }
+}
+
+/// `stream`, counted among the caller's feeds (429 past their share) and
+/// ended once the caller may no longer watch.
+pub(crate) fn watched<S, T>(
+    s: &AppState,
+    caller: Caller,
+    stream: S,
+) -> Result<impl Stream<Item = T> + use<S, T>, Problem>
+where
+    S: Stream<Item = T> + Unpin + Send,
+{
+    let slot = s.feeds.take(&caller)?;
+    let watch = Watch::new(caller, s, slot);
+    Ok(futures::stream::unfold((stream, watch), |(mut stream, mut watch)| async move {
+        loop {
+            tokio::select! {
+                item = stream.next() => return item.map(|i| (i, (stream, watch))),
+                ok = watch.allowed() => if !ok { return None },
+            }
+        }
+    }))
+}
 
 /// `<prefix>.evt.*.<tenant>.>`: every aggregate type, one tenant.
 async fn subscribe(s: &AppState, tenant: &str) -> Result<async_nats::Subscriber, Problem> {
@@ -61,6 +167,8 @@ pub async fn sse(
         let (event_type, data) = frame(&ns, &msg);
         Ok(Event::default().event(event_type).data(data.to_string()))
     });
+    // Ends when the subscription does, or when the caller may no longer watch.
+    let events = watched(&s, caller, events)?;
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
@@ -87,12 +195,14 @@ pub async fn ws(
             return Err(Problem::forbidden("a browser's WebSocket must name its origin"));
         }
     }
+    let slot = s.feeds.take(&caller)?;
     let sub = subscribe(&s, &caller.tenant).await?;
+    let watch = Watch::new(caller, &s, slot);
     let ns = s.ns.clone();
-    Ok(upgrade.on_upgrade(move |socket| pump(socket, sub, ns)))
+    Ok(upgrade.on_upgrade(move |socket| pump(socket, sub, ns, watch)))
 }
 
-async fn pump(socket: WebSocket, mut sub: async_nats::Subscriber, ns: Namespace) {
+async fn pump(socket: WebSocket, mut sub: async_nats::Subscriber, ns: Namespace, mut watch: Watch) {
     let (mut tx, mut rx) = socket.split();
     let every = Duration::from_secs(20);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -114,6 +224,13 @@ async fn pump(socket: WebSocket, mut sub: async_nats::Subscriber, ns: Namespace)
                     break;
                 }
             }
+            ok = watch.allowed() => if !ok {
+                let _ = tx.send(Message::Close(Some(axum::extract::ws::CloseFrame {
+                    code: 1008,
+                    reason: "no longer allowed to watch this shop".into(),
+                }))).await;
+                break;
+            },
         }
     }
     let _ = sub.unsubscribe().await;

@@ -6,6 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use pod_events::domain::idea::{IdeaCommand, IdeaError};
+use pod_events::domain::text::RejectReason;
 use pod_events::{AggregateId, TenantId};
 use uuid::Uuid;
 
@@ -65,7 +66,10 @@ pub async fn list(
         columns: COLUMNS,
         time: "created_at",
         id: "idea_id",
-        filters: &[("status", &f.status), ("verdict", &f.verdict)],
+        filters: &[
+            ("status", &["generated", "screened", "approved", "rejected"], &f.status),
+            ("verdict", &["green", "amber", "red"], &f.verdict),
+        ],
     };
     super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Idea| (r.created_at, r.idea_id)).await
 }
@@ -111,7 +115,12 @@ pub(crate) async fn decide(
     // The aggregate is addressed under the caller's tenant: another tenant's
     // id names nothing here.
     let aggregate = AggregateId::new(tenant, id);
-    let outcome = match super::command_meta(&headers) {
+    let route = match &command {
+        IdeaCommand::Approve { .. } => "ideas/approve",
+        IdeaCommand::Reject { .. } => "ideas/reject",
+        _ => "ideas",
+    };
+    let outcome = match super::command_meta(&s, &caller.tenant, route, id, &headers, &command).await {
         Ok(meta) => s.ideas.execute(&aggregate, command, &meta).await.map_err(|e| {
             super::command_failed(e, "idea", |e| match e {
                 IdeaError::Unknown => Problem::not_found("idea"),
@@ -153,7 +162,7 @@ pub async fn approve(
     summary = "Reject an idea (editor)",
     request_body(content = Option<Decision>, description = "`{\"reason\": …}`, or empty"),
     params(("id" = uuid::Uuid, Path, description = "The idea's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
-    responses((status = 202, description = "Accepted; follow `Location`", body = serde_json::Value), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"), (status = 409, description = "The aggregate refused or changed meanwhile", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 202, description = "Accepted; follow `Location`", body = serde_json::Value), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"), (status = 409, description = "The aggregate refused or changed meanwhile", body = ProblemDetails, content_type = "application/problem+json"), (status = 422, description = "The reason breaks its rules (one line, at most 500 characters, no control characters)", body = ProblemDetails, content_type = "application/problem+json")),
     security(("token" = []), ("session" = []))
 )]
 pub async fn reject(
@@ -170,10 +179,7 @@ pub async fn reject(
         serde_json::from_slice(&body)
             .map_err(|e| Problem::bad_request("body", format!("expected {{\"reason\": …}}: {e}")))?
     };
-    let reason = decision.reason.unwrap_or_else(|| "rejected".into());
-    if reason.chars().count() > 500 {
-        return Err(Problem::bad_request("reason", "at most 500 characters"));
-    }
+    let reason = RejectReason::parse(decision.reason.as_deref().unwrap_or("rejected"))?;
     let by = caller.actor();
     decide(caller, s, id, headers, IdeaCommand::Reject { by, reason }).await
 }

@@ -9,6 +9,7 @@ use pod_events::domain::Actor;
 use pod_events::domain::idea::IdeaScreened;
 use pod_events::domain::listing::{ListingCommand, ListingError, ListingRevised};
 use pod_events::domain::listing_text::{MAX_TAGS, Tag, Title, parse_tags, seo_report};
+use pod_events::domain::text::Description;
 use pod_events::{AggregateId, TenantId};
 use pod_screening::{nice_class, screen_fields, verdict_of};
 use uuid::Uuid;
@@ -68,7 +69,7 @@ pub async fn list(
         columns: COLUMNS,
         time: "updated_at",
         id: "listing_id",
-        filters: &[("status", &f.status)],
+        filters: &[("status", &["draft", "approved", "queued", "published"], &f.status)],
     };
     super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Listing| (r.updated_at, r.listing_id)).await
 }
@@ -104,7 +105,6 @@ pub struct Edit {
     pub expected_revisions: Option<u32>,
 }
 
-pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 pub const MAX_PRICE_CENTS: i64 = 5_000_000;
 
 /// Checks every field and reports every error, each under its field name
@@ -135,14 +135,10 @@ pub fn validate(edit: &Edit) -> Result<(), Vec<FieldError>> {
             }
         }
     }
-    if let Some(d) = &edit.description {
-        let n = d.chars().count();
-        if n == 0 || n > MAX_DESCRIPTION_CHARS {
-            errors.push(FieldError {
-                field: "description".into(),
-                message: format!("must be 1–{MAX_DESCRIPTION_CHARS} characters"),
-            });
-        }
+    if let Some(d) = &edit.description
+        && let Err(e) = Description::parse(d)
+    {
+        errors.push(FieldError { field: "description".into(), message: e.to_string() });
     }
     if let Some(p) = edit.price_cents
         && !(1..=MAX_PRICE_CENTS).contains(&p)
@@ -181,7 +177,7 @@ pub async fn edit(
     })?;
     let made_on = made_on(current.5, edit.expected_revisions)?;
     let revision = draft_revision(&s, current, &edit, caller.actor())?;
-    let meta = super::command_meta(&headers)?;
+    let meta = super::command_meta(&s, &caller.tenant, "listings/edit", id, &headers, &edit).await?;
     record_revision(&s, &caller, id, revision, Some(made_on), &meta).await?;
     Ok(super::accepted(format!("/api/v1/listings/{id}")))
 }
@@ -320,9 +316,9 @@ pub(crate) async fn approve_listing(
     caller.require(Role::Editor)?;
     let id = uuid_path("listing", raw)?;
     let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
-    let meta = super::command_meta(headers)?;
-    let hold = crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Listings, id, 1).await?;
     let command = ListingCommand::Approve { by: caller.actor() };
+    let meta = super::command_meta(s, &caller.tenant, "listings/approve", id, headers, &command).await?;
+    let hold = crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Listings, id, 1).await?;
     let outcome = s.listings.execute(&AggregateId::new(tenant, id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;
     outcome.map(|_| id).map_err(|e| {
@@ -335,6 +331,13 @@ pub(crate) async fn approve_listing(
 
 /// Every listing of the tenant as CSV (Etsy-ready columns), for a
 /// spreadsheet or a bulk upload.
+/// A cell a spreadsheet will not run as a formula (OWASP, "CSV Injection"):
+/// text that begins with `=`, `+`, `-`, `@`, a tab or a carriage return is
+/// prefixed with an apostrophe, which spreadsheets show as text and hide.
+pub(crate) fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell }
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/listings.csv",
@@ -369,9 +372,9 @@ pub async fn csv(caller: Caller, State(s): State<AppState>) -> Result<Response, 
         w.write_record([
             l.listing_id.to_string(),
             l.status,
-            l.title,
-            l.description,
-            l.tags.join(","),
+            spreadsheet_safe(l.title),
+            spreadsheet_safe(l.description),
+            spreadsheet_safe(l.tags.join(",")),
             format!("{}.{:02}", l.price_cents / 100, l.price_cents % 100),
             l.currency,
             l.seo_score.to_string(),
@@ -442,6 +445,24 @@ pub(crate) async fn history(s: &AppState, tenant: &str, id: Uuid) -> Result<Vec<
     .bind(id)
     .fetch_all(&s.pool)
     .await?)
+}
+
+#[cfg(test)]
+mod csv_tests {
+    #[test]
+    fn cells_that_would_run_as_formulas_are_neutralised() {
+        for (cell, safe) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("Cat Mom Shirt", "Cat Mom Shirt"),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(super::spreadsheet_safe(cell.into()), safe);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -60,19 +60,64 @@ pub(crate) fn uuid_path(what: &str, raw: &str) -> Result<uuid::Uuid, crate::prob
     raw.parse().map_err(|_| crate::problem::Problem::not_found(what))
 }
 
-/// The command's metadata: its id is the `Idempotency-Key` when one is sent.
-pub(crate) fn command_meta(headers: &axum::http::HeaderMap) -> Result<pod_events::EventMeta, crate::problem::Problem> {
-    use crate::problem::Problem;
-    match headers.get("idempotency-key") {
-        None => Ok(pod_events::EventMeta::new_command()),
-        Some(v) => {
-            let key = v.to_str().map_err(|_| Problem::bad_request("Idempotency-Key", "must be visible ASCII"))?;
-            if key.is_empty() || key.len() > 200 {
-                return Err(Problem::bad_request("Idempotency-Key", "must be 1–200 characters"));
-            }
-            Ok(pod_events::EventMeta::with_command_id(key))
-        }
+/// How long an `Idempotency-Key` stays bound to its first request.
+const IDEMPOTENCY_KEY_DAYS: i32 = 7;
+
+/// The command's metadata. Without an `Idempotency-Key` the command is new.
+/// With one, its id derives from the key scoped to the tenant, the route and
+/// the resource (another shop's key, or the same key on another route, is
+/// another command), and the key is bound to the request it first came with:
+/// the same key with a different `request` is refused (422), as Stripe does.
+pub(crate) async fn command_meta(
+    s: &crate::AppState,
+    tenant: &str,
+    route: &str,
+    resource: uuid::Uuid,
+    headers: &axum::http::HeaderMap,
+    request: &(dyn std::fmt::Debug + Sync),
+) -> Result<pod_events::EventMeta, crate::problem::Problem> {
+    use crate::problem::{FieldError, Problem};
+    use sha2::Digest;
+    let Some(v) = headers.get("idempotency-key") else { return Ok(pod_events::EventMeta::new_command()) };
+    let key = v
+        .to_str()
+        .ok()
+        .filter(|k| k.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+        .ok_or_else(|| Problem::bad_request("Idempotency-Key", "must be visible ASCII"))?;
+    if key.is_empty() || key.len() > 200 {
+        return Err(Problem::bad_request("Idempotency-Key", "must be 1–200 characters"));
     }
+    let resource = resource.to_string();
+    let fingerprint = sha2::Sha256::digest(format!("{request:?}").as_bytes()).to_vec();
+    // Bound now, or already bound (to this request or another). A binding
+    // older than its lifetime is taken over.
+    let bound: Vec<u8> = sqlx::query_scalar(
+        "INSERT INTO idempotency_keys (tenant, route, resource, key, request_sha256) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant, route, resource, key) DO UPDATE
+            SET request_sha256 = CASE WHEN idempotency_keys.created_at < now() - make_interval(days => $6)
+                                      THEN excluded.request_sha256 ELSE idempotency_keys.request_sha256 END,
+                created_at = CASE WHEN idempotency_keys.created_at < now() - make_interval(days => $6)
+                                  THEN now() ELSE idempotency_keys.created_at END
+         RETURNING request_sha256",
+    )
+    .bind(tenant)
+    .bind(route)
+    .bind(&resource)
+    .bind(key)
+    .bind(&fingerprint)
+    .bind(IDEMPOTENCY_KEY_DAYS)
+    .fetch_one(&s.pool)
+    .await?;
+    if bound != fingerprint {
+        return Err(Problem::invalid(vec![FieldError {
+            field: "Idempotency-Key".into(),
+            message: "this key was used with a different request; use a new key for a new request".into(),
+        }]));
+    }
+    let scoped = format!("api/{tenant}/{route}/{resource}/{key}");
+    Ok(pod_events::EventMeta::with_command_id(
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, scoped.as_bytes()).to_string(),
+    ))
 }
 
 /// How a command that did not go through is answered: the aggregate's
@@ -157,7 +202,8 @@ pub(crate) struct Listing<'a> {
     pub columns: &'static str,
     pub time: &'static str,
     pub id: &'static str,
-    pub filters: &'a [(&'static str, &'a Option<String>)],
+    /// Column, the values it can hold, and the value asked for (if any).
+    pub filters: &'a [(&'static str, &'static [&'static str], &'a Option<String>)],
 }
 
 /// A page of a tenant's rows, newest first, after the page's cursor.
@@ -174,9 +220,20 @@ where
     let limit = page_query.limit()?;
     let after: Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> = page_query.cursor()?;
     let (at, id) = after.unwrap_or((chrono::DateTime::<chrono::Utc>::MAX_UTC, uuid::Uuid::max()));
+    // A value the column never holds is a mistake (`?status=aproved`), not an empty page.
+    for (column, allowed, value) in from.filters {
+        if let Some(v) = value
+            && !allowed.contains(&v.as_str())
+        {
+            return Err(crate::problem::Problem::bad_request(
+                column,
+                format!("{:?} is not one of {}", v.escape_debug().to_string(), allowed.join(", ")),
+            ));
+        }
+    }
     // Column names are constants of this crate; values are all bound.
     let mut sql = format!("SELECT {} FROM {} WHERE tenant = $1", from.columns, from.table);
-    for (i, (column, _)) in from.filters.iter().enumerate() {
+    for (i, (column, _, _)) in from.filters.iter().enumerate() {
         sql.push_str(&format!(" AND (${n}::text IS NULL OR {column} = ${n})", n = i + 2));
     }
     let n = from.filters.len() + 2;
@@ -188,7 +245,7 @@ where
         l = n + 2
     ));
     let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)).bind(tenant);
-    for (_, value) in from.filters {
+    for (_, _, value) in from.filters {
         q = q.bind(value.as_deref());
     }
     let rows = q.bind(at).bind(id).bind(limit + 1).fetch_all(&s.pool).await?;

@@ -65,8 +65,8 @@ pub(crate) async fn submit_listing(
         }]));
     }
     let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
-    let meta = super::command_meta(headers)?;
     let command = ListingCommand::Submit { by: caller.actor(), shop_id: submission.shop_id, dry_run };
+    let meta = super::command_meta(s, &caller.tenant, "listings/submit", id, headers, &command).await?;
     s.listings.execute(&AggregateId::new(tenant, id), command, &meta).await.map(|_| id).map_err(|e| {
         super::command_failed(e, "listing", |e| match e {
             ListingError::Unknown => Problem::not_found("listing"),

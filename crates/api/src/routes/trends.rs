@@ -189,10 +189,8 @@ pub(crate) async fn import_list(
     source: &str,
 ) -> Result<IngestReport, Problem> {
     caller.require(Role::Editor)?;
-    let source = source.trim();
-    if source.is_empty() || source.chars().count() > 100 {
-        return Err(Problem::bad_request("source", "must be 1–100 characters"));
-    }
+    let source = pod_events::domain::text::SourceName::parse(source)?;
+    let source = source.as_str();
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::invalid(vec![FieldError { field: "body".into(), message: "the list is empty".into() }]));
     }
@@ -265,10 +263,10 @@ pub(crate) async fn request_ideas(
         }]));
     }
     let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
-    let meta = super::command_meta(headers)?;
+    let command = TrendCommand::RequestIdeas { count, replacing, by: caller.actor() };
+    let meta = super::command_meta(s, &caller.tenant, "trends/ideas", trend_id, headers, &command).await?;
     let units = i64::from(count);
     let hold = crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Ideas, trend_id, units).await?;
-    let command = TrendCommand::RequestIdeas { count, replacing, by: caller.actor() };
     let outcome = s.trends.execute(&pod_events::AggregateId::new(tenant, trend_id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;
     outcome.map(drop).map_err(|e| {

@@ -192,3 +192,45 @@ async fn the_websocket_feed_carries_the_tenants_events_and_refuses_other_sites()
     }
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_ends_when_its_token_is_revoked_and_a_caller_holds_only_so_many() {
+    let mut api = Api::new().await;
+    api.state = api.state.clone().with_feed_limits(2, Duration::from_millis(200));
+    api.router = pod_api::router(api.state.clone());
+    let open = |token: String| {
+        let router = api.router.clone();
+        async move {
+            let req =
+                Request::get("/api/v1/feed").header("authorization", format!("Bearer {token}")).body(Body::empty());
+            router.oneshot(req.unwrap()).await.unwrap()
+        }
+    };
+    let first = open(api.acme_viewer.clone()).await;
+    let second = open(api.acme_viewer.clone()).await;
+    assert_eq!((first.status(), second.status()), (StatusCode::OK, StatusCode::OK));
+    let third = open(api.acme_viewer.clone()).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS, "a third feed for the same token");
+    assert_eq!(open(api.acme_editor.clone()).await.status(), StatusCode::OK, "another caller has its own share");
+
+    // Revoked: the open feeds end at the next check, and their places are given back.
+    let token_id: uuid::Uuid = api.acme_viewer.split('_').nth(1).unwrap().parse().unwrap();
+    sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1")
+        .bind(token_id)
+        .execute(&api.pool)
+        .await
+        .unwrap();
+    let mut body = first.into_body().into_data_stream();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = body.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the revoked token's feed is still open");
+    drop(second);
+    let again = open(api.acme_viewer.clone()).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "a revoked token opens nothing");
+}

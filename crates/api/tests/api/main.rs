@@ -7,6 +7,7 @@ mod support;
 mod authorization;
 mod browser;
 mod dashboard;
+mod hostile;
 mod ideas;
 mod listings;
 mod live;

@@ -279,7 +279,7 @@ async fn seed(client: &async_nats::Client, ns: &Namespace, blobs: &dyn BlobStore
     let mut preview_bytes = TINY_PNG.to_vec();
     preview_bytes.extend_from_slice(b"preview");
     let preview = asset(blobs.put("preview", "png", "image/png", preview_bytes).await.unwrap(), (1, 1));
-    let rendered = DesignRendered { artwork, preview, renderer: "typographic".into(), cost_micros: 0 };
+    let rendered = DesignRendered { artwork, preview, renderer: "typographic".into(), cost_micros: 0, attempt: 0 };
     designs.execute(&design, DesignCommand::RecordRender(rendered), &EventMeta::new_command()).await.unwrap();
     let listing = AggregateId::generate(acme);
     let drafted = ListingDrafted {

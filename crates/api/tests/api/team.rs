@@ -44,11 +44,11 @@ async fn owners_invite_and_the_link_makes_a_new_person_a_member_once() {
 
     let (status, _, page) = api.send("GET", &link, &[], "").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("Join acme") && page.contains("editor") && page.contains("Choose a password"), "{page}");
+    assert!(page.contains("Join acme") && page.contains("editor") && page.contains("Your name"), "{page}");
     // A short password is refused with the form kept.
     let (status, _, page) = api.send("POST", &link, &[SITE[0], SITE[1], FORM], "name=Nina+Park&password=short").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
-    assert!(page.contains("Nina Park") && page.contains("password"), "{page}");
+    assert!(page.contains("Nina Park") && page.contains("a password of at least 8 characters"), "{page}");
     // From another site: refused.
     let cross = [SITE[0], ("origin", "https://evil.example"), FORM];
     let (status, _, _) = api.send("POST", &link, &cross, format!("name=Nina&password={PASSWORD}")).await;
@@ -73,16 +73,42 @@ async fn owners_invite_and_the_link_makes_a_new_person_a_member_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_an_invitation_is_throttled_like_signing_in() {
+    let api = Api::new().await;
+    let owner = api.person("acme", Role::Owner).await;
+    let link = link_in(&invite(&api, &owner, "guess@acme.example", "viewer").await);
+    // Ten attempts a minute per email (as for signing in); the eleventh waits.
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let (status, _, _) = api.send("POST", &link, &[SITE[0], SITE[1], FORM], "name=X&password=short").await;
+        statuses.push(status);
+    }
+    assert!(statuses[..10].iter().all(|s| *s == StatusCode::UNPROCESSABLE_ENTITY), "{statuses:?}");
+    assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn someone_with_an_account_joins_another_shop_with_their_own_password() {
     let api = Api::new().await;
     let owner = api.person("acme", Role::Owner).await;
     let beta_person = api.person("beta", Role::Editor).await;
     let link = link_in(&invite(&api, &owner, &beta_person.email, "viewer").await);
+    // The page and its refusal read the same whether or not the email has an account.
+    let new_link = link_in(&invite(&api, &owner, "nobody-yet@acme.example", "viewer").await);
     let (_, _, page) = api.send("GET", &link, &[], "").await;
-    assert!(page.contains("You already have an account"), "{page}");
+    let (_, _, new_page) = api.send("GET", &new_link, &[], "").await;
+    assert_eq!(
+        page.replace(&beta_person.email.replace('@', "&#64;"), "EMAIL").replace(&beta_person.email, "EMAIL"),
+        new_page.replace("nobody-yet&#64;acme.example", "EMAIL").replace("nobody-yet@acme.example", "EMAIL"),
+        "the invitation page must not tell whether an account exists"
+    );
     let (status, _, page) = api.send("POST", &link, &[SITE[0], SITE[1], FORM], "password=not-the-password").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.contains("not the password of this account"), "{page}");
+    let (new_status, _, new_page) = api.send("POST", &new_link, &[SITE[0], SITE[1], FORM], "password=short").await;
+    assert_eq!(new_status, StatusCode::UNPROCESSABLE_ENTITY);
+    let said = |p: &str| p[p.find("role=\"alert\"").unwrap()..].split("</li>").next().unwrap().to_owned();
+    assert_eq!(said(&page), said(&new_page));
+    assert!(said(&page).contains("that account&#39;s password"), "{page}");
     let (status, headers, _) = api.send("POST", &link, &[SITE[0], SITE[1], FORM], format!("password={PASSWORD}")).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let cookie = headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();

@@ -51,3 +51,64 @@ async fn a_trend_list_is_imported_once_into_the_callers_shop() {
     let (_, _, fragment) = api.send("POST", "/trends/import", &form, "keywords=+%0A").await;
     assert!(fragment.contains("outcome err") && fragment.contains("at least one keyword"), "{fragment}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_shop_importing_the_same_list_gets_its_own_trends() {
+    let api = Api::new().await;
+    let list = "keyword,score\naxolotl teacher,71\nretro camping,64\n";
+    let mut reports = Vec::new();
+    for token in [&api.acme_editor, &api.beta_editor] {
+        let auth = format!("Bearer {token}");
+        let headers = [("authorization", auth.as_str()), ("content-type", "text/csv")];
+        let (status, _, body) = api.send("POST", "/api/v1/trends/import", &headers, list).await;
+        assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{body}");
+        reports.push(serde_json::from_str::<serde_json::Value>(&body).unwrap());
+    }
+    for r in &reports {
+        assert_eq!((r["persisted"].as_u64(), r["duplicates"].as_u64()), (Some(2), Some(0)), "{r}");
+    }
+    assert_ne!(reports[0]["run"], reports[1]["run"], "each shop's import is its own run");
+    api.project().await;
+    let (_, _, beta) = api.call("GET", "/api/v1/trends?limit=200", Some(&api.beta_editor), &[]).await;
+    assert!(beta.to_string().contains("axolotl teacher"), "{beta}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_is_scoped_to_its_shop_and_bound_to_its_request() {
+    let api = Api::new().await;
+    let acme = api.observe_trend("pickleball grandma").await;
+    let beta = api.seeded.beta_trend;
+    let ask = async |token: &str, trend: uuid::Uuid, body: &str| {
+        let auth = format!("Bearer {token}");
+        let headers =
+            [("authorization", auth.as_str()), ("content-type", "application/json"), ("idempotency-key", "more-1")];
+        api.send("POST", &format!("/api/v1/trends/{trend}/ideas"), &headers, body.to_owned()).await
+    };
+    let requested = async |tenant: &str, trend: uuid::Uuid| {
+        api.log()
+            .await
+            .iter()
+            .filter(|e| {
+                e.event_type == "TrendIdeasRequested"
+                    && e.tenant == tenant
+                    && e.aggregate_id.ends_with(&trend.to_string())
+            })
+            .count()
+    };
+    let (status, _, body) = ask(&api.acme_editor, acme, r#"{"count": 2}"#).await;
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{body}");
+    // The same key and request again: the same command, recorded once.
+    let (status, _, _) = ask(&api.acme_editor, acme, r#"{"count": 2}"#).await;
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED);
+    assert_eq!(requested("acme", acme).await, 1);
+    // The same key with another request: refused, as Stripe does.
+    let (status, _, body) = ask(&api.acme_editor, acme, r#"{"count": 3}"#).await;
+    assert_eq!(status, axum::http::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(requested("acme", acme).await, 1);
+    // Another shop's use of the same key is its own command.
+    let (status, _, body) = ask(&api.beta_editor, beta, r#"{"count": 2}"#).await;
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{body}");
+    assert_eq!(requested("beta", beta).await, 1, "beta's request was recorded, not taken for acme's");
+}
