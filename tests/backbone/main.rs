@@ -6,6 +6,7 @@ mod support;
 
 mod deploy;
 mod fencing;
+mod hostile_cli;
 mod kill9;
 mod parking;
 mod read_models;

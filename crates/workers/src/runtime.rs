@@ -96,6 +96,30 @@ pub struct Worker {
     stats: Arc<WorkerStats>,
 }
 
+/// How long a pull on the log waits for messages before the loop looks again
+/// (at retries, and at shutdown).
+const LOG_PULL_WAIT: Duration = Duration::from_secs(2);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Pulls up to `max` messages — what is there now (`wait` None), or what
+/// arrives within `wait` — handing each to `take` as it arrives.
+async fn pull(
+    consumer: &PullConsumer,
+    max: usize,
+    wait: Option<Duration>,
+    mut take: impl FnMut(jetstream::Message),
+) -> Result<(), BoxError> {
+    let mut batch = match wait {
+        None => consumer.fetch().max_messages(max).messages().await?,
+        Some(w) => consumer.batch().max_messages(max).expires(w).messages().await?,
+    };
+    while let Some(m) = batch.next().await {
+        take(m?);
+    }
+    Ok(())
+}
+
 /// Which consumer a message came from: the log, or the worker's retries.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Source {
@@ -126,65 +150,99 @@ impl Worker {
     }
 
     /// Runs until `shutdown` resolves, then finishes the messages in hand.
+    ///
+    /// Messages are pulled only for free handler slots: each one goes to a
+    /// handler the moment it arrives, whose progress acks keep it inside
+    /// `ack_wait`. Nothing waits in a prefetch buffer, where it could outlive
+    /// `ack_wait` and be delivered to a second replica while still held here.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), WorkerError> {
         let kind = self.handler.kind();
         let log_name = Self::consumer_name(&self.ns, kind);
         let retry_name = format!("{log_name}_retry");
         let log = self.consumer(self.ns.events_stream(), log_name.clone()).await?;
         let retries = self.consumer(self.ns.dlq_stream(), retry_name.clone()).await?;
-        let batch = self.options.concurrency.max(1) * 2;
-        let open = |c: PullConsumer, name: String| async move {
-            c.stream()
-                .max_messages_per_batch(batch)
-                .heartbeat(Duration::from_secs(5))
-                .expires(Duration::from_secs(30))
-                .messages()
-                .await
-                .map_err(|e| WorkerError::Read { consumer: name, source: Box::new(e) })
-        };
-        // Each stream ends with a `None` marker: if either consumer's stream
-        // ends (the consumer was deleted, the server refused it), the worker
-        // stops with an error so its supervisor restarts it, rather than
-        // idling on the other stream.
-        let log_msgs = open(log, log_name.clone())
-            .await?
-            .map(|m| Some((Source::Log, m)))
-            .chain(futures::stream::once(async { None }));
-        let retry_msgs = open(retries, retry_name.clone())
-            .await?
-            .map(|m| Some((Source::Retry, m)))
-            .chain(futures::stream::once(async { None }));
+        let concurrency = self.options.concurrency.max(1);
+        let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        let this = Arc::new(self);
+        let mut in_hand = tokio::task::JoinSet::new();
         tracing::info!(worker = kind, consumer = %log_name, "worker started");
-
-        let ended = std::sync::atomic::AtomicBool::new(false);
-        let incoming = futures::stream::select(log_msgs, retry_msgs)
-            .take_while(|item| {
-                if item.is_none() {
-                    ended.store(true, Ordering::SeqCst);
+        tokio::pin!(shutdown);
+        let outcome = loop {
+            // Wait for a free slot, then take every free one.
+            let first = tokio::select! {
+                _ = &mut shutdown => break Ok(()),
+                p = slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break Ok(()),
+                },
+            };
+            let mut permits = vec![first];
+            while let Ok(p) = slots.clone().try_acquire_owned() {
+                permits.push(p);
+            }
+            // Retries first (without waiting), then the log (waiting a while);
+            // each message goes to its handler as it arrives.
+            let handed = |source: Source,
+                          msg: jetstream::Message,
+                          permits: &mut Vec<_>,
+                          in_hand: &mut tokio::task::JoinSet<()>| {
+                if let Some(permit) = permits.pop() {
+                    let worker = this.clone();
+                    in_hand.spawn(async move {
+                        worker.process(source, msg).await;
+                        drop(permit);
+                    });
                 }
-                std::future::ready(item.is_some())
-            })
-            .filter_map(std::future::ready)
-            .take_until(shutdown);
-        let this = &self;
-        incoming
-            .for_each_concurrent(self.options.concurrency.max(1), |(source, msg)| async move {
-                match msg {
-                    Ok(msg) => this.process(source, msg).await,
-                    // Missed heartbeats, a server restart: the stream
-                    // reconnects by itself; a terminal error ends it.
-                    Err(e) => tracing::warn!(worker = kind, error = %e, "consumer read error"),
+            };
+            let pulled =
+                pull(&retries, permits.len(), None, |m| handed(Source::Retry, m, &mut permits, &mut in_hand)).await;
+            if let Err(e) = pulled {
+                match this.read_failed(&retries, &retry_name, e).await {
+                    Some(gone) => break Err(gone),
+                    None => continue,
                 }
-            })
-            .await;
-        if ended.load(Ordering::SeqCst) {
-            return Err(WorkerError::Read {
-                consumer: log_name,
-                source: "a consumer's message stream ended (was the consumer deleted? run `pod nats apply`)".into(),
-            });
+            }
+            if !permits.is_empty() {
+                let wanted = permits.len();
+                let pulled = tokio::select! {
+                    _ = &mut shutdown => break Ok(()),
+                    r = pull(&log, wanted, Some(LOG_PULL_WAIT), |m| handed(Source::Log, m, &mut permits, &mut in_hand)) => r,
+                };
+                if let Err(e) = pulled {
+                    match this.read_failed(&log, &log_name, e).await {
+                        Some(gone) => break Err(gone),
+                        None => continue,
+                    }
+                }
+            }
+            // Finished handlers free their slots as they go; reap them.
+            while in_hand.try_join_next().is_some() {}
+        };
+        // Finish what is in hand: those messages are ours until acked.
+        while in_hand.join_next().await.is_some() {}
+        if outcome.is_ok() {
+            tracing::info!(worker = kind, "worker stopped");
         }
-        tracing::info!(worker = kind, "worker stopped");
-        Ok(())
+        outcome
+    }
+
+    /// A pull failed: if the consumer is gone, the worker stops with an error
+    /// for its supervisor; otherwise (NATS reconnecting) it waits a moment
+    /// and the caller's loop goes on.
+    async fn read_failed(&self, consumer: &PullConsumer, name: &str, e: BoxError) -> Option<WorkerError> {
+        let mut c = consumer.clone();
+        match c.info().await {
+            Err(_) => Some(WorkerError::Read {
+                consumer: name.to_owned(),
+                source: format!("the consumer is gone or unreadable (was it deleted? run `pod nats apply`): {e}")
+                    .into(),
+            }),
+            Ok(_) => {
+                tracing::warn!(worker = self.handler.kind(), consumer = name, error = %e, "pull failed; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                None
+            }
+        }
     }
 
     async fn process(&self, source: Source, msg: jetstream::Message) {

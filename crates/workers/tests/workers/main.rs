@@ -11,6 +11,7 @@ mod budget;
 mod idempotency;
 mod openai;
 mod publishing;
+mod renders;
 mod rounds;
 mod runtime;
 mod s3;

@@ -211,3 +211,114 @@ async fn a_worker_whose_consumer_is_deleted_stops_with_an_error() {
     let err = result.expect_err("an error its supervisor sees");
     assert!(err.to_string().contains("pod nats apply"), "{err}");
 }
+
+/// Publishes a raw message on acme's "cat mom" trend subject, as another
+/// release (or something broken) would have.
+async fn publish_raw(env: &TestNats, headers: async_nats::HeaderMap, body: &str) -> u64 {
+    let id = AggregateId::derived(tenant(), "trend", "cat mom");
+    let js = async_nats::jetstream::new(env.client.clone());
+    js.publish_with_headers(env.ns.aggregate_subject("trend", &id), headers, body.to_owned().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap()
+        .sequence
+}
+
+#[tokio::test]
+async fn an_event_of_a_newer_version_waits_for_an_upgrade_instead_of_dying() {
+    let env = TestNats::new().await;
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("Pod-Event-Type", "TrendObserved");
+    h.insert("Pod-Event-Version", "99");
+    h.insert("Pod-Aggregate-Seq", "1");
+    h.insert("Pod-Tenant", "acme");
+    publish_raw(&env, h, r#"{"keyword": "cat mom", "from": "the future"}"#).await;
+    let handler = TestHandler::new(Mode::FlakyThenOk { failures: 0, retry_after: Duration::ZERO });
+    // Five deliveries is the limit for transient failures; this one goes on.
+    let stats = run_until(&env, handler.clone(), options(2), |s, _| s.retried.load(Ordering::SeqCst) >= 4).await;
+    assert!(stats.retried.load(Ordering::SeqCst) >= 4);
+    assert_eq!(stats.dead_lettered.load(Ordering::SeqCst), 0, "never a dead letter");
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 0, "never handed to a handler that cannot read it");
+    assert!(dead_letters::list(&env.client, &env.ns, None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_undecodable_message_is_a_dead_letter_with_why() {
+    let env = TestNats::new().await;
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("Pod-Event-Type", "TrendObserved");
+    // No version, no aggregate sequence, and not JSON.
+    let seq = publish_raw(&env, h, "not json at all").await;
+    append(&env, "dog dad", observe(70.0)).await;
+    let handler = TestHandler::new(Mode::FlakyThenOk { failures: 0, retry_after: Duration::ZERO });
+    let stats = run_until(&env, handler.clone(), options(5), |s, _| {
+        s.dead_lettered.load(Ordering::SeqCst) == 1 && s.handled.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(stats.handled.load(Ordering::SeqCst), 1, "the next event is handled");
+    let letters = dead_letters::list(&env.client, &env.ns, None).await.unwrap();
+    assert_eq!(letters.len(), 1, "{letters:#?}");
+    assert_eq!((letters[0].stream_seq, letters[0].tenant.as_str()), (seq, "acme"));
+    assert!(letters[0].error.starts_with("undecodable message"), "{}", letters[0].error);
+}
+
+/// Sleeps through each event, past the consumer's `ack_wait`.
+struct Slow {
+    calls: Mutex<Vec<String>>,
+    takes: Duration,
+}
+
+#[async_trait::async_trait]
+impl Handler for Slow {
+    fn kind(&self) -> &'static str {
+        "ideation"
+    }
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "TrendObserved"
+    }
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        self.calls.lock().unwrap().push(event.msg_id());
+        tokio::time::sleep(self.takes).await;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_message_waits_in_hand_past_ack_wait() {
+    let env = TestNats::new().await;
+    // A short ack_wait, and handlers slower than it: a message held in a
+    // prefetch buffer behind them would be delivered again meanwhile.
+    let js = async_nats::jetstream::new(env.client.clone());
+    let stream = js.get_stream(env.ns.events_stream()).await.unwrap();
+    let name = Worker::consumer_name(&env.ns, "ideation");
+    let mut consumer = stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>(&name).await.unwrap();
+    let mut config = consumer.info().await.unwrap().config.clone();
+    config.ack_wait = Duration::from_millis(1500);
+    stream.update_consumer(config).await.unwrap();
+    for kw in ["cat mom", "dog dad", "nurse life", "retro gamer"] {
+        append(&env, kw, observe(80.0)).await;
+    }
+    let handler = Arc::new(Slow { calls: Mutex::default(), takes: Duration::from_millis(2000) });
+    let opts = WorkerOptions { concurrency: 1, progress_every: Duration::from_millis(300), ..options(5) };
+    let worker = Worker::new(env.client.clone(), env.ns.clone(), handler.clone(), opts);
+    let stats = worker.stats();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(worker.run(async move {
+        let _ = rx.await;
+    }));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stats.handled.load(Ordering::SeqCst) < 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Room for a late redelivery to show itself.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let _ = tx.send(());
+    task.await.unwrap().unwrap();
+    let calls = handler.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 4, "each event handled once, none delivered twice: {calls:?}");
+    let mut unique = calls.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 4);
+}
