@@ -246,6 +246,14 @@ async fn a_seller_signs_in_follows_a_trend_and_reviews_a_listing() {
     api.project().await;
     let (_, _, idea_now) = api.call("GET", &format!("/api/v1/ideas/{idea}"), Some(&api.acme_viewer), &[]).await;
     assert_eq!(idea_now["status"], "approved");
+    // The page sent an Idempotency-Key with each command: their ids derive
+    // from a key (v5), where a command without one gets a fresh v7 id.
+    let log = api.log().await;
+    for event_type in ["IdeaApproved", "ListingRevised", "ListingApproved", "ListingSubmitted"] {
+        let e = log.iter().rfind(|e| e.event_type == event_type).unwrap_or_else(|| panic!("no {event_type}"));
+        let id = uuid::Uuid::parse_str(&e.command_id).unwrap();
+        assert_eq!(id.get_version_num(), 5, "{event_type} was sent without an Idempotency-Key");
+    }
     let (_, _, listing_now) =
         api.call("GET", &format!("/api/v1/listings/{listing}"), Some(&api.acme_viewer), &[]).await;
     assert_eq!(listing_now["tags"][1], "cat lover");

@@ -54,7 +54,9 @@ async fn every_answer_is_declared_by_the_document_and_none_is_a_server_error() {
             // The feeds never end; the docs page is HTML by design.
             .args(["--exclude-path-regex", "^/api/v1/feed"])
             .args(["--phases", "examples,coverage,fuzzing", "--max-examples", "10", "--max-time", "60"])
-            .args(["--workers", "2", "--seed", "1", "--suppress-health-check", "all"])
+            // One worker: Python 3.11's parser is not safe across threads
+            // (hypothesis describing lambdas in two at once fails the run).
+            .args(["--workers", "1", "--seed", "1", "--suppress-health-check", "all"])
             .env("SCHEMATHESIS_HOOKS", "")
             .env("NO_COLOR", "1")
             .output()

@@ -155,6 +155,8 @@ pub enum DesignError {
     AlreadyDecided,
     #[error("the design is still being rendered; wait for it before asking for another")]
     StillRendering,
+    #[error("failure refused: {0}")]
+    BadReason(super::text::FreeTextError),
     #[error("render of request {attempt} refused: the design now awaits request {current}")]
     Superseded { attempt: u32, current: u32 },
     #[error("{field} {value:?} is not one of {allowed}")]
@@ -254,6 +256,7 @@ impl Aggregate for Design {
                     _ => return Err(DesignError::AlreadyRendered),
                 }
                 self.check_answers_current_request(e.attempt)?;
+                super::text::Note::parse(&e.reason).map_err(DesignError::BadReason)?;
                 sink.write(DesignEvent::DesignFailed(e), self).await;
             }
             DesignCommand::Approve { by } => {
@@ -381,6 +384,14 @@ mod tests {
             .given(vec![requested(), DesignEvent::DesignRendered(rendered_for(0)), again])
             .when(DesignCommand::RecordRender(rendered_for(0)))
             .then_expect_error(DesignError::Superseded { attempt: 0, current: 1 });
+    }
+
+    #[test]
+    fn a_failure_whose_reason_no_layer_can_store_is_refused() {
+        let failed = DesignFailed { reason: "provider said \u{1b}[31m".into(), retryable: false, attempt: 0 };
+        T::with(()).given(vec![requested()]).when(DesignCommand::RecordFailure(failed)).then_expect_error(
+            DesignError::BadReason(crate::domain::text::FreeTextError::Control { field: "note", code: 0x1b, at: 15 }),
+        );
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub enum SourceError {
     NoName,
     #[error("source {expected:?} cannot record a refresh of {got:?}")]
     OtherSource { expected: String, got: String },
+    #[error("refresh refused: {0}")]
+    BadText(super::text::FreeTextError),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -74,6 +76,10 @@ impl Aggregate for TrendSource {
         let SourceCommand::RecordRefresh(e) = command;
         if e.source.trim().is_empty() {
             return Err(SourceError::NoName);
+        }
+        super::text::SourceName::parse(&e.source).map_err(SourceError::BadText)?;
+        for text in e.errors.iter().chain(e.used.as_ref()) {
+            super::text::Note::parse(text).map_err(SourceError::BadText)?;
         }
         if let Some(name) = &self.name
             && *name != e.source
@@ -126,5 +132,19 @@ mod tests {
             .given_no_previous_events()
             .when(SourceCommand::RecordRefresh(refreshed(" ")))
             .then_expect_error(SourceError::NoName);
+    }
+
+    #[test]
+    fn an_audit_holding_text_no_layer_can_store_is_refused() {
+        let mut e = refreshed("rss");
+        e.errors.push("page said \u{0}".into());
+        TestFramework::<TrendSource>::with(())
+            .given_no_previous_events()
+            .when(SourceCommand::RecordRefresh(e))
+            .then_expect_error(SourceError::BadText(crate::domain::text::FreeTextError::Control {
+                field: "note",
+                code: 0,
+                at: 11,
+            }));
     }
 }

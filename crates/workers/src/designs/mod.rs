@@ -180,6 +180,8 @@ impl Designs {
             }
             Err(ProviderError::Permanent { reason }) => {
                 // The design says it failed, and why; nothing to retry.
+                // A provider's words, made safe to store.
+                let reason = pod_events::domain::text::note(&reason);
                 let failed = DesignCommand::RecordFailure(DesignFailed { reason, retryable: false, attempt });
                 settle(&self.pipeline.designs, &id, failed, &EventMeta::caused_by(event, "failed"), done).await?;
                 return Ok(());

@@ -108,14 +108,16 @@ impl TrendsWorker {
         let event = SourceRefreshed {
             source: audit.source.clone(),
             at: audit.at,
-            used: audit.used.clone(),
+            // Text the pipeline writes about itself (fetch errors quote pages
+            // and keywords) is made safe to store, not refused: the audit stays.
+            used: audit.used.as_deref().map(pod_events::domain::text::note),
             collected: audit.collected as u64,
             persisted: audit.persisted as u64,
             duplicates: audit.duplicates as u64,
             failed: audit.failed as u64,
             blocked: audit.blocked as u64,
             breaker: audit.breaker.as_str().to_owned(),
-            errors: audit.errors.clone(),
+            errors: audit.errors.iter().map(|e| pod_events::domain::text::note(e)).collect(),
         };
         let id = AggregateId::derived(self.tenant.clone(), "source", &audit.source);
         let meta = EventMeta::new_command();
