@@ -44,8 +44,13 @@ async fn every_answer_is_declared_by_the_document_and_none_is_a_server_error() {
     let config_file = std::env::temp_dir().join(format!("schemathesis-{}.toml", api.ns.prefix()));
     std::fs::write(&config_file, config).unwrap();
     let config_path = config_file.clone();
+    // schemathesis keeps a cache in its working directory: a scratch one.
+    let scratch = std::env::temp_dir().join(format!("schemathesis-{}", api.ns.prefix()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let workdir = scratch.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(bin)
+            .current_dir(&workdir)
             .arg("--config-file")
             .arg(&config_path)
             .args(["run", &url, "--url", &base])
@@ -66,6 +71,7 @@ async fn every_answer_is_declared_by_the_document_and_none_is_a_server_error() {
     .unwrap();
     server.abort();
     let _ = std::fs::remove_file(config_file);
+    let _ = std::fs::remove_dir_all(scratch);
     let report = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "schemathesis found answers the document does not declare:\n{report}");
     assert!(report.contains("passed"), "schemathesis ran nothing:\n{report}");
