@@ -176,3 +176,65 @@ async fn a_parked_event_retried_after_a_fix_is_applied_exactly_once() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("not parked"));
     assert!(pod_projections::parked::list(&env.pool, None, None, 100).await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_replaces_what_is_parked_with_what_its_own_replay_could_not_apply() {
+    let env = Env::new().await;
+    let bus = ideas_bus(&env).await;
+    let fixed = idea(&env, &bus, "acme", "pickleball grandma").await;
+    let poisoned = idea(&env, &bus, "acme", "axolotl teacher").await;
+    sqlx::query("ALTER TABLE ideas ADD CONSTRAINT no_rejections_yet CHECK (status <> 'rejected') NOT VALID")
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    let reason = RejectReason::parse("not our style").unwrap();
+    bus.execute(&fixed, IdeaCommand::Reject { by: Actor::System, reason }, &EventMeta::new_command()).await.unwrap();
+    let bad = publish_poisoned_rejection(&env, &poisoned, 3).await;
+    catch_up(&env, "ideas").await;
+    assert_eq!(pod_projections::parked::list(&env.pool, Some("ideas"), None, 10).await.unwrap().len(), 2);
+
+    // The cause of one is fixed; a rebuild applies it and no longer lists it,
+    // so a retry afterwards cannot apply it a second time. The other is
+    // parked by the rebuild's own replay, once.
+    sqlx::query("ALTER TABLE ideas DROP CONSTRAINT no_rejections_yet").execute(&env.pool).await.unwrap();
+    env.run_pod(&["projections", "rebuild", "ideas"]);
+    assert_eq!(status_of(&env, &fixed).await, "rejected");
+    let parked = pod_projections::parked::list(&env.pool, Some("ideas"), None, 10).await.unwrap();
+    assert_eq!(parked.iter().map(|p| p.stream_seq).collect::<Vec<_>>(), [bad as i64], "{parked:?}");
+    let out = env.pod().args(["projections", "retry", "ideas", "--all"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("still failing"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_of_a_newer_version_waits_for_an_upgrade_instead_of_being_parked() {
+    let env = Env::new().await;
+    let bus = ideas_bus(&env).await;
+    let id = idea(&env, &bus, "acme", "retro gamer").await;
+    let mut h = HeaderMap::new();
+    h.insert("Pod-Event-Type", "IdeaRejected");
+    h.insert("Pod-Event-Version", "99");
+    h.insert("Pod-Aggregate-Seq", "3");
+    h.insert("Pod-Tenant", "acme");
+    let js = async_nats::jetstream::new(env.client.clone());
+    let body = serde_json::json!({"by": {"kind": "system"}, "reason": "from the future"});
+    let seq = js
+        .publish_with_headers(env.ns.aggregate_subject("idea", &id), h, serde_json::to_vec(&body).unwrap().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap()
+        .sequence;
+    let options = RunOptions { stop_when_idle: true, ..Default::default() };
+    let term = Projector::new(env.pool.clone(), env.client.clone(), env.ns.clone(), projection_named("ideas").unwrap())
+        .run(&options, std::future::pending())
+        .await;
+    let err = term.expect_err("the projection waits for an upgrade");
+    assert!(err.to_string().contains("newer than this program understands"), "{err}");
+    assert!(pod_projections::parked::list(&env.pool, None, None, 10).await.unwrap().is_empty());
+    let cp: i64 = sqlx::query_scalar("SELECT last_seq FROM projection_checkpoints WHERE projection = 'ideas'")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    assert!((cp as u64) < seq, "the checkpoint stays before the event until an upgrade reads it");
+    assert_eq!(status_of(&env, &id).await, "screened");
+}

@@ -39,7 +39,14 @@ async fn apply_shadow(
         what: "switching to the shadow tables",
         source,
     })?;
-    Ok(apply_batch(conn, p, batch, &[], Target::Shadow, None).await?.applied)
+    let done = apply_batch(conn, p, batch, &[], Target::Shadow, None).await?;
+    match done.blocked {
+        None => Ok(done.applied),
+        Some((seq, reason)) => Err(ProjectionError::Rebuild {
+            projection: p.name(),
+            reason: format!("event {seq} needs a newer release of this program: {reason}"),
+        }),
+    }
 }
 
 /// The next batch of the log, or None once caught up.
@@ -89,7 +96,9 @@ async fn build_and_swap(
     let mut conn = pool.acquire().await.map_err(db("connecting"))?;
     exec(&mut conn, format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.map_err(db("dropping old shadow"))?;
     exec(&mut conn, format!("CREATE SCHEMA {schema}")).await.map_err(db("creating shadow schema"))?;
-    for t in p.tables().iter().chain(["projection_checkpoints"].iter()) {
+    // The rebuild parks what it cannot apply in its own copy of
+    // `projection_parked`, which replaces the projection's rows at the swap.
+    for t in p.tables().iter().chain(["projection_checkpoints", "projection_parked"].iter()) {
         exec(&mut conn, format!("CREATE TABLE {schema}.{t} (LIKE public.{t} INCLUDING ALL)"))
             .await
             .map_err(db("creating shadow table"))?;
@@ -234,6 +243,22 @@ async fn build_and_swap(
     .fetch_one(&mut *tx)
     .await
     .map_err(db("reading the shadow checkpoint"))?;
+    // What is parked now is what the new tables lack: the shadow's record
+    // replaces the old one (whatever was retried into the old tables is
+    // gone with them), keeping what someone chose to skip.
+    sqlx::query("DELETE FROM public.projection_parked WHERE projection = $1 AND resolution IS DISTINCT FROM 'skipped'")
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("clearing the parked events"))?;
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO public.projection_parked SELECT * FROM {schema}.projection_parked WHERE projection = $1
+         ON CONFLICT (projection, stream_seq) DO NOTHING"
+    )))
+    .bind(name)
+    .execute(&mut *tx)
+    .await
+    .map_err(db("moving in the parked events"))?;
     sqlx::query(
         "INSERT INTO public.projection_checkpoints (projection, last_seq) VALUES ($1, $2)
          ON CONFLICT (projection) DO UPDATE SET last_seq = excluded.last_seq, updated_at = now(),

@@ -42,6 +42,8 @@ pub enum ProjectionError {
     Rebuild { projection: &'static str, reason: String },
     #[error("projection {projection}: another instance leads now (lease epoch {epoch} is over)")]
     Deposed { projection: &'static str, epoch: i64 },
+    #[error("projection {projection}: event {seq} waits for an upgrade of this program: {reason}")]
+    Waiting { projection: &'static str, seq: u64, reason: String },
 }
 
 #[derive(Debug, Clone)]
@@ -77,9 +79,11 @@ impl Default for RunOptions {
 }
 
 impl RunOptions {
-    /// The lease, never shorter than its safety margin allows.
+    /// The lease, never shorter than its safety margin allows: a leader
+    /// pulls while more than a third of it is left, and a pull may wait
+    /// `idle_wait` and half a second more.
     fn lease(&self) -> Duration {
-        self.lease.max(self.idle_wait * 6)
+        self.lease.max((self.idle_wait + Duration::from_millis(500)) * 4)
     }
 }
 
@@ -138,10 +142,15 @@ pub(crate) struct Unreadable {
 }
 
 /// What a batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Applied {
     pub applied: usize,
     pub parked: usize,
+    /// The checkpoint written (None: nothing new).
+    pub last: Option<u64>,
+    /// An event this program is too old to read (its stream sequence and
+    /// why): the batch stopped before it, to wait for an upgrade.
+    pub blocked: Option<(u64, String)>,
 }
 
 /// Applies `events` above the checkpoint and advances it, in `tx`; parks
@@ -188,23 +197,28 @@ pub(crate) async fn apply_batch(
         &owned
     };
     let unreadable: Vec<&Unreadable> = unreadable.iter().filter(|u| u.seq as i64 > cp).collect();
-    let last = fresh.iter().map(|e| e.stream_seq).chain(unreadable.iter().map(|u| u.seq)).max();
-    let Some(last) = last else { return Ok(Applied::default()) };
-    for u in &unreadable {
-        crate::parked::park(tx, name, u.seq, &u.subject, None, &u.reason).await.map_err(db("parking an event"))?;
+    if fresh.is_empty() && unreadable.is_empty() {
+        return Ok(Applied::default());
     }
     let mut parked = 0;
-    // The whole batch at once; only if that fails on an event's data, event by event.
+    let mut blocked: Option<(u64, String)> = None;
+    // The whole batch at once; only if that fails on an event's data (or on
+    // an event too new to read), event by event.
     let mut batch = Connection::begin(&mut *tx).await.map_err(db("beginning a savepoint"))?;
     match projection.apply(&mut batch, fresh).await {
         Ok(()) => batch.commit().await.map_err(db("releasing the savepoint"))?,
-        Err(e) if e.is_deterministic() && !fresh.is_empty() => {
+        Err(e) if (e.is_deterministic() || e.waits_for_upgrade()) && !fresh.is_empty() => {
             batch.rollback().await.map_err(db("rolling back the savepoint"))?;
-            tracing::warn!(projection = name, error = %e, "a batch failed on an event's data; applying it event by event");
+            tracing::warn!(projection = name, error = %e, "a batch failed on an event; applying it event by event");
             for event in fresh {
                 let mut one = Connection::begin(&mut *tx).await.map_err(db("beginning a savepoint"))?;
                 match projection.apply(&mut one, std::slice::from_ref(event)).await {
                     Ok(()) => one.commit().await.map_err(db("releasing the savepoint"))?,
+                    Err(e) if e.waits_for_upgrade() => {
+                        one.rollback().await.map_err(db("rolling back the savepoint"))?;
+                        blocked = Some((event.stream_seq, e.to_string()));
+                        break;
+                    }
                     Err(e) if e.is_deterministic() => {
                         one.rollback().await.map_err(db("rolling back the savepoint"))?;
                         let reason = e.to_string();
@@ -226,9 +240,20 @@ pub(crate) async fn apply_batch(
         }
         Err(e) => return Err(system_error(name, e)),
     }
-    let epoch = fence.map(|f| f.epoch).unwrap_or(0);
-    set_checkpoint(tx, name, last as i64, epoch).await.map_err(db("writing the checkpoint"))?;
-    Ok(Applied { applied: fresh.len() - parked, parked: parked + unreadable.len() })
+    // Everything before a blocking event is done (applied or parked); it and
+    // what follows wait for the upgrade.
+    let before = |seq: u64| blocked.as_ref().is_none_or(|(b, _)| seq < *b);
+    let unreadable: Vec<&&Unreadable> = unreadable.iter().filter(|u| before(u.seq)).collect();
+    for u in &unreadable {
+        crate::parked::park(tx, name, u.seq, &u.subject, None, &u.reason).await.map_err(db("parking an event"))?;
+    }
+    let done: Vec<u64> = fresh.iter().map(|e| e.stream_seq).filter(|s| before(*s)).collect();
+    let last = done.iter().copied().chain(unreadable.iter().map(|u| u.seq)).max();
+    if let Some(last) = last {
+        let epoch = fence.map(|f| f.epoch).unwrap_or(0);
+        set_checkpoint(tx, name, last as i64, epoch).await.map_err(db("writing the checkpoint"))?;
+    }
+    Ok(Applied { applied: done.len() - parked, parked: parked + unreadable.len(), last, blocked })
 }
 
 /// An apply failure that is not about one event's data.
@@ -272,7 +297,12 @@ impl Projector {
     /// killed mid-batch leaves messages delivered but unacked; a successor
     /// would otherwise be handed newer messages first, and the checkpoint would
     /// then skip the older ones when they are redelivered.
-    async fn line_up_consumer(&self) -> Result<(), ProjectionError> {
+    ///
+    /// Returns the delivery sequence the next message must have: taken from
+    /// the same look at the consumer that found it in step (or 1 for a
+    /// consumer made anew), so nothing delivered elsewhere in between can be
+    /// counted as seen.
+    async fn line_up_consumer(&self) -> Result<Deliveries, ProjectionError> {
         let name = self.projection.name();
         let cp = self.checkpoint().await?;
         let stream = self.ns.events_stream();
@@ -312,7 +342,7 @@ impl Projector {
                         source: Box::new(e),
                     },
                 )?;
-                return Ok(());
+                return Ok(Deliveries::fresh());
             }
         };
         let info = consumer.info().await.map_err(|e| ProjectionError::Nats {
@@ -332,8 +362,9 @@ impl Projector {
                 "moving the consumer to the checkpoint"
             );
             self.reposition(cp).await?;
+            return Ok(Deliveries::fresh());
         }
-        Ok(())
+        Ok(Deliveries { next: info.delivered.consumer_sequence + 1 })
     }
 
     /// The committed checkpoint (0 before the first batch).
@@ -360,9 +391,10 @@ impl Projector {
     }
 
     /// Recreates the consumer at the checkpoint, whatever its state.
-    async fn line_up_consumer_anew(&self) -> Result<(), ProjectionError> {
+    async fn line_up_consumer_anew(&self) -> Result<Deliveries, ProjectionError> {
         let cp = self.checkpoint().await?;
-        self.reposition(cp).await
+        self.reposition(cp).await?;
+        Ok(Deliveries::fresh())
     }
 
     /// A connection of the projector's own, named so an operator (or a test)
@@ -412,6 +444,10 @@ impl Projector {
                     }
                     if let ProjectionError::Deposed { .. } = &e {
                         tracing::warn!(projection = name, error = %e, "deposed; standing by");
+                        tokio::select! {
+                            _ = &mut shutdown => return total,
+                            _ = tokio::time::sleep(options.restart_min) => {}
+                        }
                         continue;
                     }
                     tracing::error!(projection = name, error = %e, retry_in_ms = backoff.as_millis() as u64,
@@ -513,13 +549,12 @@ impl Projector {
             }
         };
 
-        self.line_up_consumer().await?;
+        let mut deliveries = self.line_up_consumer().await?;
         let mut consumer = self.consumer().await?;
         // Every delivery of the consumer must come to this leader, in order:
         // a gap in the delivery sequence means another puller (a deposed
         // leader that had not noticed yet) was handed messages this one never
         // saw, and acking past them would skip them for good.
-        let mut deliveries = Deliveries::of(&mut consumer, name).await?;
         // The next batch is fetched and decoded while the current one is written.
         let mut prefetch: Option<AbortOnDrop<Result<Fetched, ProjectionError>>> = None;
         loop {
@@ -558,9 +593,8 @@ impl Projector {
                     "another puller took deliveries of this consumer; discarding the batch and starting over from the checkpoint"
                 );
                 drop(got);
-                self.line_up_consumer_anew().await?;
+                deliveries = self.line_up_consumer_anew().await?;
                 consumer = self.consumer().await?;
-                deliveries = Deliveries::of(&mut consumer, name).await?;
                 continue;
             }
             keep_lease(lease, conn).await?;
@@ -582,9 +616,20 @@ impl Projector {
             tx.commit().await.map_err(db("committing"))?;
             lease.extended_by_commit(t_apply);
             *applied_total += done.applied as u64;
-            // Ack policy "all": acking the last message acks the batch.
-            if let Some(last) = got.msgs.last() {
-                last.ack().await.map_err(nats("acking"))?;
+            // Ack policy "all": acking the last message done acks the batch up to it.
+            let acked = match (&done.blocked, done.last) {
+                (None, _) => got.msgs.last(),
+                (Some(_), Some(last)) => {
+                    got.msgs.iter().rev().find(|m| m.info().is_ok_and(|i| i.stream_sequence <= last))
+                }
+                (Some(_), None) => None,
+            };
+            if let Some(m) = acked {
+                m.ack().await.map_err(nats("acking"))?;
+            }
+            if let Some((seq, reason)) = done.blocked {
+                // The rest is delivered again to the next term, from the checkpoint.
+                return Err(ProjectionError::Waiting { projection: name, seq, reason });
             }
             tracing::debug!(
                 projection = name,
@@ -615,14 +660,9 @@ struct Gap {
 }
 
 impl Deliveries {
-    /// Starts after the consumer's last delivery.
-    async fn of(consumer: &mut PullConsumer, name: &'static str) -> Result<Self, ProjectionError> {
-        let info = consumer.info().await.map_err(|e| ProjectionError::Nats {
-            projection: name,
-            what: "reading consumer info".into(),
-            source: Box::new(e),
-        })?;
-        Ok(Self { next: info.delivered.consumer_sequence + 1 })
+    /// A consumer made anew delivers from 1.
+    fn fresh() -> Self {
+        Self { next: 1 }
     }
 
     /// Takes a batch's messages if each is the next delivery.
@@ -732,7 +772,9 @@ async fn fetch(
         return Ok(out);
     }
     let mut batch = match wait {
-        None => consumer.fetch().max_messages(max).messages().await?,
+        // A pull that asks for what is there still has an end: a lost reply
+        // (a reconnect) must not leave it waiting for good.
+        None => consumer.fetch().max_messages(max).expires(Duration::from_secs(2)).messages().await?,
         Some(w) => consumer.batch().max_messages(max).expires(w).messages().await?,
     };
     while let Some(m) = batch.next().await {

@@ -111,7 +111,8 @@ async fn pull(
     mut take: impl FnMut(jetstream::Message),
 ) -> Result<(), BoxError> {
     let mut batch = match wait {
-        None => consumer.fetch().max_messages(max).messages().await?,
+        // Still with an end: a lost reply (a reconnect) must not leave it waiting for good.
+        None => consumer.fetch().max_messages(max).expires(Duration::from_secs(2)).messages().await?,
         Some(w) => consumer.batch().max_messages(max).expires(w).messages().await?,
     };
     while let Some(m) = batch.next().await {
@@ -159,8 +160,9 @@ impl Worker {
         let kind = self.handler.kind();
         let log_name = Self::consumer_name(&self.ns, kind);
         let retry_name = format!("{log_name}_retry");
-        let log = self.consumer(self.ns.events_stream(), log_name.clone()).await?;
-        let retries = self.consumer(self.ns.dlq_stream(), retry_name.clone()).await?;
+        let (events_stream, dlq_stream) = (self.ns.events_stream(), self.ns.dlq_stream());
+        let log = self.consumer(events_stream.clone(), log_name.clone()).await?;
+        let retries = self.consumer(dlq_stream.clone(), retry_name.clone()).await?;
         let concurrency = self.options.concurrency.max(1);
         let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
         let this = Arc::new(self);
@@ -197,7 +199,7 @@ impl Worker {
             let pulled =
                 pull(&retries, permits.len(), None, |m| handed(Source::Retry, m, &mut permits, &mut in_hand)).await;
             if let Err(e) = pulled {
-                match this.read_failed(&retries, &retry_name, e).await {
+                match this.read_failed(&dlq_stream, &retry_name, e).await {
                     Some(gone) => break Err(gone),
                     None => continue,
                 }
@@ -209,7 +211,7 @@ impl Worker {
                     r = pull(&log, wanted, Some(LOG_PULL_WAIT), |m| handed(Source::Log, m, &mut permits, &mut in_hand)) => r,
                 };
                 if let Err(e) = pulled {
-                    match this.read_failed(&log, &log_name, e).await {
+                    match this.read_failed(&events_stream, &log_name, e).await {
                         Some(gone) => break Err(gone),
                         None => continue,
                     }
@@ -229,15 +231,21 @@ impl Worker {
     /// A pull failed: if the consumer is gone, the worker stops with an error
     /// for its supervisor; otherwise (NATS reconnecting) it waits a moment
     /// and the caller's loop goes on.
-    async fn read_failed(&self, consumer: &PullConsumer, name: &str, e: BoxError) -> Option<WorkerError> {
-        let mut c = consumer.clone();
-        match c.info().await {
-            Err(_) => Some(WorkerError::Read {
-                consumer: name.to_owned(),
-                source: format!("the consumer is gone or unreadable (was it deleted? run `pod nats apply`): {e}")
-                    .into(),
-            }),
-            Ok(_) => {
+    async fn read_failed(&self, stream: &str, name: &str, e: BoxError) -> Option<WorkerError> {
+        const CONSUMER_NOT_FOUND: u64 = 10014;
+        let found = self.js.get_consumer_from_stream::<jetstream::consumer::pull::Config, _, _>(name, stream).await;
+        match found {
+            Err(lookup)
+                if matches!(lookup.kind(), jetstream::stream::ConsumerErrorKind::JetStream(j)
+                    if j.error_code().0 == CONSUMER_NOT_FOUND) =>
+            {
+                Some(WorkerError::Read {
+                    consumer: name.to_owned(),
+                    source: format!("the consumer is gone (was it deleted? run `pod nats apply`): {e}").into(),
+                })
+            }
+            // There, or NATS is reconnecting or electing a leader: ride it out.
+            _ => {
                 tracing::warn!(worker = self.handler.kind(), consumer = name, error = %e, "pull failed; trying again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 None

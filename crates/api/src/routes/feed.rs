@@ -76,28 +76,45 @@ impl Drop for FeedSlot {
     }
 }
 
-/// A feed's watch over its caller: ticks every `recheck`; `allowed` says
-/// whether the caller may still watch (a database error closes the feed:
-/// the client reconnects and is checked afresh).
+/// A feed's watch over its caller: every `recheck`, whether the caller may
+/// still watch (a database error closes the feed: the client reconnects and
+/// is checked afresh). The check in flight lives here, not in the `select!`
+/// that waits on it, so a busy feed cannot cancel it time after time.
 struct Watch {
     caller: Caller,
     pool: sqlx::PgPool,
-    tick: tokio::time::Interval,
+    every: Duration,
+    pending: std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>,
     _slot: FeedSlot,
 }
 
 impl Watch {
     fn new(caller: Caller, s: &AppState, slot: FeedSlot) -> Self {
-        let every = s.feeds.recheck;
-        let tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        Self { caller, pool: s.pool.clone(), tick, _slot: slot }
+        let (pool, every) = (s.pool.clone(), s.feeds.recheck);
+        let pending = Self::check(caller.clone(), pool.clone(), every);
+        Self { caller, pool, every, pending, _slot: slot }
     }
 
+    fn check(
+        caller: Caller,
+        pool: sqlx::PgPool,
+        every: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
+        Box::pin(async move {
+            tokio::time::sleep(every).await;
+            let ok = caller.still_allowed(&pool).await.unwrap_or(false);
+            if !ok {
+                tracing::info!(caller = %caller.key(), "live feed closed: its caller may no longer watch");
+            }
+            ok
+        })
+    }
+
+    /// Resolves when the next check is done: false means close the feed.
     async fn allowed(&mut self) -> bool {
-        self.tick.tick().await;
-        let ok = self.caller.still_allowed(&self.pool).await.unwrap_or(false);
-        if !ok {
-            tracing::info!(caller = %self.caller.key(), "live feed closed: its caller may no longer watch");
+        let ok = (&mut self.pending).await;
+        if ok {
+            self.pending = Self::check(self.caller.clone(), self.pool.clone(), self.every);
         }
         ok
     }

@@ -108,13 +108,22 @@ pub(crate) async fn command_meta(
     .bind(IDEMPOTENCY_KEY_DAYS)
     .fetch_one(&s.pool)
     .await?;
+    // Now and then, forget bindings past their lifetime (they no longer bind).
+    if rand::random::<u16>() < 64 {
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(days => $1 + 1)")
+            .bind(IDEMPOTENCY_KEY_DAYS)
+            .execute(&s.pool)
+            .await?;
+    }
     if bound != fingerprint {
         return Err(Problem::invalid(vec![FieldError {
             field: "Idempotency-Key".into(),
             message: "this key was used with a different request; use a new key for a new request".into(),
         }]));
     }
-    let scoped = format!("api/{tenant}/{route}/{resource}/{key}");
+    // The request's fingerprint is part of the id: a key taken over after
+    // its binding lapsed names a new command, not the old one.
+    let scoped = format!("api/{tenant}/{route}/{resource}/{key}/{}", hex::encode(&fingerprint[..8]));
     Ok(pod_events::EventMeta::with_command_id(
         uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, scoped.as_bytes()).to_string(),
     ))

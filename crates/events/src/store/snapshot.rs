@@ -17,8 +17,11 @@ pub struct SnapshotStore {
     kv: kv::Store,
 }
 
-fn key(aggregate_type: &str, id: &AggregateId) -> String {
-    format!("{aggregate_type}.{}.{}", id.tenant, id.id)
+/// `<type>.<tenant>.<id>.v<state version>`: a release with another state
+/// version reads and writes keys of its own, so during a rolling deploy the
+/// old and new releases never read (or overwrite) each other's snapshots.
+fn key(aggregate_type: &str, id: &AggregateId, state_version: u32) -> String {
+    format!("{aggregate_type}.{}.{}.v{state_version}", id.tenant, id.id)
 }
 
 /// What a snapshot holds: the aggregate's state version beside its context.
@@ -62,7 +65,7 @@ impl SnapshotStore {
         aggregate_type: &str,
         id: &AggregateId,
     ) -> Result<Loaded<JetStreamContext<A>>, StoreError> {
-        let k = key(aggregate_type, id);
+        let k = key(aggregate_type, id, A::STATE_VERSION);
         let Some(entry) = self.kv.entry(&k).await.map_err(|e| StoreError::nats(format!("reading snapshot {k}"), e))?
         else {
             return Ok(Loaded::None);
@@ -100,7 +103,7 @@ impl SnapshotStore {
         id: &AggregateId,
         ctx: &JetStreamContext<A>,
     ) -> Result<(), StoreError> {
-        let k = key(aggregate_type, id);
+        let k = key(aggregate_type, id, A::STATE_VERSION);
         let value = serde_json::to_vec(&Stored { state_version: A::STATE_VERSION, context: ctx })
             .map_err(|e| StoreError::Snapshot(k.clone(), e))?;
         let current = self.kv.entry(&k).await.map_err(|e| StoreError::nats(format!("reading snapshot {k}"), e))?;

@@ -62,7 +62,8 @@ async fn long_aggregates_load_from_snapshot_and_tail() {
     // The snapshot bucket holds the state at version 100.
     let js = async_nats::jetstream::new(nats.client.clone());
     let kv = js.get_key_value(nats.ns.snapshot_bucket()).await.unwrap();
-    let snap = kv.get(format!("trend.{}.{}", id.tenant, id.id)).await.unwrap().expect("a snapshot");
+    let key = format!("trend.{}.{}.v{}", id.tenant, id.id, Trend::STATE_VERSION);
+    let snap = kv.get(key).await.unwrap().expect("a snapshot");
     let snap: serde_json::Value = serde_json::from_slice(&snap).unwrap();
     assert_eq!(snap["context"]["version"], 100);
     assert_eq!(snap["state_version"], Trend::STATE_VERSION);
@@ -91,7 +92,7 @@ async fn a_snapshot_of_another_state_version_is_replayed_over_and_rewritten() {
     // whose fields (read with today's defaults) disagree with the log.
     let js = async_nats::jetstream::new(nats.client.clone());
     let kv = js.get_key_value(nats.ns.snapshot_bucket()).await.unwrap();
-    let key = format!("trend.{}.{}", id.tenant, id.id);
+    let key = format!("trend.{}.{}.v{}", id.tenant, id.id, Trend::STATE_VERSION);
     let mut snap: serde_json::Value = serde_json::from_slice(&kv.get(&key).await.unwrap().unwrap()).unwrap();
     snap["state_version"] = serde_json::json!(Trend::STATE_VERSION + 1);
     snap["context"]["aggregate"]["observations"] = serde_json::json!(999);

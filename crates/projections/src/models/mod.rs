@@ -47,11 +47,32 @@ impl ApplyError {
     /// data exception, e.g. a NUL in text; class 23, a violated constraint).
     /// Anything else (a lost connection, a serialization failure, a lock
     /// timeout, a missing column) is about the system, not the event.
+    ///
+    /// An event of a newer version or a type this program does not know is
+    /// not the event's fault: an upgrade reads it. That ends the term (the
+    /// projection waits, retrying, for the upgrade) rather than parking it.
     pub fn is_deterministic(&self) -> bool {
         match self {
-            ApplyError::Decode { .. } | ApplyError::BadId { .. } | ApplyError::Json(_) => true,
+            ApplyError::Decode { source, .. } => {
+                !matches!(source, pod_events::CodecError::FromTheFuture { .. } | pod_events::CodecError::UnknownType(_))
+            }
+            ApplyError::BadId { .. } | ApplyError::Json(_) => true,
             ApplyError::Db(e) => is_data_error(e),
         }
+    }
+}
+
+impl ApplyError {
+    /// An event of a newer version, or of a type this program does not know:
+    /// an upgrade reads it, so the projection waits rather than park it.
+    pub fn waits_for_upgrade(&self) -> bool {
+        matches!(
+            self,
+            ApplyError::Decode {
+                source: pod_events::CodecError::FromTheFuture { .. } | pod_events::CodecError::UnknownType(_),
+                ..
+            }
+        )
     }
 }
 
