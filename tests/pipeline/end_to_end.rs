@@ -27,6 +27,9 @@ async fn a_trend_source_becomes_draft_listings_with_stored_artwork() {
 
     // 4 trends reach the score: 12 ideas; Disney's 3 screen red; 9 designs, 9 listings.
     p.wait_for("listings", "SELECT count(*) FROM listings", 9, Duration::from_secs(180)).await;
+    // Each read model is its own projection, at its own pace: the designs
+    // projection may still be applying the renders the listings came from.
+    p.wait_for("designs", "SELECT count(*) FROM designs WHERE status = 'rendered'", 9, Duration::from_secs(60)).await;
 
     assert_eq!(p.count("SELECT count(*) FROM trends WHERE ideas = 3").await, 4);
     assert_eq!(p.count("SELECT count(*) FROM trends WHERE keyword = 'quantum chromodynamics' AND ideas = 0").await, 1);
