@@ -39,13 +39,6 @@ pub enum RetryOutcome {
     NotParked { stream_seq: i64 },
 }
 
-/// The tenant token of an event subject (`<prefix>.evt.<aggregate>.<tenant>.<id>`).
-pub(crate) fn tenant_of_subject(subject: &str) -> Option<&str> {
-    let mut tokens = subject.rsplit('.');
-    tokens.next()?;
-    tokens.next()
-}
-
 /// Records `seq` as parked for `projection` (inside the batch transaction).
 /// Parked again after a rebuild, it stays skipped if someone skipped it.
 pub(crate) async fn park(
@@ -53,6 +46,7 @@ pub(crate) async fn park(
     projection: &str,
     seq: u64,
     subject: &str,
+    tenant: Option<&str>,
     event_type: Option<&str>,
     error: &str,
 ) -> Result<(), sqlx::Error> {
@@ -68,7 +62,7 @@ pub(crate) async fn park(
     .bind(projection)
     .bind(seq as i64)
     .bind(subject)
-    .bind(tenant_of_subject(subject))
+    .bind(tenant)
     .bind(event_type)
     .bind(error)
     .execute(&mut *tx)
@@ -235,14 +229,4 @@ async fn read_event(
     let time = pod_events::envelope::nats_time(msg.time);
     Ok(RecordedEvent::decode(ns, seq, msg.subject.as_str(), &msg.headers, &msg.payload, time)
         .map_err(|e| e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_tenant_is_the_subjects_second_last_token() {
-        assert_eq!(super::tenant_of_subject("pod.evt.idea.acme.0190"), Some("acme"));
-        assert_eq!(super::tenant_of_subject("t_1.evt.listing.shop-2.x"), Some("shop-2"));
-        assert_eq!(super::tenant_of_subject("nodots"), None);
-    }
 }

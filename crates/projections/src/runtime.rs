@@ -138,6 +138,7 @@ pub(crate) enum Target {
 pub(crate) struct Unreadable {
     pub seq: u64,
     pub subject: String,
+    pub tenant: Option<String>,
     pub reason: String,
 }
 
@@ -227,6 +228,7 @@ pub(crate) async fn apply_batch(
                             name,
                             event.stream_seq,
                             &event.subject,
+                            Some(&event.tenant),
                             Some(&event.event_type),
                             &reason,
                         )
@@ -245,7 +247,9 @@ pub(crate) async fn apply_batch(
     let before = |seq: u64| blocked.as_ref().is_none_or(|(b, _)| seq < *b);
     let unreadable: Vec<&&Unreadable> = unreadable.iter().filter(|u| before(u.seq)).collect();
     for u in &unreadable {
-        crate::parked::park(tx, name, u.seq, &u.subject, None, &u.reason).await.map_err(db("parking an event"))?;
+        crate::parked::park(tx, name, u.seq, &u.subject, u.tenant.as_deref(), None, &u.reason)
+            .await
+            .map_err(db("parking an event"))?;
     }
     let done: Vec<u64> = fresh.iter().map(|e| e.stream_seq).filter(|s| before(*s)).collect();
     let last = done.iter().copied().chain(unreadable.iter().map(|u| u.seq)).max();
@@ -744,6 +748,7 @@ async fn fetch_decoded(
                 Ok(info) => unreadable.push(Unreadable {
                     seq: info.stream_sequence,
                     subject: m.subject.to_string(),
+                    tenant: ns.parse_subject(m.subject.as_str()).map(|p| p.tenant.to_owned()),
                     reason: e.to_string(),
                 }),
                 // Without a sequence it cannot be placed, nor parked.

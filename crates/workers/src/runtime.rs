@@ -273,8 +273,8 @@ impl Worker {
                 // Not an event we can read: nothing to hand over, nothing to
                 // retry. It goes to the dead letters with why, to be seen.
                 let error = format!("undecodable message: {e}");
-                let tenant = msg.subject.rsplit('.').nth(1).map(str::to_owned);
-                let origin = Origin { subject: msg.subject.as_str(), stream_seq, tenant: tenant.as_deref() };
+                let tenant = self.ns.parse_subject(msg.subject.as_str()).map(|p| p.tenant);
+                let origin = Origin { subject: msg.subject.as_str(), stream_seq, tenant };
                 self.dead_letter_from(&msg, origin, &error, delivered).await;
                 return;
             }

@@ -41,7 +41,9 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> AccountError {
 pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     let email = raw.trim().to_lowercase();
     // No spaces or controls: an address goes into e-mail headers and logs.
-    let plain = email.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '\u{FFFD}' && !is_bidi(c));
+    let plain = email.chars().all(|c| {
+        !c.is_whitespace() && !c.is_control() && c != '\u{FFFD}' && !pod_events::domain::text::is_bidi_control(c)
+    });
     match email.split_once('@') {
         Some((local, domain))
             if plain && !local.is_empty() && !domain.is_empty() && !domain.contains('@') && email.len() <= 254 =>
@@ -61,11 +63,6 @@ pub(crate) fn check_password(password: &str) -> Result<(), AccountError> {
         return Err(invalid("password", "must be at most 256 characters"));
     }
     Ok(())
-}
-
-/// Bidirectional controls (the Bidi_Control property).
-fn is_bidi(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A person's, a shop's or a token's name (see [`DisplayName`]), reported under `field`.

@@ -72,7 +72,7 @@ fn is_bidi_override(c: char) -> bool {
 }
 
 /// Every character with the Bidi_Control property.
-fn is_bidi_control(c: char) -> bool {
+pub fn is_bidi_control(c: char) -> bool {
     is_bidi_override(c) || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{2066}'..='\u{2069}')
 }
 
