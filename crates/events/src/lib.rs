@@ -17,3 +17,12 @@ pub use codec::{CodecError, EventCodec};
 pub use envelope::{EventMeta, RecordedEvent};
 pub use ids::{AggregateId, IdError, TenantId};
 pub use namespace::Namespace;
+
+/// Whether a failure may pass if the same thing is tried again later (a
+/// connection lost, a writer race, a server away) or will fail the same way
+/// (a rule, bad data, a bug). One answer for every layer: a worker NAKs a
+/// transient failure and dead-letters the rest, a projection retries its
+/// term or parks the event, the API answers 503 or a 4xx/500.
+pub trait Transient {
+    fn is_transient(&self) -> bool;
+}

@@ -9,7 +9,7 @@
 
 use async_nats::jetstream;
 use chrono::{DateTime, Utc};
-use pod_events::{Namespace, RecordedEvent};
+use pod_events::{Namespace, RecordedEvent, Transient};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::models::{ApplyError, Projection};
@@ -176,7 +176,7 @@ pub async fn retry(
                         sp.commit().await.map_err(db("releasing the savepoint"))?;
                         Ok(())
                     }
-                    Err(e) if e.is_deterministic() => {
+                    Err(e) if !e.is_transient() => {
                         sp.rollback().await.map_err(db("rolling back the savepoint"))?;
                         Err(e.to_string())
                     }

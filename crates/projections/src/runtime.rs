@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures::StreamExt;
-use pod_events::{Namespace, RecordedEvent};
+use pod_events::{Namespace, RecordedEvent, Transient};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -44,6 +44,19 @@ pub enum ProjectionError {
     Deposed { projection: &'static str, epoch: i64 },
     #[error("projection {projection}: event {seq} waits for an upgrade of this program: {reason}")]
     Waiting { projection: &'static str, seq: u64, reason: String },
+}
+
+impl Transient for ProjectionError {
+    /// Whether a later term may get past this: the system's trouble, a
+    /// deposed leader and an event waiting for an upgrade may; an event that
+    /// cannot be applied, or a rebuild that was refused, will not by itself.
+    fn is_transient(&self) -> bool {
+        match self {
+            ProjectionError::Db { source, .. } => !crate::models::is_data_error(source),
+            ProjectionError::Nats { .. } | ProjectionError::Deposed { .. } | ProjectionError::Waiting { .. } => true,
+            ProjectionError::Poison { .. } | ProjectionError::Rebuild { .. } => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -208,7 +221,7 @@ pub(crate) async fn apply_batch(
     let mut batch = Connection::begin(&mut *tx).await.map_err(db("beginning a savepoint"))?;
     match projection.apply(&mut batch, fresh).await {
         Ok(()) => batch.commit().await.map_err(db("releasing the savepoint"))?,
-        Err(e) if (e.is_deterministic() || e.waits_for_upgrade()) && !fresh.is_empty() => {
+        Err(e) if (!e.is_transient() || e.waits_for_upgrade()) && !fresh.is_empty() => {
             batch.rollback().await.map_err(db("rolling back the savepoint"))?;
             tracing::warn!(projection = name, error = %e, "a batch failed on an event; applying it event by event");
             for event in fresh {
@@ -220,7 +233,7 @@ pub(crate) async fn apply_batch(
                         blocked = Some((event.stream_seq, e.to_string()));
                         break;
                     }
-                    Err(e) if e.is_deterministic() => {
+                    Err(e) if !e.is_transient() => {
                         one.rollback().await.map_err(db("rolling back the savepoint"))?;
                         let reason = e.to_string();
                         crate::parked::park(

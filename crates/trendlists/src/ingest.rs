@@ -37,7 +37,15 @@ pub struct IngestReport {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("storing trend {keyword:?}: {reason}")]
-    Store { keyword: String, reason: String },
+    Store { keyword: String, reason: String, transient: bool },
+}
+
+impl pod_events::Transient for IngestError {
+    fn is_transient(&self) -> bool {
+        match self {
+            IngestError::Store { transient, .. } => *transient,
+        }
+    }
 }
 
 /// Groups records by normalised keyword, dropping exact repeats.
@@ -101,7 +109,10 @@ pub async fn ingest(
                 report.failed += n;
                 report.errors.push(format!("{normalized}: {e}"));
             }
-            Err(e) => return Err(IngestError::Store { keyword: normalized, reason: e.to_string() }),
+            Err(e) => {
+                let transient = pod_events::Transient::is_transient(&e);
+                return Err(IngestError::Store { keyword: normalized, reason: e.to_string(), transient });
+            }
         }
     }
     Ok(report)

@@ -43,12 +43,10 @@ pub fn tenant_of(event: &RecordedEvent) -> Result<TenantId, HandlerError> {
     TenantId::parse(event.tenant.clone()).map_err(|e| HandlerError::permanent(format!("event {}: {e}", event.msg_id())))
 }
 
-/// A store failure while reading an aggregate: NATS may be back soon.
+/// A store failure: retried when it may pass (NATS away, a writer race),
+/// dead-lettered when it will fail the same way.
 pub fn store_failure(e: StoreError) -> HandlerError {
-    match e {
-        StoreError::Nats { .. } | StoreError::Conflict(_) => HandlerError::transient(e),
-        other => HandlerError::permanent(other),
-    }
+    HandlerError::of(e)
 }
 
 /// Runs a command the handler derived from `cause`. A refusal that means

@@ -25,6 +25,12 @@ impl ProviderError {
     }
 }
 
+impl pod_events::Transient for ProviderError {
+    fn is_transient(&self) -> bool {
+        matches!(self, ProviderError::Transient { .. })
+    }
+}
+
 impl From<ProviderError> for HandlerError {
     fn from(e: ProviderError) -> Self {
         match e {

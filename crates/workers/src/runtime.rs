@@ -35,11 +35,22 @@ pub enum HandlerError {
 }
 
 impl HandlerError {
+    /// Any failure, retried or dead-lettered as its own
+    /// [`Transient::is_transient`](pod_events::Transient) says.
+    pub fn of(e: impl pod_events::Transient + std::fmt::Display) -> Self {
+        if e.is_transient() { Self::transient(e) } else { Self::permanent(e) }
+    }
     pub fn transient(reason: impl std::fmt::Display) -> Self {
         Self::Transient { reason: reason.to_string(), retry_after: None }
     }
     pub fn permanent(reason: impl std::fmt::Display) -> Self {
         Self::Permanent { reason: reason.to_string() }
+    }
+}
+
+impl pod_events::Transient for HandlerError {
+    fn is_transient(&self) -> bool {
+        matches!(self, HandlerError::Transient { .. })
     }
 }
 

@@ -81,7 +81,7 @@ pub async fn publish_atomic(
         .await;
     match ack {
         Ok(a) => Ok(Ack { sequence: a.sequence, duplicate: a.duplicate }),
-        Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Err(StoreError::Conflict(subject.to_owned())),
+        Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Err(StoreError::conflict(subject)),
         // A resent batch: its message ids are within the duplicate window, so
         // the server refused it whole. Nothing new was stored.
         Err(e) if jetstream_code(&e) == Some(BATCH_HAS_DUPLICATE) => Ok(Ack { sequence: 0, duplicate: true }),

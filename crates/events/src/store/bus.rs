@@ -12,8 +12,8 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use rand::Rng;
 
-use super::StoreError;
 use super::jetstream::JetStreamStore;
+use super::{StoreError, StoreErrorKind};
 use crate::codec::EventCodec;
 use crate::domain::StateVersion;
 use crate::envelope::EventMeta;
@@ -39,6 +39,18 @@ pub enum CommandError<E: std::error::Error> {
     Conflict { aggregate_id: String, attempts: u32 },
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl<E: std::error::Error> crate::Transient for CommandError<E> {
+    /// A refusal stands; writers that kept winning, and the store's own
+    /// trouble when it is transient, may pass later.
+    fn is_transient(&self) -> bool {
+        match self {
+            CommandError::Rejected(_) => false,
+            CommandError::Conflict { .. } => true,
+            CommandError::Store(e) => crate::Transient::is_transient(e),
+        }
+    }
 }
 
 pub struct CommandBus<A: Aggregate> {
@@ -107,13 +119,13 @@ where
                         events: events.len(),
                     });
                 }
-                Err(StoreError::Conflict(_)) if attempt < self.max_attempts => {
+                Err(e) if e.kind() == StoreErrorKind::Conflict && attempt < self.max_attempts => {
                     // Back off a little, with jitter, so racing writers spread out.
                     let cap = 1u64 << attempt.min(6);
                     let wait = rand::rng().random_range(0..=cap);
                     tokio::time::sleep(Duration::from_millis(wait)).await;
                 }
-                Err(StoreError::Conflict(_)) => {
+                Err(e) if e.kind() == StoreErrorKind::Conflict => {
                     return Err(CommandError::Conflict { aggregate_id: id.to_string(), attempts: attempt });
                 }
                 Err(e) => return Err(CommandError::Store(e)),

@@ -151,7 +151,7 @@ pub async fn publish_from(
 
 /// Decodes a retried dead letter back into the event it carries.
 pub fn decode_retry(ns: &Namespace, msg: &jetstream::Message) -> Result<RecordedEvent, StoreError> {
-    let bad = |what: &str| StoreError::Malformed(format!("retry message {}: {what}", msg.subject));
+    let bad = |what: &str| StoreError::unreadable(format!("retry message {}: {what}", msg.subject), None);
     let h = msg.headers.as_ref().ok_or_else(|| bad("no headers"))?;
     let subject = header(h, H_DLQ_SUBJECT).ok_or_else(|| bad("no Pod-Dlq-Subject"))?;
     let seq = header(h, H_DLQ_STREAM_SEQ).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no Pod-Dlq-Stream-Seq"))?;
@@ -246,7 +246,7 @@ async fn list_on(client: &async_nats::Client, ns: &Namespace, filter: String) ->
         let next = tokio::time::timeout(std::time::Duration::from_secs(5), messages.next()).await;
         let Ok(Some(msg)) = next else { break };
         let msg = msg.map_err(|e| StoreError::nats("reading dead letters", e))?;
-        let info = msg.info().map_err(|e| StoreError::Malformed(format!("dead letter without info: {e}")))?;
+        let info = msg.info().map_err(|e| StoreError::unreadable(format!("dead letter without info: {e}"), None))?;
         let (seq, time, pending) = (info.stream_sequence, nats_time(info.published), info.pending);
         let h = msg.headers.clone().unwrap_or_default();
         out.push(to_dead_letter(seq, msg.subject.as_str(), &h, time));
@@ -263,6 +263,15 @@ pub enum DeadLetterError {
     NotFound(u64),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl crate::Transient for DeadLetterError {
+    fn is_transient(&self) -> bool {
+        match self {
+            DeadLetterError::NotFound(_) => false,
+            DeadLetterError::Store(e) => crate::Transient::is_transient(e),
+        }
+    }
 }
 
 async fn fetch(stream: &Stream, seq: u64) -> Result<jetstream::message::StreamMessage, DeadLetterError> {

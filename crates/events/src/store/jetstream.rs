@@ -18,9 +18,9 @@ use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventS
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
 use super::batch::{self, OutgoingEvent};
 use super::snapshot::{Loaded, SnapshotStore};
+use super::{StoreError, StoreErrorKind};
 use crate::codec::EventCodec;
 use crate::domain::StateVersion;
 use crate::envelope::*;
@@ -331,7 +331,13 @@ where
         mut ctx: JetStreamContext<A>,
         meta: &EventMeta,
     ) -> Result<(Committed, JetStreamContext<A>), StoreError> {
-        let id = ctx.aggregate_id.clone().ok_or_else(|| StoreError::Conflict("context without id".into()))?;
+        let id = ctx.aggregate_id.clone().ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Misuse,
+                "committing events of a context that was never loaded (no aggregate id)",
+                None,
+            )
+        })?;
         let key = id.to_string();
         if events.is_empty() {
             let c = Committed { last_stream_seq: ctx.last_stream_seq, version: ctx.version, duplicate: false };
@@ -399,7 +405,7 @@ where
     type AC = JetStreamContext<A>;
 
     async fn load_events(&self, aggregate_id: &str) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
-        let id: AggregateId = aggregate_id.parse().map_err(StoreError::Id)?;
+        let id: AggregateId = aggregate_id.parse().map_err(StoreError::from)?;
         let mut out = Vec::new();
         for e in self.history(&id).await? {
             let mut metadata = HashMap::new();
@@ -409,7 +415,7 @@ where
             out.push(EventEnvelope {
                 aggregate_id: aggregate_id.to_owned(),
                 sequence: e.aggregate_seq as usize,
-                payload: e.to_domain().map_err(StoreError::Codec)?,
+                payload: e.to_domain().map_err(StoreError::from)?,
                 metadata,
             });
         }
@@ -417,7 +423,7 @@ where
     }
 
     async fn load_aggregate(&self, aggregate_id: &str) -> Result<Self::AC, AggregateError<A::Error>> {
-        let id: AggregateId = aggregate_id.parse().map_err(StoreError::Id)?;
+        let id: AggregateId = aggregate_id.parse().map_err(StoreError::from)?;
         // CqrsFramework does not retry, and would report a refusal decided on
         // stale cached state as final: it always gets the stream's state.
         Ok(self.load_fresh(&id).await?)

@@ -105,7 +105,7 @@ impl SnapshotStore {
     ) -> Result<(), StoreError> {
         let k = key(aggregate_type, id, A::STATE_VERSION);
         let value = serde_json::to_vec(&Stored { state_version: A::STATE_VERSION, context: ctx })
-            .map_err(|e| StoreError::Snapshot(k.clone(), e))?;
+            .map_err(|e| StoreError::unreadable(format!("encoding snapshot {k}"), Some(Box::new(e))))?;
         let current = self.kv.entry(&k).await.map_err(|e| StoreError::nats(format!("reading snapshot {k}"), e))?;
         match current {
             None => {

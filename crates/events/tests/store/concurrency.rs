@@ -78,7 +78,7 @@ async fn multi_event_commands_are_stored_whole_or_not_at_all() {
     let events = sink.collect().await;
     assert_eq!(events.len(), 5);
     let err = store.append(&events, ctx, &EventMeta::new_command()).await.unwrap_err();
-    assert!(matches!(err, pod_events::store::StoreError::Conflict(_)), "got {err}");
+    assert_eq!(err.kind(), pod_events::store::StoreErrorKind::Conflict, "got {err}");
     assert_eq!(nats.stream_messages().await, 2, "nothing of the refused batch was stored");
 
     // Racing batches: each command's events land together, in order.

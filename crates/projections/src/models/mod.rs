@@ -40,24 +40,25 @@ pub enum ApplyError {
     Json(#[from] serde_json::Error),
 }
 
-impl ApplyError {
-    /// Whether this event's own data is what cannot be applied (so applying
-    /// it again would fail the same way): a payload that does not decode, an
-    /// id that is not one, or PostgreSQL refusing the data (SQLSTATE class 22,
-    /// data exception, e.g. a NUL in text; class 23, a violated constraint).
-    /// Anything else (a lost connection, a serialization failure, a lock
-    /// timeout, a missing column) is about the system, not the event.
+impl pod_events::Transient for ApplyError {
+    /// Not transient: this event's own data is what cannot be applied (so
+    /// applying it again would fail the same way) — a payload that does not
+    /// decode, an id that is not one, or PostgreSQL refusing the data
+    /// (SQLSTATE class 22, data exception, e.g. a NUL in text; class 23, a
+    /// violated constraint). Such an event is parked. Anything else (a lost
+    /// connection, a serialization failure, a lock timeout, a missing column)
+    /// is about the system, not the event: the term ends and is retried.
     ///
     /// An event of a newer version or a type this program does not know is
-    /// not the event's fault: an upgrade reads it. That ends the term (the
-    /// projection waits, retrying, for the upgrade) rather than parking it.
-    pub fn is_deterministic(&self) -> bool {
+    /// not the event's fault either: an upgrade reads it. That ends the term
+    /// (the projection waits, retrying, for the upgrade) rather than parking it.
+    fn is_transient(&self) -> bool {
         match self {
             ApplyError::Decode { source, .. } => {
-                !matches!(source, pod_events::CodecError::FromTheFuture { .. } | pod_events::CodecError::UnknownType(_))
+                matches!(source, pod_events::CodecError::FromTheFuture { .. } | pod_events::CodecError::UnknownType(_))
             }
-            ApplyError::BadId { .. } | ApplyError::Json(_) => true,
-            ApplyError::Db(e) => is_data_error(e),
+            ApplyError::BadId { .. } | ApplyError::Json(_) => false,
+            ApplyError::Db(e) => !is_data_error(e),
         }
     }
 }
