@@ -5,6 +5,7 @@
 //! a signed-in person — and reads and writes only the caller's tenant.
 
 pub mod auth;
+pub mod command;
 pub mod dashboard;
 pub mod extract;
 pub mod openapi;
@@ -170,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(axum::middleware::from_fn(problem::api_errors_are_problems))
+        .layer(axum::middleware::from_fn(problem::log_failures))
         .with_state(state)
 }
 

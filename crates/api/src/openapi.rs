@@ -35,9 +35,12 @@ impl Modify for Security {
 }
 
 /// Answers every operation can give for what it takes, declared once here
-/// rather than on each route: a malformed query parameter or path (400), a
+/// rather than on each route: no valid token or session (401) on every
+/// secured operation, a role or CSRF token that does not allow a change
+/// (403) on every secured one that changes something, a path id not in the
+/// caller's tenant (404), a malformed query parameter or path (400), a
 /// malformed or reused `Idempotency-Key` (400, 422), a body over the limit
-/// (413). A route's own attribute lists what is particular to it.
+/// (413). A route's own attribute lists only what is particular to it.
 struct SharedResponses;
 
 fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
@@ -53,13 +56,40 @@ impl Modify for SharedResponses {
             op.responses.responses.entry(status.to_owned()).or_insert_with(|| problem(description));
         };
         for item in api.paths.paths.values_mut() {
-            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
-            for op in operations.into_iter().flatten() {
+            let operations = [
+                (false, &mut item.get),
+                (true, &mut item.post),
+                (true, &mut item.put),
+                (true, &mut item.patch),
+                (true, &mut item.delete),
+            ];
+            for (changes, op) in operations.into_iter().filter_map(|(c, op)| op.as_mut().map(|op| (c, op))) {
+                // A route's own error answers say only their status and
+                // meaning; each is a problem document.
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if let utoipa::openapi::RefOr::T(r) = response
+                        && (status.starts_with('4') || status.starts_with('5'))
+                        && r.content.is_empty()
+                    {
+                        let description = r.description.clone();
+                        *response = problem(&description);
+                    }
+                }
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                if secured {
+                    add(op, "401", "No valid token or session");
+                }
+                if secured && changes {
+                    add(op, "403", "The role or the CSRF token does not allow this");
+                }
                 let params = op.parameters.as_deref().unwrap_or_default();
                 let takes = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
                 let (query, path) = (takes(ParameterIn::Query), takes(ParameterIn::Path));
                 let keyed = params.iter().any(|p| p.name.eq_ignore_ascii_case("Idempotency-Key"));
                 let body = op.request_body.is_some() || keyed;
+                if path {
+                    add(op, "404", "Not in the caller's tenant");
+                }
                 if query || path || keyed {
                     add(op, "400", "A malformed parameter, path or Idempotency-Key");
                 }
@@ -94,6 +124,7 @@ impl Modify for SharedResponses {
         operations::sources, operations::costs,
         feed::sse, feed::ws,
     ),
+    components(schemas(crate::problem::ProblemDetails, crate::problem::FieldError)),
     modifiers(&Security, &SharedResponses),
     tags(
         (name = "trends", description = "What shoppers search for"),

@@ -11,9 +11,14 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// A problem: boxed, so results carrying one stay small.
+/// A problem: boxed, so results carrying one stay small. A failure of ours
+/// carries its cause, which is logged (by [`log_failures`]) and never sent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Problem(Box<ProblemDetails>);
+pub struct Problem(Box<ProblemDetails>, Option<String>);
+
+/// The cause of a 5xx answer, handed from the handler to [`log_failures`].
+#[derive(Debug, Clone)]
+struct FailureCause(String);
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProblemDetails {
@@ -33,14 +38,17 @@ impl Problem {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         let title = status.canonical_reason().unwrap_or("Error").to_owned();
         let slug = title.to_lowercase().replace(' ', "-");
-        Self(Box::new(ProblemDetails {
-            kind: format!("https://pod-automator.dev/problems/{slug}"),
-            title,
-            status: status.as_u16(),
-            detail: detail.into(),
-            errors: vec![],
-            extensions: Default::default(),
-        }))
+        Self(
+            Box::new(ProblemDetails {
+                kind: format!("https://pod-automator.dev/problems/{slug}"),
+                title,
+                status: status.as_u16(),
+                detail: detail.into(),
+                errors: vec![],
+                extensions: Default::default(),
+            }),
+            None,
+        )
     }
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, detail)
@@ -68,10 +76,16 @@ impl Problem {
         self.0.extensions.insert(key.into(), value.into());
         self
     }
-    /// A failure of ours: logged with its cause, shown without it.
+    /// Something we depend on is away for now (503): worth trying again.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, detail)
+    }
+    /// A failure of ours: shown without its cause, which is logged.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "request failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side; it has been logged")
+        let mut p =
+            Self::new(StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side; it has been logged");
+        p.1 = Some(cause.to_string());
+        p
     }
 }
 
@@ -83,8 +97,27 @@ impl IntoResponse for Problem {
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if status.is_server_error() {
+            let cause = self.1.unwrap_or_else(|| self.0.detail.clone());
+            r.extensions_mut().insert(FailureCause(cause));
+        }
         r
     }
+}
+
+/// Logs every answer that is our failure (5xx), once, with its cause, the
+/// method and the path; the client sees only the problem. Handlers and
+/// constructors never log a problem themselves.
+pub async fn log_failures(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_server_error() {
+        let cause = response.extensions().get::<FailureCause>().map(|c| c.0.as_str()).unwrap_or("(no cause given)");
+        tracing::error!(%method, path, status = status.as_u16(), error = cause, "request failed");
+    }
+    response
 }
 
 /// Free text that breaks its field's rules: 422 naming the field.
@@ -142,9 +175,49 @@ impl From<sqlx::Error> for Problem {
     }
 }
 
+/// The event store failing: 503 when it may pass (NATS away), else ours.
+pub fn store_failure(e: impl pod_events::Transient + std::fmt::Display) -> Problem {
+    if e.is_transient() { Problem::unavailable(format!("event store: {e}")) } else { Problem::internal(e) }
+}
+
 impl Problem {
     /// The details, as they are sent.
     pub fn details(&self) -> &ProblemDetails {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::{FailureCause, Problem};
+
+    #[tokio::test]
+    async fn our_failure_is_shown_without_its_cause_which_goes_to_the_log() {
+        let response = Problem::internal("connection to 10.0.0.7 refused").into_response();
+        assert_eq!(response.status(), 500);
+        let cause = response.extensions().get::<FailureCause>().map(|c| c.0.clone());
+        assert_eq!(cause.as_deref(), Some("connection to 10.0.0.7 refused"), "handed to log_failures");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!body.contains("10.0.0.7"), "{body}");
+        assert!(body.contains("it has been logged"), "{body}");
+    }
+
+    #[test]
+    fn a_clients_mistake_carries_no_cause_to_log() {
+        let response = Problem::bad_request("status", "not one of the values").into_response();
+        assert_eq!(response.status(), 400);
+        assert!(response.extensions().get::<FailureCause>().is_none());
+    }
+
+    #[test]
+    fn the_store_away_is_503_and_a_store_bug_is_ours() {
+        use pod_events::store::{StoreError, StoreErrorKind};
+        let away = super::store_failure(StoreError::new(StoreErrorKind::Unavailable, "publishing", None));
+        assert_eq!(away.details().status, 503);
+        let bug = super::store_failure(StoreError::new(StoreErrorKind::Misuse, "committing", None));
+        assert_eq!(bug.details().status, 500);
     }
 }

@@ -50,6 +50,45 @@ impl fmt::Display for TenantId {
     }
 }
 
+impl AsRef<str> for TenantId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A tenant is a text column in the read models: it binds as text, and a
+/// stored one that is not a valid id fails to decode (it never was written).
+#[cfg(feature = "sqlx")]
+mod sql {
+    use sqlx::encode::IsNull;
+    use sqlx::error::BoxDynError;
+    use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+    use sqlx::{Decode, Encode, Postgres, Type};
+
+    use super::TenantId;
+
+    impl Type<Postgres> for TenantId {
+        fn type_info() -> PgTypeInfo {
+            <String as Type<Postgres>>::type_info()
+        }
+        fn compatible(ty: &PgTypeInfo) -> bool {
+            <String as Type<Postgres>>::compatible(ty)
+        }
+    }
+
+    impl Encode<'_, Postgres> for TenantId {
+        fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+            <&str as Encode<Postgres>>::encode(self.as_str(), buf)
+        }
+    }
+
+    impl<'r> Decode<'r, Postgres> for TenantId {
+        fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+            Ok(TenantId::parse(<String as Decode<Postgres>>::decode(value)?)?)
+        }
+    }
+}
+
 /// The id cqrs-es sees for an aggregate instance: `<tenant>.<uuid>`.
 /// It maps one-to-one onto the last two tokens of the aggregate's subject.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -64,7 +64,7 @@ pub enum Principal {
 /// Who is calling: their tenant and role.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Caller {
-    pub tenant: String,
+    pub tenant: pod_events::TenantId,
     pub role: Role,
     pub principal: Principal,
 }
@@ -88,10 +88,10 @@ impl Caller {
         }
     }
 
-    /// The caller's tenant as the domain's type (stored tenants are valid ids;
-    /// one that is not is our failure).
-    pub fn tenant_id(&self) -> Result<pod_events::TenantId, Problem> {
-        pod_events::TenantId::parse(self.tenant.clone()).map_err(Problem::internal)
+    /// A thing of the caller's tenant by its id: commands address aggregates
+    /// this way, so another tenant's id names nothing here.
+    pub fn owns(&self, id: Uuid) -> pod_events::AggregateId {
+        pod_events::AggregateId::new(self.tenant.clone(), id)
     }
 
     /// Whether this caller may still act as it did when it was let in: the

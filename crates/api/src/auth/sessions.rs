@@ -67,7 +67,7 @@ pub struct Session {
     pub user_id: Uuid,
     pub email: String,
     pub display_name: String,
-    pub tenant: String,
+    pub tenant: pod_events::TenantId,
     pub tenant_name: String,
     pub role: Role,
     pub csrf: String,
@@ -154,7 +154,7 @@ pub async fn end(pool: &PgPool, secret: &str) -> Result<(), sqlx::Error> {
 /// The session a cookie secret stands for: live, and its person still a
 /// member of its tenant.
 pub async fn lookup(pool: &PgPool, secret: &str) -> Result<Option<Session>, sqlx::Error> {
-    type Row = (Uuid, String, String, String, String, String, String, DateTime<Utc>, bool);
+    type Row = (Uuid, String, String, pod_events::TenantId, String, String, String, DateTime<Utc>, bool);
     let row: Option<Row> = sqlx::query_as(
         "SELECT u.user_id, u.email, u.display_name, s.tenant, t.name, m.role, s.csrf_token, s.expires_at,
                 s.last_seen_at < now() - interval '1 minute'

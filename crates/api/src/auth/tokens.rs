@@ -35,7 +35,7 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<Caller>, 
     let Ok(token_id) = Uuid::parse_str(id) else {
         return Ok(None);
     };
-    let row: Option<(String, String, Vec<u8>, bool)> = sqlx::query_as(
+    let row: Option<(pod_events::TenantId, String, Vec<u8>, bool)> = sqlx::query_as(
         "SELECT tenant, role, secret_sha256,
                 last_used_at IS NULL OR last_used_at < now() - interval '1 minute'
          FROM api_tokens WHERE token_id = $1 AND revoked_at IS NULL",

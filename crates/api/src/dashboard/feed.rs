@@ -103,7 +103,7 @@ pub async fn stream(
     Person(session): Person,
     State(s): State<AppState>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
-    let tenant = pod_events::TenantId::parse(session.tenant.clone()).map_err(Problem::internal)?;
+    let tenant = session.tenant.clone();
     let sub = s.nats.subscribe(s.ns.tenant_events("*", &tenant)).await.map_err(Problem::internal)?;
     let ns = s.ns.clone();
     let events = sub.filter_map(move |msg| {

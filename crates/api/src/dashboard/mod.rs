@@ -9,12 +9,19 @@
 //! forms as a `csrf` field.
 
 mod account;
+mod analytics;
 mod assets;
+mod designs;
 mod feed;
-mod pages;
-mod review;
-mod selling;
+mod ideas;
+mod integrations;
+mod listings;
+mod operations;
+mod overview;
+mod publishing;
 mod team;
+mod trends;
+mod views;
 
 use askama::Template;
 use axum::Router;
@@ -38,31 +45,31 @@ pub fn pages() -> Router<AppState> {
         .route("/auth/{provider}/start", get(account::provider_start))
         .route("/auth/{provider}/callback", get(account::provider_callback))
         .route("/auth/{provider}/link", post(account::provider_link))
-        .route("/", get(pages::overview))
+        .route("/", get(overview::overview))
         .route("/live", get(feed::stream))
-        .route("/trends", get(pages::trends))
-        .route("/trends/import", post(review::import_keywords))
-        .route("/trends/{id}", get(pages::trend))
-        .route("/trends/{id}/ideas", post(review::more_ideas))
-        .route("/ideas", get(pages::ideas))
-        .route("/ideas/{id}/approve", post(review::approve_idea))
-        .route("/ideas/{id}/reject", post(review::reject_idea))
-        .route("/ideas/{id}/regenerate", post(review::replace_idea))
-        .route("/designs", get(pages::designs))
-        .route("/designs/{id}/regenerate", post(review::regenerate_design))
-        .route("/listings", get(pages::listings))
-        .route("/listings/{id}", get(pages::listing).post(review::save_listing))
-        .route("/listings/{id}/check", post(review::check_listing))
-        .route("/listings/{id}/approve", post(review::approve_listing))
-        .route("/listings/{id}/submit", post(selling::submit))
-        .route("/publishing", get(selling::publishing))
-        .route("/analytics", get(selling::analytics))
-        .route("/integrations", get(selling::integrations))
-        .route("/operations", get(pages::operations))
+        .route("/trends", get(trends::trends))
+        .route("/trends/import", post(trends::import_keywords))
+        .route("/trends/{id}", get(trends::trend))
+        .route("/trends/{id}/ideas", post(trends::more_ideas))
+        .route("/ideas", get(ideas::ideas))
+        .route("/ideas/{id}/approve", post(ideas::approve_idea))
+        .route("/ideas/{id}/reject", post(ideas::reject_idea))
+        .route("/ideas/{id}/regenerate", post(ideas::replace_idea))
+        .route("/designs", get(designs::designs))
+        .route("/designs/{id}/regenerate", post(designs::regenerate_design))
+        .route("/listings", get(listings::listings))
+        .route("/listings/{id}", get(listings::listing).post(listings::save_listing))
+        .route("/listings/{id}/check", post(listings::check_listing))
+        .route("/listings/{id}/approve", post(listings::approve_listing))
+        .route("/listings/{id}/submit", post(publishing::submit))
+        .route("/publishing", get(publishing::publishing))
+        .route("/analytics", get(analytics::analytics))
+        .route("/integrations", get(integrations::integrations))
+        .route("/operations", get(operations::operations))
         .route("/team", get(team::team))
         .route("/team/invitations", post(team::invite))
         .route("/invite/{secret}", get(team::invitation_page).post(team::accept))
-        .route("/operations/dead-letters/{seq}/retry", post(review::retry_dead_letter))
+        .route("/operations/dead-letters/{seq}/retry", post(operations::retry_dead_letter))
 }
 
 /// What every page's frame shows: who is signed in, where they are, and
@@ -91,7 +98,7 @@ impl Shell {
             person: session.display_name.clone(),
             email: session.email.clone(),
             shop: session.tenant_name.clone(),
-            tenant: session.tenant.clone(),
+            tenant: session.tenant.to_string(),
             role: session.role.as_str(),
             csrf: session.csrf.clone(),
             active,
@@ -143,6 +150,30 @@ pub(crate) fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => Problem::internal(format!("rendering a page: {e}")).into_response(),
+    }
+}
+
+/// The outcome of an action, in a sentence, in place of its buttons.
+#[derive(Template)]
+#[template(path = "fragments/outcome.html")]
+struct Outcome {
+    ok: bool,
+    message: String,
+}
+
+pub(crate) fn outcome(result: Result<String, Problem>) -> Response {
+    match result {
+        Ok(message) => render(&Outcome { ok: true, message }),
+        Err(p) => {
+            // A field's own message says what to fix; the detail only names the fields.
+            let d = p.details();
+            let message = if d.errors.is_empty() {
+                d.detail.clone()
+            } else {
+                d.errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ")
+            };
+            render(&Outcome { ok: false, message })
+        }
     }
 }
 
@@ -203,7 +234,7 @@ mod tests {
 
     #[test]
     fn money_reads_as_money_below_zero_too() {
-        use super::pages::money;
+        use super::views::money;
         assert_eq!(money(2499, "USD"), "$24.99");
         assert_eq!(money(-150, "USD"), "-$1.50");
         assert_eq!(money(-50, "EUR"), "-€0.50");

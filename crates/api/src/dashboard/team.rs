@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::{CookieJar, Form};
 use chrono::{DateTime, Utc};
 
-use super::pages::ago;
+use super::views::ago;
 use super::{PageError, Person, Shell, render};
 use crate::AppState;
 use crate::auth::invitations::{self, Pending};
@@ -43,7 +43,7 @@ pub async fn team(Person(session): Person, State(s): State<AppState>) -> Result<
     .bind(&session.tenant)
     .fetch_all(&s.pool)
     .await?;
-    let pending = invitations::pending(&s.pool, &session.tenant).await?;
+    let pending = invitations::pending(&s.pool, session.tenant.as_str()).await?;
     let is_owner = session.role == Role::Owner;
     Ok(render(&TeamPage {
         shell: Shell::load(&s, &session, "team").await?,
@@ -85,8 +85,9 @@ pub async fn invite(caller: crate::auth::Caller, State(s): State<AppState>, Form
         };
         let role =
             Role::parse(f.role.trim()).ok_or_else(|| Problem::bad_request("role", "choose viewer, editor or owner"))?;
-        let secret =
-            invitations::invite(&s.pool, &caller.tenant, &f.email, role, user).await.map_err(account_problem)?;
+        let secret = invitations::invite(&s.pool, caller.tenant.as_str(), &f.email, role, user)
+            .await
+            .map_err(account_problem)?;
         Ok((f.email.trim().to_lowercase(), role, format!("{}/invite/{secret}", s.public_url.trim_end_matches('/'))))
     };
     match done.await {

@@ -8,12 +8,12 @@ use pod_events::store::dead_letters::{self, DeadLetter, DeadLetterError};
 
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::problem::{Problem, ProblemDetails};
+use crate::problem::Problem;
 
 fn store_problem(e: DeadLetterError) -> Problem {
     match e {
         DeadLetterError::NotFound(_) => Problem::not_found("dead letter"),
-        DeadLetterError::Store(e) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}")),
+        DeadLetterError::Store(e) => crate::problem::store_failure(e),
     }
 }
 
@@ -23,11 +23,11 @@ fn store_problem(e: DeadLetterError) -> Problem {
     path = "/api/v1/dead-letters",
     tag = "operations",
     summary = "Events a worker gave up on, oldest first",
-    responses((status = 200, description = "The dead letters", body = Vec<serde_json::Value>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 200, description = "The dead letters", body = Vec<serde_json::Value>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn list(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<DeadLetter>>, Problem> {
-    let tenant = caller.tenant_id()?;
+    let tenant = caller.tenant.clone();
     let mine = dead_letters::list_for_tenant(&s.nats, &s.ns, &tenant).await.map_err(|e| store_problem(e.into()))?;
     Ok(Json(mine))
 }
@@ -39,7 +39,7 @@ pub async fn list(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<
     tag = "operations",
     summary = "Send a dead letter back to its worker (editor)",
     params(("seq" = u64, Path, description = "The letter's sequence")),
-    responses((status = 202, description = "Sent back", body = serde_json::Value), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 202, description = "Sent back", body = serde_json::Value)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn retry(
@@ -48,9 +48,9 @@ pub async fn retry(
     Path(seq): Path<String>,
 ) -> Result<(StatusCode, Json<DeadLetter>), Problem> {
     caller.require(Role::Editor)?;
-    let seq: u64 = seq.parse().map_err(|_| Problem::not_found("dead letter"))?;
+    let seq: u64 = seq.parse().map_err(|_| Problem::bad_request("seq", "not a dead letter's sequence number"))?;
     // Only a letter of the caller's tenant: another's is not found.
-    let tenant = caller.tenant_id()?;
+    let tenant = caller.tenant.clone();
     let letter = dead_letters::retry_for_tenant(&s.nats, &s.ns, seq, &tenant).await.map_err(store_problem)?;
     Ok((StatusCode::ACCEPTED, Json(letter)))
 }

@@ -1,16 +1,15 @@
 use axum::Json;
-use axum::extract::{Path, State};
-
-use crate::extract::Query;
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::uuid_path;
 use crate::AppState;
 use crate::auth::{Caller, Role};
+use crate::command::{CommandHeaders, CommandRequest, accepted, failed, refused};
+use crate::extract::{OptionalJson, PathId, Query};
 use crate::pagination::{Page, PageQuery};
 use crate::problem::FieldError;
-use crate::problem::{Problem, ProblemDetails};
+use crate::problem::Problem;
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Design {
@@ -49,8 +48,12 @@ pub struct Filter {
     path = "/api/v1/designs",
     tag = "designs",
     summary = "Designs, most recently changed first",
-    params(("status" = Option<String>, Query, description = "requested, rendered, failed, approved or rejected"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query, description = "1–200, default 50")),
-    responses((status = 200, description = "A page of designs", body = Page<Design>), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    params(
+        ("status" = Option<String>, Query, description = "requested, rendered, failed, approved or rejected"),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50")
+    ),
+    responses((status = 200, description = "A page of designs", body = Page<Design>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn list(
@@ -58,14 +61,14 @@ pub async fn list(
     State(s): State<AppState>,
     Query(f): Query<Filter>,
 ) -> Result<Json<Page<Design>>, Problem> {
-    let from = super::Listing {
+    let from = super::ListSource {
         table: "designs",
         columns: COLUMNS,
         time: "updated_at",
         id: "design_id",
         filters: &[("status", &["requested", "rendered", "failed", "approved", "rejected"], &f.status)],
     };
-    super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Design| (r.updated_at, r.design_id)).await
+    super::newest_first(&s, caller.tenant.as_str(), from, &f.page, |r: &Design| (r.updated_at, r.design_id)).await
 }
 
 #[utoipa::path(
@@ -74,13 +77,12 @@ pub async fn list(
     tag = "designs",
     summary = "One design",
     params(("id" = uuid::Uuid, Path, description = "The design's id")),
-    responses((status = 200, description = "The design", body = Design), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 200, description = "The design", body = Design)),
     security(("token" = []), ("session" = []))
 )]
-pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Design>, Problem> {
-    let id = uuid_path("design", &id)?;
+pub async fn one(caller: Caller, State(s): State<AppState>, PathId(id): PathId) -> Result<Json<Design>, Problem> {
     let sql = format!("SELECT {COLUMNS} FROM designs WHERE tenant = $1 AND design_id = $2");
-    super::by_id(&s, sql, &caller.tenant, id, "design").await
+    super::by_id(&s, sql, caller.tenant.as_str(), id, "design").await
 }
 
 /// Which stored file of a design.
@@ -90,10 +92,9 @@ enum File {
     Preview,
 }
 
-async fn file(caller: Caller, s: AppState, raw: String, which: File) -> Result<axum::response::Response, Problem> {
+async fn file(caller: Caller, s: AppState, id: Uuid, which: File) -> Result<axum::response::Response, Problem> {
     use axum::http::header;
     use axum::response::IntoResponse;
-    let id = uuid_path("design", &raw)?;
     let column = match which {
         File::Artwork => "artwork",
         File::Preview => "preview",
@@ -101,7 +102,7 @@ async fn file(caller: Caller, s: AppState, raw: String, which: File) -> Result<a
     let asset: Option<Option<serde_json::Value>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT {column} FROM designs WHERE tenant = $1 AND design_id = $2"
     )))
-    .bind(&caller.tenant)
+    .bind(caller.tenant.as_str())
     .bind(id)
     .fetch_optional(&s.pool)
     .await?;
@@ -133,13 +134,13 @@ async fn file(caller: Caller, s: AppState, raw: String, which: File) -> Result<a
     tag = "designs",
     summary = "The print file: a transparent PNG at the print area's size and DPI",
     params(("id" = uuid::Uuid, Path, description = "The design's id")),
-    responses((status = 200, description = "The PNG", content_type = "image/png", body = Vec<u8>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 200, description = "The PNG", content_type = "image/png", body = Vec<u8>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn artwork(
     caller: Caller,
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<axum::response::Response, Problem> {
     file(caller, s, id, File::Artwork).await
 }
@@ -151,13 +152,13 @@ pub async fn artwork(
     tag = "designs",
     summary = "The design on the garment colour",
     params(("id" = uuid::Uuid, Path, description = "The design's id")),
-    responses((status = 200, description = "The PNG", content_type = "image/png", body = Vec<u8>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 200, description = "The PNG", content_type = "image/png", body = Vec<u8>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn preview(
     caller: Caller,
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<axum::response::Response, Problem> {
     file(caller, s, id, File::Preview).await
 }
@@ -175,55 +176,48 @@ pub struct Regeneration {
     path = "/api/v1/designs/{id}/regenerate",
     tag = "designs",
     summary = "Render the design again in another layout and palette (editor)",
-    params(("id" = uuid::Uuid, Path, description = "The design's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
+    params(("id" = uuid::Uuid, Path, description = "The design's id"), CommandHeaders),
     request_body(content = Option<Regeneration>, description = "`{\"layout\": …, \"palette\": …}`, or empty for the next of each"),
     responses(
         (status = 202, description = "Accepted; follow `Location`", body = serde_json::Value),
-        (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Still rendering, or already approved", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown layout or palette", body = ProblemDetails, content_type = "application/problem+json")
+        (status = 409, description = "Still rendering, or already approved"),
+        (status = 422, description = "An unknown layout or palette")
     ),
     security(("token" = []), ("session" = []))
 )]
 pub async fn regenerate(
-    caller: Caller,
+    cmd: CommandRequest,
     State(s): State<AppState>,
-    Path(raw): Path<String>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    PathId(id): PathId,
+    OptionalJson(wanted): OptionalJson<Regeneration>,
 ) -> Result<axum::response::Response, Problem> {
-    let wanted: Regeneration = super::optional_body(&body, r#"{"layout", "palette"}"#)?;
-    let id = regenerate_design(&s, &caller, &raw, wanted, &headers).await?;
-    Ok(super::accepted(format!("/api/v1/designs/{id}")))
+    regenerate_design(&s, &cmd, id, wanted).await?;
+    Ok(accepted(format!("/api/v1/designs/{id}")))
 }
 
 pub(crate) async fn regenerate_design(
     s: &AppState,
-    caller: &Caller,
-    raw: &str,
+    cmd: &CommandRequest,
+    id: Uuid,
     wanted: Regeneration,
-    headers: &axum::http::HeaderMap,
-) -> Result<Uuid, Problem> {
+) -> Result<(), Problem> {
     use pod_events::domain::design::{DesignCommand, DesignError};
-    caller.require(Role::Editor)?;
-    let id = uuid_path("design", raw)?;
-    let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
-    let command = DesignCommand::Regenerate { by: caller.actor(), layout: wanted.layout, palette: wanted.palette };
-    let meta = super::command_meta(s, &caller.tenant, "designs/regenerate", id, headers, &command).await?;
+    cmd.require(Role::Editor)?;
+    let command = DesignCommand::Regenerate { by: cmd.actor(), layout: wanted.layout, palette: wanted.palette };
+    let meta = cmd.meta(s, "designs/regenerate", id, &command).await?;
     // Another take is another image of the plan's quota.
-    let hold = crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Images, id, 1).await?;
-    let outcome = s.designs.execute(&pod_events::AggregateId::new(tenant, id), command, &meta).await;
+    let tenant = cmd.caller.tenant.as_str();
+    let hold = crate::quotas::reserve(&s.pool, tenant, crate::quotas::Resource::Images, id, 1).await?;
+    let outcome = s.designs.execute(&cmd.owns(id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;
-    outcome.map(|_| id).map_err(|e| {
-        super::command_failed(e, "design", |e| match e {
+    outcome.map(drop).map_err(|e| {
+        failed(e, "design", |e| match e {
             DesignError::Unknown => Problem::not_found("design"),
             DesignError::UnknownStyle { field, value, allowed } => Problem::invalid(vec![FieldError {
                 field: field.into(),
                 message: format!("{value:?} is not one of {allowed}"),
             }]),
-            e => super::refused(e),
+            e => refused(e),
         })
     })
 }

@@ -1,24 +1,22 @@
 use axum::Json;
-use axum::extract::{Path, State};
-
-use crate::extract::Query;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use pod_events::domain::Actor;
 use pod_events::domain::idea::IdeaScreened;
-use pod_events::domain::listing::{ListingCommand, ListingError, ListingRevised};
-use pod_events::domain::listing_text::{MAX_TAGS, Tag, Title, parse_tags, seo_report};
+use pod_events::domain::listing::{self, ListingCommand, ListingError};
+use pod_events::domain::listing_text::{Tags, Title, seo_report};
 use pod_events::domain::text::Description;
-use pod_events::{AggregateId, TenantId};
 use pod_screening::{nice_class, screen_fields, verdict_of};
 use uuid::Uuid;
 
-use super::uuid_path;
 use crate::AppState;
 use crate::auth::{Caller, Role};
+use crate::command::{CommandHeaders, CommandRequest, accepted, failed, refused};
+use crate::extract::{JsonBody, PathId, Query};
 use crate::pagination::{Page, PageQuery};
-use crate::problem::{FieldError, Problem, ProblemDetails};
+use crate::problem::{FieldError, Problem};
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Listing {
@@ -55,8 +53,12 @@ pub struct Filter {
     path = "/api/v1/listings",
     tag = "listings",
     summary = "Listings, most recently changed first",
-    params(("status" = Option<String>, Query, description = "draft, approved, queued or published"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query, description = "1–200, default 50")),
-    responses((status = 200, description = "A page of listings", body = Page<Listing>), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    params(
+        ("status" = Option<String>, Query, description = "draft, approved, queued or published"),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50")
+    ),
+    responses((status = 200, description = "A page of listings", body = Page<Listing>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn list(
@@ -64,14 +66,14 @@ pub async fn list(
     State(s): State<AppState>,
     Query(f): Query<Filter>,
 ) -> Result<Json<Page<Listing>>, Problem> {
-    let from = super::Listing {
+    let from = super::ListSource {
         table: "listings",
         columns: COLUMNS,
         time: "updated_at",
         id: "listing_id",
         filters: &[("status", &["draft", "approved", "queued", "published"], &f.status)],
     };
-    super::newest_first(&s, &caller.tenant, from, &f.page, |r: &Listing| (r.updated_at, r.listing_id)).await
+    super::newest_first(&s, caller.tenant.as_str(), from, &f.page, |r: &Listing| (r.updated_at, r.listing_id)).await
 }
 
 #[utoipa::path(
@@ -80,13 +82,12 @@ pub async fn list(
     tag = "listings",
     summary = "One listing with its SEO checks",
     params(("id" = uuid::Uuid, Path, description = "The listing's id")),
-    responses((status = 200, description = "The listing", body = Listing), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 200, description = "The listing", body = Listing)),
     security(("token" = []), ("session" = []))
 )]
-pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Listing>, Problem> {
-    let id = uuid_path("listing", &id)?;
+pub async fn one(caller: Caller, State(s): State<AppState>, PathId(id): PathId) -> Result<Json<Listing>, Problem> {
     let sql = format!("SELECT {COLUMNS} FROM listings WHERE tenant = $1 AND listing_id = $2");
-    super::by_id(&s, sql, &caller.tenant, id, "listing").await
+    super::by_id(&s, sql, caller.tenant.as_str(), id, "listing").await
 }
 
 /// A listing's text now: title, description, tags, its trend's keyword, its
@@ -107,46 +108,59 @@ pub struct Edit {
 
 pub const MAX_PRICE_CENTS: i64 = 5_000_000;
 
-/// Checks every field and reports every error, each under its field name
-/// (`title`, `tags[2]`, …), in Etsy's words.
-pub fn validate(edit: &Edit) -> Result<(), Vec<FieldError>> {
-    let mut errors = Vec::new();
-    if let Some(t) = &edit.title
-        && let Err(e) = Title::parse(t)
-    {
-        errors.push(FieldError { field: "title".into(), message: e.to_string() });
+/// An edit with every field parsed: what a revision is made of.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedEdit {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub tags: Option<Tags>,
+    pub price_cents: Option<u64>,
+}
+
+impl ParsedEdit {
+    fn is_empty(&self) -> bool {
+        self.title.is_none() && self.description.is_none() && self.tags.is_none() && self.price_cents.is_none()
     }
-    if let Some(tags) = &edit.tags {
-        if tags.len() > MAX_TAGS {
-            errors.push(FieldError {
-                field: "tags".into(),
-                message: format!("{} tags; Etsy allows at most {MAX_TAGS}", tags.len()),
-            });
-        }
-        let mut seen: Vec<Tag> = Vec::new();
-        for (i, raw) in tags.iter().enumerate() {
-            match Tag::parse(raw) {
-                Ok(t) if seen.contains(&t) => errors.push(FieldError {
-                    field: format!("tags[{i}]"),
-                    message: format!("tag {:?} appears twice", t.as_str()),
-                }),
-                Ok(t) => seen.push(t),
-                Err(e) => errors.push(FieldError { field: format!("tags[{i}]"), message: e.to_string() }),
+}
+
+impl Edit {
+    /// Parses every field and reports every error, each under its field
+    /// name (`title`, `tags[2]`, …), in Etsy's words.
+    pub fn parse(&self) -> Result<ParsedEdit, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut field = |name: String, message: String| errors.push(FieldError { field: name, message });
+        let title = match self.title.as_deref().map(Title::parse) {
+            Some(Err(e)) => {
+                field("title".into(), e.to_string());
+                None
             }
-        }
+            parsed => parsed.and_then(Result::ok),
+        };
+        let tags = match self.tags.as_deref().map(Tags::parse_all) {
+            Some(Err(problems)) => {
+                for (at, e) in problems {
+                    field(at.map_or_else(|| "tags".into(), |i| format!("tags[{i}]")), e.to_string());
+                }
+                None
+            }
+            parsed => parsed.and_then(Result::ok),
+        };
+        let description = match self.description.as_deref().map(Description::parse) {
+            Some(Err(e)) => {
+                field("description".into(), e.to_string());
+                None
+            }
+            parsed => parsed.and_then(Result::ok),
+        };
+        let price_cents = match self.price_cents {
+            Some(p) if !(1..=MAX_PRICE_CENTS).contains(&p) => {
+                field("price_cents".into(), format!("must be 1–{MAX_PRICE_CENTS} cents"));
+                None
+            }
+            p => p.map(|p| p as u64),
+        };
+        if errors.is_empty() { Ok(ParsedEdit { title, description, tags, price_cents }) } else { Err(errors) }
     }
-    if let Some(d) = &edit.description
-        && let Err(e) = Description::parse(d)
-    {
-        errors.push(FieldError { field: "description".into(), message: e.to_string() });
-    }
-    if let Some(p) = edit.price_cents
-        && !(1..=MAX_PRICE_CENTS).contains(&p)
-    {
-        errors
-            .push(FieldError { field: "price_cents".into(), message: format!("must be 1–{MAX_PRICE_CENTS} cents") });
-    }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
 /// Edits a listing: validated field by field, scored and screened again,
@@ -157,29 +171,30 @@ pub fn validate(edit: &Edit) -> Result<(), Vec<FieldError>> {
     tag = "listings",
     summary = "Edit title, description, tags or price (editor): checked, scored and screened again",
     request_body = Edit,
-    params(("id" = uuid::Uuid, Path, description = "The listing's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
-    responses((status = 202, description = "Accepted; follow `Location`", body = serde_json::Value), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"), (status = 409, description = "Made on an older revision: `current_revisions` says which is current", body = ProblemDetails, content_type = "application/problem+json"), (status = 422, description = "Every field's error at once", body = ProblemDetails, content_type = "application/problem+json")),
+    params(("id" = uuid::Uuid, Path, description = "The listing's id"), CommandHeaders),
+    responses(
+        (status = 202, description = "Accepted; follow `Location`", body = serde_json::Value),
+        (status = 409, description = "Made on an older revision: `current_revisions` says which is current"),
+        (status = 422, description = "Every field's error at once")
+    ),
     security(("token" = []), ("session" = []))
 )]
 pub async fn edit(
-    caller: Caller,
+    cmd: CommandRequest,
     State(s): State<AppState>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    PathId(id): PathId,
+    edit: Result<JsonBody<Edit>, Problem>,
 ) -> Result<Response, Problem> {
-    caller.require(Role::Editor)?;
-    let id = uuid_path("listing", &raw)?;
-    // 404 before anything else: another tenant's id names nothing here.
-    let current = current_text(&s, &caller.tenant, id).await?;
-    let edit: Edit = serde_json::from_slice(&body).map_err(|e| {
-        Problem::invalid(vec![FieldError { field: "body".into(), message: format!("not a listing edit: {e}") }])
-    })?;
+    cmd.require(Role::Editor)?;
+    // Another tenant's id names nothing here: 404 before the edit is judged.
+    let current = current_text(&s, cmd.caller.tenant.as_str(), id).await?;
+    let JsonBody(edit) = edit?;
     let made_on = made_on(current.5, edit.expected_revisions)?;
-    let revision = draft_revision(&s, current, &edit, caller.actor())?;
-    let meta = super::command_meta(&s, &caller.tenant, "listings/edit", id, &headers, &edit).await?;
-    record_revision(&s, &caller, id, revision, Some(made_on), &meta).await?;
-    Ok(super::accepted(format!("/api/v1/listings/{id}")))
+    let parsed = edit.parse().map_err(Problem::invalid)?;
+    let revision = draft_revision(&s, current, parsed, cmd.actor())?;
+    let meta = cmd.meta(&s, "listings/edit", id, &edit).await?;
+    record_revision(&s, &cmd, id, revision, Some(made_on), &meta).await?;
+    Ok(accepted(format!("/api/v1/listings/{id}")))
 }
 
 /// The revision an edit is made on, checked against the text it will be
@@ -220,27 +235,34 @@ pub(crate) async fn current_text(s: &AppState, tenant: &str, id: Uuid) -> Result
     current.ok_or_else(|| Problem::not_found("listing"))
 }
 
-/// The revision an edit makes of the current text: every field checked
-/// (all errors at once, 422), the result scored for SEO and — when the
-/// text changed — screened again. Records nothing.
+/// The revision an edit makes of the current text: the result scored for
+/// SEO and — when the text changed — screened again. Records nothing.
 pub(crate) fn draft_revision(
     s: &AppState,
     current: CurrentText,
-    edit: &Edit,
+    edit: ParsedEdit,
     by: Actor,
-) -> Result<ListingRevised, Problem> {
+) -> Result<listing::Revision, Problem> {
     let (title, description, tags, keyword, product_type, _) = current;
-    validate(edit).map_err(Problem::invalid)?;
-    if edit.title.is_none() && edit.description.is_none() && edit.tags.is_none() && edit.price_cents.is_none() {
+    if edit.is_empty() {
         return Err(Problem::invalid(vec![FieldError { field: "body".into(), message: "nothing to change".into() }]));
     }
-    let title = Title::parse(edit.title.as_deref().unwrap_or(&title))
-        .map_err(|e| Problem::invalid(vec![FieldError { field: "title".into(), message: e.to_string() }]))?;
-    let description = edit.description.clone().unwrap_or(description);
-    let tags = parse_tags(edit.tags.as_deref().unwrap_or(&tags))
-        .map_err(|e| Problem::invalid(vec![FieldError { field: "tags".into(), message: e.to_string() }]))?;
+    // The text as it will read: the edit's fields over the recorded ones
+    // (which met these rules when they were recorded).
+    let recorded = |field: &str, e: &dyn std::fmt::Display| {
+        Problem::invalid(vec![FieldError { field: field.into(), message: format!("the recorded {field}: {e}") }])
+    };
+    let title = match &edit.title {
+        Some(t) => t.clone(),
+        None => Title::parse(&title).map_err(|e| recorded("title", &e))?,
+    };
+    let description = edit.description.as_ref().map_or(description.as_str(), |d| d.as_str()).to_owned();
+    let tags = match &edit.tags {
+        Some(t) => t.clone(),
+        None => Tags::parse(&tags).map_err(|e| recorded("tags", &e))?,
+    };
     let keyword = keyword.unwrap_or_else(|| tags.first().map(|t| t.as_str().to_owned()).unwrap_or_default());
-    let seo = seo_report(&title, &description, &tags, &keyword);
+    let seo = seo_report(&title, &description, tags.as_slice(), &keyword);
     let text_changed = edit.title.is_some() || edit.description.is_some() || edit.tags.is_some();
     let screening = text_changed.then(|| {
         let fields: Vec<(&str, &str)> = [("title", title.as_str()), ("description", description.as_str())]
@@ -250,11 +272,11 @@ pub(crate) fn draft_revision(
         let hits = screen_fields(&s.index, &fields, product_type.as_deref().and_then(nice_class));
         IdeaScreened { verdict: verdict_of(&hits), hits, index_version: s.index.version() }
     });
-    Ok(ListingRevised {
-        title: edit.title.as_ref().map(|_| title.to_string()),
-        description: edit.description.clone(),
-        tags: edit.tags.as_ref().map(|_| tags.iter().map(|t| t.as_str().to_owned()).collect()),
-        price_cents: edit.price_cents.map(|p| p as u64),
+    Ok(listing::Revision {
+        title: edit.title,
+        description: edit.description,
+        tags: edit.tags,
+        price_cents: edit.price_cents,
         seo_score: seo.score,
         seo_checks: seo.checks,
         screening,
@@ -266,22 +288,20 @@ pub(crate) fn draft_revision(
 /// older one is refused 409 with `current_revisions`.
 pub(crate) async fn record_revision(
     s: &AppState,
-    caller: &Caller,
+    cmd: &CommandRequest,
     id: Uuid,
-    revision: ListingRevised,
+    revision: listing::Revision,
     expected_revisions: Option<u32>,
     meta: &pod_events::EventMeta,
 ) -> Result<(), Problem> {
-    let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
-    let aggregate = AggregateId::new(tenant, id);
     let command = ListingCommand::Revise { revision, expected_revisions };
-    s.listings.execute(&aggregate, command, meta).await.map(|_| ()).map_err(|e| {
-        super::command_failed(e, "listing", |e| match e {
+    s.listings.execute(&cmd.owns(id), command, meta).await.map(|_| ()).map_err(|e| {
+        failed(e, "listing", |e| match e {
             ListingError::Unknown => Problem::not_found("listing"),
             ListingError::Stale { current } => {
-                super::refused(ListingError::Stale { current }).with("current_revisions", current)
+                refused(ListingError::Stale { current }).with("current_revisions", current)
             }
-            e => super::refused(e),
+            e => refused(e),
         })
     })
 }
@@ -293,38 +313,31 @@ pub(crate) async fn record_revision(
     path = "/api/v1/listings/{id}/approve",
     tag = "listings",
     summary = "Approve a listing for publishing (editor; red refuses, amber needs a person)",
-    params(("id" = uuid::Uuid, Path, description = "The listing's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
-    responses((status = 402, description = "The plan's monthly quota is used up", body = ProblemDetails, content_type = "application/problem+json"), (status = 202, description = "Accepted; follow `Location`", body = serde_json::Value), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"), (status = 409, description = "The aggregate refused or changed meanwhile", body = ProblemDetails, content_type = "application/problem+json")),
+    params(("id" = uuid::Uuid, Path, description = "The listing's id"), CommandHeaders),
+    responses(
+        (status = 402, description = "The plan's monthly quota is used up"),
+        (status = 202, description = "Accepted; follow `Location`", body = serde_json::Value),
+        (status = 409, description = "The aggregate refused or changed meanwhile")
+    ),
     security(("token" = []), ("session" = []))
 )]
-pub async fn approve(
-    caller: Caller,
-    State(s): State<AppState>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let id = approve_listing(&s, &caller, &raw, &headers).await?;
-    Ok(super::accepted(format!("/api/v1/listings/{id}")))
+pub async fn approve(cmd: CommandRequest, State(s): State<AppState>, PathId(id): PathId) -> Result<Response, Problem> {
+    approve_listing(&s, &cmd, id).await?;
+    Ok(accepted(format!("/api/v1/listings/{id}")))
 }
 
-pub(crate) async fn approve_listing(
-    s: &AppState,
-    caller: &Caller,
-    raw: &str,
-    headers: &HeaderMap,
-) -> Result<Uuid, Problem> {
-    caller.require(Role::Editor)?;
-    let id = uuid_path("listing", raw)?;
-    let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
-    let command = ListingCommand::Approve { by: caller.actor() };
-    let meta = super::command_meta(s, &caller.tenant, "listings/approve", id, headers, &command).await?;
-    let hold = crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Listings, id, 1).await?;
-    let outcome = s.listings.execute(&AggregateId::new(tenant, id), command, &meta).await;
+pub(crate) async fn approve_listing(s: &AppState, cmd: &CommandRequest, id: Uuid) -> Result<(), Problem> {
+    cmd.require(Role::Editor)?;
+    let command = ListingCommand::Approve { by: cmd.actor() };
+    let meta = cmd.meta(s, "listings/approve", id, &command).await?;
+    let tenant = cmd.caller.tenant.as_str();
+    let hold = crate::quotas::reserve(&s.pool, tenant, crate::quotas::Resource::Listings, id, 1).await?;
+    let outcome = s.listings.execute(&cmd.owns(id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;
-    outcome.map(|_| id).map_err(|e| {
-        super::command_failed(e, "listing", |e| match e {
+    outcome.map(drop).map_err(|e| {
+        failed(e, "listing", |e| match e {
             ListingError::Unknown => Problem::not_found("listing"),
-            e => super::refused(e),
+            e => refused(e),
         })
     })
 }
@@ -343,14 +356,16 @@ pub(crate) fn spreadsheet_safe(cell: String) -> String {
     path = "/api/v1/listings.csv",
     tag = "listings",
     summary = "Every listing of the tenant as CSV",
-    responses((status = 200, description = "CSV with a header row", content_type = "text/csv", body = String), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    responses(
+        (status = 200, description = "CSV with a header row", content_type = "text/csv", body = String)
+    ),
     security(("token" = []), ("session" = []))
 )]
 pub async fn csv(caller: Caller, State(s): State<AppState>) -> Result<Response, Problem> {
     let rows: Vec<Listing> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM listings WHERE tenant = $1 ORDER BY updated_at DESC, listing_id DESC"
     )))
-    .bind(&caller.tenant)
+    .bind(caller.tenant.as_str())
     .fetch_all(&s.pool)
     .await?;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -416,20 +431,15 @@ pub struct Revision {
     tag = "listings",
     summary = "A listing's history, oldest first: the draft, each edit, approval, publishing",
     params(("id" = uuid::Uuid, Path, description = "The listing's id")),
-    responses(
-        (status = 200, description = "Its steps", body = Vec<Revision>),
-        (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")
-    ),
+    responses((status = 200, description = "Its steps", body = Vec<Revision>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn revisions(
     caller: Caller,
     State(s): State<AppState>,
-    Path(raw): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Vec<Revision>>, Problem> {
-    let id = uuid_path("listing", &raw)?;
-    let rows = history(&s, &caller.tenant, id).await?;
+    let rows = history(&s, caller.tenant.as_str(), id).await?;
     if rows.is_empty() {
         return Err(Problem::not_found("listing"));
     }

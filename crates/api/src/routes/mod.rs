@@ -55,134 +55,6 @@ pub fn api() -> Router<AppState> {
         .route("/docs", get(crate::openapi::reference))
 }
 
-/// A path id as a uuid, or a 404 (an id that cannot exist is simply not here).
-pub(crate) fn uuid_path(what: &str, raw: &str) -> Result<uuid::Uuid, crate::problem::Problem> {
-    raw.parse().map_err(|_| crate::problem::Problem::not_found(what))
-}
-
-/// How long an `Idempotency-Key` stays bound to its first request.
-const IDEMPOTENCY_KEY_DAYS: i32 = 7;
-
-/// The command's metadata. Without an `Idempotency-Key` the command is new.
-/// With one, its id derives from the key scoped to the tenant, the route and
-/// the resource (another shop's key, or the same key on another route, is
-/// another command), and the key is bound to the request it first came with:
-/// the same key with a different `request` is refused (422), as Stripe does.
-pub(crate) async fn command_meta(
-    s: &crate::AppState,
-    tenant: &str,
-    route: &str,
-    resource: uuid::Uuid,
-    headers: &axum::http::HeaderMap,
-    request: &(dyn std::fmt::Debug + Sync),
-) -> Result<pod_events::EventMeta, crate::problem::Problem> {
-    use crate::problem::{FieldError, Problem};
-    use sha2::Digest;
-    let Some(v) = headers.get("idempotency-key") else { return Ok(pod_events::EventMeta::new_command()) };
-    let key = v
-        .to_str()
-        .ok()
-        .filter(|k| k.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
-        .ok_or_else(|| Problem::bad_request("Idempotency-Key", "must be visible ASCII"))?;
-    if key.is_empty() || key.len() > 200 {
-        return Err(Problem::bad_request("Idempotency-Key", "must be 1–200 characters"));
-    }
-    let resource = resource.to_string();
-    let fingerprint = sha2::Sha256::digest(format!("{request:?}").as_bytes()).to_vec();
-    // Bound now, or already bound (to this request or another). A binding
-    // older than its lifetime is taken over.
-    let bound: Vec<u8> = sqlx::query_scalar(
-        "INSERT INTO idempotency_keys (tenant, route, resource, key, request_sha256) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant, route, resource, key) DO UPDATE
-            SET request_sha256 = CASE WHEN idempotency_keys.created_at < now() - make_interval(days => $6)
-                                      THEN excluded.request_sha256 ELSE idempotency_keys.request_sha256 END,
-                created_at = CASE WHEN idempotency_keys.created_at < now() - make_interval(days => $6)
-                                  THEN now() ELSE idempotency_keys.created_at END
-         RETURNING request_sha256",
-    )
-    .bind(tenant)
-    .bind(route)
-    .bind(&resource)
-    .bind(key)
-    .bind(&fingerprint)
-    .bind(IDEMPOTENCY_KEY_DAYS)
-    .fetch_one(&s.pool)
-    .await?;
-    // Now and then, forget bindings past their lifetime (they no longer bind).
-    if rand::random::<u16>() < 64 {
-        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(days => $1 + 1)")
-            .bind(IDEMPOTENCY_KEY_DAYS)
-            .execute(&s.pool)
-            .await?;
-    }
-    if bound != fingerprint {
-        return Err(Problem::invalid(vec![FieldError {
-            field: "Idempotency-Key".into(),
-            message: "this key was used with a different request; use a new key for a new request".into(),
-        }]));
-    }
-    // The request's fingerprint is part of the id: a key taken over after
-    // its binding lapsed names a new command, not the old one.
-    let scoped = format!("api/{tenant}/{route}/{resource}/{key}/{}", hex::encode(&fingerprint[..8]));
-    Ok(pod_events::EventMeta::with_command_id(
-        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, scoped.as_bytes()).to_string(),
-    ))
-}
-
-/// How a command that did not go through is answered: the aggregate's
-/// refusal as `rejected` says (404, 409, 422 …), writers that kept winning
-/// as 409, the event store being away as 503.
-pub(crate) fn command_failed<E: std::error::Error>(
-    e: pod_events::store::CommandError<E>,
-    what: &str,
-    rejected: impl FnOnce(E) -> crate::problem::Problem,
-) -> crate::problem::Problem {
-    use crate::problem::Problem;
-    use axum::http::StatusCode;
-    use pod_events::store::CommandError;
-    match e {
-        CommandError::Rejected(e) => rejected(e),
-        CommandError::Conflict { .. } => {
-            Problem::new(StatusCode::CONFLICT, format!("the {what} kept changing meanwhile; read it again"))
-        }
-        CommandError::Store(e) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store: {e}")),
-    }
-}
-
-/// An optional JSON body: empty (or blank) is `T::default()`; anything
-/// else must be a `T`, or the answer is 422 naming the body and what it
-/// should look like (`expected`).
-pub(crate) fn optional_body<T: Default + serde::de::DeserializeOwned>(
-    body: &[u8],
-    expected: &str,
-) -> Result<T, crate::problem::Problem> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        crate::problem::Problem::invalid(vec![crate::problem::FieldError {
-            field: "body".into(),
-            message: format!("expected {expected}: {e}"),
-        }])
-    })
-}
-
-/// A refusal by the aggregate that is not a missing id: 409 with its reason.
-pub(crate) fn refused(e: impl std::fmt::Display) -> crate::problem::Problem {
-    crate::problem::Problem::new(axum::http::StatusCode::CONFLICT, e.to_string())
-}
-
-/// 202 Accepted with a link to follow.
-pub(crate) fn accepted(location: String) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    (
-        axum::http::StatusCode::ACCEPTED,
-        [(axum::http::header::LOCATION, location.clone())],
-        axum::Json(serde_json::json!({"follow": location})),
-    )
-        .into_response()
-}
-
 /// One row of a tenant's read model by id, or a 404 naming `what`. The
 /// query takes the tenant as `$1` and the id as `$2`.
 pub(crate) async fn by_id<T>(
@@ -206,7 +78,7 @@ where
 
 /// Where a newest-first list reads from: its table, columns, time and id
 /// columns (the keyset), and the text filters it takes (`column = value`).
-pub(crate) struct Listing<'a> {
+pub(crate) struct ListSource<'a> {
     pub table: &'static str,
     pub columns: &'static str,
     pub time: &'static str,
@@ -219,7 +91,7 @@ pub(crate) struct Listing<'a> {
 pub(crate) async fn newest_first<T>(
     s: &AppState,
     tenant: &str,
-    from: Listing<'_>,
+    from: ListSource<'_>,
     page_query: &crate::pagination::PageQuery,
     key: impl Fn(&T) -> (chrono::DateTime<chrono::Utc>, uuid::Uuid),
 ) -> Result<axum::Json<crate::pagination::Page<T>>, crate::problem::Problem>

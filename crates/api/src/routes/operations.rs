@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::problem::{Problem, ProblemDetails};
+use crate::problem::Problem;
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SourceRefresh {
@@ -29,7 +29,7 @@ pub struct SourceRefresh {
     path = "/api/v1/sources",
     tag = "operations",
     summary = "Each trend source's latest refresh",
-    responses((status = 200, description = "One row per source", body = Vec<SourceRefresh>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 200, description = "One row per source", body = Vec<SourceRefresh>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn sources(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<SourceRefresh>>, Problem> {
@@ -37,7 +37,7 @@ pub async fn sources(caller: Caller, State(s): State<AppState>) -> Result<Json<V
         "SELECT DISTINCT ON (source) source, at, used, collected, persisted, duplicates, failed, blocked, breaker, errors
          FROM source_refreshes WHERE tenant = $1 ORDER BY source, at DESC, stream_seq DESC",
     )
-    .bind(&caller.tenant)
+    .bind(caller.tenant.as_str())
     .fetch_all(&s.pool)
     .await?;
     Ok(Json(rows))
@@ -60,7 +60,7 @@ pub struct MonthCost {
     path = "/api/v1/costs",
     tag = "operations",
     summary = "Paid-call spending per month",
-    responses((status = 200, description = "Newest month first", body = Vec<MonthCost>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 200, description = "Newest month first", body = Vec<MonthCost>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn costs(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<MonthCost>>, Problem> {
@@ -68,7 +68,7 @@ pub async fn costs(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec
         "SELECT month, total_micros, calls, chat_micros, image_micros, limit_micros, exhausted_at
          FROM budget_months WHERE tenant = $1 ORDER BY month DESC",
     )
-    .bind(&caller.tenant)
+    .bind(caller.tenant.as_str())
     .fetch_all(&s.pool)
     .await?;
     Ok(Json(rows))

@@ -2,20 +2,18 @@
 //! tenant's marketplace connections (shops).
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use pod_events::domain::listing::{ListingCommand, ListingError};
-use pod_events::{AggregateId, TenantId};
 use uuid::Uuid;
 
-use super::uuid_path;
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::extract::Query;
+use crate::command::{CommandHeaders, CommandRequest, accepted, failed, refused};
+use crate::extract::{OptionalJson, PathId, Query};
 use crate::pagination::{Page, PageQuery, page};
-use crate::problem::{FieldError, Problem, ProblemDetails};
+use crate::problem::{FieldError, Problem};
 
 /// What to publish to. Without a shop, only a dry run is possible.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -31,18 +29,16 @@ pub struct Submission {
 /// Submits an approved listing for publishing (editor).
 pub(crate) async fn submit_listing(
     s: &AppState,
-    caller: &Caller,
-    raw: &str,
+    cmd: &CommandRequest,
+    id: Uuid,
     submission: Submission,
-    headers: &HeaderMap,
-) -> Result<Uuid, Problem> {
-    caller.require(Role::Editor)?;
-    let id = uuid_path("listing", raw)?;
+) -> Result<(), Problem> {
+    cmd.require(Role::Editor)?;
     let dry_run = submission.dry_run.unwrap_or(true);
     if let Some(shop) = submission.shop_id {
         let connected: Option<bool> =
             sqlx::query_scalar("SELECT connected FROM shops WHERE tenant = $1 AND shop_id = $2")
-                .bind(&caller.tenant)
+                .bind(cmd.caller.tenant.as_str())
                 .bind(shop)
                 .fetch_optional(&s.pool)
                 .await?;
@@ -53,7 +49,7 @@ pub(crate) async fn submit_listing(
                     message: "no such shop in this tenant".into(),
                 }]));
             }
-            Some(false) => return Err(super::refused("that shop is disconnected: connect it again first")),
+            Some(false) => return Err(refused("that shop is disconnected: connect it again first")),
             Some(true) => {}
         }
     } else if !dry_run {
@@ -64,13 +60,12 @@ pub(crate) async fn submit_listing(
                     .into(),
         }]));
     }
-    let tenant = TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
-    let command = ListingCommand::Submit { by: caller.actor(), shop_id: submission.shop_id, dry_run };
-    let meta = super::command_meta(s, &caller.tenant, "listings/submit", id, headers, &command).await?;
-    s.listings.execute(&AggregateId::new(tenant, id), command, &meta).await.map(|_| id).map_err(|e| {
-        super::command_failed(e, "listing", |e| match e {
+    let command = ListingCommand::Submit { by: cmd.actor(), shop_id: submission.shop_id, dry_run };
+    let meta = cmd.meta(s, "listings/submit", id, &command).await?;
+    s.listings.execute(&cmd.owns(id), command, &meta).await.map(drop).map_err(|e| {
+        failed(e, "listing", |e| match e {
             ListingError::Unknown => Problem::not_found("listing"),
-            e => super::refused(e),
+            e => refused(e),
         })
     })
 }
@@ -80,29 +75,23 @@ pub(crate) async fn submit_listing(
     path = "/api/v1/listings/{id}/submit",
     tag = "publishing",
     summary = "Submit an approved listing for publishing, or for a dry run (editor)",
-    params(("id" = uuid::Uuid, Path, description = "The listing's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
+    params(("id" = uuid::Uuid, Path, description = "The listing's id"), CommandHeaders),
     request_body(content = Option<Submission>, description = "`{\"shop_id\": …, \"dry_run\": …}`, or empty for a dry run"),
     responses(
         (status = 202, description = "Queued; follow `Location`", body = serde_json::Value),
-        (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Not approved, already queued or published, or the shop is disconnected", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "No such shop, or a real run without one", body = ProblemDetails, content_type = "application/problem+json")
+        (status = 409, description = "Not approved, already queued or published, or the shop is disconnected"),
+        (status = 422, description = "No such shop, or a real run without one")
     ),
     security(("token" = []), ("session" = []))
 )]
 pub async fn submit(
-    caller: Caller,
+    cmd: CommandRequest,
     State(s): State<AppState>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    PathId(id): PathId,
+    OptionalJson(submission): OptionalJson<Submission>,
 ) -> Result<Response, Problem> {
-    caller.require(Role::Editor)?;
-    let submission: Submission = super::optional_body(&body, r#"{"shop_id", "dry_run"}"#)?;
-    let id = submit_listing(&s, &caller, &raw, submission, &headers).await?;
-    Ok(super::accepted(format!("/api/v1/listings/{id}")))
+    submit_listing(&s, &cmd, id, submission).await?;
+    Ok(accepted(format!("/api/v1/listings/{id}")))
 }
 
 /// A listing on its way to the marketplace, or back from it.
@@ -148,8 +137,12 @@ fn state_predicate(state: Option<&str>) -> Result<&'static str, Problem> {
     path = "/api/v1/publish-queue",
     tag = "publishing",
     summary = "Submitted listings, latest first: queued, published or failed",
-    params(("state" = Option<String>, Query, description = "queued, published, failed or all (default)"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query, description = "1–200, default 50")),
-    responses((status = 200, description = "A page of submitted listings", body = Page<QueuedListing>), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    params(
+        ("state" = Option<String>, Query, description = "queued, published, failed or all (default)"),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50")
+    ),
+    responses((status = 200, description = "A page of submitted listings", body = Page<QueuedListing>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn queue(
@@ -170,7 +163,7 @@ pub async fn queue(
          ORDER BY submitted_at DESC, listing_id DESC LIMIT $4"
     );
     let rows: Vec<QueuedListing> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&caller.tenant)
+        .bind(caller.tenant.as_str())
         .bind(at)
         .bind(id)
         .bind(limit + 1)
@@ -200,7 +193,7 @@ pub struct Shop {
     path = "/api/v1/shops",
     tag = "publishing",
     summary = "The tenant's marketplace connections",
-    responses((status = 200, description = "Every shop, connected first", body = Vec<Shop>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 200, description = "Every shop, connected first", body = Vec<Shop>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn shops(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<Shop>>, Problem> {
@@ -209,7 +202,7 @@ pub async fn shops(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec
                 refreshed_at, disconnected_at, disconnect_reason
          FROM shops WHERE tenant = $1 ORDER BY connected DESC, display_name, shop_id LIMIT 500",
     )
-    .bind(&caller.tenant)
+    .bind(caller.tenant.as_str())
     .fetch_all(&s.pool)
     .await?;
     Ok(Json(rows))

@@ -1,16 +1,15 @@
 use axum::Json;
-use axum::extract::{Path, State};
-
-use crate::extract::Query;
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::uuid_path;
 use crate::AppState;
 use crate::auth::{Caller, Role};
+use crate::command::{CommandHeaders, CommandRequest, accepted, failed, refused};
+use crate::extract::{OptionalJson, PathId, Query};
 use crate::pagination::{Page, PageQuery, page};
 use crate::problem::FieldError;
-use crate::problem::{Problem, ProblemDetails};
+use crate::problem::Problem;
 use pod_trendlists::ingest::{IngestReport, ingest};
 use pod_trendlists::parse::{Format, ParseError, parse};
 use sha2::Digest;
@@ -38,8 +37,11 @@ const COLUMNS: &str =
     path = "/api/v1/trends",
     tag = "trends",
     summary = "Trends by latest score, best first",
-    params(("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query, description = "1–200, default 50")),
-    responses((status = 200, description = "A page of trends", body = Page<Trend>), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    params(
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50")
+    ),
+    responses((status = 200, description = "A page of trends", body = Page<Trend>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn list(
@@ -54,7 +56,7 @@ pub async fn list(
         "SELECT {COLUMNS} FROM trends WHERE tenant = $1 AND (last_score, trend_id) < ($2, $3)
          ORDER BY last_score DESC, trend_id DESC LIMIT $4"
     )))
-    .bind(&caller.tenant)
+    .bind(caller.tenant.as_str())
     .bind(score)
     .bind(id)
     .bind(limit + 1)
@@ -69,13 +71,12 @@ pub async fn list(
     tag = "trends",
     summary = "One trend",
     params(("id" = uuid::Uuid, Path, description = "The trend's id")),
-    responses((status = 200, description = "The trend", body = Trend), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    responses((status = 200, description = "The trend", body = Trend)),
     security(("token" = []), ("session" = []))
 )]
-pub async fn one(caller: Caller, State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Trend>, Problem> {
-    let id = uuid_path("trend", &id)?;
+pub async fn one(caller: Caller, State(s): State<AppState>, PathId(id): PathId) -> Result<Json<Trend>, Problem> {
     let sql = format!("SELECT {COLUMNS} FROM trends WHERE tenant = $1 AND trend_id = $2");
-    super::by_id(&s, sql, &caller.tenant, id, "trend").await
+    super::by_id(&s, sql, caller.tenant.as_str(), id, "trend").await
 }
 
 /// A 404 unless the trend is the tenant's.
@@ -95,20 +96,21 @@ async fn ensure_trend(s: &AppState, tenant: &str, id: Uuid) -> Result<(), Proble
     tag = "trends",
     summary = "Daily interest of a trend",
     params(("id" = uuid::Uuid, Path, description = "The trend's id")),
-    responses((status = 200, description = "One point per day", body = Vec<pod_projections::queries::InterestPoint>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    responses(
+        (status = 200, description = "One point per day", body = Vec<pod_projections::queries::InterestPoint>)
+    ),
     security(("token" = []), ("session" = []))
 )]
 pub async fn interest(
     caller: Caller,
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Vec<pod_projections::queries::InterestPoint>>, Problem> {
-    let id = uuid_path("trend", &id)?;
-    let points = pod_projections::queries::trend_interest(&s.pool, &caller.tenant, id).await?;
+    let points = pod_projections::queries::trend_interest(&s.pool, caller.tenant.as_str(), id).await?;
     if points.is_empty() {
         // A trend with no observations bucketed yet has an empty series; only
         // a trend that is not the caller's is a 404.
-        ensure_trend(&s, &caller.tenant, id).await?;
+        ensure_trend(&s, caller.tenant.as_str(), id).await?;
     }
     Ok(Json(points))
 }
@@ -120,7 +122,9 @@ pub async fn interest(
     tag = "trends",
     summary = "Fastest risers over 7 days, with 30-day growth",
     params(("limit" = Option<u32>, Query, description = "1–200, default 50")),
-    responses((status = 200, description = "Risers first", body = Vec<pod_projections::queries::Momentum>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json")),
+    responses(
+        (status = 200, description = "Risers first", body = Vec<pod_projections::queries::Momentum>)
+    ),
     security(("token" = []), ("session" = []))
 )]
 pub async fn momentum(
@@ -129,7 +133,7 @@ pub async fn momentum(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Vec<pod_projections::queries::Momentum>>, Problem> {
     let limit = q.limit()?;
-    Ok(Json(pod_projections::queries::trend_momentum(&s.pool, &caller.tenant, limit).await?))
+    Ok(Json(pod_projections::queries::trend_momentum(&s.pool, caller.tenant.as_str(), limit).await?))
 }
 
 /// A trend's yearly pattern; `null` until a year of history allows one.
@@ -139,17 +143,18 @@ pub async fn momentum(
     tag = "trends",
     summary = "A trend's yearly pattern (null until a year of history allows one)",
     params(("id" = uuid::Uuid, Path, description = "The trend's id")),
-    responses((status = 200, description = "The pattern or null", body = Option<pod_projections::queries::Seasonality>), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json")),
+    responses(
+        (status = 200, description = "The pattern or null", body = Option<pod_projections::queries::Seasonality>)
+    ),
     security(("token" = []), ("session" = []))
 )]
 pub async fn seasonality(
     caller: Caller,
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Option<pod_projections::queries::Seasonality>>, Problem> {
-    let id = uuid_path("trend", &id)?;
-    ensure_trend(&s, &caller.tenant, id).await?;
-    Ok(Json(pod_projections::queries::trend_seasonality(&s.pool, &caller.tenant, id).await?))
+    ensure_trend(&s, caller.tenant.as_str(), id).await?;
+    Ok(Json(pod_projections::queries::trend_seasonality(&s.pool, caller.tenant.as_str(), id).await?))
 }
 
 /// `?format=csv|json|feed&source=…` for an import; the format is otherwise
@@ -195,7 +200,7 @@ pub(crate) async fn import_list(
         return Err(Problem::invalid(vec![FieldError { field: "body".into(), message: "the list is empty".into() }]));
     }
     // The trends lead to ideas: the plan must have room for them.
-    crate::quotas::check(&s.pool, &caller.tenant, crate::quotas::Resource::Ideas).await?;
+    crate::quotas::check(&s.pool, caller.tenant.as_str(), crate::quotas::Resource::Ideas).await?;
     let records = parse(format, body, source, Utc::now()).map_err(|e| {
         let field = match &e {
             ParseError::Field { row, field, .. } => format!("row {row}: {field}"),
@@ -203,11 +208,9 @@ pub(crate) async fn import_list(
         };
         Problem::invalid(vec![FieldError { field, message: e.to_string() }])
     })?;
-    let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
+    let tenant = caller.tenant.clone();
     let batch = format!("upload/{}", hex::encode(sha2::Sha256::digest(body)));
-    ingest(&s.trends, &tenant, &batch, &records)
-        .await
-        .map_err(|e| Problem::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+    ingest(&s.trends, &tenant, &batch, &records).await.map_err(crate::problem::store_failure)
 }
 
 /// Imports a trend list (CSV, JSON, RSS/Atom) sent as the body (editor
@@ -218,8 +221,15 @@ pub(crate) async fn import_list(
     tag = "trends",
     summary = "Import a trend list (CSV, JSON, RSS/Atom) as the body (editor)",
     request_body(content = String, content_type = "text/csv", description = "The list"),
-    params(("format" = Option<String>, Query, description = "csv, json or feed; else from the content type"), ("source" = Option<String>, Query, description = "Provenance recorded with each observation")),
-    responses((status = 402, description = "The plan's monthly quota is used up", body = ProblemDetails, content_type = "application/problem+json"), (status = 202, description = "Stored: counts per outcome", body = serde_json::Value), (status = 400, description = "A malformed parameter", body = ProblemDetails, content_type = "application/problem+json"), (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"), (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"), (status = 422, description = "Every field's error at once", body = ProblemDetails, content_type = "application/problem+json")),
+    params(
+        ("format" = Option<String>, Query, description = "csv, json or feed; else from the content type"),
+        ("source" = Option<String>, Query, description = "Provenance recorded with each observation")
+    ),
+    responses(
+        (status = 402, description = "The plan's monthly quota is used up"),
+        (status = 202, description = "Stored: counts per outcome", body = serde_json::Value),
+        (status = 422, description = "Every field's error at once")
+    ),
     security(("token" = []), ("session" = []))
 )]
 pub async fn import(
@@ -248,31 +258,30 @@ pub struct MoreIdeas {
 /// with `replacing`, one idea in place of that one.
 pub(crate) async fn request_ideas(
     s: &AppState,
-    caller: &Caller,
+    cmd: &CommandRequest,
     trend_id: Uuid,
     count: u32,
     replacing: Option<Uuid>,
-    headers: &axum::http::HeaderMap,
 ) -> Result<(), Problem> {
     use pod_events::domain::trend::{MAX_IDEAS_PER_REQUEST, TrendCommand, TrendError};
-    caller.require(Role::Editor)?;
+    cmd.require(Role::Editor)?;
     if count == 0 || count > MAX_IDEAS_PER_REQUEST {
         return Err(Problem::invalid(vec![FieldError {
             field: "count".into(),
             message: format!("ask for 1–{MAX_IDEAS_PER_REQUEST} ideas"),
         }]));
     }
-    let tenant = pod_events::TenantId::parse(caller.tenant.clone()).map_err(Problem::internal)?;
-    let command = TrendCommand::RequestIdeas { count, replacing, by: caller.actor() };
-    let meta = super::command_meta(s, &caller.tenant, "trends/ideas", trend_id, headers, &command).await?;
+    let command = TrendCommand::RequestIdeas { count, replacing, by: cmd.actor() };
+    let meta = cmd.meta(s, "trends/ideas", trend_id, &command).await?;
     let units = i64::from(count);
-    let hold = crate::quotas::reserve(&s.pool, &caller.tenant, crate::quotas::Resource::Ideas, trend_id, units).await?;
-    let outcome = s.trends.execute(&pod_events::AggregateId::new(tenant, trend_id), command, &meta).await;
+    let tenant = cmd.caller.tenant.as_str();
+    let hold = crate::quotas::reserve(&s.pool, tenant, crate::quotas::Resource::Ideas, trend_id, units).await?;
+    let outcome = s.trends.execute(&cmd.owns(trend_id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;
     outcome.map(drop).map_err(|e| {
-        super::command_failed(e, "trend", |e| match e {
+        failed(e, "trend", |e| match e {
             TrendError::Unknown => Problem::not_found("trend"),
-            e => super::refused(e),
+            e => refused(e),
         })
     })
 }
@@ -282,29 +291,22 @@ pub(crate) async fn request_ideas(
     path = "/api/v1/trends/{id}/ideas",
     tag = "trends",
     summary = "Ask a trend for more ideas (editor)",
-    params(("id" = uuid::Uuid, Path, description = "The trend's id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key is the same command")),
+    params(("id" = uuid::Uuid, Path, description = "The trend's id"), CommandHeaders),
     request_body(content = Option<MoreIdeas>, description = "`{\"count\": 1–6}`, or empty for 3"),
     responses(
         (status = 202, description = "Accepted; the ideas follow on the trend", body = serde_json::Value),
-        (status = 401, description = "No valid token or session", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 402, description = "The plan's monthly quota is used up", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The role or the CSRF token does not allow this", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "Not in the caller's tenant", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The trend is retired", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "A count out of range", body = ProblemDetails, content_type = "application/problem+json")
+        (status = 402, description = "The plan's monthly quota is used up"),
+        (status = 409, description = "The trend is retired"),
+        (status = 422, description = "A count out of range")
     ),
     security(("token" = []), ("session" = []))
 )]
 pub async fn more_ideas(
-    caller: Caller,
+    cmd: CommandRequest,
     State(s): State<AppState>,
-    Path(raw): Path<String>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    PathId(id): PathId,
+    OptionalJson(wanted): OptionalJson<MoreIdeas>,
 ) -> Result<axum::response::Response, Problem> {
-    caller.require(Role::Editor)?;
-    let id = uuid_path("trend", &raw)?;
-    let wanted: MoreIdeas = super::optional_body(&body, r#"{"count"}"#)?;
-    request_ideas(&s, &caller, id, wanted.count.unwrap_or(3), None, &headers).await?;
-    Ok(super::accepted(format!("/api/v1/trends/{id}")))
+    request_ideas(&s, &cmd, id, wanted.count.unwrap_or(3), None).await?;
+    Ok(accepted(format!("/api/v1/trends/{id}")))
 }

@@ -177,6 +177,28 @@ async fn the_openapi_document_describes_every_route_and_nothing_else() {
         assert!(op.is_object(), "{method} {route} is not in the document");
         assert!(op["responses"]["401"].is_object(), "{method} {route} documents its 401");
         assert!(op["security"].is_array(), "{method} {route} names its security");
+        // The shared answers are declared once (openapi.rs) and reach every
+        // operation they apply to, each a problem document.
+        let changes = *method != "GET";
+        assert_eq!(
+            op["responses"]["403"].is_object(),
+            changes,
+            "{method} {route}: 403 exactly where it changes things"
+        );
+        let takes_id = route.contains("/{");
+        assert_eq!(
+            op["responses"]["404"].is_object(),
+            takes_id,
+            "{method} {route}: 404 exactly where a path names a thing"
+        );
+        for (status, response) in op["responses"].as_object().unwrap() {
+            if status.starts_with('4') || status.starts_with('5') {
+                assert!(
+                    response["content"]["application/problem+json"].is_object(),
+                    "{method} {route}: {status} is a problem document: {response}"
+                );
+            }
+        }
     }
     assert_eq!(documented, ROUTES.len(), "the document has exactly the routes of the table");
     for schema in ["Trend", "Idea", "Design", "Listing", "ProblemDetails", "Edit"] {

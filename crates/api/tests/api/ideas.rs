@@ -35,14 +35,18 @@ async fn an_editor_approves_once_however_often_the_request_is_sent() {
     assert_eq!((status, ct.as_str()), (StatusCode::CONFLICT, "application/problem+json"));
     assert!(body["detail"].as_str().unwrap().contains("already decided"), "{body}");
 
-    // A body that is not a decision is named as such.
+    // A body that is not a decision is named as such: 422, as every
+    // command's body that does not read is (one extractor reads them all).
     let req = axum::http::Request::post(&reject)
         .header("authorization", format!("Bearer {}", api.acme_editor))
         .body(axum::body::Body::from("{\"why\": 1}"))
         .unwrap();
     let resp = tower::ServiceExt::oneshot(api.router.clone(), req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["errors"][0]["field"], "body", "{problem}");
 
     // A key that is not a key.
     let (status, _, body) =
@@ -172,4 +176,25 @@ async fn approvals_at_the_same_moment_cannot_together_pass_the_limit() {
         }
     }
     assert_eq!(more, 1, "a limit of 3 with 2 used leaves room for exactly one more");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_continues_the_callers_trace_and_a_malformed_id_is_a_bad_request() {
+    let api = Api::new().await;
+    let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let uri = format!("/api/v1/ideas/{}/approve", api.seeded.acme_idea);
+    let (status, _, body) = api.call("POST", &uri, Some(&api.acme_editor), &[("traceparent", trace)]).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let approved = api.log().await.into_iter().find(|e| e.event_type == "IdeaApproved").expect("the approval");
+    assert_eq!(approved.traceparent.as_deref(), Some(trace), "the event keeps the request's trace");
+
+    // An id that is not one: 400 naming it, for reads and commands alike.
+    for (method, uri) in [("GET", "/api/v1/ideas/not-an-id"), ("POST", "/api/v1/ideas/not-an-id/approve")] {
+        let (status, ct, body) = api.call(method, uri, Some(&api.acme_editor), &[]).await;
+        assert_eq!((status, ct.as_str()), (StatusCode::BAD_REQUEST, "application/problem+json"), "{uri}: {body}");
+        assert_eq!(body["errors"][0]["field"], "id", "{uri}: {body}");
+    }
+    // Another shop's idea, by its real id: not here.
+    let (status, _, body) = api.call("POST", &uri, Some(&api.beta_editor), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }

@@ -12,7 +12,8 @@ use super::{Actor, event_enum};
 use crate::codec::EventCodec;
 
 pub use super::listing_text::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
-use super::listing_text::{TextError, Title, parse_tags};
+use super::listing_text::{SeoCheck, Tags, TextError, Title, parse_tags};
+use super::text::Description;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ListingDrafted {
@@ -92,13 +93,53 @@ impl EventCodec for ListingEvent {
     const TYPES: &'static [(&'static str, u32)] = Self::ALL;
 }
 
+/// An edit of a listing as a person or a program made it: each field
+/// parsed (absent fields stay as they are), with the score and screening
+/// of the text that results. What [`ListingCommand::Revise`] takes; it is
+/// recorded as a [`ListingRevised`], whose fields are plain text again so
+/// that old events still read when a rule tightens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub tags: Option<Tags>,
+    pub price_cents: Option<u64>,
+    pub seo_score: u8,
+    pub seo_checks: Vec<SeoCheck>,
+    /// The screening of the revised text; a revision of the text must carry one.
+    pub screening: Option<super::idea::IdeaScreened>,
+    pub by: Actor,
+}
+
+impl Revision {
+    /// Whether the text (not just the price) changes.
+    pub fn changes_text(&self) -> bool {
+        self.title.is_some() || self.description.is_some() || self.tags.is_some()
+    }
+}
+
+impl From<Revision> for ListingRevised {
+    fn from(r: Revision) -> Self {
+        ListingRevised {
+            title: r.title.map(String::from),
+            description: r.description.map(|d| d.as_str().to_owned()),
+            tags: r.tags.map(Vec::from),
+            price_cents: r.price_cents,
+            seo_score: r.seo_score,
+            seo_checks: r.seo_checks,
+            screening: r.screening,
+            by: r.by,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ListingCommand {
     Draft(ListingDrafted),
     /// An edit. With `expected_revisions`, it applies only if the listing
     /// has had exactly that many revisions (an edit made on what one saw).
     Revise {
-        revision: ListingRevised,
+        revision: Revision,
         expected_revisions: Option<u32>,
     },
     Approve {
@@ -252,26 +293,18 @@ impl Aggregate for Listing {
                     S::Queued | S::Published => return Err(ListingError::WrongState(self.status.name(), "revised")),
                     _ => {}
                 }
-                if e.title.is_none() && e.description.is_none() && e.tags.is_none() && e.price_cents.is_none() {
+                // The text arrives parsed (`Title`, `Tags`, `Description`):
+                // what is left to decide are the rules about the listing.
+                if !e.changes_text() && e.price_cents.is_none() {
                     return Err(ListingError::EmptyRevision);
                 }
-                let text_changed = e.title.is_some() || e.description.is_some() || e.tags.is_some();
-                if text_changed && self.verdict.is_some() && e.screening.is_none() {
+                if e.changes_text() && self.verdict.is_some() && e.screening.is_none() {
                     return Err(ListingError::UnscreenedRevision);
-                }
-                if let Some(t) = &e.title {
-                    check_title(t)?;
-                }
-                if let Some(t) = &e.tags {
-                    check_tags(t)?;
-                }
-                if let Some(d) = &e.description {
-                    check_description(d)?;
                 }
                 if e.price_cents == Some(0) {
                     return Err(ListingError::BadPrice);
                 }
-                sink.write(ListingEvent::ListingRevised(e), self).await;
+                sink.write(ListingEvent::ListingRevised(e.into()), self).await;
             }
             ListingCommand::Approve { by } => {
                 if self.status != S::Draft {
@@ -389,9 +422,14 @@ mod tests {
             screening: None,
         }
     }
+    /// A title edit as recorded.
     fn revise_title(t: &str) -> ListingRevised {
-        ListingRevised {
-            title: Some(t.into()),
+        edit_title(t).into()
+    }
+    /// The same edit as a command: the title parsed.
+    fn edit_title(t: &str) -> Revision {
+        Revision {
+            title: Some(Title::parse(t).unwrap()),
             description: None,
             tags: None,
             price_cents: None,
@@ -437,17 +475,12 @@ mod tests {
         T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(
             ListingError::BadDescription(FreeTextError::Control { field: "description", code: 0, at: 5 }),
         );
-        let mut revision = revise_title("Cat Mom Shirt");
-        revision.title = None;
-        revision.description = Some("\u{202E}eet tfos".into());
-        T::with(())
-            .given(vec![ListingEvent::ListingDrafted(drafted())])
-            .when(ListingCommand::Revise { revision, expected_revisions: None })
-            .then_expect_error(ListingError::BadDescription(FreeTextError::Bidi {
-                field: "description",
-                code: 0x202E,
-                at: 1,
-            }));
+        // A revision's description cannot even be made with such text: the
+        // command takes a parsed `Description`.
+        assert_eq!(
+            Description::parse("\u{202E}eet tfos"),
+            Err(FreeTextError::Bidi { field: "description", code: 0x202E, at: 1 })
+        );
     }
 
     #[test]
@@ -488,7 +521,7 @@ mod tests {
         // Unscreened text changes are refused once the listing has a verdict.
         T::with(())
             .given(vec![ListingEvent::ListingDrafted(red.clone())])
-            .when(ListingCommand::Revise { revision: revise_title("Cat Mom Shirt"), expected_revisions: None })
+            .when(ListingCommand::Revise { revision: edit_title("Cat Mom Shirt"), expected_revisions: None })
             .then_expect_error(ListingError::UnscreenedRevision);
         // A person fixes the words; the new screening is green; approval works.
         let mut fixed = revise_title("Cat Mom Shirt");
@@ -505,7 +538,7 @@ mod tests {
             })])
             .when(ListingCommand::Revise {
                 revision: {
-                    let mut r = revise_title("Disney Cat Mom");
+                    let mut r = edit_title("Disney Cat Mom");
                     r.screening = screening(Verdict::Red);
                     r
                 },
@@ -529,14 +562,14 @@ mod tests {
                 ListingEvent::ListingDrafted(drafted()),
                 ListingEvent::ListingRevised(revise_title("First edit")),
             ])
-            .when(ListingCommand::Revise { revision: revise_title("Second edit"), expected_revisions: Some(0) })
+            .when(ListingCommand::Revise { revision: edit_title("Second edit"), expected_revisions: Some(0) })
             .then_expect_error(ListingError::Stale { current: 1 });
         T::with(())
             .given(vec![
                 ListingEvent::ListingDrafted(drafted()),
                 ListingEvent::ListingRevised(revise_title("First edit")),
             ])
-            .when(ListingCommand::Revise { revision: revise_title("Second edit"), expected_revisions: Some(1) })
+            .when(ListingCommand::Revise { revision: edit_title("Second edit"), expected_revisions: Some(1) })
             .then_expect_events(vec![ListingEvent::ListingRevised(revise_title("Second edit"))]);
         assert_eq!(l.revisions, 1);
     }
@@ -596,7 +629,7 @@ mod tests {
                     dry_run: true,
                 }),
             ])
-            .when(ListingCommand::Revise { revision: revise_title("Other"), expected_revisions: None })
+            .when(ListingCommand::Revise { revision: edit_title("Other"), expected_revisions: None })
             .then_expect_error(ListingError::WrongState("queued", "revised"));
     }
 

@@ -190,6 +190,60 @@ impl From<Tag> for String {
     }
 }
 
+/// A listing's tags: each valid, none repeated, at most 13.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+pub struct Tags(Vec<Tag>);
+
+impl Tags {
+    /// The first rule the tags break, if any.
+    pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Self, TextError> {
+        parse_tags(raw).map(Self)
+    }
+
+    /// Every rule the tags break, each with the position of the tag that
+    /// breaks it (`None`: the list as a whole), for a form to show at once.
+    pub fn parse_all<S: AsRef<str>>(raw: &[S]) -> Result<Self, Vec<(Option<usize>, TextError)>> {
+        let mut errors = Vec::new();
+        if raw.len() > MAX_TAGS {
+            errors.push((None, TextError::TooManyTags { count: raw.len() }));
+        }
+        let mut out: Vec<Tag> = Vec::with_capacity(raw.len());
+        for (i, r) in raw.iter().enumerate() {
+            match Tag::parse(r.as_ref()) {
+                Ok(t) if out.contains(&t) => errors.push((Some(i), TextError::DuplicateTag { tag: t.0 })),
+                Ok(t) => out.push(t),
+                Err(e) => errors.push((Some(i), e)),
+            }
+        }
+        if errors.is_empty() { Ok(Self(out)) } else { Err(errors) }
+    }
+
+    pub fn as_slice(&self) -> &[Tag] {
+        &self.0
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Tag> {
+        self.0.iter()
+    }
+
+    pub fn first(&self) -> Option<&Tag> {
+        self.0.first()
+    }
+}
+
+impl TryFrom<Vec<String>> for Tags {
+    type Error = TextError;
+    fn try_from(raw: Vec<String>) -> Result<Self, TextError> {
+        Tags::parse(&raw)
+    }
+}
+impl From<Tags> for Vec<String> {
+    fn from(t: Tags) -> Vec<String> {
+        t.0.into_iter().map(String::from).collect()
+    }
+}
+
 /// Parses a listing's tags: each must be valid, none repeated, at most 13.
 pub fn parse_tags<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Tag>, TextError> {
     if raw.len() > MAX_TAGS {
@@ -337,6 +391,24 @@ mod tests {
         let tags: Vec<String> = (0..14).map(|i| format!("tag {i}")).collect();
         assert_eq!(parse_tags(&tags), Err(TextError::TooManyTags { count: 14 }));
         assert_eq!(parse_tags(&["Cat", "cat"]), Err(TextError::DuplicateTag { tag: "cat".into() }));
+    }
+
+    #[test]
+    fn a_forms_tags_are_checked_all_at_once_each_error_at_its_place() {
+        let mut raw: Vec<String> = vec!["cat mom".into(), "Cat Mom".into(), "a tag that is far too long".into()];
+        raw.extend((0..11).map(|i| format!("tag {i}")));
+        let errors = Tags::parse_all(&raw).unwrap_err();
+        assert_eq!(
+            errors,
+            vec![
+                (None, TextError::TooManyTags { count: 14 }),
+                (Some(1), TextError::DuplicateTag { tag: "cat mom".into() }),
+                (Some(2), TextError::TagTooLong { tag: "a tag that is far too long".into(), chars: 26 }),
+            ]
+        );
+        let tags = Tags::parse_all(&["Cat Mom", "cat lover"]).unwrap();
+        assert_eq!(Vec::<String>::from(tags.clone()), ["cat mom", "cat lover"]);
+        assert_eq!(Tags::parse(&["Cat Mom", "cat lover"]), Ok(tags));
     }
 
     #[test]

@@ -1,114 +1,135 @@
-//! What people do on the pages, answered with fragments htmx swaps in:
-//! decide ideas, check and save a listing's text as it is typed, approve
-//! listings, send dead letters back. Each goes through the same command
-//! code as `/api/v1`, with the person as the actor.
+//! Listings and the listing editor: the list, one listing with its
+//! design, checks and history; checking the text as it is typed, saving
+//! it as a revision, approving it.
 
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use axum_extra::extract::Form;
-use pod_events::domain::idea::IdeaCommand;
-use pod_events::domain::text::RejectReason;
 
-use super::pages::{Check, Hit, checks_of, hits_of};
-use super::render;
+use super::views::{Check, Hit, ListingRow, ago, checks_of, hits_of};
+use super::{PageError, Person, Shell, outcome, render};
 use crate::AppState;
 use crate::auth::{Caller, Role};
+use crate::command::CommandRequest;
+use crate::extract::{PathId, Query};
 use crate::problem::{FieldError, Problem};
-use crate::routes::{dead_letters, ideas, listings, trends};
+use crate::routes::{designs, listings};
 
-/// The outcome of an action, in a sentence, in place of its buttons.
 #[derive(Template)]
-#[template(path = "fragments/outcome.html")]
-struct Outcome {
-    ok: bool,
-    message: String,
+#[template(path = "listings.html")]
+struct ListingsPage {
+    shell: Shell,
+    status: String,
+    listings: Vec<ListingRow>,
+    next: Option<String>,
 }
 
-pub(crate) fn outcome(result: Result<String, Problem>) -> Response {
-    match result {
-        Ok(message) => render(&Outcome { ok: true, message }),
-        Err(p) => {
-            // A field's own message says what to fix; the detail only names the fields.
-            let d = p.details();
-            let message = if d.errors.is_empty() {
-                d.detail.clone()
-            } else {
-                d.errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ")
-            };
-            render(&Outcome { ok: false, message })
+pub async fn listings(
+    Person(session): Person,
+    State(s): State<AppState>,
+    Query(f): Query<listings::Filter>,
+) -> Result<Response, PageError> {
+    let status = f.status.clone().unwrap_or_default();
+    let found = listings::list(session.caller(), State(s.clone()), Query(f)).await?.0;
+    Ok(render(&ListingsPage {
+        shell: Shell::load(&s, &session, "listings").await?,
+        status,
+        listings: found.items.into_iter().map(ListingRow::from).collect(),
+        next: found.next,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "listing.html")]
+pub(crate) struct ListingPage {
+    pub shell: Shell,
+    pub listing: ListingRow,
+    pub design: Option<designs::Design>,
+    /// The checks panel, the same fragment the editor's live checks swap in.
+    pub checks_html: String,
+    /// The listing's history, newest first.
+    pub history: Vec<Step>,
+    /// Thirteen tag boxes: the tags, then empty ones.
+    pub tag_slots: Vec<String>,
+}
+
+pub async fn listing(
+    Person(session): Person,
+    State(s): State<AppState>,
+    PathId(id): PathId,
+) -> Result<Response, PageError> {
+    let caller = session.caller();
+    let listing = listings::one(caller.clone(), State(s.clone()), PathId(id)).await?.0;
+    let design = designs::one(caller.clone(), State(s.clone()), PathId(listing.design_id)).await.ok().map(|j| j.0);
+    let checks_html = ListingCheck::stored(&s, &caller, &listing)
+        .await?
+        .render()
+        .map_err(|e| Problem::internal(format!("rendering the checks: {e}")))?;
+    let history = listings::history(&s, caller.tenant.as_str(), listing.listing_id)
+        .await?
+        .iter()
+        .rev()
+        .map(|r| step_of(r, session.user_id))
+        .collect();
+    let mut tag_slots = listing.tags.clone();
+    tag_slots.resize(pod_events::domain::listing_text::MAX_TAGS.max(tag_slots.len()), String::new());
+    Ok(render(&ListingPage {
+        shell: Shell::load(&s, &session, "listings").await?,
+        listing: listing.into(),
+        design,
+        checks_html,
+        history,
+        tag_slots,
+    }))
+}
+
+/// A step of a listing's history, in words.
+pub struct Step {
+    pub what: String,
+    pub who: String,
+    pub age: String,
+}
+
+/// "Edited title, tags", "by you" / "by a teammate" / "by a program" / "by the pipeline".
+pub fn step_of(r: &listings::Revision, me: uuid::Uuid) -> Step {
+    let c = &r.changes;
+    let what = match r.event_type.as_str() {
+        "ListingDrafted" => "Drafted".to_owned(),
+        "ListingRevised" => {
+            let fields: Vec<&str> =
+                [("title", "title"), ("description", "description"), ("tags", "tags"), ("price_cents", "price")]
+                    .iter()
+                    .filter(|(k, _)| !c[*k].is_null())
+                    .map(|(_, label)| *label)
+                    .collect();
+            let score = c["seo_score"].as_u64().map(|s| format!(" (SEO {s})")).unwrap_or_default();
+            if fields.is_empty() { format!("Re-scored{score}") } else { format!("Edited {}{score}", fields.join(", ")) }
         }
-    }
-}
-
-pub async fn approve_idea(
-    caller: Caller,
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let by = caller.actor();
-    let done = ideas::decide(caller, s, id, headers, IdeaCommand::Approve { by }).await;
-    outcome(done.map(|_| "Approved — its design is being rendered.".to_owned()))
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Reason {
-    #[serde(default)]
-    reason: String,
-}
-
-pub async fn reject_idea(
-    caller: Caller,
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Form(r): Form<Reason>,
-) -> Response {
-    let reason = if r.reason.trim().is_empty() { "rejected on review" } else { r.reason.as_str() };
-    let reason = match RejectReason::parse(reason) {
-        Ok(r) => r,
-        Err(e) => return outcome(Err(e.into())),
+        "ListingApproved" => "Approved".to_owned(),
+        "ListingSubmitted" => "Queued for publishing".to_owned(),
+        "ListingPublished" => "Published".to_owned(),
+        "ListingPublishFailed" => format!("Publishing failed: {}", c["reason"].as_str().unwrap_or("")),
+        other => other.to_owned(),
     };
-    let by = caller.actor();
-    let done = ideas::decide(caller, s, id, headers, IdeaCommand::Reject { by, reason }).await;
-    outcome(done.map(|_| "Rejected.".to_owned()))
-}
-
-pub async fn replace_idea(
-    caller: Caller,
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let done = ideas::replace(&s, &caller, &id, &headers).await;
-    outcome(done.map(|_| "A new idea is on its way; this one steps aside when it arrives.".to_owned()))
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Count {
-    #[serde(default)]
-    count: Option<u32>,
-}
-
-pub async fn more_ideas(
-    caller: Caller,
-    State(s): State<AppState>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    Form(c): Form<Count>,
-) -> Response {
-    let done = async {
-        let id = crate::routes::uuid_path("trend", &raw)?;
-        let count = c.count.unwrap_or(3);
-        trends::request_ideas(&s, &caller, id, count, None, &headers).await?;
-        Ok(format!(
-            "{count} more idea{} on the way: they appear in Idea review as they are screened.",
-            if count == 1 { "" } else { "s" }
-        ))
+    let who = match (c["by"]["kind"].as_str(), c["by"]["user_id"].as_str()) {
+        (_, Some(u)) if u == me.to_string() => "by you".to_owned(),
+        (_, Some(_)) => "by a teammate".to_owned(),
+        (Some("policy"), _) => format!("by {}", c["by"]["name"].as_str().unwrap_or("a program")),
+        _ => "by the pipeline".to_owned(),
     };
-    outcome(done.await)
+    Step { what, who, age: ago(r.at) }
+}
+
+/// The screening hits recorded for a listing's current text.
+pub(crate) async fn stored_hits(s: &AppState, tenant: &str, id: uuid::Uuid) -> Result<Vec<Hit>, Problem> {
+    let hits: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT screening_hits FROM listings WHERE tenant = $1 AND listing_id = $2")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&s.pool)
+            .await?;
+    Ok(hits.map(|v| hits_of(&v)).unwrap_or_default())
 }
 
 /// The editor's fields as the browser sends them.
@@ -217,7 +238,7 @@ impl ListingCheck {
             invalid: String::new(),
             score: now.seo_score,
             checks: checks_of(&now.seo_checks),
-            hits: super::pages::stored_hits(s, &caller.tenant, now.listing_id).await?,
+            hits: stored_hits(s, caller.tenant.as_str(), now.listing_id).await?,
             verdict: now.verdict.clone().unwrap_or_else(|| "green".into()),
             changed: false,
             saved: None,
@@ -227,8 +248,8 @@ impl ListingCheck {
     }
 }
 
-async fn current(caller: &Caller, s: &AppState, id: &str) -> Result<listings::Listing, Problem> {
-    Ok(listings::one(caller.clone(), State(s.clone()), Path(id.to_owned())).await?.0)
+async fn current(caller: &Caller, s: &AppState, id: uuid::Uuid) -> Result<listings::Listing, Problem> {
+    Ok(listings::one(caller.clone(), State(s.clone()), PathId(id)).await?.0)
 }
 
 /// Checks the form as it is typed: every field's error in Etsy's words,
@@ -236,10 +257,10 @@ async fn current(caller: &Caller, s: &AppState, id: &str) -> Result<listings::Li
 pub async fn check_listing(
     caller: Caller,
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<EditorForm>,
 ) -> Result<Response, Problem> {
-    let now = current(&caller, &s, &id).await?;
+    let now = current(&caller, &s, id).await?;
     Ok(render(&assess(&s, &caller, &now, &form).await?.0))
 }
 
@@ -268,26 +289,30 @@ async fn assess(
     caller: &Caller,
     now: &listings::Listing,
     form: &EditorForm,
-) -> Result<(ListingCheck, Option<(pod_events::domain::listing::ListingRevised, i32)>), Problem> {
+) -> Result<(ListingCheck, Option<(pod_events::domain::listing::Revision, i32)>), Problem> {
     let (edit, mut errors) = edit_of(form, now);
-    if let Err(more) = listings::validate(&edit) {
-        errors.extend(in_boxes(more, &tag_boxes(form)));
-    }
+    let parsed = match edit.parse() {
+        Ok(parsed) => Some(parsed),
+        Err(more) => {
+            errors.extend(in_boxes(more, &tag_boxes(form)));
+            None
+        }
+    };
     let changed =
         edit.title.is_some() || edit.description.is_some() || edit.tags.is_some() || edit.price_cents.is_some();
     let mut check = ListingCheck::stored(s, caller, now).await?;
     check.invalid = errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>().join(",");
     check.changed = changed;
-    if !errors.is_empty() {
+    let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
         check.errors = shown(&errors);
         return Ok((check, None));
-    }
+    };
     if !changed {
         return Ok((check, None));
     }
-    let text = listings::current_text(s, &caller.tenant, now.listing_id).await?;
+    let text = listings::current_text(s, caller.tenant.as_str(), now.listing_id).await?;
     let text_revision = text.5;
-    match listings::draft_revision(s, text, &edit, caller.actor()) {
+    match listings::draft_revision(s, text, parsed, caller.actor()) {
         Ok(revision) => {
             check.score = i32::from(revision.seo_score);
             check.checks = checks_of(&serde_json::to_value(&revision.seo_checks).unwrap_or_default());
@@ -308,22 +333,20 @@ async fn assess(
 /// Saves the form as a revision of the listing, made on the revision the
 /// page showed: if someone else saved since, nothing is overwritten.
 pub async fn save_listing(
-    caller: Caller,
+    cmd: CommandRequest,
     State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    PathId(id): PathId,
     Form(form): Form<EditorForm>,
 ) -> Result<Response, Problem> {
-    caller.require(Role::Editor)?;
-    let now = current(&caller, &s, &id).await?;
-    let (mut check, revision) = assess(&s, &caller, &now, &form).await?;
+    cmd.require(Role::Editor)?;
+    let now = current(&cmd.caller, &s, id).await?;
+    let (mut check, revision) = assess(&s, &cmd.caller, &now, &form).await?;
     let Some((revision, text_revision)) = revision else {
         return Ok(render(&check));
     };
-    let meta =
-        crate::routes::command_meta(&s, &caller.tenant, "listings/edit", now.listing_id, &headers, &form).await?;
+    let meta = cmd.meta(&s, "listings/edit", now.listing_id, &form).await?;
     let recorded = match listings::made_on(text_revision, form.expected_revisions) {
-        Ok(made_on) => listings::record_revision(&s, &caller, now.listing_id, revision, Some(made_on), &meta).await,
+        Ok(made_on) => listings::record_revision(&s, &cmd, now.listing_id, revision, Some(made_on), &meta).await,
         Err(p) => Err(p),
     };
     match recorded {
@@ -346,62 +369,9 @@ pub async fn save_listing(
     Ok(render(&check))
 }
 
-pub async fn approve_listing(
-    caller: Caller,
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let done = listings::approve_listing(&s, &caller, &id, &headers).await;
+pub async fn approve_listing(cmd: CommandRequest, State(s): State<AppState>, PathId(id): PathId) -> Response {
+    let done = listings::approve_listing(&s, &cmd, id).await;
     outcome(done.map(|_| "Approved — ready to publish.".to_owned()))
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Keywords {
-    #[serde(default)]
-    keywords: String,
-}
-
-/// Typed keywords, one per line, imported as a list of trends.
-pub async fn import_keywords(caller: Caller, State(s): State<AppState>, Form(k): Form<Keywords>) -> Response {
-    let lines: Vec<&str> = k.keywords.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    if lines.is_empty() {
-        return outcome(Err(Problem::bad_request("keywords", "type at least one keyword")));
-    }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut rows = vec![vec!["keyword".to_owned()]];
-    rows.extend(lines.iter().map(|l| vec![(*l).to_owned()]));
-    for row in &rows {
-        if let Err(e) = w.write_record(row) {
-            return outcome(Err(Problem::internal(e)));
-        }
-    }
-    let body = match w.into_inner() {
-        Ok(b) => b,
-        Err(e) => return outcome(Err(Problem::internal(e))),
-    };
-    let format = pod_trendlists::parse::Format::Csv;
-    let done = crate::routes::trends::import_list(&s, &caller, format, &body, "dashboard").await;
-    outcome(done.map(|r| {
-        format!("Imported {} trends: {} new observations, {} already known.", r.keywords, r.persisted, r.duplicates)
-    }))
-}
-
-/// Another take of a design, in the next layout and palette.
-pub async fn regenerate_design(
-    caller: Caller,
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let wanted = crate::routes::designs::Regeneration::default();
-    let done = crate::routes::designs::regenerate_design(&s, &caller, &id, wanted, &headers).await;
-    outcome(done.map(|_| "Another take is being rendered; it replaces this one in a moment.".to_owned()))
-}
-
-pub async fn retry_dead_letter(caller: Caller, State(s): State<AppState>, Path(seq): Path<String>) -> Response {
-    let done = dead_letters::retry(caller, State(s), Path(seq)).await;
-    outcome(done.map(|(_, letter)| format!("Sent back to the {} worker.", letter.0.worker)))
 }
 
 #[cfg(test)]
@@ -452,7 +422,7 @@ mod tests {
     fn a_tag_error_names_the_box_it_is_in() {
         let f = form("x", &["cat mom", "", "", "a tag far longer than twenty"]);
         let (edit, _) = super::edit_of(&f, &listing());
-        let errors = crate::routes::listings::validate(&edit).unwrap_err();
+        let errors = edit.parse().unwrap_err();
         assert_eq!(errors[0].field, "tags[1]", "second filled tag");
         let shown = super::in_boxes(errors, &super::tag_boxes(&f));
         assert_eq!(shown[0].field, "tags[3]", "the fourth box on the page");

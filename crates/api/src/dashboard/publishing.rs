@@ -1,0 +1,126 @@
+//! Publishing: listings ready to go, the queue (queued, published,
+//! failed), and the Submit / Dry run buttons.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use axum_extra::extract::Form;
+
+use super::views::{ago, money};
+use super::{PageError, Person, Shell, outcome, render};
+use crate::AppState;
+use crate::command::CommandRequest;
+use crate::extract::{PathId, Query};
+use crate::pagination::PageQuery;
+use crate::routes::{listings, publishing};
+
+/// An approved listing not yet submitted.
+pub struct Ready {
+    pub listing_id: uuid::Uuid,
+    pub title: String,
+    pub price: String,
+    pub age: String,
+}
+
+/// A submitted listing, in words.
+pub struct QueueRow {
+    pub l: publishing::QueuedListing,
+    pub state: &'static str,
+    pub tone: &'static str,
+    pub target: String,
+    pub age: String,
+}
+
+impl From<publishing::QueuedListing> for QueueRow {
+    fn from(l: publishing::QueuedListing) -> Self {
+        let (state, tone) = match (l.status.as_str(), l.publish_error.is_some()) {
+            ("published", _) => ("published", "good"),
+            ("queued", true) => ("retrying", "warn"),
+            ("queued", false) => ("queued", "info"),
+            _ => ("failed", "bad"),
+        };
+        let target = match (l.dry_run, l.shop_id) {
+            (Some(true), _) => "Dry run".to_owned(),
+            (_, Some(shop)) => format!("Shop {}", &shop.to_string()[..8]),
+            _ => "—".to_owned(),
+        };
+        Self { age: ago(l.submitted_at), state, tone, target, l }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "publishing.html")]
+struct PublishingPage {
+    shell: Shell,
+    ready: Vec<Ready>,
+    queue: Vec<QueueRow>,
+    tabs: Vec<(&'static str, &'static str, bool)>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct QueueState {
+    pub state: Option<String>,
+}
+
+pub async fn publishing(
+    Person(session): Person,
+    State(s): State<AppState>,
+    Query(q): Query<QueueState>,
+) -> Result<Response, PageError> {
+    let caller = session.caller();
+    let state = q.state.clone().unwrap_or_else(|| "all".into());
+    let approved = listings::Filter { status: Some("approved".into()), page: PageQuery::default() };
+    let ready = listings::list(caller.clone(), State(s.clone()), Query(approved)).await?.0.items;
+    let filter = publishing::QueueFilter { state: Some(state.clone()), page: PageQuery::default() };
+    let queue = publishing::queue(caller, State(s.clone()), Query(filter)).await?.0.items;
+    let tabs = [("all", "All"), ("queued", "Queued"), ("published", "Published"), ("failed", "Failed")]
+        .into_iter()
+        .map(|(v, l)| (v, l, v == state))
+        .collect();
+    Ok(render(&PublishingPage {
+        shell: Shell::load(&s, &session, "publishing").await?,
+        ready: ready
+            .into_iter()
+            .map(|l| Ready {
+                listing_id: l.listing_id,
+                price: money(l.price_cents, &l.currency),
+                age: ago(l.updated_at),
+                title: l.title,
+            })
+            .collect(),
+        queue: queue.into_iter().map(QueueRow::from).collect(),
+        tabs,
+    }))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SubmitForm {
+    #[serde(default)]
+    dry_run: Option<String>,
+    #[serde(default)]
+    shop_id: Option<String>,
+}
+
+/// The Submit / Dry run buttons.
+pub async fn submit(
+    cmd: CommandRequest,
+    State(s): State<AppState>,
+    PathId(id): PathId,
+    Form(f): Form<SubmitForm>,
+) -> Response {
+    let done = async {
+        let shop_id = match f.shop_id.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| crate::problem::Problem::bad_request("shop_id", "not a shop id"))?),
+        };
+        let dry_run = f.dry_run.as_deref().is_none_or(|v| v == "true" || v == "on");
+        let submission = publishing::Submission { shop_id, dry_run: Some(dry_run) };
+        publishing::submit_listing(&s, &cmd, id, submission).await?;
+        Ok(if dry_run {
+            "Queued for a dry run: every check the marketplace would make, nothing created.".to_owned()
+        } else {
+            "Queued for publishing.".to_owned()
+        })
+    };
+    outcome(done.await)
+}
