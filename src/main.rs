@@ -2,12 +2,9 @@
 //! configuration, connections, and one subcommand per role.
 
 mod bench;
-mod bench_api;
-mod bench_pipeline;
 mod cli;
+mod commands;
 mod config;
-mod replay;
-mod stages;
 
 use std::process::ExitCode;
 

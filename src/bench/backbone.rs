@@ -11,7 +11,7 @@ use anyhow::Context;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, message::PublishMessage};
 use chrono::{DateTime, Duration, Utc};
-use clap::{Args, Subcommand};
+use clap::Args;
 use futures::StreamExt;
 use pod_events::domain::trend::{Observation, Trend, TrendCommand};
 use pod_events::store::{CommandBus, JetStreamStore, StoreConfig, definitions};
@@ -21,16 +21,6 @@ use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection};
 
 use crate::config::Settings;
-
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// Event store, projections and replay against their ceilings.
-    Backbone(BackboneArgs),
-    /// Trends in to listings out through the worker processes (offline providers).
-    Pipeline(crate::bench_pipeline::PipelineArgs),
-    /// The gateway's read endpoints and commands under load, against its static route.
-    Api(crate::bench_api::ApiArgs),
-}
 
 #[derive(Args)]
 pub struct BackboneArgs {
@@ -119,12 +109,7 @@ impl Scratch {
     }
 }
 
-pub async fn run(s: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
-    let args = match cmd {
-        BenchCommand::Backbone(args) => args,
-        BenchCommand::Pipeline(args) => return crate::bench_pipeline::run(s, args).await,
-        BenchCommand::Api(args) => return crate::bench_api::run(s, args).await,
-    };
+pub async fn run(s: &Settings, args: BackboneArgs) -> anyhow::Result<()> {
     let client = pod_events::store::connect(&s.nats_url, "pod-bench").await?;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
     let ns = Namespace::new(format!("bench{tag}"))?;
@@ -336,18 +321,18 @@ async fn backbone(
 
     // 8. `pod replay` to JSON Lines into /dev/null.
     let started = Instant::now();
-    let args = crate::replay::ReplayArgs {
+    let args = crate::commands::replay::ReplayArgs {
         from_seq: None,
         since: None,
         until: None,
         aggregate: None,
         event_types: vec![],
         tenant: None,
-        format: crate::replay::Format::Jsonl,
+        format: crate::commands::replay::Format::Jsonl,
         output: Some("/dev/null".into()),
         row_group: 10_000,
     };
-    let replayed = crate::replay::run(client.clone(), ns, args).await?;
+    let replayed = crate::commands::replay::run(client.clone(), ns, args).await?;
     f.replay_per_s = per_s(replayed as usize, started);
     anyhow::ensure!(
         replayed as usize == total && read == total,

@@ -1,0 +1,28 @@
+//! `pod bench`: benchmarks that print each figure beside its ceiling,
+//! measured in the same run on the same machine.
+
+mod api;
+mod backbone;
+mod pipeline;
+
+use clap::Subcommand;
+
+use crate::config::Settings;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Event store, projections and replay against their ceilings.
+    Backbone(backbone::BackboneArgs),
+    /// Trends in to listings out through the worker processes (offline providers).
+    Pipeline(pipeline::PipelineArgs),
+    /// The gateway's read endpoints and commands under load, against its static route.
+    Api(api::ApiArgs),
+}
+
+pub async fn run(s: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Backbone(args) => backbone::run(s, args).await,
+        BenchCommand::Pipeline(args) => pipeline::run(s, args).await,
+        BenchCommand::Api(args) => api::run(s, args).await,
+    }
+}
