@@ -204,7 +204,7 @@ async fn seed(
             seo_checks: vec![],
             screening: None,
         };
-        listings.execute(&listing, ListingCommand::Draft(drafted), &EventMeta::new_command()).await?;
+        listings.execute(&listing, ListingCommand::Draft(drafted.try_into()?), &EventMeta::new_command()).await?;
         listing_ids.push(listing.id);
         // A sale of it, for analytics to sum.
         use pod_events::domain::order::{LineItem, OrderCommand, OrderReceived};

@@ -9,6 +9,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pod_events::domain::Actor;
+use pod_events::domain::design::DesignError;
+use pod_events::domain::idea::IdeaError;
+use pod_events::domain::listing::ListingError;
+use pod_events::domain::trend::TrendError;
 use pod_events::store::CommandError;
 use pod_events::{AggregateId, EventMeta};
 use sha2::Digest;
@@ -192,14 +196,69 @@ impl utoipa::IntoParams for CommandHeaders {
     }
 }
 
+/// What an aggregate's refusal means to a client, said once per aggregate:
+/// its unknown id is 404, bad input 422, any other rule 409 with its reason.
+pub trait Refusal: std::error::Error + Sized {
+    /// The aggregate in a sentence: "idea", "listing".
+    const WHAT: &'static str;
+    fn problem(self) -> Problem;
+}
+
+impl Refusal for IdeaError {
+    const WHAT: &'static str = "idea";
+    fn problem(self) -> Problem {
+        match self {
+            IdeaError::Unknown => Problem::not_found(Self::WHAT),
+            e => refused(e),
+        }
+    }
+}
+
+impl Refusal for ListingError {
+    const WHAT: &'static str = "listing";
+    fn problem(self) -> Problem {
+        match self {
+            ListingError::Unknown => Problem::not_found(Self::WHAT),
+            ListingError::Stale { current } => {
+                refused(ListingError::Stale { current }).with("current_revisions", current)
+            }
+            e => refused(e),
+        }
+    }
+}
+
+impl Refusal for DesignError {
+    const WHAT: &'static str = "design";
+    fn problem(self) -> Problem {
+        match self {
+            DesignError::Unknown => Problem::not_found(Self::WHAT),
+            DesignError::UnknownStyle { field, value, allowed } => Problem::invalid(vec![FieldError {
+                field: field.into(),
+                message: format!("{value:?} is not one of {allowed}"),
+            }]),
+            e => refused(e),
+        }
+    }
+}
+
+impl Refusal for TrendError {
+    const WHAT: &'static str = "trend";
+    fn problem(self) -> Problem {
+        match self {
+            TrendError::Unknown => Problem::not_found(Self::WHAT),
+            e => refused(e),
+        }
+    }
+}
+
 /// How a command that did not go through is answered: the aggregate's
-/// refusal as `rejected` says (404, 409, 422 …), writers that kept winning
-/// as 409, the event store being away as 503, anything else as our failure.
-pub fn failed<E: std::error::Error>(e: CommandError<E>, what: &str, rejected: impl FnOnce(E) -> Problem) -> Problem {
+/// refusal as its [`Refusal`] says, writers that kept winning as 409, the
+/// event store being away as 503, anything else as our failure.
+pub fn failed<E: Refusal>(e: CommandError<E>) -> Problem {
     match e {
-        CommandError::Rejected(e) => rejected(e),
+        CommandError::Rejected(e) => e.problem(),
         CommandError::Conflict { .. } => {
-            Problem::new(StatusCode::CONFLICT, format!("the {what} kept changing meanwhile; read it again"))
+            Problem::new(StatusCode::CONFLICT, format!("the {} kept changing meanwhile; read it again", E::WHAT))
         }
         CommandError::Store(e) => crate::problem::store_failure(e),
     }
@@ -241,6 +300,23 @@ mod tests {
             let p = super::idempotency_key(&headers("idempotency-key", bad)).unwrap_err();
             assert_eq!((p.details().status, p.details().errors[0].field.as_str()), (400, "Idempotency-Key"), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn each_aggregates_refusal_means_one_thing_to_a_client() {
+        use pod_events::domain::idea::IdeaError;
+        use pod_events::domain::listing::ListingError;
+        use pod_events::store::{CommandError, StoreError, StoreErrorKind};
+        let status = |p: crate::problem::Problem| p.details().status;
+        assert_eq!(status(super::failed(CommandError::Rejected(IdeaError::Unknown))), 404);
+        assert_eq!(status(super::failed(CommandError::Rejected(IdeaError::ScreenedRed))), 409);
+        let stale = super::failed(CommandError::Rejected(ListingError::Stale { current: 3 }));
+        assert_eq!((stale.details().status, stale.details().extensions["current_revisions"].as_u64()), (409, Some(3)));
+        let raced = super::failed(CommandError::<IdeaError>::Conflict { aggregate_id: "a".into(), attempts: 5 });
+        assert_eq!(raced.details().status, 409);
+        assert!(raced.details().detail.contains("the idea kept changing"), "{}", raced.details().detail);
+        let away = StoreError::new(StoreErrorKind::Unavailable, "publishing", None);
+        assert_eq!(status(super::failed(CommandError::<IdeaError>::Store(away))), 503);
     }
 
     #[test]

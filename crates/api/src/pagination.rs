@@ -21,6 +21,35 @@ pub struct PageQuery {
     pub limit: Option<String>,
 }
 
+/// The page parameters as the OpenAPI document declares them:
+/// `params(…, PageQuery)` on each list route.
+impl utoipa::IntoParams for PageQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::Required;
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let query = |name: &str, description: &str, schema: ObjectBuilder| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        vec![
+            query("cursor", "The `next` of the previous page", ObjectBuilder::new().schema_type(Type::String)),
+            query(
+                "limit",
+                "1–200, default 50",
+                ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(MAX_LIMIT)),
+            ),
+        ]
+    }
+}
+
 impl PageQuery {
     pub fn limit(&self) -> Result<i64, Problem> {
         let Some(raw) = &self.limit else { return Ok(DEFAULT_LIMIT) };

@@ -233,8 +233,7 @@ pub struct RunFilter {
     summary = "Pipeline runs, newest first, with what each stage made",
     params(
         ("kind" = Option<String>, Query, description = "imports or all (default)"),
-        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "1–200, default 50")
+        PageQuery
     ),
     responses((status = 200, description = "A page of runs", body = Page<Run>)),
     security(("token" = []), ("session" = []))

@@ -5,10 +5,9 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::command::{CommandHeaders, CommandRequest, accepted, failed, refused};
+use crate::command::{CommandHeaders, CommandRequest, accepted, failed};
 use crate::extract::{OptionalJson, PathId, Query};
 use crate::pagination::{Page, PageQuery};
-use crate::problem::FieldError;
 use crate::problem::Problem;
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -50,8 +49,7 @@ pub struct Filter {
     summary = "Designs, most recently changed first",
     params(
         ("status" = Option<String>, Query, description = "requested, rendered, failed, approved or rejected"),
-        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "1–200, default 50")
+        PageQuery
     ),
     responses((status = 200, description = "A page of designs", body = Page<Design>)),
     security(("token" = []), ("session" = []))
@@ -201,7 +199,7 @@ pub(crate) async fn regenerate_design(
     id: Uuid,
     wanted: Regeneration,
 ) -> Result<(), Problem> {
-    use pod_events::domain::design::{DesignCommand, DesignError};
+    use pod_events::domain::design::DesignCommand;
     cmd.require(Role::Editor)?;
     let command = DesignCommand::Regenerate { by: cmd.actor(), layout: wanted.layout, palette: wanted.palette };
     let meta = cmd.meta(s, "designs/regenerate", id, &command).await?;
@@ -210,14 +208,5 @@ pub(crate) async fn regenerate_design(
     let hold = crate::quotas::reserve(&s.pool, tenant, crate::quotas::Resource::Images, id, 1).await?;
     let outcome = s.designs.execute(&cmd.owns(id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;
-    outcome.map(drop).map_err(|e| {
-        failed(e, "design", |e| match e {
-            DesignError::Unknown => Problem::not_found("design"),
-            DesignError::UnknownStyle { field, value, allowed } => Problem::invalid(vec![FieldError {
-                field: field.into(),
-                message: format!("{value:?} is not one of {allowed}"),
-            }]),
-            e => refused(e),
-        })
-    })
+    outcome.map(drop).map_err(failed)
 }

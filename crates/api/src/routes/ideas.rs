@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use pod_events::domain::idea::{IdeaCommand, IdeaError};
+use pod_events::domain::idea::IdeaCommand;
 use pod_events::domain::text::RejectReason;
 use uuid::Uuid;
 
@@ -52,8 +52,7 @@ pub struct Filter {
     params(
         ("status" = Option<String>, Query, description = "generated, screened, approved or rejected"),
         ("verdict" = Option<String>, Query, description = "green, amber or red"),
-        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "1–200, default 50")
+        PageQuery
     ),
     responses((status = 200, description = "A page of ideas", body = Page<Idea>)),
     security(("token" = []), ("session" = []))
@@ -112,12 +111,7 @@ pub(crate) async fn decide(s: &AppState, cmd: &CommandRequest, id: Uuid, command
         _ => "ideas",
     };
     let outcome = match cmd.meta(s, route, id, &command).await {
-        Ok(meta) => s.ideas.execute(&cmd.owns(id), command, &meta).await.map_err(|e| {
-            failed(e, "idea", |e| match e {
-                IdeaError::Unknown => Problem::not_found("idea"),
-                e => refused(e),
-            })
-        }),
+        Ok(meta) => s.ideas.execute(&cmd.owns(id), command, &meta).await.map_err(failed),
         Err(p) => Err(p),
     };
     if let Some(hold) = hold {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::command::{CommandHeaders, CommandRequest, accepted, failed, refused};
+use crate::command::{CommandHeaders, CommandRequest, accepted, failed};
 use crate::extract::{JsonBody, PathId, Query};
 use crate::pagination::{Page, PageQuery};
 use crate::problem::{FieldError, Problem};
@@ -55,8 +55,7 @@ pub struct Filter {
     summary = "Listings, most recently changed first",
     params(
         ("status" = Option<String>, Query, description = "draft, approved, queued or published"),
-        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "1–200, default 50")
+        PageQuery
     ),
     responses((status = 200, description = "A page of listings", body = Page<Listing>)),
     security(("token" = []), ("session" = []))
@@ -295,15 +294,7 @@ pub(crate) async fn record_revision(
     meta: &pod_events::EventMeta,
 ) -> Result<(), Problem> {
     let command = ListingCommand::Revise { revision, expected_revisions };
-    s.listings.execute(&cmd.owns(id), command, meta).await.map(|_| ()).map_err(|e| {
-        failed(e, "listing", |e| match e {
-            ListingError::Unknown => Problem::not_found("listing"),
-            ListingError::Stale { current } => {
-                refused(ListingError::Stale { current }).with("current_revisions", current)
-            }
-            e => refused(e),
-        })
-    })
+    s.listings.execute(&cmd.owns(id), command, meta).await.map(drop).map_err(failed)
 }
 
 /// Approves a listing for publishing (editor role). Red screening refuses;
@@ -334,12 +325,7 @@ pub(crate) async fn approve_listing(s: &AppState, cmd: &CommandRequest, id: Uuid
     let hold = crate::quotas::reserve(&s.pool, tenant, crate::quotas::Resource::Listings, id, 1).await?;
     let outcome = s.listings.execute(&cmd.owns(id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;
-    outcome.map(drop).map_err(|e| {
-        failed(e, "listing", |e| match e {
-            ListingError::Unknown => Problem::not_found("listing"),
-            e => refused(e),
-        })
-    })
+    outcome.map(drop).map_err(failed)
 }
 
 /// Every listing of the tenant as CSV (Etsy-ready columns), for a

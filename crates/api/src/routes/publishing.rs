@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use pod_events::domain::listing::{ListingCommand, ListingError};
+use pod_events::domain::listing::ListingCommand;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -62,12 +62,7 @@ pub(crate) async fn submit_listing(
     }
     let command = ListingCommand::Submit { by: cmd.actor(), shop_id: submission.shop_id, dry_run };
     let meta = cmd.meta(s, "listings/submit", id, &command).await?;
-    s.listings.execute(&cmd.owns(id), command, &meta).await.map(drop).map_err(|e| {
-        failed(e, "listing", |e| match e {
-            ListingError::Unknown => Problem::not_found("listing"),
-            e => refused(e),
-        })
-    })
+    s.listings.execute(&cmd.owns(id), command, &meta).await.map(drop).map_err(failed)
 }
 
 #[utoipa::path(
@@ -139,8 +134,7 @@ fn state_predicate(state: Option<&str>) -> Result<&'static str, Problem> {
     summary = "Submitted listings, latest first: queued, published or failed",
     params(
         ("state" = Option<String>, Query, description = "queued, published, failed or all (default)"),
-        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "1–200, default 50")
+        PageQuery
     ),
     responses((status = 200, description = "A page of submitted listings", body = Page<QueuedListing>)),
     security(("token" = []), ("session" = []))

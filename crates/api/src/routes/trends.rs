@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::command::{CommandHeaders, CommandRequest, accepted, failed, refused};
+use crate::command::{CommandHeaders, CommandRequest, accepted, failed};
 use crate::extract::{OptionalJson, PathId, Query};
 use crate::pagination::{Page, PageQuery, page};
 use crate::problem::FieldError;
@@ -37,10 +37,7 @@ const COLUMNS: &str =
     path = "/api/v1/trends",
     tag = "trends",
     summary = "Trends by latest score, best first",
-    params(
-        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "1–200, default 50")
-    ),
+    params(PageQuery),
     responses((status = 200, description = "A page of trends", body = Page<Trend>)),
     security(("token" = []), ("session" = []))
 )]
@@ -263,7 +260,7 @@ pub(crate) async fn request_ideas(
     count: u32,
     replacing: Option<Uuid>,
 ) -> Result<(), Problem> {
-    use pod_events::domain::trend::{MAX_IDEAS_PER_REQUEST, TrendCommand, TrendError};
+    use pod_events::domain::trend::{MAX_IDEAS_PER_REQUEST, TrendCommand};
     cmd.require(Role::Editor)?;
     if count == 0 || count > MAX_IDEAS_PER_REQUEST {
         return Err(Problem::invalid(vec![FieldError {
@@ -278,12 +275,7 @@ pub(crate) async fn request_ideas(
     let hold = crate::quotas::reserve(&s.pool, tenant, crate::quotas::Resource::Ideas, trend_id, units).await?;
     let outcome = s.trends.execute(&cmd.owns(trend_id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;
-    outcome.map(drop).map_err(|e| {
-        failed(e, "trend", |e| match e {
-            TrendError::Unknown => Problem::not_found("trend"),
-            e => refused(e),
-        })
-    })
+    outcome.map(drop).map_err(failed)
 }
 
 #[utoipa::path(

@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use futures::StreamExt;
+use pod_events::domain::text::RejectReason;
 use pod_events::domain::trend::{Trend, TrendCommand};
 use pod_events::store::{CommandBus, JetStreamStore, StoreConfig};
 use pod_events::{AggregateId, EventMeta, TenantId};
@@ -47,7 +48,11 @@ async fn the_feed_streams_the_tenants_events_and_no_one_elses() {
     for (tenant, kw) in [("beta", "beta only"), ("acme", "cat mom")] {
         let id = AggregateId::derived(TenantId::parse(tenant).unwrap(), "trend", kw);
         trends
-            .execute(&id, TrendCommand::Retire { reason: format!("{tenant} retires") }, &EventMeta::new_command())
+            .execute(
+                &id,
+                TrendCommand::Retire { reason: RejectReason::parse(&format!("{tenant} retires")).unwrap() },
+                &EventMeta::new_command(),
+            )
             .await
             .ok();
         let observe = TrendCommand::Observe {

@@ -101,7 +101,10 @@ async fn approved_listings_are_submitted_dry_or_to_a_connected_shop_and_queue_up
     let listings = api.listings().await;
     let mut drafted = api.seeded_draft();
     drafted.title = "Proud Dog Dad Shirt".into();
-    listings.execute(&other, ListingCommand::Draft(drafted), &EventMeta::new_command()).await.unwrap();
+    listings
+        .execute(&other, ListingCommand::Draft(drafted.try_into().unwrap()), &EventMeta::new_command())
+        .await
+        .unwrap();
     let by = pod_events::domain::Actor::System;
     listings.execute(&other, ListingCommand::Approve { by }, &EventMeta::new_command()).await.unwrap();
     let other = other.id;

@@ -294,7 +294,10 @@ async fn seed(client: &async_nats::Client, ns: &Namespace, blobs: &dyn BlobStore
         seo_checks: vec![],
         screening: None,
     };
-    listings.execute(&listing, ListingCommand::Draft(drafted), &EventMeta::new_command()).await.unwrap();
+    listings
+        .execute(&listing, ListingCommand::Draft(drafted.try_into().unwrap()), &EventMeta::new_command())
+        .await
+        .unwrap();
     // A dead letter of acme's first trend event, as the ideation worker would leave it.
     let mut reader = LogReader::open(client.clone(), ns, vec![ns.all_events()], Start::All).await.unwrap();
     let first = reader.next_batch(1).await.unwrap().remove(0);

@@ -12,7 +12,7 @@ use super::{Actor, event_enum};
 use crate::codec::EventCodec;
 
 pub use super::listing_text::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
-use super::listing_text::{SeoCheck, Tags, TextError, Title, parse_tags};
+use super::listing_text::{SeoCheck, Tags, TextError, Title};
 use super::text::Description;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -93,6 +93,59 @@ impl EventCodec for ListingEvent {
     const TYPES: &'static [(&'static str, u32)] = Self::ALL;
 }
 
+/// A listing as the composer made it, its text parsed: what
+/// [`ListingCommand::Draft`] takes. Recorded as a [`ListingDrafted`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    pub idea_id: Uuid,
+    pub design_id: Uuid,
+    pub title: Title,
+    pub description: Description,
+    pub tags: Tags,
+    pub price_cents: u64,
+    pub currency: String,
+    pub seo_score: u8,
+    pub seo_checks: Vec<SeoCheck>,
+    pub screening: Option<super::idea::IdeaScreened>,
+}
+
+impl From<Draft> for ListingDrafted {
+    fn from(d: Draft) -> Self {
+        ListingDrafted {
+            idea_id: d.idea_id,
+            design_id: d.design_id,
+            title: d.title.into(),
+            description: d.description.as_str().to_owned(),
+            tags: d.tags.into(),
+            price_cents: d.price_cents,
+            currency: d.currency,
+            seo_score: d.seo_score,
+            seo_checks: d.seo_checks,
+            screening: d.screening,
+        }
+    }
+}
+
+/// A draft from text in its recorded shape (a seed, an import): each field
+/// parsed, the first broken rule refused.
+impl TryFrom<ListingDrafted> for Draft {
+    type Error = ListingError;
+    fn try_from(d: ListingDrafted) -> Result<Self, ListingError> {
+        Ok(Draft {
+            title: Title::parse(&d.title).map_err(ListingError::BadTitle)?,
+            tags: Tags::parse(&d.tags).map_err(ListingError::BadTags)?,
+            description: Description::parse(&d.description).map_err(ListingError::BadDescription)?,
+            idea_id: d.idea_id,
+            design_id: d.design_id,
+            price_cents: d.price_cents,
+            currency: d.currency,
+            seo_score: d.seo_score,
+            seo_checks: d.seo_checks,
+            screening: d.screening,
+        })
+    }
+}
+
 /// An edit of a listing as a person or a program made it: each field
 /// parsed (absent fields stay as they are), with the score and screening
 /// of the text that results. What [`ListingCommand::Revise`] takes; it is
@@ -135,7 +188,7 @@ impl From<Revision> for ListingRevised {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ListingCommand {
-    Draft(ListingDrafted),
+    Draft(Draft),
     /// An edit. With `expected_revisions`, it applies only if the listing
     /// has had exactly that many revisions (an edit made on what one saw).
     Revise {
@@ -242,19 +295,6 @@ pub struct Submission {
     pub dry_run: bool,
 }
 
-/// Etsy's rules, enforced again here so no event can carry a listing Etsy
-/// would refuse.
-fn check_title(t: &str) -> Result<(), ListingError> {
-    Title::parse(t).map(drop).map_err(ListingError::BadTitle)
-}
-fn check_tags(tags: &[String]) -> Result<(), ListingError> {
-    parse_tags(tags).map(drop).map_err(ListingError::BadTags)
-}
-/// A description every layer downstream can take (no NUL, no bidi override, not too long).
-fn check_description(d: &str) -> Result<(), ListingError> {
-    super::text::Description::parse(d).map(drop).map_err(ListingError::BadDescription)
-}
-
 impl super::StateVersion for Listing {
     const STATE_VERSION: u32 = 1;
 }
@@ -273,13 +313,13 @@ impl Aggregate for Listing {
                 if self.status != S::New {
                     return Err(ListingError::AlreadyDrafted);
                 }
-                check_title(&e.title)?;
-                check_tags(&e.tags)?;
-                check_description(&e.description)?;
+                // Etsy's text rules hold by the draft's types (`Title`,
+                // `Tags`, `Description`), so no event carries a listing Etsy
+                // would refuse; the price is this aggregate's rule.
                 if e.price_cents == 0 {
                     return Err(ListingError::BadPrice);
                 }
-                sink.write(ListingEvent::ListingDrafted(e), self).await;
+                sink.write(ListingEvent::ListingDrafted(e.into()), self).await;
             }
             ListingCommand::Revise { revision: e, expected_revisions } => {
                 if let Some(expected) = expected_revisions
@@ -440,138 +480,166 @@ mod tests {
         }
     }
 
+    fn draft() -> Draft {
+        Draft::try_from(drafted()).unwrap()
+    }
+
+    #[test]
+    fn a_draft_is_recorded_as_composed() {
+        T::with(())
+            .given_no_previous_events()
+            .when(ListingCommand::Draft(draft()))
+            .then_expect_events(vec![ListingEvent::ListingDrafted(drafted())]);
+    }
+
+    #[test]
+    fn a_draft_without_a_price_is_refused() {
+        let mut d = draft();
+        d.price_cents = 0;
+        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadPrice);
+    }
+
     #[test]
     fn drafts_obey_etsy_limits() {
-        let mut d = drafted();
-        d.title = "x".repeat(141);
-        T::with(())
-            .given_no_previous_events()
-            .when(ListingCommand::Draft(d))
-            .then_expect_error(ListingError::BadTitle(TextError::TitleTooLong { chars: 141 }));
-        let mut d = drafted();
-        d.title = "Mom & Dad & Me".into();
-        T::with(())
-            .given_no_previous_events()
-            .when(ListingCommand::Draft(d))
-            .then_expect_error(ListingError::BadTitle(TextError::TitleRepeats { ch: '&', count: 2 }));
-        let mut d = drafted();
-        d.tags = (0..14).map(|i| format!("tag {i}")).collect();
-        T::with(())
-            .given_no_previous_events()
-            .when(ListingCommand::Draft(d))
-            .then_expect_error(ListingError::BadTags(TextError::TooManyTags { count: 14 }));
-        let mut d = drafted();
-        d.tags = vec!["a tag that is far too long".into()];
-        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(ListingError::BadTags(
-            TextError::TagTooLong { tag: "a tag that is far too long".into(), chars: 26 },
-        ));
+        // A draft cannot even be made of text Etsy would refuse.
+        type Change = fn(&mut ListingDrafted);
+        let cases: [(Change, ListingError); 4] = [
+            (|d| d.title = "x".repeat(141), ListingError::BadTitle(TextError::TitleTooLong { chars: 141 })),
+            (
+                |d| d.title = "Mom & Dad & Me".into(),
+                ListingError::BadTitle(TextError::TitleRepeats { ch: '&', count: 2 }),
+            ),
+            (
+                |d| d.tags = (0..14).map(|i| format!("tag {i}")).collect(),
+                ListingError::BadTags(TextError::TooManyTags { count: 14 }),
+            ),
+            (
+                |d| d.tags = vec!["a tag that is far too long".into()],
+                ListingError::BadTags(TextError::TagTooLong { tag: "a tag that is far too long".into(), chars: 26 }),
+            ),
+        ];
+        for (change, error) in cases {
+            let mut d = drafted();
+            change(&mut d);
+            assert_eq!(Draft::try_from(d), Err(error));
+        }
     }
 
     #[test]
     fn a_description_no_layer_downstream_can_take_is_refused() {
         use crate::domain::text::FreeTextError;
+        // Neither a draft nor a revision can be made with such text: both
+        // commands take a parsed `Description`.
         let mut d = drafted();
         d.description = "Soft\u{0}tee".into();
-        T::with(()).given_no_previous_events().when(ListingCommand::Draft(d)).then_expect_error(
-            ListingError::BadDescription(FreeTextError::Control { field: "description", code: 0, at: 5 }),
+        assert_eq!(
+            Draft::try_from(d),
+            Err(ListingError::BadDescription(FreeTextError::Control { field: "description", code: 0, at: 5 }))
         );
-        // A revision's description cannot even be made with such text: the
-        // command takes a parsed `Description`.
         assert_eq!(
             Description::parse("\u{202E}eet tfos"),
             Err(FreeTextError::Bidi { field: "description", code: 0x202E, at: 1 })
         );
     }
 
-    #[test]
-    fn red_text_blocks_approval_and_amber_text_needs_a_person() {
-        use crate::domain::idea::{IdeaScreened, Verdict};
-        let screened = |verdict| {
-            let mut d = drafted();
-            d.screening = Some(IdeaScreened { verdict, hits: vec![], index_version: "idx-test".into() });
-            ListingEvent::ListingDrafted(d)
-        };
-        let policy = Actor::Policy { name: "auto".into() };
-        let person = Actor::User { user_id: Uuid::nil() };
-        T::with(())
-            .given(vec![screened(Verdict::Red)])
-            .when(ListingCommand::Approve { by: person.clone() })
-            .then_expect_error(ListingError::ScreenedRed);
-        T::with(())
-            .given(vec![screened(Verdict::Amber)])
-            .when(ListingCommand::Approve { by: policy.clone() })
-            .then_expect_error(ListingError::NeedsPerson);
-        T::with(())
-            .given(vec![screened(Verdict::Amber)])
-            .when(ListingCommand::Approve { by: person.clone() })
-            .then_expect_events(vec![ListingEvent::ListingApproved(ListingApproved { by: person })]);
-        T::with(())
-            .given(vec![screened(Verdict::Green)])
-            .when(ListingCommand::Approve { by: policy.clone() })
-            .then_expect_events(vec![ListingEvent::ListingApproved(ListingApproved { by: policy })]);
+    fn screening(verdict: crate::domain::idea::Verdict) -> Option<crate::domain::idea::IdeaScreened> {
+        Some(crate::domain::idea::IdeaScreened { verdict, hits: vec![], index_version: "idx-test".into() })
+    }
+    fn drafted_as(verdict: crate::domain::idea::Verdict) -> ListingEvent {
+        ListingEvent::ListingDrafted(ListingDrafted { screening: screening(verdict), ..drafted() })
+    }
+    fn policy() -> Actor {
+        Actor::Policy { name: "auto".into() }
+    }
+    fn person() -> Actor {
+        Actor::User { user_id: Uuid::nil() }
     }
 
     #[test]
-    fn a_revised_text_is_screened_again_and_its_verdict_counts() {
-        use crate::domain::idea::{IdeaScreened, Verdict};
-        let screening = |verdict| Some(IdeaScreened { verdict, hits: vec![], index_version: "idx-test".into() });
-        let mut red = drafted();
-        red.screening = screening(Verdict::Red);
-        let person = Actor::User { user_id: Uuid::nil() };
-        // Unscreened text changes are refused once the listing has a verdict.
+    fn red_text_blocks_approval_and_amber_text_needs_a_person() {
+        use crate::domain::idea::Verdict;
+        let cases: [(Verdict, Actor, ListingError); 2] = [
+            (Verdict::Red, person(), ListingError::ScreenedRed),
+            (Verdict::Amber, policy(), ListingError::NeedsPerson),
+        ];
+        for (verdict, by, error) in cases {
+            T::with(()).given(vec![drafted_as(verdict)]).when(ListingCommand::Approve { by }).then_expect_error(error);
+        }
+    }
+
+    #[test]
+    fn a_person_approves_amber_text() {
         T::with(())
-            .given(vec![ListingEvent::ListingDrafted(red.clone())])
+            .given(vec![drafted_as(crate::domain::idea::Verdict::Amber)])
+            .when(ListingCommand::Approve { by: person() })
+            .then_expect_events(vec![ListingEvent::ListingApproved(ListingApproved { by: person() })]);
+    }
+
+    #[test]
+    fn the_policy_approves_green_text() {
+        T::with(())
+            .given(vec![drafted_as(crate::domain::idea::Verdict::Green)])
+            .when(ListingCommand::Approve { by: policy() })
+            .then_expect_events(vec![ListingEvent::ListingApproved(ListingApproved { by: policy() })]);
+    }
+
+    #[test]
+    fn a_text_change_without_its_screening_is_refused_once_the_listing_has_a_verdict() {
+        T::with(())
+            .given(vec![drafted_as(crate::domain::idea::Verdict::Red)])
             .when(ListingCommand::Revise { revision: edit_title("Cat Mom Shirt"), expected_revisions: None })
             .then_expect_error(ListingError::UnscreenedRevision);
-        // A person fixes the words; the new screening is green; approval works.
-        let mut fixed = revise_title("Cat Mom Shirt");
-        fixed.screening = screening(Verdict::Green);
+    }
+
+    #[test]
+    fn a_revised_texts_verdict_replaces_the_drafts() {
+        use crate::domain::idea::Verdict;
+        // A person fixes the words; the new screening is green.
         let mut l = Listing::default();
-        l.apply(ListingEvent::ListingDrafted(red));
-        l.apply(ListingEvent::ListingRevised(fixed));
+        l.apply(drafted_as(Verdict::Red));
+        l.apply(ListingEvent::ListingRevised(ListingRevised {
+            screening: screening(Verdict::Green),
+            ..revise_title("Cat Mom Shirt")
+        }));
         assert_eq!(l.verdict, Some(Verdict::Green));
+    }
+
+    #[test]
+    fn a_revision_is_recorded_with_its_new_screening_even_when_red() {
+        use crate::domain::idea::Verdict;
         T::with(())
-            .given(vec![ListingEvent::ListingDrafted({
-                let mut d = drafted();
-                d.screening = screening(Verdict::Green);
-                d
-            })])
+            .given(vec![drafted_as(Verdict::Green)])
             .when(ListingCommand::Revise {
-                revision: {
-                    let mut r = edit_title("Disney Cat Mom");
-                    r.screening = screening(Verdict::Red);
-                    r
-                },
+                revision: Revision { screening: screening(Verdict::Red), ..edit_title("Disney Cat Mom") },
                 expected_revisions: Some(0),
             })
-            .then_expect_events(vec![ListingEvent::ListingRevised({
-                let mut r = revise_title("Disney Cat Mom");
-                r.screening = screening(Verdict::Red);
-                r
+            .then_expect_events(vec![ListingEvent::ListingRevised(ListingRevised {
+                screening: screening(Verdict::Red),
+                ..revise_title("Disney Cat Mom")
             })]);
-        let _ = person;
+    }
+
+    fn edited_once() -> Vec<ListingEvent> {
+        vec![ListingEvent::ListingDrafted(drafted()), ListingEvent::ListingRevised(revise_title("First edit"))]
     }
 
     #[test]
     fn an_edit_made_on_an_old_revision_is_refused_with_the_current_one() {
-        let mut l = Listing::default();
-        l.apply(ListingEvent::ListingDrafted(drafted()));
-        l.apply(ListingEvent::ListingRevised(revise_title("First edit")));
         T::with(())
-            .given(vec![
-                ListingEvent::ListingDrafted(drafted()),
-                ListingEvent::ListingRevised(revise_title("First edit")),
-            ])
+            .given(edited_once())
             .when(ListingCommand::Revise { revision: edit_title("Second edit"), expected_revisions: Some(0) })
             .then_expect_error(ListingError::Stale { current: 1 });
+    }
+
+    #[test]
+    fn an_edit_made_on_the_current_revision_is_recorded() {
+        let mut l = Listing::default();
+        edited_once().into_iter().for_each(|e| l.apply(e));
+        assert_eq!(l.revisions, 1);
         T::with(())
-            .given(vec![
-                ListingEvent::ListingDrafted(drafted()),
-                ListingEvent::ListingRevised(revise_title("First edit")),
-            ])
+            .given(edited_once())
             .when(ListingCommand::Revise { revision: edit_title("Second edit"), expected_revisions: Some(1) })
             .then_expect_events(vec![ListingEvent::ListingRevised(revise_title("Second edit"))]);
-        assert_eq!(l.revisions, 1);
     }
 
     #[test]
@@ -584,8 +652,7 @@ mod tests {
     }
 
     #[test]
-    fn the_content_follows_revisions_and_a_real_submission_needs_a_shop() {
-        use cqrs_es::Aggregate as _;
+    fn the_content_follows_revisions() {
         let mut l = Listing::default();
         l.apply(ListingEvent::ListingDrafted(drafted()));
         l.apply(ListingEvent::ListingRevised(ListingRevised {
@@ -599,16 +666,27 @@ mod tests {
             ("Cat Mom Era Shirt", &["cat mom".to_owned()][..], 1999)
         );
         assert_eq!(c.description, "Soft tee.", "untouched fields stay");
-        let approved = vec![
+    }
+
+    fn approved() -> Vec<ListingEvent> {
+        vec![
             ListingEvent::ListingDrafted(drafted()),
             ListingEvent::ListingApproved(ListingApproved { by: Actor::System }),
-        ];
+        ]
+    }
+
+    #[test]
+    fn a_real_submission_needs_a_shop() {
         T::with(())
-            .given(approved.clone())
+            .given(approved())
             .when(ListingCommand::Submit { by: Actor::System, shop_id: None, dry_run: false })
             .then_expect_error(ListingError::NoShop);
+    }
+
+    #[test]
+    fn a_dry_run_is_submitted_without_a_shop() {
         T::with(())
-            .given(approved)
+            .given(approved())
             .when(ListingCommand::Submit { by: Actor::System, shop_id: None, dry_run: true })
             .then_expect_events(vec![ListingEvent::ListingSubmitted(ListingSubmitted {
                 by: Actor::System,
@@ -631,6 +709,48 @@ mod tests {
             ])
             .when(ListingCommand::Revise { revision: edit_title("Other"), expected_revisions: None })
             .then_expect_error(ListingError::WrongState("queued", "revised"));
+    }
+
+    fn queued() -> Vec<ListingEvent> {
+        vec![
+            ListingEvent::ListingDrafted(drafted()),
+            ListingEvent::ListingApproved(ListingApproved { by: Actor::System }),
+            ListingEvent::ListingSubmitted(ListingSubmitted { by: Actor::System, shop_id: None, dry_run: true }),
+        ]
+    }
+
+    #[test]
+    fn a_queued_listing_is_recorded_as_published() {
+        let published = ListingPublished { printify_product_id: None, etsy_listing_id: None, url: None, dry_run: true };
+        T::with(())
+            .given(queued())
+            .when(ListingCommand::RecordPublished(published.clone()))
+            .then_expect_events(vec![ListingEvent::ListingPublished(published)]);
+    }
+
+    #[test]
+    fn a_queued_listings_failure_is_recorded_with_its_reason() {
+        let failed = ListingPublishFailed { reason: "the artwork's checksum does not match".into(), retryable: false };
+        T::with(())
+            .given(queued())
+            .when(ListingCommand::RecordPublishFailure(failed.clone()))
+            .then_expect_events(vec![ListingEvent::ListingPublishFailed(failed)]);
+    }
+
+    #[test]
+    fn only_a_queued_listing_is_published_or_fails() {
+        let published = ListingPublished { printify_product_id: None, etsy_listing_id: None, url: None, dry_run: true };
+        let failed = ListingPublishFailed { reason: "x".into(), retryable: true };
+        let cases: [(ListingCommand, &'static str); 2] = [
+            (ListingCommand::RecordPublished(published), "published"),
+            (ListingCommand::RecordPublishFailure(failed), "failed"),
+        ];
+        for (command, what) in cases {
+            T::with(())
+                .given(vec![ListingEvent::ListingDrafted(drafted())])
+                .when(command)
+                .then_expect_error(ListingError::WrongState("a draft", what));
+        }
     }
 
     #[test]

@@ -219,6 +219,19 @@ impl Tags {
         if errors.is_empty() { Ok(Self(out)) } else { Err(errors) }
     }
 
+    /// Tags already parsed one by one, checked as a list.
+    pub fn from_tags(tags: Vec<Tag>) -> Result<Self, TextError> {
+        if tags.len() > MAX_TAGS {
+            return Err(TextError::TooManyTags { count: tags.len() });
+        }
+        for (i, t) in tags.iter().enumerate() {
+            if tags[..i].contains(t) {
+                return Err(TextError::DuplicateTag { tag: t.0.clone() });
+            }
+        }
+        Ok(Self(tags))
+    }
+
     pub fn as_slice(&self) -> &[Tag] {
         &self.0
     }
@@ -409,6 +422,8 @@ mod tests {
         let tags = Tags::parse_all(&["Cat Mom", "cat lover"]).unwrap();
         assert_eq!(Vec::<String>::from(tags.clone()), ["cat mom", "cat lover"]);
         assert_eq!(Tags::parse(&["Cat Mom", "cat lover"]), Ok(tags));
+        let cat = Tag::parse("cat mom").unwrap();
+        assert_eq!(Tags::from_tags(vec![cat.clone(), cat]), Err(TextError::DuplicateTag { tag: "cat mom".into() }));
     }
 
     #[test]

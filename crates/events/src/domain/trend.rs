@@ -138,7 +138,7 @@ pub enum TrendCommand {
         observations: Vec<Observation>,
     },
     Retire {
-        reason: String,
+        reason: super::text::RejectReason,
     },
     RecordIdeation(TrendIdeated),
     /// Another round of ideas, whatever the trend's score.
@@ -280,14 +280,13 @@ impl Aggregate for Trend {
                 }
             }
             TrendCommand::Retire { reason } => {
-                super::text::RejectReason::parse(&reason).map_err(TrendError::BadText)?;
                 if self.normalized.is_none() {
                     return Err(TrendError::Unknown);
                 }
                 if self.retired {
                     return Err(TrendError::Retired);
                 }
-                sink.write(TrendEvent::TrendRetired(TrendRetired { reason }), self).await;
+                sink.write(TrendEvent::TrendRetired(TrendRetired { reason: reason.into_string() }), self).await;
             }
             TrendCommand::RecordIdeation(e) => {
                 if self.normalized.is_none() {
@@ -434,6 +433,26 @@ mod tests {
             .given(vec![observed("cat mom", 1.0), TrendEvent::TrendRetired(TrendRetired { reason: "stale".into() })])
             .when(observe("cat mom", 5.0))
             .then_expect_error(TrendError::Retired);
+    }
+
+    #[test]
+    fn a_trend_is_retired_with_its_reason() {
+        let reason = super::super::text::RejectReason::parse("out of season").unwrap();
+        T::with(())
+            .given(vec![observed("cat mom", 1.0)])
+            .when(TrendCommand::Retire { reason })
+            .then_expect_events(vec![TrendEvent::TrendRetired(TrendRetired { reason: "out of season".into() })]);
+    }
+
+    #[test]
+    fn a_retirement_is_refused_for_a_trend_that_is_not_there_or_already_retired() {
+        let retired = TrendEvent::TrendRetired(TrendRetired { reason: "stale".into() });
+        let cases: [(Vec<TrendEvent>, TrendError); 2] =
+            [(vec![], TrendError::Unknown), (vec![observed("cat mom", 1.0), retired], TrendError::Retired)];
+        for (given, error) in cases {
+            let reason = super::super::text::RejectReason::parse("again").unwrap();
+            T::with(()).given(given).when(TrendCommand::Retire { reason }).then_expect_error(error);
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use async_nats::HeaderMap;
 use pod_events::domain::StateVersion;
+use pod_events::domain::text::RejectReason;
 use pod_events::domain::trend::{Trend, TrendEvent};
 use pod_events::store::{CommandBus, JetStreamStore};
 use pod_events::{AggregateId, EventMeta};
@@ -123,11 +124,18 @@ async fn cqrs_es_framework_runs_on_the_store() {
     let events = cqrs_es::EventStore::<Trend>::load_events(&store, &id.to_string()).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].sequence, 1);
-    let err =
-        cqrs.execute(&id.to_string(), pod_events::domain::trend::TrendCommand::Retire { reason: "x".into() }).await;
+    let err = cqrs
+        .execute(
+            &id.to_string(),
+            pod_events::domain::trend::TrendCommand::Retire { reason: RejectReason::parse("x").unwrap() },
+        )
+        .await;
     assert!(err.is_ok());
     let err = cqrs
-        .execute(&id.to_string(), pod_events::domain::trend::TrendCommand::Retire { reason: "again".into() })
+        .execute(
+            &id.to_string(),
+            pod_events::domain::trend::TrendCommand::Retire { reason: RejectReason::parse("again").unwrap() },
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, cqrs_es::AggregateError::UserError(_)), "{err}");

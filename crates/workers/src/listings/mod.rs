@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use pod_events::domain::design::DesignEvent;
 use pod_events::domain::idea::IdeaScreened;
-use pod_events::domain::listing::{ListingCommand, ListingDrafted, ListingError};
+use pod_events::domain::listing::{Draft, ListingCommand, ListingError};
+use pod_events::domain::listing_text::Tags;
+use pod_events::domain::text::Description;
 use pod_events::{AggregateId, EventMeta, RecordedEvent};
 
 use self::compose::{ListingBrief, compose};
@@ -80,12 +82,18 @@ impl Handler for Listings {
                 .collect();
         let hits = screen_fields(&self.index, &fields, nice_class(&content.product_type));
         let screening = IdeaScreened { verdict: verdict_of(&hits), hits, index_version: self.index.version() };
-        let drafted = ListingDrafted {
+        // The composer's text is parsed like anyone's: a description or tag
+        // list it should never make is refused here, not written.
+        let description = Description::parse(&composed.description)
+            .map_err(|e| HandlerError::permanent(format!("composing the description: {e}")))?;
+        let tags =
+            Tags::from_tags(composed.tags).map_err(|e| HandlerError::permanent(format!("composing the tags: {e}")))?;
+        let draft = Draft {
             idea_id: idea_id.id,
             design_id: design_id.id,
-            title: composed.title.to_string(),
-            description: composed.description,
-            tags: composed.tags.iter().map(|t| t.as_str().to_owned()).collect(),
+            title: composed.title,
+            description,
+            tags,
             price_cents: quote.price_cents,
             currency: self.pricing.currency.clone(),
             seo_score: composed.seo.score,
@@ -95,7 +103,7 @@ impl Handler for Listings {
         settle(
             &self.pipeline.listings,
             &listing_id(&design_id),
-            ListingCommand::Draft(drafted),
+            ListingCommand::Draft(draft),
             &EventMeta::caused_by(event, "draft"),
             |e| *e == ListingError::AlreadyDrafted,
         )

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use pod_events::domain::trend::{Trend, TrendCommand};
+use pod_events::domain::trend::Trend;
 use pod_events::store::CommandBus;
 use pod_events::store::reader::{LogReader, Start};
 use pod_events::{AggregateId, EventMeta};
@@ -43,5 +43,4 @@ async fn an_event_handled_twice_at_once_makes_its_ideas_once() {
     assert_eq!(count("TrendIdeated"), 1);
     let trend = env.store_of::<Trend>().await.load_fresh(&id).await.unwrap().aggregate;
     assert!(trend.ideated);
-    let _ = TrendCommand::Retire { reason: String::new() };
 }

@@ -95,7 +95,7 @@ impl Shop {
         };
         let by = Actor::User { user_id: uuid::Uuid::from_u128(9) };
         for command in [
-            ListingCommand::Draft(drafted),
+            ListingCommand::Draft(drafted.try_into().unwrap()),
             ListingCommand::Approve { by: by.clone() },
             ListingCommand::Submit { by, shop_id: shop, dry_run },
         ] {

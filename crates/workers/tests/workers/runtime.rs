@@ -3,6 +3,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use pod_events::domain::text::RejectReason;
 use pod_events::domain::trend::{Trend, TrendCommand};
 use pod_events::store::CommandBus;
 use pod_events::store::dead_letters;
@@ -129,7 +130,7 @@ async fn transient_failures_are_retried_no_sooner_than_retry_after() {
 async fn events_of_other_types_are_acknowledged_untouched() {
     let env = TestNats::new().await;
     append(&env, "cat mom", observe(80.0)).await;
-    append(&env, "cat mom", TrendCommand::Retire { reason: "stale".into() }).await;
+    append(&env, "cat mom", TrendCommand::Retire { reason: RejectReason::parse("stale").unwrap() }).await;
     let handler = TestHandler::new(Mode::FlakyThenOk { failures: 0, retry_after: Duration::ZERO });
     let stats = run_until(&env, handler.clone(), options(5), |s, _| {
         s.handled.load(Ordering::SeqCst) + s.skipped.load(Ordering::SeqCst) == 2
