@@ -495,4 +495,53 @@ mod tests {
             .when(DesignCommand::Approve { by: Actor::System })
             .then_expect_error(DesignError::NotRendered);
     }
+
+    fn request() -> DesignRequested {
+        match requested() {
+            DesignEvent::DesignRequested(r) => r,
+            _ => unreachable!("requested() is a DesignRequested"),
+        }
+    }
+
+    #[test]
+    fn a_design_is_requested_with_its_layout_palette_and_print_area() {
+        T::with(())
+            .given_no_previous_events()
+            .when(DesignCommand::Request(request()))
+            .then_expect_events(vec![requested()]);
+    }
+
+    #[test]
+    fn a_design_is_requested_only_once() {
+        T::with(())
+            .given(vec![requested()])
+            .when(DesignCommand::Request(request()))
+            .then_expect_error(DesignError::AlreadyRequested);
+    }
+
+    #[test]
+    fn a_rejection_records_who_and_why() {
+        let by = Actor::User { user_id: Uuid::nil() };
+        T::with(())
+            .given(vec![requested()])
+            .when(DesignCommand::Reject { by: by.clone(), reason: "off brand".into() })
+            .then_expect_events(vec![DesignEvent::DesignRejected(DesignRejected {
+                by: by.clone(),
+                reason: "off brand".into(),
+            })]);
+    }
+
+    #[test]
+    fn a_rejection_is_refused_for_a_design_that_is_not_there_or_already_decided() {
+        let by = Actor::User { user_id: Uuid::nil() };
+        let rejected = DesignEvent::DesignRejected(DesignRejected { by: by.clone(), reason: "no".into() });
+        let cases: [(Vec<DesignEvent>, DesignError); 2] =
+            [(vec![], DesignError::Unknown), (vec![requested(), rejected], DesignError::AlreadyDecided)];
+        for (given, error) in cases {
+            T::with(())
+                .given(given)
+                .when(DesignCommand::Reject { by: by.clone(), reason: "again".into() })
+                .then_expect_error(error);
+        }
+    }
 }

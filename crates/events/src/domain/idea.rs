@@ -275,6 +275,21 @@ mod tests {
         Actor::Policy { name: "auto-green".into() }
     }
 
+    fn given_screened(v: Verdict) -> Vec<IdeaEvent> {
+        vec![IdeaEvent::IdeaGenerated(generated()), screened(v)]
+    }
+    fn rejected() -> IdeaEvent {
+        IdeaEvent::IdeaRejected(IdeaRejected { by: person(), reason: "meh".into() })
+    }
+
+    #[test]
+    fn a_generated_idea_is_recorded_as_it_was_generated() {
+        T::with(())
+            .given_no_previous_events()
+            .when(IdeaCommand::Generate(generated()))
+            .then_expect_events(vec![IdeaEvent::IdeaGenerated(generated())]);
+    }
+
     #[test]
     fn generating_twice_is_refused() {
         T::with(())
@@ -303,10 +318,69 @@ mod tests {
     }
 
     #[test]
+    fn a_screening_is_recorded_with_its_verdict_and_hits() {
+        let screening = IdeaScreened { verdict: Verdict::Amber, hits: vec![], index_version: "test".into() };
+        T::with(())
+            .given(vec![IdeaEvent::IdeaGenerated(generated())])
+            .when(IdeaCommand::RecordScreening(screening))
+            .then_expect_events(vec![screened(Verdict::Amber)]);
+    }
+
+    #[test]
+    fn a_screening_is_refused_for_an_idea_that_is_not_there_or_already_decided() {
+        let screening = || IdeaScreened { verdict: Verdict::Green, hits: vec![], index_version: "test".into() };
+        let cases: [(Vec<IdeaEvent>, IdeaError); 3] = [
+            (vec![], IdeaError::Unknown),
+            (
+                [given_screened(Verdict::Green), vec![IdeaEvent::IdeaApproved(IdeaApproved { by: policy() })]].concat(),
+                IdeaError::AlreadyDecided("approved"),
+            ),
+            ([given_screened(Verdict::Amber), vec![rejected()]].concat(), IdeaError::AlreadyDecided("rejected")),
+        ];
+        for (given, error) in cases {
+            T::with(()).given(given).when(IdeaCommand::RecordScreening(screening())).then_expect_error(error);
+        }
+    }
+
+    #[test]
+    fn approval_needs_a_screened_undecided_idea_whose_verdict_allows_the_approver() {
+        let cases: [(Vec<IdeaEvent>, Actor, IdeaError); 5] = [
+            (vec![], person(), IdeaError::Unknown),
+            (vec![IdeaEvent::IdeaGenerated(generated())], person(), IdeaError::NotScreened),
+            (given_screened(Verdict::Red), person(), IdeaError::ScreenedRed),
+            (given_screened(Verdict::Amber), policy(), IdeaError::NeedsPerson),
+            (
+                [given_screened(Verdict::Green), vec![rejected()]].concat(),
+                person(),
+                IdeaError::AlreadyDecided("rejected"),
+            ),
+        ];
+        for (given, by, error) in cases {
+            T::with(()).given(given).when(IdeaCommand::Approve { by }).then_expect_error(error);
+        }
+    }
+
+    #[test]
+    fn a_person_approves_an_amber_idea() {
+        T::with(())
+            .given(given_screened(Verdict::Amber))
+            .when(IdeaCommand::Approve { by: person() })
+            .then_expect_events(vec![IdeaEvent::IdeaApproved(IdeaApproved { by: person() })]);
+    }
+
+    #[test]
+    fn the_policy_approves_a_green_idea() {
+        T::with(())
+            .given(given_screened(Verdict::Green))
+            .when(IdeaCommand::Approve { by: policy() })
+            .then_expect_events(vec![IdeaEvent::IdeaApproved(IdeaApproved { by: policy() })]);
+    }
+
+    #[test]
     fn a_rejection_records_its_reason() {
         let reason = RejectReason::parse("too close to a brand").unwrap();
         T::with(())
-            .given(vec![IdeaEvent::IdeaGenerated(generated()), screened(Verdict::Amber)])
+            .given(given_screened(Verdict::Amber))
             .when(IdeaCommand::Reject { by: person(), reason })
             .then_expect_events(vec![IdeaEvent::IdeaRejected(IdeaRejected {
                 by: person(),
@@ -315,39 +389,20 @@ mod tests {
     }
 
     #[test]
-    fn approval_follows_the_screening_verdict() {
-        let g = IdeaEvent::IdeaGenerated(generated());
-        T::with(())
-            .given(vec![g.clone()])
-            .when(IdeaCommand::Approve { by: person() })
-            .then_expect_error(IdeaError::NotScreened);
-        T::with(())
-            .given(vec![g.clone(), screened(Verdict::Red)])
-            .when(IdeaCommand::Approve { by: person() })
-            .then_expect_error(IdeaError::ScreenedRed);
-        T::with(())
-            .given(vec![g.clone(), screened(Verdict::Amber)])
-            .when(IdeaCommand::Approve { by: policy() })
-            .then_expect_error(IdeaError::NeedsPerson);
-        T::with(())
-            .given(vec![g.clone(), screened(Verdict::Amber)])
-            .when(IdeaCommand::Approve { by: person() })
-            .then_expect_events(vec![IdeaEvent::IdeaApproved(IdeaApproved { by: person() })]);
-        T::with(())
-            .given(vec![g, screened(Verdict::Green)])
-            .when(IdeaCommand::Approve { by: policy() })
-            .then_expect_events(vec![IdeaEvent::IdeaApproved(IdeaApproved { by: policy() })]);
-    }
-
-    #[test]
-    fn a_decided_idea_stays_decided() {
-        T::with(())
-            .given(vec![
-                IdeaEvent::IdeaGenerated(generated()),
-                screened(Verdict::Green),
-                IdeaEvent::IdeaRejected(IdeaRejected { by: person(), reason: "meh".into() }),
-            ])
-            .when(IdeaCommand::Approve { by: person() })
-            .then_expect_error(IdeaError::AlreadyDecided("rejected"));
+    fn a_rejection_is_refused_for_an_idea_that_is_not_there_or_already_decided() {
+        let reason = || RejectReason::parse("not for us").unwrap();
+        let cases: [(Vec<IdeaEvent>, IdeaError); 2] = [
+            (vec![], IdeaError::Unknown),
+            (
+                [given_screened(Verdict::Green), vec![IdeaEvent::IdeaApproved(IdeaApproved { by: policy() })]].concat(),
+                IdeaError::AlreadyDecided("approved"),
+            ),
+        ];
+        for (given, error) in cases {
+            T::with(())
+                .given(given)
+                .when(IdeaCommand::Reject { by: person(), reason: reason() })
+                .then_expect_error(error);
+        }
     }
 }

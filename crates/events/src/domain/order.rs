@@ -164,19 +164,7 @@ mod tests {
     fn shipped_orders_cannot_be_cancelled() {
         TestFramework::<Order>::with(())
             .given(vec![
-                OrderEvent::OrderReceived(OrderReceived {
-                    shop_id: Uuid::nil(),
-                    marketplace: Marketplace::Etsy,
-                    external_order_id: "1".into(),
-                    line_items: vec![LineItem {
-                        listing_id: None,
-                        external_listing_id: "9".into(),
-                        quantity: 1,
-                        price_cents: 2000,
-                    }],
-                    total_cents: 2000,
-                    currency: "USD".into(),
-                }),
+                received(),
                 OrderEvent::OrderShipped(OrderShipped { carrier: "usps".into(), tracking_ref: "x".into() }),
             ])
             .when(OrderCommand::Cancel { reason: "late".into() })
@@ -196,5 +184,39 @@ mod tests {
                 currency: "USD".into(),
             }))
             .then_expect_error(OrderError::NoItems);
+    }
+
+    fn received() -> OrderEvent {
+        OrderEvent::OrderReceived(OrderReceived {
+            shop_id: Uuid::nil(),
+            marketplace: Marketplace::Etsy,
+            external_order_id: "1".into(),
+            line_items: vec![LineItem {
+                listing_id: None,
+                external_listing_id: "9".into(),
+                quantity: 1,
+                price_cents: 2000,
+            }],
+            total_cents: 2000,
+            currency: "USD".into(),
+        })
+    }
+
+    #[test]
+    fn a_payment_is_recorded_with_its_costs() {
+        let paid = OrderPaid { amount_cents: 2000, cost_cents: Some(900), fees_cents: Some(130) };
+        TestFramework::<Order>::with(())
+            .given(vec![received()])
+            .when(OrderCommand::RecordPayment(paid.clone()))
+            .then_expect_events(vec![OrderEvent::OrderPaid(paid)]);
+    }
+
+    #[test]
+    fn a_shipment_is_recorded_with_its_tracking() {
+        let shipped = OrderShipped { carrier: "usps".into(), tracking_ref: "9400".into() };
+        TestFramework::<Order>::with(())
+            .given(vec![received()])
+            .when(OrderCommand::RecordShipment(shipped.clone()))
+            .then_expect_events(vec![OrderEvent::OrderShipped(shipped)]);
     }
 }

@@ -148,4 +148,29 @@ mod tests {
             .when(ShopCommand::Connect(c))
             .then_expect_error(ShopError::AlreadyConnected);
     }
+
+    fn connected() -> ShopConnected {
+        ShopConnected {
+            marketplace: Marketplace::Etsy,
+            external_shop_id: "123".into(),
+            display_name: "Cat Shop".into(),
+            token_expires_at: None,
+        }
+    }
+
+    #[test]
+    fn a_connected_shop_is_disconnected_with_why() {
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(connected())])
+            .when(ShopCommand::Disconnect { reason: "token revoked".into() })
+            .then_expect_events(vec![ShopEvent::ShopDisconnected(ShopDisconnected { reason: "token revoked".into() })]);
+    }
+
+    #[test]
+    fn a_shop_that_is_not_connected_is_not_disconnected() {
+        TestFramework::<Shop>::with(())
+            .given_no_previous_events()
+            .when(ShopCommand::Disconnect { reason: "again".into() })
+            .then_expect_error(ShopError::NotConnected);
+    }
 }
