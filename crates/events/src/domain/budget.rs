@@ -129,23 +129,41 @@ mod tests {
         })
     }
 
+    fn exhausted(limit: u64, total: u64) -> BudgetEvent {
+        BudgetEvent::BudgetExhausted(BudgetExhausted { limit_micros: limit, total_micros: total })
+    }
+
     #[test]
-    fn charges_add_up_and_crossing_the_limit_says_so_once() {
+    fn a_charge_is_recorded_with_the_months_total() {
         T::with(()).given_no_previous_events().when(charge(40, 100)).then_expect_events(vec![recorded(40, 40)]);
-        T::with(()).given(vec![recorded(40, 40)]).when(charge(60, 100)).then_expect_events(vec![
-            recorded(60, 100),
-            BudgetEvent::BudgetExhausted(BudgetExhausted { limit_micros: 100, total_micros: 100 }),
-        ]);
-        let exhausted = BudgetEvent::BudgetExhausted(BudgetExhausted { limit_micros: 100, total_micros: 100 });
+    }
+
+    #[test]
+    fn reaching_the_limit_says_so() {
         T::with(())
-            .given(vec![recorded(100, 100), exhausted.clone()])
+            .given(vec![recorded(40, 40)])
+            .when(charge(60, 100))
+            .then_expect_events(vec![recorded(60, 100), exhausted(100, 100)]);
+    }
+
+    #[test]
+    fn a_charge_past_the_limit_is_recorded_without_saying_so_again() {
+        T::with(())
+            .given(vec![recorded(100, 100), exhausted(100, 100)])
             .when(charge(5, 100))
             .then_expect_events(vec![recorded(5, 105)]);
-        // A raised limit reached again is announced again.
-        T::with(()).given(vec![recorded(100, 100), exhausted]).when(charge(100, 200)).then_expect_events(vec![
-            recorded(100, 200),
-            BudgetEvent::BudgetExhausted(BudgetExhausted { limit_micros: 200, total_micros: 200 }),
-        ]);
+    }
+
+    #[test]
+    fn a_raised_limit_reached_again_is_announced_again() {
+        T::with(())
+            .given(vec![recorded(100, 100), exhausted(100, 100)])
+            .when(charge(100, 200))
+            .then_expect_events(vec![recorded(100, 200), exhausted(200, 200)]);
+    }
+
+    #[test]
+    fn a_charge_of_nothing_is_refused() {
         T::with(()).given_no_previous_events().when(charge(0, 100)).then_expect_error(BudgetError::ZeroCharge);
     }
 

@@ -119,19 +119,29 @@ mod tests {
     }
 
     #[test]
-    fn refreshes_are_recorded_for_their_own_source() {
+    fn a_refresh_is_recorded_as_audited() {
         TestFramework::<TrendSource>::with(())
             .given_no_previous_events()
             .when(SourceCommand::RecordRefresh(refreshed("rss")))
             .then_expect_events(vec![SourceEvent::SourceRefreshed(refreshed("rss"))]);
-        TestFramework::<TrendSource>::with(())
-            .given(vec![SourceEvent::SourceRefreshed(refreshed("rss"))])
-            .when(SourceCommand::RecordRefresh(refreshed("movers")))
-            .then_expect_error(SourceError::OtherSource { expected: "rss".into(), got: "movers".into() });
-        TestFramework::<TrendSource>::with(())
-            .given_no_previous_events()
-            .when(SourceCommand::RecordRefresh(refreshed(" ")))
-            .then_expect_error(SourceError::NoName);
+    }
+
+    #[test]
+    fn a_refresh_is_refused_for_another_source_or_without_a_name() {
+        let cases: [(Vec<SourceEvent>, &str, SourceError); 2] = [
+            (
+                vec![SourceEvent::SourceRefreshed(refreshed("rss"))],
+                "movers",
+                SourceError::OtherSource { expected: "rss".into(), got: "movers".into() },
+            ),
+            (vec![], " ", SourceError::NoName),
+        ];
+        for (given, source, error) in cases {
+            TestFramework::<TrendSource>::with(())
+                .given(given)
+                .when(SourceCommand::RecordRefresh(refreshed(source)))
+                .then_expect_error(error);
+        }
     }
 
     #[test]

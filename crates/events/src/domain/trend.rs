@@ -394,29 +394,24 @@ mod tests {
     }
 
     #[test]
-    fn observations_must_be_in_range() {
-        T::with(())
-            .given_no_previous_events()
-            .when(observe("cat mom", 101.0))
-            .then_expect_error(TrendError::ScoreOutOfRange(101.0));
-        T::with(()).given_no_previous_events().when(observe("   ", 1.0)).then_expect_error(TrendError::EmptyKeyword);
-    }
-
-    #[test]
-    fn a_keyword_or_source_no_layer_downstream_can_take_is_refused() {
+    fn an_observation_out_of_range_or_with_text_no_layer_can_take_is_refused() {
         use crate::domain::text::FreeTextError;
-        T::with(())
-            .given_no_previous_events()
-            .when(observe("cat\u{0}mom", 50.0))
-            .then_expect_error(TrendError::BadText(FreeTextError::Control { field: "keyword", code: 0, at: 4 }));
         let mut bad_source = observe("cat mom", 50.0);
         if let TrendCommand::Observe { observation, .. } = &mut bad_source {
             observation.source = "feed\u{202E}".into();
         }
-        T::with(())
-            .given_no_previous_events()
-            .when(bad_source)
-            .then_expect_error(TrendError::BadText(FreeTextError::Bidi { field: "source", code: 0x202E, at: 5 }));
+        let cases: [(TrendCommand, TrendError); 4] = [
+            (observe("cat mom", 101.0), TrendError::ScoreOutOfRange(101.0)),
+            (observe("   ", 1.0), TrendError::EmptyKeyword),
+            (
+                observe("cat\u{0}mom", 50.0),
+                TrendError::BadText(FreeTextError::Control { field: "keyword", code: 0, at: 4 }),
+            ),
+            (bad_source, TrendError::BadText(FreeTextError::Bidi { field: "source", code: 0x202E, at: 5 })),
+        ];
+        for (command, error) in cases {
+            T::with(()).given_no_previous_events().when(command).then_expect_error(error);
+        }
     }
 
     #[test]
@@ -466,21 +461,27 @@ mod tests {
         T::with(()).given_no_previous_events().when(cmd).then_expect_error(TrendError::ScoreOutOfRange(200.0));
     }
 
+    fn ideated() -> TrendIdeated {
+        TrendIdeated { ideas: 3, provider: "offline".into(), cost_micros: 0, round: 0 }
+    }
+
     #[test]
-    fn a_trend_is_ideated_once() {
-        let ideated = TrendIdeated { ideas: 3, provider: "offline".into(), cost_micros: 0, round: 0 };
-        T::with(())
-            .given_no_previous_events()
-            .when(TrendCommand::RecordIdeation(ideated.clone()))
-            .then_expect_error(TrendError::Unknown);
+    fn a_trends_ideation_is_recorded() {
         T::with(())
             .given(vec![observed("cat mom", 80.0)])
-            .when(TrendCommand::RecordIdeation(ideated.clone()))
-            .then_expect_events(vec![TrendEvent::TrendIdeated(ideated.clone())]);
-        T::with(())
-            .given(vec![observed("cat mom", 80.0), TrendEvent::TrendIdeated(ideated.clone())])
-            .when(TrendCommand::RecordIdeation(ideated))
-            .then_expect_error(TrendError::AlreadyIdeated);
+            .when(TrendCommand::RecordIdeation(ideated()))
+            .then_expect_events(vec![TrendEvent::TrendIdeated(ideated())]);
+    }
+
+    #[test]
+    fn an_ideation_is_refused_for_a_trend_that_is_not_there_or_already_ideated() {
+        let cases: [(Vec<TrendEvent>, TrendError); 2] = [
+            (vec![], TrendError::Unknown),
+            (vec![observed("cat mom", 80.0), TrendEvent::TrendIdeated(ideated())], TrendError::AlreadyIdeated),
+        ];
+        for (given, error) in cases {
+            T::with(()).given(given).when(TrendCommand::RecordIdeation(ideated())).then_expect_error(error);
+        }
     }
 
     #[test]
