@@ -74,12 +74,6 @@ fn traceparent(headers: &HeaderMap) -> Option<String> {
 }
 
 impl CommandRequest {
-    /// A request without headers of its own, for commands a page or a
-    /// handler sends on a caller's behalf.
-    pub fn of(caller: Caller) -> Self {
-        Self { caller, key: None, traceparent: None }
-    }
-
     /// Refuses callers below `role` (403).
     pub fn require(&self, role: Role) -> Result<(), Problem> {
         self.caller.require(role)
@@ -173,17 +167,11 @@ impl utoipa::IntoParams for CommandHeaders {
     fn into_params(
         _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
     ) -> Vec<utoipa::openapi::path::Parameter> {
-        use utoipa::openapi::Required;
-        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::path::ParameterIn;
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         let header = |name: &str, description: &str, max: usize| {
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(description))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(max))))
-                .build()
+            let schema = ObjectBuilder::new().schema_type(Type::String).max_length(Some(max));
+            crate::openapi::optional_parameter(ParameterIn::Header, name, description, schema)
         };
         vec![
             header(

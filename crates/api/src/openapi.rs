@@ -43,6 +43,23 @@ impl Modify for Security {
 /// (413). A route's own attribute lists only what is particular to it.
 struct SharedResponses;
 
+/// An optional parameter, for the `IntoParams` the shared extractors declare
+/// (`PageQuery`, `CommandHeaders`).
+pub(crate) fn optional_parameter(
+    place: utoipa::openapi::path::ParameterIn,
+    name: &str,
+    description: &str,
+    schema: utoipa::openapi::schema::ObjectBuilder,
+) -> utoipa::openapi::path::Parameter {
+    utoipa::openapi::path::ParameterBuilder::new()
+        .name(name)
+        .parameter_in(place)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
 fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ProblemDetails"))).build();

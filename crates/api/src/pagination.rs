@@ -27,17 +27,10 @@ impl utoipa::IntoParams for PageQuery {
     fn into_params(
         _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
     ) -> Vec<utoipa::openapi::path::Parameter> {
-        use utoipa::openapi::Required;
-        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::path::ParameterIn;
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         let query = |name: &str, description: &str, schema: ObjectBuilder| {
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .description(Some(description))
-                .schema(Some(schema))
-                .build()
+            crate::openapi::optional_parameter(ParameterIn::Query, name, description, schema)
         };
         vec![
             query("cursor", "The `next` of the previous page", ObjectBuilder::new().schema_type(Type::String)),

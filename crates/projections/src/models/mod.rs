@@ -54,9 +54,7 @@ impl pod_events::Transient for ApplyError {
     /// (the projection waits, retrying, for the upgrade) rather than parking it.
     fn is_transient(&self) -> bool {
         match self {
-            ApplyError::Decode { source, .. } => {
-                matches!(source, pod_events::CodecError::FromTheFuture { .. } | pod_events::CodecError::UnknownType(_))
-            }
+            ApplyError::Decode { .. } => self.waits_for_upgrade(),
             ApplyError::BadId { .. } | ApplyError::Json(_) => false,
             ApplyError::Db(e) => !is_data_error(e),
         }
