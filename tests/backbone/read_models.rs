@@ -2,7 +2,7 @@ use chrono::{DateTime, Duration, Utc};
 use pod_events::domain::trend::{Observation, TrendCommand};
 use pod_events::store::CommandBus;
 use pod_events::{AggregateId, EventMeta, TenantId};
-use pod_projections::queries::{trend_momentum, trend_seasonality};
+use pod_projections::read::trends::{momentum, seasonality};
 
 use crate::support::*;
 
@@ -70,20 +70,20 @@ async fn momentum_and_seasonality_from_projected_observations() {
     let christmas = observe("ugly christmas sweater", xmas).await;
     env.run_pod(&["projections", "run", "trends", "--until-caught-up"]);
 
-    let m = trend_momentum(&env.pool, "acme", 10).await.unwrap();
+    let m = momentum(&env.pool, &acme, 10).await.unwrap();
     assert_eq!(m[0].trend_id, rising.id, "the fastest riser first: {m:#?}");
     let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
     assert!(close(m[0].growth_7d, 0.5), "{:?}", m[0]);
     let f = m.iter().find(|r| r.trend_id == falling.id).unwrap();
     assert!(close(f.growth_7d, -0.5), "{f:?}");
     assert_eq!(f.growth_30d, None, "no observations before 30 days: no 30-day growth");
-    assert!(trend_momentum(&env.pool, "beta", 10).await.unwrap().is_empty(), "tenants never mix");
+    assert!(momentum(&env.pool, &TenantId::parse("beta").unwrap(), 10).await.unwrap().is_empty(), "tenants never mix");
 
-    let s = trend_seasonality(&env.pool, "acme", christmas.id).await.unwrap().expect("two years of history");
+    let s = seasonality(&env.pool, &acme, christmas.id).await.unwrap().expect("two years of history");
     assert_eq!(s.peak_month, 12);
     assert_eq!(s.years, 2, "two Decembers: the pattern rests on two cycles");
     assert!(s.strength > 1.0, "{s:?}");
-    assert_eq!(trend_seasonality(&env.pool, "acme", rising.id).await.unwrap(), None, "two months are not a season");
+    assert_eq!(seasonality(&env.pool, &acme, rising.id).await.unwrap(), None, "two months are not a season");
 }
 
 /// Paid calls' costs add up per tenant and month, with the moment the

@@ -18,7 +18,7 @@ where
 {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
         // No parameter is text with control characters in it (a NUL would
         // reach PostgreSQL, which refuses it): name the parameter instead.
         if let Ok(axum::extract::Query(pairs)) = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
@@ -30,10 +30,19 @@ where
                 }
             }
         }
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(v)) => Ok(Query(v)),
-            Err(e) => Err(Problem::bad_request("query", e.body_text())),
-        }
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(pairs).map(Query).map_err(|e| {
+            // A value one parameter cannot take names that parameter
+            // (`?status=aproved`: the values it can); a query of the wrong
+            // shape as a whole is the query's.
+            let field = match e.path().iter().next() {
+                Some(serde_path_to_error::Segment::Map { key }) => key.clone(),
+                _ => "query".to_owned(),
+            };
+            let shown: String = e.inner().to_string().chars().take(300).collect();
+            Problem::bad_request(&field, shown)
+        })
     }
 }
 
@@ -90,4 +99,59 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     serde_json::from_slice(body).map_err(|e| {
         Problem::invalid(vec![crate::problem::FieldError { field: "body".into(), message: e.to_string() }])
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::FromRequestParts;
+    use pod_projections::read::ideas::{Filter, Status};
+
+    use super::Query;
+    use crate::pagination::PageQuery;
+
+    async fn query<T: serde::de::DeserializeOwned>(uri: &str) -> Result<T, (String, String)> {
+        let (mut parts, ()) = axum::http::Request::get(uri).body(()).unwrap().into_parts();
+        match Query::<T>::from_request_parts(&mut parts, &()).await {
+            Ok(Query(v)) => Ok(v),
+            Err(p) => {
+                let d = p.details();
+                assert_eq!(d.status, 400, "{}", d.detail);
+                Err((d.errors[0].field.clone(), d.errors[0].message.clone()))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_filter_takes_the_values_its_column_holds() {
+        let f: Filter = query("/ideas?status=screened&verdict=amber&limit=5").await.unwrap();
+        assert_eq!(f.status, Some(Status::Screened));
+        assert_eq!(f.verdict.map(|v| v.as_str()), Some("amber"));
+        let none: Filter = query("/ideas").await.unwrap();
+        assert_eq!(none, Filter::default());
+    }
+
+    #[tokio::test]
+    async fn a_value_the_column_never_holds_names_its_parameter_and_the_values_it_takes() {
+        let (field, message) = query::<Filter>("/ideas?status=aproved").await.unwrap_err();
+        assert_eq!(field, "status");
+        for value in ["generated", "screened", "approved", "rejected"] {
+            assert!(message.contains(value), "{message}");
+        }
+        let (field, _) = query::<Filter>("/ideas?verdict=purple").await.unwrap_err();
+        assert_eq!(field, "verdict");
+    }
+
+    #[tokio::test]
+    async fn a_query_of_the_wrong_shape_is_the_querys_and_its_message_is_bounded() {
+        // Each value is one the column holds; twice is the query's mistake.
+        let (field, message) = query::<Filter>("/ideas?status=screened&status=approved").await.unwrap_err();
+        assert_eq!((field.as_str(), message.as_str()), ("query", "duplicate field `status`"));
+        let flood = format!("/ideas?status={}", "x".repeat(10_000));
+        let (_, message) = query::<Filter>(&flood).await.unwrap_err();
+        assert!(message.chars().count() <= 300, "{} characters", message.chars().count());
+        let (field, _) = query::<Filter>("/ideas?status=%00").await.unwrap_err();
+        assert_eq!(field, "status", "control characters are refused before parsing");
+        let page: PageQuery = query("/ideas?status=screened&cursor=abc&limit=7").await.unwrap();
+        assert_eq!((page.cursor.as_deref(), page.limit.as_deref()), (Some("abc"), Some("7")));
+    }
 }

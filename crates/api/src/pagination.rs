@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use pod_projections::read::{Keyed, Keyset, Slice};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +63,11 @@ impl PageQuery {
         }
         serde_json::from_slice(&bytes).map(Some).map_err(|_| bad())
     }
+
+    /// The page asked for, as the read models take it.
+    pub fn keyset<K: DeserializeOwned>(&self) -> Result<Keyset<K>, Problem> {
+        Ok(Keyset { after: self.cursor()?, limit: self.limit()? })
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -70,14 +76,18 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-/// Builds a page from up to `limit + 1` rows: the extra one says there is more.
-pub fn page<T, K: Serialize>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> Page<T> {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next = if more {
-        rows.last().and_then(|last| serde_json::to_vec(&key(last)).ok()).map(|b| URL_SAFE_NO_PAD.encode(b))
-    } else {
-        None
-    };
-    Page { items: rows, next }
+impl<T: Keyed> Page<T> {
+    /// A read model's slice as a page: when more rows follow, `next` is the
+    /// cursor of its last row's key.
+    pub fn of(slice: Slice<T>) -> Self {
+        let next = match slice.more {
+            true => slice
+                .rows
+                .last()
+                .and_then(|last| serde_json::to_vec(&last.key()).ok())
+                .map(|b| URL_SAFE_NO_PAD.encode(b)),
+            false => None,
+        };
+        Page { items: slice.rows, next }
+    }
 }

@@ -8,6 +8,8 @@
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
+use pod_events::TenantId;
+use pod_projections::read::usage::{self, Counted};
 use sqlx::PgPool;
 
 use crate::problem::Problem;
@@ -26,6 +28,15 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// What the read models count of it.
+    fn counted(self) -> Counted {
+        match self {
+            Self::Ideas => Counted::Ideas,
+            Self::Images => Counted::Images,
+            Self::Listings => Counted::Listings,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ideas => "ideas",
@@ -98,7 +109,7 @@ pub fn refusal(plan: Plan, r: Resource, used: i64, now: DateTime<Utc>) -> Option
 pub const HOLD_TTL_SECS: i64 = 300;
 
 /// The tenant's plan with its own limits applied.
-async fn plan_of(conn: &mut sqlx::PgConnection, tenant: &str) -> Result<Plan, sqlx::Error> {
+async fn plan_of(conn: &mut sqlx::PgConnection, tenant: &TenantId) -> Result<Plan, sqlx::Error> {
     type Row = (String, Option<i32>, Option<i32>, Option<i32>);
     let row: Option<Row> =
         sqlx::query_as("SELECT plan, ideas_quota, images_quota, listings_quota FROM tenants WHERE tenant = $1")
@@ -116,47 +127,26 @@ async fn plan_of(conn: &mut sqlx::PgConnection, tenant: &str) -> Result<Plan, sq
 
 /// This month's use of `r`: what the read models show, plus the units held
 /// by commands whose effect they do not show yet.
-async fn used(conn: &mut sqlx::PgConnection, tenant: &str, r: Resource) -> Result<i64, sqlx::Error> {
-    // Each: the read model's count; and which holds it already reflects.
-    let (counted, reflected) = match r {
-        Resource::Ideas => (
-            "SELECT count(*) FROM ideas WHERE tenant = $1 AND created_at >= date_trunc('month', now())",
-            // Rounds of ideas are not named by a row: their holds run out.
-            "false",
-        ),
-        Resource::Images => (
-            "SELECT (SELECT count(*) FROM ideas WHERE tenant = $1 AND status = 'approved'
-                                                AND updated_at >= date_trunc('month', now()))
-                  + (SELECT count(*) FROM activity WHERE tenant = $1 AND event_type = 'DesignRegenerationRequested'
-                                                   AND occurred_at >= date_trunc('month', now()))",
-            "EXISTS (SELECT 1 FROM ideas i WHERE i.tenant = h.tenant AND i.idea_id = h.aggregate_id
-                                             AND i.status = 'approved')",
-        ),
-        Resource::Listings => (
-            "SELECT count(*) FROM listings WHERE tenant = $1 AND status IN ('approved', 'queued', 'published')
-             AND updated_at >= date_trunc('month', now())",
-            "EXISTS (SELECT 1 FROM listings l WHERE l.tenant = h.tenant AND l.listing_id = h.aggregate_id
-                                                AND l.status IN ('approved', 'queued', 'published'))",
-        ),
-    };
-    let counted: i64 = sqlx::query_scalar(counted).bind(tenant).fetch_one(&mut *conn).await?;
-    // Both fragments are constants of this function.
-    let sql = format!(
-        "SELECT coalesce(sum(units), 0)::bigint FROM quota_holds h
-         WHERE tenant = $1 AND resource = $2 AND held_at > now() - make_interval(secs => $3) AND NOT ({reflected})"
-    );
-    let held: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(tenant)
-        .bind(r.as_str())
-        .bind(HOLD_TTL_SECS as f64)
-        .fetch_one(&mut *conn)
-        .await?;
+async fn used(conn: &mut sqlx::PgConnection, tenant: &TenantId, r: Resource) -> Result<i64, sqlx::Error> {
+    let counted = usage::this_month(conn, tenant, r.counted()).await?;
+    let holds: Vec<(uuid::Uuid, i32)> = sqlx::query_as(
+        "SELECT aggregate_id, units FROM quota_holds
+         WHERE tenant = $1 AND resource = $2 AND held_at > now() - make_interval(secs => $3)",
+    )
+    .bind(tenant)
+    .bind(r.as_str())
+    .bind(HOLD_TTL_SECS as f64)
+    .fetch_all(&mut *conn)
+    .await?;
+    let named: Vec<uuid::Uuid> = holds.iter().map(|(id, _)| *id).collect();
+    let shown = usage::counted_already(conn, tenant, r.counted(), &named).await?;
+    let held: i64 = holds.iter().filter(|(id, _)| !shown.contains(id)).map(|(_, units)| i64::from(*units)).sum();
     Ok(counted + held)
 }
 
 /// Refuses (402) when the tenant's plan has no room left for `r` this month
 /// (for a command whose size is not known yet, like a trend import).
-pub async fn check(pool: &PgPool, tenant: &str, r: Resource) -> Result<(), Problem> {
+pub async fn check(pool: &PgPool, tenant: &TenantId, r: Resource) -> Result<(), Problem> {
     let mut conn = pool.acquire().await?;
     let plan = plan_of(&mut conn, tenant).await?;
     if plan.limit(r).is_none() {
@@ -200,7 +190,7 @@ impl Hold {
 /// past the limit.
 pub async fn reserve(
     pool: &PgPool,
-    tenant: &str,
+    tenant: &TenantId,
     r: Resource,
     aggregate: uuid::Uuid,
     units: i64,

@@ -1,6 +1,7 @@
 //! The read side: projections that turn the event log into PostgreSQL read
 //! models, the runtime that drives them effectively-once, rebuilds into
-//! shadow tables, and the queries the API runs over the read models.
+//! shadow tables, and the typed reads over the read models (`read`), which
+//! are the only way the API and the dashboard read them.
 //!
 //! Depends on `pod-events` only. Never writes to the event log.
 
@@ -8,7 +9,7 @@ pub mod db;
 mod lease;
 pub mod models;
 pub mod parked;
-pub mod queries;
+pub mod read;
 pub mod rebuild;
 pub mod runtime;
 pub mod status;

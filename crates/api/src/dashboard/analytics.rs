@@ -10,8 +10,10 @@ use super::views::money;
 use super::{PageError, Person, Shell, render};
 use crate::AppState;
 use crate::extract::Query;
-use crate::pagination::PageQuery;
-use crate::routes::analytics;
+use crate::pagination::DEFAULT_LIMIT;
+use crate::routes::analytics::{Period, window};
+use pod_projections::read::Keyset;
+use pod_projections::read::analytics::{self, Bucket, RunFilter, RunKind};
 
 /// Totals in one currency, formatted.
 pub struct MainTotals {
@@ -50,12 +52,12 @@ pub async fn analytics(
     let caller = session.caller();
     let days = d.days.filter(|n| [7, 30, 90, 365].contains(n)).unwrap_or(30);
     let now = Utc::now();
-    let period = analytics::Period {
+    let period = Period {
         from: Some(now - Duration::days(days)),
         to: Some(now),
-        bucket: Some(if days > 90 { "week" } else { "day" }.into()),
+        bucket: Some(if days > 90 { Bucket::Week } else { Bucket::Day }),
     };
-    let summary = analytics::summary(caller.clone(), State(s.clone()), Query(period)).await?.0;
+    let summary = analytics::summary(&s.pool, &caller.tenant, window(&period, now)?).await?;
     let main = summary.totals.first().map(|t| MainTotals {
         revenue: money(t.revenue_cents, &t.currency),
         profit: money(t.profit_cents, &t.currency),
@@ -88,8 +90,8 @@ pub async fn analytics(
         ("Submitted", f.submitted, "for publishing or a dry run"),
         ("Published", f.published, "dry runs included"),
     ];
-    let runs_filter = analytics::RunFilter { kind: Some("imports".into()), page: PageQuery::default() };
-    let runs = analytics::runs(caller, State(s.clone()), Query(runs_filter)).await?.0.items;
+    let imports = RunFilter { kind: Some(RunKind::Imports) };
+    let runs = analytics::runs(&s.pool, &caller.tenant, &imports, &Keyset::first(DEFAULT_LIMIT)).await?.rows;
     Ok(render(&AnalyticsPage {
         shell: Shell::load(&s, &session, "analytics").await?,
         days,

@@ -8,22 +8,25 @@ use super::{PageError, Person, Shell, outcome, render};
 use crate::AppState;
 use crate::command::CommandRequest;
 use crate::extract::{PathId, Query};
-use crate::routes::designs;
+use crate::pagination::{Page, PageQuery};
+use pod_projections::read::designs::{self, Design};
 
 #[derive(Template)]
 #[template(path = "designs.html")]
 struct DesignsPage {
     shell: Shell,
-    designs: Vec<designs::Design>,
+    designs: Vec<Design>,
     next: Option<String>,
 }
 
 pub async fn designs(
     Person(session): Person,
     State(s): State<AppState>,
-    Query(f): Query<designs::Filter>,
+    Query(filter): Query<designs::Filter>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let found = designs::list(session.caller(), State(s.clone()), Query(f)).await?.0;
+    let found = designs::list(&s.pool, &session.tenant, &filter, &page.keyset()?).await?;
+    let found = Page::of(found);
     Ok(render(&DesignsPage {
         shell: Shell::load(&s, &session, "designs").await?,
         designs: found.items,

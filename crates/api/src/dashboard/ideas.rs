@@ -13,16 +13,48 @@ use super::{PageError, Person, Shell, outcome, render};
 use crate::AppState;
 use crate::command::CommandRequest;
 use crate::extract::{PathId, Query};
-use crate::pagination::PageQuery;
-use crate::problem::Problem;
+use crate::pagination::{Page, PageQuery};
 use crate::routes::ideas;
+use pod_projections::read::ideas as read;
+
+/// The tabs of the review page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tab {
+    /// Screened and waiting for a person.
+    #[default]
+    Review,
+    Approved,
+    Rejected,
+    All,
+}
+
+impl Tab {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Review => "review",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::All => "all",
+        }
+    }
+
+    /// The ideas the tab shows.
+    fn filter(self) -> read::Filter {
+        let status = match self {
+            Self::Review => Some(read::Status::Screened),
+            Self::Approved => Some(read::Status::Approved),
+            Self::Rejected => Some(read::Status::Rejected),
+            Self::All => None,
+        };
+        read::Filter { status, verdict: None }
+    }
+}
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct IdeasView {
-    /// `review` (the default), `approved`, `rejected` or `all`.
-    pub view: Option<String>,
-    #[serde(flatten)]
-    pub page: PageQuery,
+    #[serde(default)]
+    pub view: Tab,
 }
 
 #[derive(Template)]
@@ -38,25 +70,13 @@ pub async fn ideas(
     Person(session): Person,
     State(s): State<AppState>,
     Query(q): Query<IdeasView>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let view = q.view.unwrap_or_else(|| "review".into());
-    let status = match view.as_str() {
-        "review" => Some("screened".to_owned()),
-        "approved" | "rejected" => Some(view.clone()),
-        "all" => None,
-        other => {
-            return Err(
-                Problem::bad_request("view", format!("{other:?}: use review, approved, rejected or all")).into()
-            );
-        }
-    };
-    let found =
-        ideas::list(session.caller(), State(s.clone()), Query(ideas::Filter { status, verdict: None, page: q.page }))
-            .await?
-            .0;
+    let found = read::list(&s.pool, &session.tenant, &q.view.filter(), &page.keyset()?).await?;
+    let found = Page::of(found);
     Ok(render(&IdeasPage {
         shell: Shell::load(&s, &session, "ideas").await?,
-        view,
+        view: q.view.as_str().to_owned(),
         ideas: found.items.into_iter().map(IdeaCard::from).collect(),
         next: found.next,
     }))

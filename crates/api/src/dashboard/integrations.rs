@@ -8,11 +8,12 @@ use chrono::{Duration, Utc};
 
 use super::{PageError, Person, Shell, render};
 use crate::AppState;
-use crate::routes::publishing;
+use pod_projections::read::operations::{self, Providers};
+use pod_projections::read::publishing::{self, Shop};
 
 /// A marketplace connection, in words.
 pub struct ShopRow {
-    pub s: publishing::Shop,
+    pub s: Shop,
     pub token: String,
 }
 
@@ -29,7 +30,7 @@ struct IntegrationsPage {
 
 pub async fn integrations(Person(session): Person, State(s): State<AppState>) -> Result<Response, PageError> {
     let caller = session.caller();
-    let shops = publishing::shops(caller.clone(), State(s.clone())).await?.0;
+    let shops = publishing::shops(&s.pool, &caller.tenant).await?;
     let now = Utc::now();
     let shops = shops
         .into_iter()
@@ -43,19 +44,7 @@ pub async fn integrations(Person(session): Person, State(s): State<AppState>) ->
             ShopRow { s: sh, token }
         })
         .collect();
-    let used = |table: &'static str, column: &'static str| {
-        let pool = s.pool.clone();
-        let tenant = caller.tenant.clone();
-        async move {
-            // Table and column names are constants of this function's callers.
-            let sql = format!(
-                "SELECT {column}, count(*) FROM {table} WHERE tenant = $1 AND {column} IS NOT NULL
-                 GROUP BY {column} ORDER BY count(*) DESC"
-            );
-            sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).bind(tenant).fetch_all(&pool).await
-        }
-    };
-    let describe = |rows: Vec<(String, i64)>, (one, many): (&str, &str), none: &str| -> (String, String) {
+    let describe = |rows: Providers, (one, many): (&str, &str), none: &str| -> (String, String) {
         if rows.is_empty() {
             return ("—".into(), none.into());
         }
@@ -63,10 +52,10 @@ pub async fn integrations(Person(session): Person, State(s): State<AppState>) ->
         let total: i64 = rows.iter().map(|(_, c)| c).sum();
         (names.join(", "), format!("{total} {}", if total == 1 { one } else { many }))
     };
-    let ideas = describe(used("ideas", "provider").await?, ("idea", "ideas"), "no ideas yet");
-    let renderers = describe(used("designs", "renderer").await?, ("design", "designs"), "no designs yet");
-    let sources =
-        describe(used("source_refreshes", "source").await?, ("refresh", "refreshes"), "no source refreshed yet");
+    let used = operations::providers_used(&s.pool, &caller.tenant).await?;
+    let ideas = describe(used.ideation, ("idea", "ideas"), "no ideas yet");
+    let renderers = describe(used.rendering, ("design", "designs"), "no designs yet");
+    let sources = describe(used.sources, ("refresh", "refreshes"), "no source refreshed yet");
     let services = vec![
         ("Ideation", ideas.0, ideas.1),
         ("Design rendering", renderers.0, renderers.1),

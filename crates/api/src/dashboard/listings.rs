@@ -13,8 +13,11 @@ use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::command::CommandRequest;
 use crate::extract::{PathId, Query};
+use crate::pagination::{Page, PageQuery};
 use crate::problem::{FieldError, Problem};
-use crate::routes::{designs, listings};
+use crate::routes::listings;
+use pod_projections::read::designs::{self, Design};
+use pod_projections::read::listings::{self as read, Listing, Revision};
 
 #[derive(Template)]
 #[template(path = "listings.html")]
@@ -28,10 +31,11 @@ struct ListingsPage {
 pub async fn listings(
     Person(session): Person,
     State(s): State<AppState>,
-    Query(f): Query<listings::Filter>,
+    Query(filter): Query<read::Filter>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let status = f.status.clone().unwrap_or_default();
-    let found = listings::list(session.caller(), State(s.clone()), Query(f)).await?.0;
+    let status = filter.status.map(|s| s.as_str()).unwrap_or_default().to_owned();
+    let found = Page::of(read::list(&s.pool, &session.tenant, &filter, &page.keyset()?).await?);
     Ok(render(&ListingsPage {
         shell: Shell::load(&s, &session, "listings").await?,
         status,
@@ -45,7 +49,7 @@ pub async fn listings(
 pub(crate) struct ListingPage {
     pub shell: Shell,
     pub listing: ListingRow,
-    pub design: Option<designs::Design>,
+    pub design: Option<Design>,
     /// The checks panel, the same fragment the editor's live checks swap in.
     pub checks_html: String,
     /// The listing's history, newest first.
@@ -60,13 +64,13 @@ pub async fn listing(
     PathId(id): PathId,
 ) -> Result<Response, PageError> {
     let caller = session.caller();
-    let listing = listings::one(caller.clone(), State(s.clone()), PathId(id)).await?.0;
-    let design = designs::one(caller.clone(), State(s.clone()), PathId(listing.design_id)).await.ok().map(|j| j.0);
+    let listing = current(&caller, &s, id).await?;
+    let design = designs::one(&s.pool, &caller.tenant, listing.design_id).await?;
     let checks_html = ListingCheck::stored(&s, &caller, &listing)
         .await?
         .render()
         .map_err(|e| Problem::internal(format!("rendering the checks: {e}")))?;
-    let history = listings::history(&s, caller.tenant.as_str(), listing.listing_id)
+    let history = read::history(&s.pool, &caller.tenant, listing.listing_id)
         .await?
         .iter()
         .rev()
@@ -92,7 +96,7 @@ pub struct Step {
 }
 
 /// "Edited title, tags", "by you" / "by a teammate" / "by a program" / "by the pipeline".
-pub fn step_of(r: &listings::Revision, me: uuid::Uuid) -> Step {
+pub fn step_of(r: &Revision, me: uuid::Uuid) -> Step {
     let c = &r.changes;
     let what = match r.event_type.as_str() {
         "ListingDrafted" => "Drafted".to_owned(),
@@ -119,17 +123,6 @@ pub fn step_of(r: &listings::Revision, me: uuid::Uuid) -> Step {
         _ => "by the pipeline".to_owned(),
     };
     Step { what, who, age: ago(r.at) }
-}
-
-/// The screening hits recorded for a listing's current text.
-pub(crate) async fn stored_hits(s: &AppState, tenant: &str, id: uuid::Uuid) -> Result<Vec<Hit>, Problem> {
-    let hits: Option<serde_json::Value> =
-        sqlx::query_scalar("SELECT screening_hits FROM listings WHERE tenant = $1 AND listing_id = $2")
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&s.pool)
-            .await?;
-    Ok(hits.map(|v| hits_of(&v)).unwrap_or_default())
 }
 
 /// The editor's fields as the browser sends them.
@@ -164,7 +157,7 @@ pub fn parse_price(raw: &str) -> Result<i64, String> {
 
 /// The edit the form makes: only the fields that differ from the listing
 /// as it reads now; a bad price is reported with the other fields' errors.
-fn edit_of(form: &EditorForm, current: &listings::Listing) -> (listings::Edit, Vec<FieldError>) {
+fn edit_of(form: &EditorForm, current: &Listing) -> (listings::Edit, Vec<FieldError>) {
     let mut errors = Vec::new();
     let tags: Vec<String> = form.tags.iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
     // Browsers send a textarea's line breaks as CRLF (HTML form encoding).
@@ -232,13 +225,16 @@ pub(crate) struct ListingCheck {
 
 impl ListingCheck {
     /// The listing's checks as recorded: its score, checks and hits.
-    pub(crate) async fn stored(s: &AppState, caller: &Caller, now: &listings::Listing) -> Result<Self, Problem> {
+    pub(crate) async fn stored(s: &AppState, caller: &Caller, now: &Listing) -> Result<Self, Problem> {
         Ok(Self {
             errors: Vec::new(),
             invalid: String::new(),
             score: now.seo_score,
             checks: checks_of(&now.seo_checks),
-            hits: stored_hits(s, caller.tenant.as_str(), now.listing_id).await?,
+            hits: read::screening_hits(&s.pool, &caller.tenant, now.listing_id)
+                .await?
+                .map(|v| hits_of(&v))
+                .unwrap_or_default(),
             verdict: now.verdict.clone().unwrap_or_else(|| "green".into()),
             changed: false,
             saved: None,
@@ -248,8 +244,8 @@ impl ListingCheck {
     }
 }
 
-async fn current(caller: &Caller, s: &AppState, id: uuid::Uuid) -> Result<listings::Listing, Problem> {
-    Ok(listings::one(caller.clone(), State(s.clone()), PathId(id)).await?.0)
+async fn current(caller: &Caller, s: &AppState, id: uuid::Uuid) -> Result<Listing, Problem> {
+    read::one(&s.pool, &caller.tenant, id).await?.ok_or_else(|| Problem::not_found("listing"))
 }
 
 /// Checks the form as it is typed: every field's error in Etsy's words,
@@ -287,7 +283,7 @@ fn in_boxes(mut errors: Vec<FieldError>, boxes: &[usize]) -> Vec<FieldError> {
 async fn assess(
     s: &AppState,
     caller: &Caller,
-    now: &listings::Listing,
+    now: &Listing,
     form: &EditorForm,
 ) -> Result<(ListingCheck, Option<(pod_events::domain::listing::Revision, i32)>), Problem> {
     let (edit, mut errors) = edit_of(form, now);
@@ -310,8 +306,8 @@ async fn assess(
     if !changed {
         return Ok((check, None));
     }
-    let text = listings::current_text(s, caller.tenant.as_str(), now.listing_id).await?;
-    let text_revision = text.5;
+    let text = listings::current_text(s, &caller.tenant, now.listing_id).await?;
+    let text_revision = text.revisions;
     match listings::draft_revision(s, text, parsed, caller.actor()) {
         Ok(revision) => {
             check.score = i32::from(revision.seo_score);
@@ -378,8 +374,8 @@ pub async fn approve_listing(cmd: CommandRequest, State(s): State<AppState>, Pat
 mod tests {
     use super::{label_of, parse_price};
 
-    fn listing() -> crate::routes::listings::Listing {
-        crate::routes::listings::Listing {
+    fn listing() -> pod_projections::read::listings::Listing {
+        pod_projections::read::listings::Listing {
             listing_id: uuid::Uuid::nil(),
             idea_id: uuid::Uuid::nil(),
             design_id: uuid::Uuid::nil(),

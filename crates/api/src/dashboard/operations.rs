@@ -8,22 +8,23 @@ use axum::response::Response;
 use super::{PageError, Person, Shell, outcome, render};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::routes::{dead_letters, operations};
+use crate::routes::dead_letters;
+use pod_projections::read::operations::{self, MonthCost, SourceRefresh};
 
 #[derive(Template)]
 #[template(path = "operations.html")]
 struct OperationsPage {
     shell: Shell,
-    sources: Vec<operations::SourceRefresh>,
-    costs: Vec<operations::MonthCost>,
+    sources: Vec<SourceRefresh>,
+    costs: Vec<MonthCost>,
     letters: Vec<pod_events::store::dead_letters::DeadLetter>,
     parked: Vec<pod_projections::parked::ParkedEvent>,
 }
 
 pub async fn operations(Person(session): Person, State(s): State<AppState>) -> Result<Response, PageError> {
     let caller = session.caller();
-    let sources = operations::sources(caller.clone(), State(s.clone())).await?.0;
-    let costs = operations::costs(caller.clone(), State(s.clone())).await?.0;
+    let sources = operations::sources(&s.pool, &caller.tenant).await?;
+    let costs = operations::costs(&s.pool, &caller.tenant).await?;
     let parked = pod_projections::parked::list(&s.pool, None, Some(caller.tenant.as_str()), 100).await?;
     let letters = dead_letters::list(caller, State(s.clone())).await?.0;
     let shell = Shell::load(&s, &session, "operations").await?;

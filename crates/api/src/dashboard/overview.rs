@@ -4,14 +4,12 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
-use pod_projections::queries::PipelineCounts;
+use pod_projections::read::analytics::{self, PipelineCounts};
+use pod_projections::read::{Keyset, ideas, listings};
 
 use super::views::{IdeaCard, ListingRow, Riser};
 use super::{PageError, Person, Shell, render};
 use crate::AppState;
-use crate::extract::Query;
-use crate::pagination::PageQuery;
-use crate::routes::{ideas, listings};
 
 #[derive(Template)]
 #[template(path = "overview.html")]
@@ -24,33 +22,14 @@ struct Overview {
 }
 
 pub async fn overview(Person(session): Person, State(s): State<AppState>) -> Result<Response, PageError> {
-    let caller = session.caller();
-    let counts = pod_projections::queries::pipeline_counts(&s.pool, caller.tenant.as_str()).await?;
-    let risers = pod_projections::queries::trend_momentum(&s.pool, caller.tenant.as_str(), 6).await?;
+    let tenant = &session.tenant;
+    let counts = analytics::pipeline_counts(&s.pool, tenant).await?;
+    let risers = pod_projections::read::trends::momentum(&s.pool, tenant, 6).await?;
     let risers = risers.into_iter().map(Riser::from).collect();
-    let review = ideas::list(
-        caller.clone(),
-        State(s.clone()),
-        Query(ideas::Filter { status: Some("screened".into()), page: limit(6), ..Default::default() }),
-    )
-    .await?
-    .0
-    .items
-    .into_iter()
-    .map(IdeaCard::from)
-    .collect();
-    let recent =
-        listings::list(caller, State(s.clone()), Query(listings::Filter { page: limit(5), ..Default::default() }))
-            .await?
-            .0
-            .items
-            .into_iter()
-            .map(ListingRow::from)
-            .collect();
+    let awaiting = ideas::Filter { status: Some(ideas::Status::Screened), verdict: None };
+    let review = ideas::list(&s.pool, tenant, &awaiting, &Keyset::first(6)).await?.rows;
+    let review = review.into_iter().map(IdeaCard::from).collect();
+    let recent = listings::list(&s.pool, tenant, &listings::Filter::default(), &Keyset::first(5)).await?.rows;
+    let recent = recent.into_iter().map(ListingRow::from).collect();
     Ok(render(&Overview { shell: Shell::load(&s, &session, "overview").await?, counts, risers, review, recent }))
-}
-
-/// The first `n` of a list.
-pub(crate) fn limit(n: u32) -> PageQuery {
-    PageQuery { cursor: None, limit: Some(n.to_string()) }
 }

@@ -11,8 +11,10 @@ use super::{PageError, Person, Shell, outcome, render};
 use crate::AppState;
 use crate::command::CommandRequest;
 use crate::extract::{PathId, Query};
-use crate::pagination::PageQuery;
-use crate::routes::{listings, publishing};
+use crate::pagination::DEFAULT_LIMIT;
+use crate::routes::publishing;
+use pod_projections::read::publishing::{self as read, QueueFilter, QueueState, QueuedListing};
+use pod_projections::read::{Keyset, listings};
 
 /// An approved listing not yet submitted.
 pub struct Ready {
@@ -24,15 +26,15 @@ pub struct Ready {
 
 /// A submitted listing, in words.
 pub struct QueueRow {
-    pub l: publishing::QueuedListing,
+    pub l: QueuedListing,
     pub state: &'static str,
     pub tone: &'static str,
     pub target: String,
     pub age: String,
 }
 
-impl From<publishing::QueuedListing> for QueueRow {
-    fn from(l: publishing::QueuedListing) -> Self {
+impl From<QueuedListing> for QueueRow {
+    fn from(l: QueuedListing) -> Self {
         let (state, tone) = match (l.status.as_str(), l.publish_error.is_some()) {
             ("published", _) => ("published", "good"),
             ("queued", true) => ("retrying", "warn"),
@@ -57,26 +59,18 @@ struct PublishingPage {
     tabs: Vec<(&'static str, &'static str, bool)>,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct QueueState {
-    pub state: Option<String>,
-}
-
 pub async fn publishing(
     Person(session): Person,
     State(s): State<AppState>,
-    Query(q): Query<QueueState>,
+    Query(q): Query<QueueFilter>,
 ) -> Result<Response, PageError> {
-    let caller = session.caller();
-    let state = q.state.clone().unwrap_or_else(|| "all".into());
-    let approved = listings::Filter { status: Some("approved".into()), page: PageQuery::default() };
-    let ready = listings::list(caller.clone(), State(s.clone()), Query(approved)).await?.0.items;
-    let filter = publishing::QueueFilter { state: Some(state.clone()), page: PageQuery::default() };
-    let queue = publishing::queue(caller, State(s.clone()), Query(filter)).await?.0.items;
-    let tabs = [("all", "All"), ("queued", "Queued"), ("published", "Published"), ("failed", "Failed")]
-        .into_iter()
-        .map(|(v, l)| (v, l, v == state))
-        .collect();
+    let tenant = &session.tenant;
+    let state = q.state.unwrap_or(QueueState::All);
+    let approved = listings::Filter { status: Some(listings::Status::Approved) };
+    let ready = listings::list(&s.pool, tenant, &approved, &Keyset::first(DEFAULT_LIMIT)).await?.rows;
+    let queue = read::queue(&s.pool, tenant, &q, &Keyset::first(DEFAULT_LIMIT)).await?.rows;
+    let labels = ["All", "Queued", "Published", "Failed"];
+    let tabs = QueueState::ALL.iter().zip(labels).map(|(tab, label)| (tab.as_str(), label, *tab == state)).collect();
     Ok(render(&PublishingPage {
         shell: Shell::load(&s, &session, "publishing").await?,
         ready: ready

@@ -12,9 +12,10 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::command::CommandRequest;
 use crate::extract::{PathId, Query};
-use crate::pagination::PageQuery;
+use crate::pagination::{Page, PageQuery};
 use crate::problem::Problem;
-use crate::routes::{ideas, trends};
+use crate::routes::trends;
+use pod_projections::read::trends as read;
 
 #[derive(Template)]
 #[template(path = "trends.html")]
@@ -30,9 +31,8 @@ pub async fn trends(
     State(s): State<AppState>,
     Query(page): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let caller = session.caller();
-    let risers = pod_projections::queries::trend_momentum(&s.pool, caller.tenant.as_str(), 8).await?;
-    let found = trends::list(caller, State(s.clone()), Query(page)).await?.0;
+    let risers = read::momentum(&s.pool, &session.tenant, 8).await?;
+    let found = Page::of(read::list(&s.pool, &session.tenant, &page.keyset()?).await?);
     Ok(render(&TrendsPage {
         shell: Shell::load(&s, &session, "trends").await?,
         trends: found.items.into_iter().map(TrendRow::from).collect(),
@@ -56,23 +56,16 @@ pub async fn trend(
     State(s): State<AppState>,
     PathId(id): PathId,
 ) -> Result<Response, PageError> {
-    let caller = session.caller();
-    let trend = trends::one(caller.clone(), State(s.clone()), PathId(id)).await?.0;
-    let points = pod_projections::queries::trend_interest(&s.pool, caller.tenant.as_str(), trend.trend_id).await?;
+    let tenant = &session.tenant;
+    let trend = read::one(&s.pool, tenant, id).await?.ok_or_else(|| Problem::not_found("trend"))?;
+    let points = read::interest(&s.pool, tenant, trend.trend_id).await?;
     let series = serde_json::json!([
         points.iter().map(|p| p.bucket.timestamp()).collect::<Vec<_>>(),
         points.iter().map(|p| p.mean_score).collect::<Vec<_>>(),
         points.iter().map(|p| p.peak_score).collect::<Vec<_>>(),
     ])
     .to_string();
-    let ideas: Vec<ideas::Idea> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM ideas WHERE tenant = $1 AND trend_id = $2 ORDER BY created_at, idea_id",
-        ideas::COLUMNS
-    )))
-    .bind(caller.tenant.as_str())
-    .bind(trend.trend_id)
-    .fetch_all(&s.pool)
-    .await?;
+    let ideas = pod_projections::read::ideas::of_trend(&s.pool, tenant, trend.trend_id).await?;
     let ideas = ideas.into_iter().map(IdeaCard::from).collect();
     Ok(render(&TrendPage { shell: Shell::load(&s, &session, "trends").await?, trend: trend.into(), series, ideas }))
 }

@@ -1,9 +1,9 @@
 //! What the pages show of each thing, in a seller's words: screening hits
 //! and SEO checks, money, ages, idea cards, listing and trend rows, risers.
 
-use pod_projections::queries::Momentum;
-
-use crate::routes::{ideas, listings, trends};
+use pod_projections::read::ideas::Idea;
+use pod_projections::read::listings::Listing;
+use pod_projections::read::trends::{Momentum, Trend};
 
 /// A screening hit as the pages show it.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -60,27 +60,27 @@ pub fn ago(at: chrono::DateTime<chrono::Utc>) -> String {
 
 /// An idea with what the pages show beside it.
 pub struct IdeaCard {
-    pub idea: ideas::Idea,
+    pub idea: Idea,
     pub hits: Vec<Hit>,
     pub age: String,
 }
 
-impl From<ideas::Idea> for IdeaCard {
-    fn from(idea: ideas::Idea) -> Self {
+impl From<Idea> for IdeaCard {
+    fn from(idea: Idea) -> Self {
         Self { hits: hits_of(&idea.hits), age: ago(idea.created_at), idea }
     }
 }
 
 pub struct ListingRow {
-    pub l: listings::Listing,
+    pub l: Listing,
     pub price: String,
     /// The price as the editor's box holds it: `24.99`, whatever the currency.
     pub price_input: String,
     pub age: String,
 }
 
-impl From<listings::Listing> for ListingRow {
-    fn from(l: listings::Listing) -> Self {
+impl From<Listing> for ListingRow {
+    fn from(l: Listing) -> Self {
         Self {
             price: money(l.price_cents, &l.currency),
             price_input: format!("{}.{:02}", l.price_cents / 100, l.price_cents % 100),
@@ -108,15 +108,15 @@ impl From<Momentum> for Riser {
 }
 
 pub struct TrendRow {
-    pub t: trends::Trend,
+    pub t: Trend,
     pub score: String,
     pub age: String,
     /// "seen once", "seen 4 times".
     pub seen: String,
 }
 
-impl From<trends::Trend> for TrendRow {
-    fn from(t: trends::Trend) -> Self {
+impl From<Trend> for TrendRow {
+    fn from(t: Trend) -> Self {
         let seen = match t.observations {
             1 => "seen once".to_owned(),
             n => format!("seen {n} times"),

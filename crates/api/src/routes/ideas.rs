@@ -1,9 +1,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use chrono::{DateTime, Utc};
 use pod_events::domain::idea::IdeaCommand;
 use pod_events::domain::text::RejectReason;
+use pod_projections::read::ideas::{self, Idea};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -13,66 +13,24 @@ use crate::extract::{OptionalJson, PathId, Query};
 use crate::pagination::{Page, PageQuery};
 use crate::problem::Problem;
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Idea {
-    pub idea_id: Uuid,
-    pub trend_id: Uuid,
-    pub phrase: String,
-    pub niche: String,
-    pub product_type: String,
-    pub style: String,
-    pub audience: String,
-    pub tags: Vec<String>,
-    pub provider: String,
-    pub status: String,
-    pub verdict: Option<String>,
-    pub hits: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-    pub version: i64,
-}
-
-pub(crate) const COLUMNS: &str =
-    "idea_id, trend_id, phrase, niche, product_type, style, audience, tags, provider, status,
-                       verdict, hits, created_at, version";
-
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Filter {
-    pub status: Option<String>,
-    pub verdict: Option<String>,
-    #[serde(flatten)]
-    pub page: PageQuery,
-}
-
 /// Ideas, newest first, optionally by status (`screened`, `approved`, …) and verdict.
 #[utoipa::path(
     get,
     path = "/api/v1/ideas",
     tag = "ideas",
     summary = "Ideas, newest first",
-    params(
-        ("status" = Option<String>, Query, description = "generated, screened, approved or rejected"),
-        ("verdict" = Option<String>, Query, description = "green, amber or red"),
-        PageQuery
-    ),
+    params(ideas::Filter, PageQuery),
     responses((status = 200, description = "A page of ideas", body = Page<Idea>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn list(
     caller: Caller,
     State(s): State<AppState>,
-    Query(f): Query<Filter>,
+    Query(filter): Query<ideas::Filter>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Idea>>, Problem> {
-    let from = super::ListSource {
-        table: "ideas",
-        columns: COLUMNS,
-        time: "created_at",
-        id: "idea_id",
-        filters: &[
-            ("status", &["generated", "screened", "approved", "rejected"], &f.status),
-            ("verdict", &["green", "amber", "red"], &f.verdict),
-        ],
-    };
-    super::newest_first(&s, caller.tenant.as_str(), from, &f.page, |r: &Idea| (r.created_at, r.idea_id)).await
+    let found = ideas::list(&s.pool, &caller.tenant, &filter, &page.keyset()?).await?;
+    Ok(Json(Page::of(found)))
 }
 
 #[utoipa::path(
@@ -85,8 +43,7 @@ pub async fn list(
     security(("token" = []), ("session" = []))
 )]
 pub async fn one(caller: Caller, State(s): State<AppState>, PathId(id): PathId) -> Result<Json<Idea>, Problem> {
-    let sql = format!("SELECT {COLUMNS} FROM ideas WHERE tenant = $1 AND idea_id = $2");
-    super::by_id(&s, sql, caller.tenant.as_str(), id, "idea").await
+    ideas::one(&s.pool, &caller.tenant, id).await?.map(Json).ok_or_else(|| Problem::not_found("idea"))
 }
 
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -100,9 +57,9 @@ pub(crate) async fn decide(s: &AppState, cmd: &CommandRequest, id: Uuid, command
     cmd.require(Role::Editor)?;
     // An approved idea becomes a design: an image of the plan's quota.
     let hold = match command {
-        IdeaCommand::Approve { .. } => Some(
-            crate::quotas::reserve(&s.pool, cmd.caller.tenant.as_str(), crate::quotas::Resource::Images, id, 1).await?,
-        ),
+        IdeaCommand::Approve { .. } => {
+            Some(crate::quotas::reserve(&s.pool, &cmd.caller.tenant, crate::quotas::Resource::Images, id, 1).await?)
+        }
         _ => None,
     };
     let route = match &command {
@@ -170,18 +127,12 @@ pub async fn reject(
 /// somebody decided on it meanwhile). Approved ideas are not replaced.
 pub(crate) async fn replace(s: &AppState, cmd: &CommandRequest, id: Uuid) -> Result<Uuid, Problem> {
     cmd.require(Role::Editor)?;
-    let row: Option<(Uuid, String)> =
-        sqlx::query_as("SELECT trend_id, status FROM ideas WHERE tenant = $1 AND idea_id = $2")
-            .bind(cmd.caller.tenant.as_str())
-            .bind(id)
-            .fetch_optional(&s.pool)
-            .await?;
-    let (trend_id, status) = row.ok_or_else(|| Problem::not_found("idea"))?;
-    if status == "approved" {
+    let idea = ideas::one(&s.pool, &cmd.caller.tenant, id).await?.ok_or_else(|| Problem::not_found("idea"))?;
+    if idea.status == ideas::Status::Approved.as_str() {
         return Err(refused("the idea is approved (its design is made): it is not replaced"));
     }
-    super::trends::request_ideas(s, cmd, trend_id, 1, Some(id)).await?;
-    Ok(trend_id)
+    super::trends::request_ideas(s, cmd, idea.trend_id, 1, Some(id)).await?;
+    Ok(idea.trend_id)
 }
 
 #[utoipa::path(

@@ -2,12 +2,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use pod_events::TenantId;
 use pod_events::domain::Actor;
 use pod_events::domain::idea::IdeaScreened;
 use pod_events::domain::listing::{self, ListingCommand, ListingError};
 use pod_events::domain::listing_text::{Tags, Title, seo_report};
 use pod_events::domain::text::Description;
+use pod_projections::read::listings::{self, Listing, Revision};
 use pod_screening::{nice_class, screen_fields, verdict_of};
 use uuid::Uuid;
 
@@ -18,61 +19,24 @@ use crate::extract::{JsonBody, PathId, Query};
 use crate::pagination::{Page, PageQuery};
 use crate::problem::{FieldError, Problem};
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Listing {
-    pub listing_id: Uuid,
-    pub idea_id: Uuid,
-    pub design_id: Uuid,
-    pub title: String,
-    pub description: String,
-    pub tags: Vec<String>,
-    pub price_cents: i64,
-    pub currency: String,
-    pub seo_score: i32,
-    pub seo_checks: serde_json::Value,
-    pub verdict: Option<String>,
-    pub status: String,
-    pub revisions: i32,
-    pub updated_at: DateTime<Utc>,
-    pub version: i64,
-}
-
-const COLUMNS: &str = "listing_id, idea_id, design_id, title, description, tags, price_cents, currency, seo_score,
-                       seo_checks, verdict, status, revisions, updated_at, version";
-
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Filter {
-    pub status: Option<String>,
-    #[serde(flatten)]
-    pub page: PageQuery,
-}
-
 /// Listings, most recently changed first, optionally by status.
 #[utoipa::path(
     get,
     path = "/api/v1/listings",
     tag = "listings",
     summary = "Listings, most recently changed first",
-    params(
-        ("status" = Option<String>, Query, description = "draft, approved, queued or published"),
-        PageQuery
-    ),
+    params(listings::Filter, PageQuery),
     responses((status = 200, description = "A page of listings", body = Page<Listing>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn list(
     caller: Caller,
     State(s): State<AppState>,
-    Query(f): Query<Filter>,
+    Query(filter): Query<listings::Filter>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Listing>>, Problem> {
-    let from = super::ListSource {
-        table: "listings",
-        columns: COLUMNS,
-        time: "updated_at",
-        id: "listing_id",
-        filters: &[("status", &["draft", "approved", "queued", "published"], &f.status)],
-    };
-    super::newest_first(&s, caller.tenant.as_str(), from, &f.page, |r: &Listing| (r.updated_at, r.listing_id)).await
+    let found = listings::list(&s.pool, &caller.tenant, &filter, &page.keyset()?).await?;
+    Ok(Json(Page::of(found)))
 }
 
 #[utoipa::path(
@@ -85,13 +49,8 @@ pub async fn list(
     security(("token" = []), ("session" = []))
 )]
 pub async fn one(caller: Caller, State(s): State<AppState>, PathId(id): PathId) -> Result<Json<Listing>, Problem> {
-    let sql = format!("SELECT {COLUMNS} FROM listings WHERE tenant = $1 AND listing_id = $2");
-    super::by_id(&s, sql, caller.tenant.as_str(), id, "listing").await
+    listings::one(&s.pool, &caller.tenant, id).await?.map(Json).ok_or_else(|| Problem::not_found("listing"))
 }
-
-/// A listing's text now: title, description, tags, its trend's keyword, its
-/// product type, and the revision this text is.
-pub(crate) type CurrentText = (String, String, Vec<String>, Option<String>, Option<String>, i32);
 
 /// A person's (or a program's) edit. Absent fields stay as they are.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -186,9 +145,9 @@ pub async fn edit(
 ) -> Result<Response, Problem> {
     cmd.require(Role::Editor)?;
     // Another tenant's id names nothing here: 404 before the edit is judged.
-    let current = current_text(&s, cmd.caller.tenant.as_str(), id).await?;
+    let current = current_text(&s, &cmd.caller.tenant, id).await?;
     let JsonBody(edit) = edit?;
-    let made_on = made_on(current.5, edit.expected_revisions)?;
+    let made_on = made_on(current.revisions, edit.expected_revisions)?;
     let parsed = edit.parse().map_err(Problem::invalid)?;
     let revision = draft_revision(&s, current, parsed, cmd.actor())?;
     let meta = cmd.meta(&s, "listings/edit", id, &edit).await?;
@@ -219,30 +178,19 @@ pub(crate) fn made_on(text_revision: i32, expected: Option<u32>) -> Result<u32, 
 }
 
 /// The listing's text as it reads now, for scoring and screening an edit.
-pub(crate) async fn current_text(s: &AppState, tenant: &str, id: Uuid) -> Result<CurrentText, Problem> {
-    let current: Option<CurrentText> = sqlx::query_as(
-        "SELECT l.title, l.description, l.tags, t.normalized, i.product_type, l.revisions
-         FROM listings l
-         LEFT JOIN ideas i ON i.tenant = l.tenant AND i.idea_id = l.idea_id
-         LEFT JOIN trends t ON t.tenant = i.tenant AND t.trend_id = i.trend_id
-         WHERE l.tenant = $1 AND l.listing_id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&s.pool)
-    .await?;
-    current.ok_or_else(|| Problem::not_found("listing"))
+pub(crate) async fn current_text(s: &AppState, tenant: &TenantId, id: Uuid) -> Result<listings::Text, Problem> {
+    listings::text(&s.pool, tenant, id).await?.ok_or_else(|| Problem::not_found("listing"))
 }
 
 /// The revision an edit makes of the current text: the result scored for
 /// SEO and — when the text changed — screened again. Records nothing.
 pub(crate) fn draft_revision(
     s: &AppState,
-    current: CurrentText,
+    current: listings::Text,
     edit: ParsedEdit,
     by: Actor,
 ) -> Result<listing::Revision, Problem> {
-    let (title, description, tags, keyword, product_type, _) = current;
+    let listings::Text { title, description, tags, keyword, product_type, .. } = current;
     if edit.is_empty() {
         return Err(Problem::invalid(vec![FieldError { field: "body".into(), message: "nothing to change".into() }]));
     }
@@ -321,7 +269,7 @@ pub(crate) async fn approve_listing(s: &AppState, cmd: &CommandRequest, id: Uuid
     cmd.require(Role::Editor)?;
     let command = ListingCommand::Approve { by: cmd.actor() };
     let meta = cmd.meta(s, "listings/approve", id, &command).await?;
-    let tenant = cmd.caller.tenant.as_str();
+    let tenant = &cmd.caller.tenant;
     let hold = crate::quotas::reserve(&s.pool, tenant, crate::quotas::Resource::Listings, id, 1).await?;
     let outcome = s.listings.execute(&cmd.owns(id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;
@@ -348,12 +296,7 @@ pub(crate) fn spreadsheet_safe(cell: String) -> String {
     security(("token" = []), ("session" = []))
 )]
 pub async fn csv(caller: Caller, State(s): State<AppState>) -> Result<Response, Problem> {
-    let rows: Vec<Listing> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM listings WHERE tenant = $1 ORDER BY updated_at DESC, listing_id DESC"
-    )))
-    .bind(caller.tenant.as_str())
-    .fetch_all(&s.pool)
-    .await?;
+    let rows = listings::all(&s.pool, &caller.tenant).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
         "listing_id",
@@ -399,18 +342,6 @@ pub async fn csv(caller: Caller, State(s): State<AppState>) -> Result<Response, 
         .into_response())
 }
 
-/// One step of a listing's history: what happened, with what, when.
-#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Revision {
-    /// The listing's version after this step (1 is the draft).
-    pub version: i64,
-    pub event_type: String,
-    /// The event as recorded: the changed fields, the new score and
-    /// screening, and who (`by`).
-    pub changes: serde_json::Value,
-    pub at: DateTime<Utc>,
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/listings/{id}/revisions",
@@ -425,22 +356,11 @@ pub async fn revisions(
     State(s): State<AppState>,
     PathId(id): PathId,
 ) -> Result<Json<Vec<Revision>>, Problem> {
-    let rows = history(&s, caller.tenant.as_str(), id).await?;
+    let rows = listings::history(&s.pool, &caller.tenant, id).await?;
     if rows.is_empty() {
         return Err(Problem::not_found("listing"));
     }
     Ok(Json(rows))
-}
-
-pub(crate) async fn history(s: &AppState, tenant: &str, id: Uuid) -> Result<Vec<Revision>, Problem> {
-    Ok(sqlx::query_as(
-        "SELECT version, event_type, changes, at FROM listing_revisions
-         WHERE tenant = $1 AND listing_id = $2 ORDER BY version",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_all(&s.pool)
-    .await?)
 }
 
 #[cfg(test)]

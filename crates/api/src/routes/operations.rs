@@ -3,25 +3,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use pod_projections::read::operations::{self, MonthCost, SourceRefresh};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::problem::Problem;
-
-#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct SourceRefresh {
-    pub source: String,
-    pub at: DateTime<Utc>,
-    pub used: Option<String>,
-    pub collected: i64,
-    pub persisted: i64,
-    pub duplicates: i64,
-    pub failed: i64,
-    pub blocked: i64,
-    pub breaker: String,
-    pub errors: serde_json::Value,
-}
 
 /// The latest refresh of each of the tenant's sources.
 #[utoipa::path(
@@ -33,25 +19,7 @@ pub struct SourceRefresh {
     security(("token" = []), ("session" = []))
 )]
 pub async fn sources(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<SourceRefresh>>, Problem> {
-    let rows = sqlx::query_as(
-        "SELECT DISTINCT ON (source) source, at, used, collected, persisted, duplicates, failed, blocked, breaker, errors
-         FROM source_refreshes WHERE tenant = $1 ORDER BY source, at DESC, stream_seq DESC",
-    )
-    .bind(caller.tenant.as_str())
-    .fetch_all(&s.pool)
-    .await?;
-    Ok(Json(rows))
-}
-
-#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct MonthCost {
-    pub month: String,
-    pub total_micros: i64,
-    pub calls: i64,
-    pub chat_micros: i64,
-    pub image_micros: i64,
-    pub limit_micros: Option<i64>,
-    pub exhausted_at: Option<DateTime<Utc>>,
+    Ok(Json(operations::sources(&s.pool, &caller.tenant).await?))
 }
 
 /// Paid-call spending per month, newest first.
@@ -64,12 +32,5 @@ pub struct MonthCost {
     security(("token" = []), ("session" = []))
 )]
 pub async fn costs(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<MonthCost>>, Problem> {
-    let rows = sqlx::query_as(
-        "SELECT month, total_micros, calls, chat_micros, image_micros, limit_micros, exhausted_at
-         FROM budget_months WHERE tenant = $1 ORDER BY month DESC",
-    )
-    .bind(caller.tenant.as_str())
-    .fetch_all(&s.pool)
-    .await?;
-    Ok(Json(rows))
+    Ok(Json(operations::costs(&s.pool, &caller.tenant).await?))
 }

@@ -1,35 +1,20 @@
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use pod_events::TenantId;
+use pod_projections::read::trends::{self, InterestPoint, Momentum, Seasonality, Trend};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::command::{CommandHeaders, CommandRequest, accepted, failed};
 use crate::extract::{OptionalJson, PathId, Query};
-use crate::pagination::{Page, PageQuery, page};
+use crate::pagination::{Page, PageQuery};
 use crate::problem::FieldError;
 use crate::problem::Problem;
 use pod_trendlists::ingest::{IngestReport, ingest};
 use pod_trendlists::parse::{Format, ParseError, parse};
 use sha2::Digest;
-
-#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Trend {
-    pub trend_id: Uuid,
-    pub keyword: String,
-    pub niche: String,
-    pub product_types: Vec<String>,
-    pub observations: i64,
-    pub last_score: f64,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-    pub ideas: i32,
-    pub retired: bool,
-}
-
-const COLUMNS: &str =
-    "trend_id, keyword, niche, product_types, observations, last_score, first_seen, last_seen, ideas, retired";
 
 /// Trends by latest score, best first.
 #[utoipa::path(
@@ -44,22 +29,10 @@ const COLUMNS: &str =
 pub async fn list(
     caller: Caller,
     State(s): State<AppState>,
-    Query(q): Query<PageQuery>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Trend>>, Problem> {
-    let limit = q.limit()?;
-    let after: Option<(f64, Uuid)> = q.cursor()?;
-    let (score, id) = after.unwrap_or((f64::INFINITY, Uuid::max()));
-    let rows: Vec<Trend> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM trends WHERE tenant = $1 AND (last_score, trend_id) < ($2, $3)
-         ORDER BY last_score DESC, trend_id DESC LIMIT $4"
-    )))
-    .bind(caller.tenant.as_str())
-    .bind(score)
-    .bind(id)
-    .bind(limit + 1)
-    .fetch_all(&s.pool)
-    .await?;
-    Ok(Json(page(rows, limit, |t| (t.last_score, t.trend_id))))
+    let found = trends::list(&s.pool, &caller.tenant, &page.keyset()?).await?;
+    Ok(Json(Page::of(found)))
 }
 
 #[utoipa::path(
@@ -72,18 +45,15 @@ pub async fn list(
     security(("token" = []), ("session" = []))
 )]
 pub async fn one(caller: Caller, State(s): State<AppState>, PathId(id): PathId) -> Result<Json<Trend>, Problem> {
-    let sql = format!("SELECT {COLUMNS} FROM trends WHERE tenant = $1 AND trend_id = $2");
-    super::by_id(&s, sql, caller.tenant.as_str(), id, "trend").await
+    trends::one(&s.pool, &caller.tenant, id).await?.map(Json).ok_or_else(|| Problem::not_found("trend"))
 }
 
 /// A 404 unless the trend is the tenant's.
-async fn ensure_trend(s: &AppState, tenant: &str, id: Uuid) -> Result<(), Problem> {
-    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM trends WHERE tenant = $1 AND trend_id = $2")
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&s.pool)
-        .await?;
-    exists.map(|_| ()).ok_or_else(|| Problem::not_found("trend"))
+async fn ensure_trend(s: &AppState, tenant: &TenantId, id: Uuid) -> Result<(), Problem> {
+    match trends::exists(&s.pool, tenant, id).await? {
+        true => Ok(()),
+        false => Err(Problem::not_found("trend")),
+    }
 }
 
 /// Daily interest of one trend.
@@ -93,21 +63,19 @@ async fn ensure_trend(s: &AppState, tenant: &str, id: Uuid) -> Result<(), Proble
     tag = "trends",
     summary = "Daily interest of a trend",
     params(("id" = uuid::Uuid, Path, description = "The trend's id")),
-    responses(
-        (status = 200, description = "One point per day", body = Vec<pod_projections::queries::InterestPoint>)
-    ),
+    responses((status = 200, description = "One point per day", body = Vec<InterestPoint>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn interest(
     caller: Caller,
     State(s): State<AppState>,
     PathId(id): PathId,
-) -> Result<Json<Vec<pod_projections::queries::InterestPoint>>, Problem> {
-    let points = pod_projections::queries::trend_interest(&s.pool, caller.tenant.as_str(), id).await?;
+) -> Result<Json<Vec<InterestPoint>>, Problem> {
+    let points = trends::interest(&s.pool, &caller.tenant, id).await?;
     if points.is_empty() {
         // A trend with no observations bucketed yet has an empty series; only
         // a trend that is not the caller's is a 404.
-        ensure_trend(&s, caller.tenant.as_str(), id).await?;
+        ensure_trend(&s, &caller.tenant, id).await?;
     }
     Ok(Json(points))
 }
@@ -119,18 +87,15 @@ pub async fn interest(
     tag = "trends",
     summary = "Fastest risers over 7 days, with 30-day growth",
     params(("limit" = Option<u32>, Query, description = "1–200, default 50")),
-    responses(
-        (status = 200, description = "Risers first", body = Vec<pod_projections::queries::Momentum>)
-    ),
+    responses((status = 200, description = "Risers first", body = Vec<Momentum>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn momentum(
     caller: Caller,
     State(s): State<AppState>,
     Query(q): Query<PageQuery>,
-) -> Result<Json<Vec<pod_projections::queries::Momentum>>, Problem> {
-    let limit = q.limit()?;
-    Ok(Json(pod_projections::queries::trend_momentum(&s.pool, caller.tenant.as_str(), limit).await?))
+) -> Result<Json<Vec<Momentum>>, Problem> {
+    Ok(Json(trends::momentum(&s.pool, &caller.tenant, q.limit()?).await?))
 }
 
 /// A trend's yearly pattern; `null` until a year of history allows one.
@@ -140,18 +105,16 @@ pub async fn momentum(
     tag = "trends",
     summary = "A trend's yearly pattern (null until a year of history allows one)",
     params(("id" = uuid::Uuid, Path, description = "The trend's id")),
-    responses(
-        (status = 200, description = "The pattern or null", body = Option<pod_projections::queries::Seasonality>)
-    ),
+    responses((status = 200, description = "The pattern or null", body = Option<Seasonality>)),
     security(("token" = []), ("session" = []))
 )]
 pub async fn seasonality(
     caller: Caller,
     State(s): State<AppState>,
     PathId(id): PathId,
-) -> Result<Json<Option<pod_projections::queries::Seasonality>>, Problem> {
-    ensure_trend(&s, caller.tenant.as_str(), id).await?;
-    Ok(Json(pod_projections::queries::trend_seasonality(&s.pool, caller.tenant.as_str(), id).await?))
+) -> Result<Json<Option<Seasonality>>, Problem> {
+    ensure_trend(&s, &caller.tenant, id).await?;
+    Ok(Json(trends::seasonality(&s.pool, &caller.tenant, id).await?))
 }
 
 /// `?format=csv|json|feed&source=…` for an import; the format is otherwise
@@ -197,7 +160,7 @@ pub(crate) async fn import_list(
         return Err(Problem::invalid(vec![FieldError { field: "body".into(), message: "the list is empty".into() }]));
     }
     // The trends lead to ideas: the plan must have room for them.
-    crate::quotas::check(&s.pool, caller.tenant.as_str(), crate::quotas::Resource::Ideas).await?;
+    crate::quotas::check(&s.pool, &caller.tenant, crate::quotas::Resource::Ideas).await?;
     let records = parse(format, body, source, Utc::now()).map_err(|e| {
         let field = match &e {
             ParseError::Field { row, field, .. } => format!("row {row}: {field}"),
@@ -271,7 +234,7 @@ pub(crate) async fn request_ideas(
     let command = TrendCommand::RequestIdeas { count, replacing, by: cmd.actor() };
     let meta = cmd.meta(s, "trends/ideas", trend_id, &command).await?;
     let units = i64::from(count);
-    let tenant = cmd.caller.tenant.as_str();
+    let tenant = &cmd.caller.tenant;
     let hold = crate::quotas::reserve(&s.pool, tenant, crate::quotas::Resource::Ideas, trend_id, units).await?;
     let outcome = s.trends.execute(&cmd.owns(trend_id), command, &meta).await;
     hold.settle(&s.pool, &outcome).await;

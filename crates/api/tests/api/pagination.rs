@@ -37,7 +37,8 @@ async fn cursors_walk_every_trend_once_in_order() {
 
     for (uri, field) in [
         ("/api/v1/listings?limit=abc", "limit"),
-        ("/api/v1/ideas?status=a&status=b", "query"),
+        ("/api/v1/ideas?status=screened&status=approved", "query"),
+        ("/api/v1/ideas?status=aproved", "status"),
         ("/api/v1/trends?limit=0", "limit"),
         ("/api/v1/trends?limit=1000", "limit"),
         ("/api/v1/trends?cursor=not-ours", "cursor"),

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::text::RejectReason;
 use super::{Actor, event_enum};
 use crate::codec::EventCodec;
 
@@ -86,6 +87,53 @@ pub const LAYOUTS: &[&str] = &["stacked", "retro", "stamp", "shadow", "classic"]
 /// The palettes a design can be printed in.
 pub const PALETTES: &[&str] = &["holiday", "pawprint", "uniform", "outdoors", "heart", "punchline", "sunset"];
 
+/// A name a design's look is chosen by: one of a closed list (the
+/// renderer's vocabulary), refused otherwise with the names it can be.
+macro_rules! style_name {
+    ($(#[$m:meta])* $name:ident, $field:literal, $names:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(try_from = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, DesignError> {
+                match $names.contains(&raw) {
+                    true => Ok(Self(raw.to_owned())),
+                    false => Err(DesignError::UnknownStyle {
+                        field: $field,
+                        value: raw.chars().take(100).collect(),
+                        allowed: $names.join(", "),
+                    }),
+                }
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = DesignError;
+            fn try_from(raw: String) -> Result<Self, DesignError> {
+                Self::parse(&raw)
+            }
+        }
+    };
+}
+
+style_name!(
+    /// One of [`LAYOUTS`].
+    Layout,
+    "layout",
+    LAYOUTS
+);
+style_name!(
+    /// One of [`PALETTES`].
+    Palette,
+    "palette",
+    PALETTES
+);
+
 /// The next name after `current` in `names`, round (the first if unknown).
 fn next_of(names: &[&'static str], current: &str) -> &'static str {
     let i = names.iter().position(|n| *n == current).map(|i| i + 1).unwrap_or(0);
@@ -129,13 +177,13 @@ pub enum DesignCommand {
     },
     Reject {
         by: Actor,
-        reason: String,
+        reason: RejectReason,
     },
     /// Another take in `layout` and `palette` (each: the next one when absent).
     Regenerate {
         by: Actor,
-        layout: Option<String>,
-        palette: Option<String>,
+        layout: Option<Layout>,
+        palette: Option<Palette>,
     },
 }
 
@@ -277,14 +325,8 @@ impl Aggregate for Design {
                 }
                 let (current_layout, current_palette) =
                     self.request.as_ref().map(|r| (r.layout.as_str(), r.palette.as_str())).unwrap_or(("", ""));
-                let pick =
-                    |field: &'static str, given: Option<String>, names: &[&'static str], current: &str| match given {
-                        None => Ok(next_of(names, current).to_owned()),
-                        Some(v) if names.contains(&v.as_str()) => Ok(v),
-                        Some(value) => Err(DesignError::UnknownStyle { field, value, allowed: names.join(", ") }),
-                    };
-                let layout = pick("layout", layout, LAYOUTS, current_layout)?;
-                let palette = pick("palette", palette, PALETTES, current_palette)?;
+                let layout = layout.map_or_else(|| next_of(LAYOUTS, current_layout).to_owned(), |l| l.0);
+                let palette = palette.map_or_else(|| next_of(PALETTES, current_palette).to_owned(), |p| p.0);
                 let attempt = self.regenerations + 1;
                 let e = DesignRegenerationRequested { by, layout, palette, attempt };
                 sink.write(DesignEvent::DesignRegenerationRequested(e), self).await;
@@ -295,6 +337,7 @@ impl Aggregate for Design {
                     S::Approved | S::Rejected => return Err(DesignError::AlreadyDecided),
                     _ => {}
                 }
+                let reason = reason.into_string();
                 sink.write(DesignEvent::DesignRejected(DesignRejected { by, reason }), self).await;
             }
         }
@@ -403,64 +446,84 @@ mod tests {
             .then_expect_error(DesignError::Superseded { attempt: 2, current: 0 });
     }
 
+    fn person() -> Actor {
+        Actor::User { user_id: Uuid::nil() }
+    }
+
+    fn taken_again(layout: &str, palette: &str, attempt: u32) -> DesignEvent {
+        DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
+            by: person(),
+            layout: layout.into(),
+            palette: palette.into(),
+            attempt,
+        })
+    }
+
+    fn shown() -> DesignEvent {
+        DesignEvent::DesignRendered(rendered(4500, 5400))
+    }
+
     #[test]
-    fn a_rendered_design_can_be_taken_again_in_the_next_or_a_named_style() {
-        let by = Actor::User { user_id: Uuid::nil() };
-        let rendered = || DesignEvent::DesignRendered(super::tests::rendered(4500, 5400));
+    fn another_take_without_a_style_is_the_next_layout_and_palette() {
         T::with(())
-            .given(vec![requested(), rendered()])
-            .when(DesignCommand::Regenerate { by: by.clone(), layout: None, palette: None })
-            .then_expect_events(vec![DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
-                by: by.clone(),
-                layout: "retro".into(),
-                palette: "holiday".into(),
-                attempt: 1,
-            })]);
+            .given(vec![requested(), shown()])
+            .when(DesignCommand::Regenerate { by: person(), layout: None, palette: None })
+            .then_expect_events(vec![taken_again("retro", "holiday", 1)]);
+    }
+
+    #[test]
+    fn another_take_is_in_the_layout_and_palette_named() {
+        let layout = Some(Layout::parse("classic").unwrap());
+        let palette = Some(Palette::parse("heart").unwrap());
         T::with(())
-            .given(vec![requested(), rendered()])
-            .when(DesignCommand::Regenerate {
-                by: by.clone(),
-                layout: Some("classic".into()),
-                palette: Some("heart".into()),
-            })
-            .then_expect_events(vec![DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
-                by: by.clone(),
-                layout: "classic".into(),
-                palette: "heart".into(),
-                attempt: 1,
-            })]);
-        T::with(())
-            .given(vec![requested(), rendered()])
-            .when(DesignCommand::Regenerate { by: by.clone(), layout: Some("comic sans".into()), palette: None })
-            .then_expect_error(DesignError::UnknownStyle {
-                field: "layout",
-                value: "comic sans".into(),
-                allowed: LAYOUTS.join(", "),
-            });
+            .given(vec![requested(), shown()])
+            .when(DesignCommand::Regenerate { by: person(), layout, palette })
+            .then_expect_events(vec![taken_again("classic", "heart", 1)]);
+    }
+
+    #[test]
+    fn a_style_is_one_the_renderer_knows() {
+        assert_eq!(
+            Layout::parse("comic sans"),
+            Err(DesignError::UnknownStyle { field: "layout", value: "comic sans".into(), allowed: LAYOUTS.join(", ") })
+        );
+        assert_eq!(
+            Palette::parse("neon"),
+            Err(DesignError::UnknownStyle { field: "palette", value: "neon".into(), allowed: PALETTES.join(", ") })
+        );
+        for name in LAYOUTS {
+            assert_eq!(Layout::parse(name).map(|l| l.as_str().to_owned()), Ok((*name).to_owned()));
+        }
+        let long = Layout::parse(&"x".repeat(100_000)).unwrap_err();
+        assert!(long.to_string().len() < 1_000, "a refusal does not repeat a flood");
+        let read: Result<Palette, _> = serde_json::from_str("\"sunset\"");
+        assert_eq!(read.map(|p| p.as_str().to_owned()).ok(), Some("sunset".to_owned()));
+        assert!(serde_json::from_str::<Palette>("\"neon\"").is_err(), "a command that does not decode is refused");
+    }
+
+    #[test]
+    fn another_take_waits_for_the_one_rendering() {
         T::with(())
             .given(vec![requested()])
-            .when(DesignCommand::Regenerate { by: by.clone(), layout: None, palette: None })
+            .when(DesignCommand::Regenerate { by: person(), layout: None, palette: None })
             .then_expect_error(DesignError::StillRendering);
-        // A regeneration is rendered like a request, and counts.
-        let again = DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
-            by: by.clone(),
-            layout: "stamp".into(),
-            palette: "sunset".into(),
-            attempt: 1,
-        });
+    }
+
+    #[test]
+    fn another_take_is_rendered_like_a_request() {
         T::with(())
-            .given(vec![requested(), rendered(), again.clone()])
+            .given(vec![requested(), shown(), taken_again("stamp", "sunset", 1)])
             .when(DesignCommand::RecordRender(rendered_for(1)))
             .then_expect_events(vec![DesignEvent::DesignRendered(rendered_for(1))]);
+    }
+
+    #[test]
+    fn each_take_counts_and_moves_on_from_the_last() {
+        let second = DesignEvent::DesignRendered(rendered_for(1));
         T::with(())
-            .given(vec![requested(), rendered(), again, DesignEvent::DesignRendered(rendered_for(1))])
-            .when(DesignCommand::Regenerate { by, layout: None, palette: None })
-            .then_expect_events(vec![DesignEvent::DesignRegenerationRequested(DesignRegenerationRequested {
-                by: Actor::User { user_id: Uuid::nil() },
-                layout: "shadow".into(),
-                palette: "holiday".into(),
-                attempt: 2,
-            })]);
+            .given(vec![requested(), shown(), taken_again("stamp", "sunset", 1), second])
+            .when(DesignCommand::Regenerate { by: person(), layout: None, palette: None })
+            .then_expect_events(vec![taken_again("shadow", "holiday", 2)]);
     }
 
     #[test]
@@ -524,7 +587,7 @@ mod tests {
         let by = Actor::User { user_id: Uuid::nil() };
         T::with(())
             .given(vec![requested()])
-            .when(DesignCommand::Reject { by: by.clone(), reason: "off brand".into() })
+            .when(DesignCommand::Reject { by: by.clone(), reason: RejectReason::parse("off brand").unwrap() })
             .then_expect_events(vec![DesignEvent::DesignRejected(DesignRejected {
                 by: by.clone(),
                 reason: "off brand".into(),
@@ -540,7 +603,7 @@ mod tests {
         for (given, error) in cases {
             T::with(())
                 .given(given)
-                .when(DesignCommand::Reject { by: by.clone(), reason: "again".into() })
+                .when(DesignCommand::Reject { by: by.clone(), reason: RejectReason::parse("again").unwrap() })
                 .then_expect_error(error);
         }
     }

@@ -233,7 +233,8 @@ async fn a_rejected_design_is_not_published() {
     let shop = Shop::new().await;
     let (listing, _, submitted, design) = shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", None, true).await;
     let by = Actor::User { user_id: uuid::Uuid::from_u128(9) };
-    let reject = DesignCommand::Reject { by, reason: "blurry".into() };
+    let reason = pod_events::domain::text::RejectReason::parse("blurry").unwrap();
+    let reject = DesignCommand::Reject { by, reason };
     shop.designs.execute(&design, reject, &EventMeta::new_command()).await.unwrap();
     shop.handler.handle(&submitted).await.unwrap();
     let (status, events) = shop.outcome(&listing).await;

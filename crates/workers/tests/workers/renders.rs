@@ -71,7 +71,8 @@ async fn a_request_redelivered_after_another_take_is_not_rendered_again() {
     designs.handle(&requested).await.unwrap();
 
     // Another take, and the first request delivered again before it is rendered.
-    let again = DesignCommand::Regenerate { by: Actor::System, layout: Some("retro".into()), palette: None };
+    let retro = pod_events::domain::design::Layout::parse("retro").ok();
+    let again = DesignCommand::Regenerate { by: Actor::System, layout: retro, palette: None };
     pipeline.designs.execute(&id, again, &EventMeta::new_command()).await.unwrap();
     designs.handle(&requested).await.unwrap();
     assert_eq!(renderer.calls.lock().unwrap().len(), 1, "the superseded request is not rendered again");

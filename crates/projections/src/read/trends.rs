@@ -1,33 +1,78 @@
-//! Queries over the read models, for the API and the dashboard. Every query
-//! takes the tenant: there is no way to read across tenants.
+//! Trends (`trends`, `trend_interest_daily`, `trend_momentum`,
+//! `trend_seasonality`): what the shop's niches are and how they move.
 
 use chrono::{DateTime, Utc};
+use pod_events::TenantId;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
-pub struct TrendRow {
+use super::{Keyed, Keyset, Slice, Table};
+
+/// A trend as the API shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Trend {
     pub trend_id: Uuid,
     pub keyword: String,
     pub niche: String,
+    pub product_types: Vec<String>,
     pub observations: i64,
     pub last_score: f64,
+    pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    pub ideas: i32,
     pub retired: bool,
 }
 
-/// Trends by latest score, best first.
-pub async fn top_trends(pool: &PgPool, tenant: &str, limit: i64) -> Result<Vec<TrendRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT trend_id, keyword, niche, observations, last_score, last_seen, retired
-         FROM trends WHERE tenant = $1 ORDER BY last_score DESC, trend_id LIMIT $2",
-    )
-    .bind(tenant)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+impl Keyed for Trend {
+    type Key = (f64, Uuid);
+    fn key(&self) -> Self::Key {
+        (self.last_score, self.trend_id)
+    }
 }
 
+const COLUMNS: &str =
+    "trend_id, keyword, niche, product_types, observations, last_score, first_seen, last_seen, ideas, retired";
+
+impl Table for Trend {
+    const TABLE: &'static str = "trends";
+    const COLUMNS: &'static str = COLUMNS;
+    const ID: &'static str = "trend_id";
+}
+
+/// The key of the trends list: latest score, then id (best first).
+pub type ByScore = Keyset<(f64, Uuid)>;
+
+/// Trends by latest score, best first.
+pub async fn list(pool: &PgPool, tenant: &TenantId, page: &ByScore) -> Result<Slice<Trend>, sqlx::Error> {
+    let (score, id) = page.after.unwrap_or((f64::INFINITY, Uuid::max()));
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM trends WHERE tenant = $1 AND (last_score, trend_id) < ($2, $3)
+         ORDER BY last_score DESC, trend_id DESC LIMIT $4"
+    )))
+    .bind(tenant)
+    .bind(score)
+    .bind(id)
+    .bind(page.limit + 1)
+    .fetch_all(pool)
+    .await?;
+    Ok(Slice::of(rows, page.limit))
+}
+
+/// One trend of the tenant's.
+pub async fn one(pool: &PgPool, tenant: &TenantId, id: Uuid) -> Result<Option<Trend>, sqlx::Error> {
+    super::by_id(pool, tenant, id).await
+}
+
+/// Whether the trend is the tenant's.
+pub async fn exists(pool: &PgPool, tenant: &TenantId, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM trends WHERE tenant = $1 AND trend_id = $2)")
+        .bind(tenant)
+        .bind(id)
+        .fetch_one(pool)
+        .await
+}
+
+/// One day of a trend's interest.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct InterestPoint {
     pub bucket: DateTime<Utc>,
@@ -36,42 +81,15 @@ pub struct InterestPoint {
     pub observations: i64,
 }
 
-/// Daily interest of one trend (works on plain Postgres and on TimescaleDB).
-pub async fn trend_interest(pool: &PgPool, tenant: &str, trend_id: Uuid) -> Result<Vec<InterestPoint>, sqlx::Error> {
+/// Daily interest of one trend, oldest first (works on plain Postgres and
+/// on TimescaleDB).
+pub async fn interest(pool: &PgPool, tenant: &TenantId, trend_id: Uuid) -> Result<Vec<InterestPoint>, sqlx::Error> {
     sqlx::query_as(
         "SELECT bucket, mean_score, peak_score, observations FROM trend_interest_daily
          WHERE tenant = $1 AND trend_id = $2 ORDER BY bucket",
     )
     .bind(tenant)
     .bind(trend_id)
-    .fetch_all(pool)
-    .await
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
-pub struct ActivityRow {
-    pub stream_seq: i64,
-    pub occurred_at: DateTime<Utc>,
-    pub aggregate_type: String,
-    pub event_type: String,
-    pub summary: String,
-}
-
-/// The newest activity, newest first, before `before` (a cursor) if given.
-pub async fn activity(
-    pool: &PgPool,
-    tenant: &str,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<ActivityRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT stream_seq, occurred_at, aggregate_type, event_type, summary FROM activity
-         WHERE tenant = $1 AND stream_seq < coalesce($2, 9223372036854775807)
-         ORDER BY stream_seq DESC LIMIT $3",
-    )
-    .bind(tenant)
-    .bind(before)
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
@@ -97,7 +115,7 @@ fn growth(now: Option<f64>, before: Option<f64>) -> Option<f64> {
 }
 
 /// Trends by 7-day growth, fastest risers first.
-pub async fn trend_momentum(pool: &PgPool, tenant: &str, limit: i64) -> Result<Vec<Momentum>, sqlx::Error> {
+pub async fn momentum(pool: &PgPool, tenant: &TenantId, limit: i64) -> Result<Vec<Momentum>, sqlx::Error> {
     type Row = (Uuid, String, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT m.trend_id, t.keyword, m.mean_7d, m.mean_prev_7d, m.mean_30d, m.mean_prev_30d
@@ -139,11 +157,7 @@ pub struct Seasonality {
 
 /// `None` when the trend's history spans less than a year or covers fewer
 /// than six calendar months: too little to call anything seasonal.
-pub async fn trend_seasonality(
-    pool: &PgPool,
-    tenant: &str,
-    trend_id: Uuid,
-) -> Result<Option<Seasonality>, sqlx::Error> {
+pub async fn seasonality(pool: &PgPool, tenant: &TenantId, trend_id: Uuid) -> Result<Option<Seasonality>, sqlx::Error> {
     type Row = (i32, f64, i64, DateTime<Utc>, DateTime<Utc>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT month, mean_score, years, first_seen, last_seen FROM trend_seasonality
@@ -173,39 +187,4 @@ pub async fn trend_seasonality(
         strength: if mean > 0.0 { (peak - trough) / mean } else { 0.0 },
         years,
     }))
-}
-
-/// How far a tenant's pipeline has come: counts per stage and state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
-pub struct PipelineCounts {
-    pub trends: i64,
-    pub ideas: i64,
-    /// Screened and waiting for a person (amber or red, not yet decided).
-    pub ideas_awaiting_review: i64,
-    pub ideas_approved: i64,
-    pub ideas_rejected: i64,
-    pub designs_rendered: i64,
-    pub designs_failed: i64,
-    pub listings_draft: i64,
-    pub listings_approved: i64,
-    pub listings_published: i64,
-}
-
-pub async fn pipeline_counts(pool: &PgPool, tenant: &str) -> Result<PipelineCounts, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT
-           (SELECT count(*) FROM trends WHERE tenant = $1) AS trends,
-           (SELECT count(*) FROM ideas WHERE tenant = $1) AS ideas,
-           (SELECT count(*) FROM ideas WHERE tenant = $1 AND status = 'screened') AS ideas_awaiting_review,
-           (SELECT count(*) FROM ideas WHERE tenant = $1 AND status = 'approved') AS ideas_approved,
-           (SELECT count(*) FROM ideas WHERE tenant = $1 AND status = 'rejected') AS ideas_rejected,
-           (SELECT count(*) FROM designs WHERE tenant = $1 AND status IN ('rendered', 'approved')) AS designs_rendered,
-           (SELECT count(*) FROM designs WHERE tenant = $1 AND status = 'failed') AS designs_failed,
-           (SELECT count(*) FROM listings WHERE tenant = $1 AND status = 'draft') AS listings_draft,
-           (SELECT count(*) FROM listings WHERE tenant = $1 AND status = 'approved') AS listings_approved,
-           (SELECT count(*) FROM listings WHERE tenant = $1 AND status = 'published') AS listings_published",
-    )
-    .bind(tenant)
-    .fetch_one(pool)
-    .await
 }

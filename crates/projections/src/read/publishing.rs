@@ -1,0 +1,130 @@
+//! Publishing (`listings` once submitted, `shops`): the publish queue and
+//! the tenant's marketplace connections.
+
+use chrono::{DateTime, Utc};
+use pod_events::TenantId;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{Keyed, NewestFirst, Slice, column_values};
+
+column_values! {
+    /// Which part of the queue: `queued`, `published`, `failed` (a
+    /// permanent failure sent it back), or `all`.
+    pub enum QueueState {
+        All = "all",
+        Queued = "queued",
+        Published = "published",
+        Failed = "failed",
+    }
+}
+
+impl QueueState {
+    /// What the state means in the read model.
+    fn predicate(self) -> &'static str {
+        match self {
+            Self::All => "true",
+            Self::Queued => "status = 'queued'",
+            Self::Published => "status = 'published'",
+            Self::Failed => "publish_error IS NOT NULL AND status <> 'published'",
+        }
+    }
+}
+
+/// Which submitted listings.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueFilter {
+    /// All when absent.
+    #[param(inline)]
+    pub state: Option<QueueState>,
+}
+
+/// A listing on its way to the marketplace, or back from it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct QueuedListing {
+    pub listing_id: Uuid,
+    pub design_id: Uuid,
+    pub title: String,
+    pub price_cents: i64,
+    pub currency: String,
+    /// `queued`, `published`, or `draft` after a permanent failure.
+    pub status: String,
+    pub shop_id: Option<Uuid>,
+    pub dry_run: Option<bool>,
+    pub publish_error: Option<String>,
+    pub url: Option<String>,
+    pub submitted_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl Keyed for QueuedListing {
+    type Key = (DateTime<Utc>, Uuid);
+    fn key(&self) -> Self::Key {
+        (self.submitted_at, self.listing_id)
+    }
+}
+
+/// Submitted listings, latest submission first.
+pub async fn queue(
+    pool: &PgPool,
+    tenant: &TenantId,
+    filter: &QueueFilter,
+    page: &NewestFirst,
+) -> Result<Slice<QueuedListing>, sqlx::Error> {
+    let predicate = filter.state.unwrap_or(QueueState::All).predicate();
+    let (at, id) = page.after.unwrap_or((DateTime::<Utc>::MAX_UTC, Uuid::max()));
+    // The predicate is one of the constants above; values are bound.
+    let sql = format!(
+        "SELECT listing_id, design_id, title, price_cents, currency, status, shop_id, dry_run, publish_error, url,
+                submitted_at, published_at
+         FROM listings
+         WHERE tenant = $1 AND submitted_at IS NOT NULL AND ({predicate}) AND (submitted_at, listing_id) < ($2, $3)
+         ORDER BY submitted_at DESC, listing_id DESC LIMIT $4"
+    );
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(at)
+        .bind(id)
+        .bind(page.limit + 1)
+        .fetch_all(pool)
+        .await?;
+    Ok(Slice::of(rows, page.limit))
+}
+
+/// A marketplace connection.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Shop {
+    pub shop_id: Uuid,
+    /// `etsy` or `printify`.
+    pub marketplace: String,
+    pub external_shop_id: String,
+    pub display_name: String,
+    pub connected: bool,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub connected_at: DateTime<Utc>,
+    pub refreshed_at: Option<DateTime<Utc>>,
+    pub disconnected_at: Option<DateTime<Utc>>,
+    pub disconnect_reason: Option<String>,
+}
+
+/// The tenant's shops, connected first (at most 500).
+pub async fn shops(pool: &PgPool, tenant: &TenantId) -> Result<Vec<Shop>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT shop_id, marketplace, external_shop_id, display_name, connected, token_expires_at, connected_at,
+                refreshed_at, disconnected_at, disconnect_reason
+         FROM shops WHERE tenant = $1 ORDER BY connected DESC, display_name, shop_id LIMIT 500",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await
+}
+
+/// Whether the tenant's shop is connected; `None` when it has no such shop.
+pub async fn shop_connected(pool: &PgPool, tenant: &TenantId, shop_id: Uuid) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar("SELECT connected FROM shops WHERE tenant = $1 AND shop_id = $2")
+        .bind(tenant)
+        .bind(shop_id)
+        .fetch_optional(pool)
+        .await
+}
