@@ -484,54 +484,84 @@ mod tests {
         }
     }
 
+    fn asker() -> Actor {
+        Actor::User { user_id: uuid::Uuid::nil() }
+    }
+
+    fn ask(count: u32) -> TrendCommand {
+        TrendCommand::RequestIdeas { count, replacing: None, by: asker() }
+    }
+
+    fn first_round() -> TrendEvent {
+        TrendEvent::TrendIdeasRequested(TrendIdeasRequested { round: 1, count: 2, replacing: None, by: asker() })
+    }
+
+    fn round_done(round: u32) -> TrendIdeated {
+        TrendIdeated { ideas: 2, provider: "offline".into(), cost_micros: 0, round }
+    }
+
     #[test]
-    fn more_ideas_come_in_numbered_rounds_each_recorded_once() {
-        let by = Actor::User { user_id: uuid::Uuid::nil() };
-        let ask = |count| TrendCommand::RequestIdeas { count, replacing: None, by: by.clone() };
-        T::with(()).given_no_previous_events().when(ask(1)).then_expect_error(TrendError::Unknown);
-        T::with(()).given(vec![observed("cat mom", 10.0)]).when(ask(0)).then_expect_error(TrendError::BadIdeaCount(0));
-        T::with(()).given(vec![observed("cat mom", 10.0)]).when(ask(7)).then_expect_error(TrendError::BadIdeaCount(7));
-        // A low-scoring trend, never ideated automatically, can still be asked.
-        let first = TrendIdeasRequested { round: 1, count: 2, replacing: None, by: by.clone() };
-        T::with(())
-            .given(vec![observed("cat mom", 10.0)])
-            .when(ask(2))
-            .then_expect_events(vec![TrendEvent::TrendIdeasRequested(first.clone())]);
+    fn more_ideas_are_refused_for_an_unknown_or_retired_trend_or_a_count_out_of_range() {
+        let retired = TrendEvent::TrendRetired(TrendRetired { reason: "old".into() });
+        let cases: [(Vec<TrendEvent>, u32, TrendError); 4] = [
+            (vec![], 1, TrendError::Unknown),
+            (vec![observed("cat mom", 10.0)], 0, TrendError::BadIdeaCount(0)),
+            (vec![observed("cat mom", 10.0)], 7, TrendError::BadIdeaCount(7)),
+            (vec![observed("cat mom", 10.0), retired], 1, TrendError::Retired),
+        ];
+        for (given, count, error) in cases {
+            T::with(()).given(given).when(ask(count)).then_expect_error(error);
+        }
+    }
+
+    #[test]
+    fn a_low_scoring_trend_can_still_be_asked_for_a_first_round() {
+        // Never ideated automatically, it is round 1 when a person asks.
+        T::with(()).given(vec![observed("cat mom", 10.0)]).when(ask(2)).then_expect_events(vec![first_round()]);
+    }
+
+    #[test]
+    fn the_next_round_is_numbered_after_the_last_and_names_the_idea_it_replaces() {
         let replacing = Some(uuid::Uuid::from_u128(7));
         T::with(())
-            .given(vec![observed("cat mom", 10.0), TrendEvent::TrendIdeasRequested(first.clone())])
-            .when(TrendCommand::RequestIdeas { count: 1, replacing, by: by.clone() })
+            .given(vec![observed("cat mom", 10.0), first_round()])
+            .when(TrendCommand::RequestIdeas { count: 1, replacing, by: asker() })
             .then_expect_events(vec![TrendEvent::TrendIdeasRequested(TrendIdeasRequested {
                 round: 2,
                 count: 1,
                 replacing,
-                by: by.clone(),
+                by: asker(),
             })]);
-        let round = |round| TrendIdeated { ideas: 2, provider: "offline".into(), cost_micros: 0, round };
+    }
+
+    #[test]
+    fn a_round_is_recorded_only_once_it_was_asked_for() {
         T::with(())
             .given(vec![observed("cat mom", 10.0)])
-            .when(TrendCommand::RecordIdeation(round(1)))
+            .when(TrendCommand::RecordIdeation(round_done(1)))
             .then_expect_error(TrendError::UnknownRound(1));
-        let asked = vec![observed("cat mom", 10.0), TrendEvent::TrendIdeasRequested(first)];
         T::with(())
-            .given(asked.clone())
-            .when(TrendCommand::RecordIdeation(round(1)))
-            .then_expect_events(vec![TrendEvent::TrendIdeated(round(1))]);
-        let mut done = asked;
-        done.push(TrendEvent::TrendIdeated(round(1)));
-        T::with(())
-            .given(done.clone())
-            .when(TrendCommand::RecordIdeation(round(1)))
-            .then_expect_error(TrendError::AlreadyIdeated);
-        // Round 0 (the automatic one) is still open.
+            .given(vec![observed("cat mom", 10.0), first_round()])
+            .when(TrendCommand::RecordIdeation(round_done(1)))
+            .then_expect_events(vec![TrendEvent::TrendIdeated(round_done(1))]);
+    }
+
+    #[test]
+    fn a_round_is_recorded_once() {
+        let done = vec![observed("cat mom", 10.0), first_round(), TrendEvent::TrendIdeated(round_done(1))];
         T::with(())
             .given(done)
-            .when(TrendCommand::RecordIdeation(round(0)))
-            .then_expect_events(vec![TrendEvent::TrendIdeated(round(0))]);
+            .when(TrendCommand::RecordIdeation(round_done(1)))
+            .then_expect_error(TrendError::AlreadyIdeated);
+    }
+
+    #[test]
+    fn the_automatic_round_stays_open_after_a_requested_one() {
+        let done = vec![observed("cat mom", 10.0), first_round(), TrendEvent::TrendIdeated(round_done(1))];
         T::with(())
-            .given(vec![observed("cat mom", 10.0), TrendEvent::TrendRetired(TrendRetired { reason: "old".into() })])
-            .when(ask(1))
-            .then_expect_error(TrendError::Retired);
+            .given(done)
+            .when(TrendCommand::RecordIdeation(round_done(0)))
+            .then_expect_events(vec![TrendEvent::TrendIdeated(round_done(0))]);
     }
 
     #[test]
