@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
-use pod_events::domain::idea::{Idea, IdeaCommand, IdeaGenerated, IdeaScreened, Verdict};
+use pod_events::domain::idea::{Generation, Idea, IdeaCommand, IdeaGenerated, IdeaScreened, Verdict};
 use pod_events::domain::listing::{Listing, ListingCommand, ListingDrafted};
 use pod_events::domain::trend::{Observation, Trend};
 use pod_events::store::{CommandBus, JetStreamStore, StoreConfig, definitions};
@@ -188,6 +188,7 @@ async fn seed(
             model: None,
             cost_micros: 0,
         };
+        let generated = Generation::parse(generated).context("a bench idea")?;
         ideas.execute(&idea, IdeaCommand::Generate(generated), &EventMeta::new_command()).await?;
         let screened = IdeaScreened { verdict: Verdict::Green, hits: vec![], index_version: "bench".into() };
         ideas.execute(&idea, IdeaCommand::RecordScreening(screened), &EventMeta::new_command()).await?;

@@ -36,7 +36,9 @@ fn generated(phrase: &str) -> IdeaGenerated {
 /// An idea of `tenant`'s, generated and screened green.
 async fn idea(env: &Env, bus: &CommandBus<Idea>, tenant: &str, phrase: &str) -> AggregateId {
     let id = AggregateId::derived(TenantId::parse(tenant).unwrap(), "idea", phrase);
-    bus.execute(&id, IdeaCommand::Generate(generated(phrase)), &EventMeta::new_command()).await.unwrap();
+    bus.execute(&id, IdeaCommand::Generate(generated(phrase).try_into().unwrap()), &EventMeta::new_command())
+        .await
+        .unwrap();
     let screened = IdeaScreened { verdict: Verdict::Green, hits: vec![], index_version: "t".into() };
     bus.execute(&id, IdeaCommand::RecordScreening(screened), &EventMeta::new_command()).await.unwrap();
     let _ = env;

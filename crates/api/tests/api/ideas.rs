@@ -138,7 +138,7 @@ async fn approvals_at_the_same_moment_cannot_together_pass_the_limit() {
             cost_micros: 0,
         };
         let screened = IdeaScreened { verdict, hits: vec![], index_version: "t".into() };
-        for command in [IdeaCommand::Generate(generated), IdeaCommand::RecordScreening(screened)] {
+        for command in [IdeaCommand::Generate(generated.try_into().unwrap()), IdeaCommand::RecordScreening(screened)] {
             ideas.execute(&id, command, &pod_events::EventMeta::new_command()).await.unwrap();
         }
         ids.push(id.id);

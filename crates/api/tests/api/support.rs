@@ -248,7 +248,10 @@ async fn seed(client: &async_nats::Client, ns: &Namespace, blobs: &dyn BlobStore
         model: None,
         cost_micros: 0,
     };
-    ideas.execute(&idea, IdeaCommand::Generate(generated), &EventMeta::new_command()).await.unwrap();
+    ideas
+        .execute(&idea, IdeaCommand::Generate(generated.try_into().unwrap()), &EventMeta::new_command())
+        .await
+        .unwrap();
     let screened = IdeaScreened { verdict: Verdict::Green, hits: vec![], index_version: "idx-test".into() };
     ideas.execute(&idea, IdeaCommand::RecordScreening(screened), &EventMeta::new_command()).await.unwrap();
     let designs = CommandBus::new(JetStreamStore::<Design>::open(client.clone(), config(ns)).await.unwrap(), ());

@@ -104,9 +104,33 @@ impl EventCodec for IdeaEvent {
     const TYPES: &'static [(&'static str, u32)] = Self::ALL;
 }
 
+/// A generated idea whose every text meets its rules (a `Phrase` each):
+/// what `IdeaCommand::Generate` takes. Providers' words are checked here,
+/// once, by whoever turns them into a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "IdeaGenerated")]
+pub struct Generation(IdeaGenerated);
+
+impl Generation {
+    pub fn parse(idea: IdeaGenerated) -> Result<Self, IdeaError> {
+        check_content(&idea).map_err(IdeaError::BadText)?;
+        Ok(Self(idea))
+    }
+    pub fn get(&self) -> &IdeaGenerated {
+        &self.0
+    }
+}
+
+impl TryFrom<IdeaGenerated> for Generation {
+    type Error = IdeaError;
+    fn try_from(idea: IdeaGenerated) -> Result<Self, IdeaError> {
+        Self::parse(idea)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum IdeaCommand {
-    Generate(IdeaGenerated),
+    Generate(Generation),
     RecordScreening(IdeaScreened),
     Approve { by: Actor },
     Reject { by: Actor, reason: RejectReason },
@@ -168,11 +192,10 @@ impl Aggregate for Idea {
             _ => None,
         };
         match command {
-            IdeaCommand::Generate(e) => {
+            IdeaCommand::Generate(Generation(e)) => {
                 if self.status != S::New {
                     return Err(IdeaError::AlreadyGenerated);
                 }
-                check_content(&e).map_err(IdeaError::BadText)?;
                 sink.write(IdeaEvent::IdeaGenerated(e), self).await;
             }
             IdeaCommand::RecordScreening(e) => {
@@ -251,6 +274,10 @@ mod tests {
 
     type T = TestFramework<Idea>;
 
+    fn generate() -> IdeaCommand {
+        IdeaCommand::Generate(Generation::parse(generated()).unwrap())
+    }
+
     fn generated() -> IdeaGenerated {
         IdeaGenerated {
             trend_id: Uuid::nil(),
@@ -286,7 +313,7 @@ mod tests {
     fn a_generated_idea_is_recorded_as_it_was_generated() {
         T::with(())
             .given_no_previous_events()
-            .when(IdeaCommand::Generate(generated()))
+            .when(generate())
             .then_expect_events(vec![IdeaEvent::IdeaGenerated(generated())]);
     }
 
@@ -294,12 +321,12 @@ mod tests {
     fn generating_twice_is_refused() {
         T::with(())
             .given(vec![IdeaEvent::IdeaGenerated(generated())])
-            .when(IdeaCommand::Generate(generated()))
+            .when(generate())
             .then_expect_error(IdeaError::AlreadyGenerated);
     }
 
     #[test]
-    fn an_idea_with_text_the_pipeline_cannot_take_is_refused() {
+    fn an_idea_with_text_the_pipeline_cannot_take_is_not_a_generation() {
         type Change = fn(&mut IdeaGenerated);
         let cases: [(Change, FreeTextError); 4] = [
             (|e| e.phrase = "  ".into(), FreeTextError::Empty { field: "phrase" }),
@@ -310,10 +337,9 @@ mod tests {
         for (change, error) in cases {
             let mut e = generated();
             change(&mut e);
-            T::with(())
-                .given_no_previous_events()
-                .when(IdeaCommand::Generate(e))
-                .then_expect_error(IdeaError::BadText(error));
+            assert_eq!(Generation::parse(e.clone()), Err(IdeaError::BadText(error.clone())));
+            let sent = serde_json::to_value(IdeaCommand::Generate(Generation(e))).unwrap();
+            assert!(serde_json::from_value::<IdeaCommand>(sent).is_err(), "nor does one decode: {error}");
         }
     }
 

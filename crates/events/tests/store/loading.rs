@@ -164,7 +164,7 @@ async fn a_refusal_on_stale_cached_state_is_rechecked() {
         model: None,
         cost_micros: 0,
     };
-    a.execute(&id, IdeaCommand::Generate(generated), &EventMeta::new_command()).await.unwrap();
+    a.execute(&id, IdeaCommand::Generate(generated.try_into().unwrap()), &EventMeta::new_command()).await.unwrap();
     let screened = IdeaScreened { verdict: Verdict::Green, hits: vec![], index_version: "t".into() };
     b.execute(&id, IdeaCommand::RecordScreening(screened), &EventMeta::new_command()).await.unwrap();
     let approve = IdeaCommand::Approve { by: Actor::Policy { name: "auto-green".into() } };

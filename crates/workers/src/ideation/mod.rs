@@ -12,7 +12,7 @@ pub mod offline;
 pub mod openai;
 
 use pod_events::domain::Actor;
-use pod_events::domain::idea::{IdeaCommand, IdeaError, IdeaGenerated};
+use pod_events::domain::idea::{Generation, IdeaCommand, IdeaError, IdeaGenerated};
 use pod_events::domain::text::RejectReason;
 use pod_events::domain::trend::{Trend, TrendCommand, TrendError, TrendEvent, TrendIdeated};
 use pod_events::{AggregateId, EventMeta, RecordedEvent};
@@ -200,6 +200,7 @@ impl Handler for Ideation {
             };
             let meta = EventMeta::caused_by(event, &format!("idea:{n}"));
             let id = Self::round_idea_id(&trend_id, round.number, n);
+            let generated = Generation::parse(generated).map_err(HandlerError::permanent)?;
             settle(&self.pipeline.ideas, &id, IdeaCommand::Generate(generated), &meta, |e| {
                 *e == IdeaError::AlreadyGenerated
             })
