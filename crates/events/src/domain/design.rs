@@ -527,11 +527,15 @@ mod tests {
     }
 
     #[test]
-    fn artwork_must_fill_the_print_area() {
+    fn artwork_smaller_than_the_print_area_is_refused() {
         T::with(())
             .given(vec![requested()])
             .when(DesignCommand::RecordRender(rendered(1024, 1024)))
             .then_expect_error(DesignError::WrongSize { got_w: 1024, got_h: 1024, want_w: 4500, want_h: 5400 });
+    }
+
+    #[test]
+    fn artwork_that_fills_the_print_area_is_recorded() {
         T::with(())
             .given(vec![requested()])
             .when(DesignCommand::RecordRender(rendered(4500, 5400)))
@@ -539,12 +543,16 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_render_can_be_retried_but_a_rendered_one_is_final() {
+    fn a_failed_render_can_be_retried() {
         let failed = DesignEvent::DesignFailed(DesignFailed { reason: "timeout".into(), retryable: true, attempt: 0 });
         T::with(())
             .given(vec![requested(), failed])
             .when(DesignCommand::RecordRender(rendered(4500, 5400)))
             .then_expect_events(vec![DesignEvent::DesignRendered(rendered(4500, 5400))]);
+    }
+
+    #[test]
+    fn a_rendered_design_is_final() {
         T::with(())
             .given(vec![requested(), DesignEvent::DesignRendered(rendered(4500, 5400))])
             .when(DesignCommand::RecordRender(rendered(4500, 5400)))

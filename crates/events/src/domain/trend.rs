@@ -535,11 +535,15 @@ mod tests {
     }
 
     #[test]
-    fn a_round_is_recorded_only_once_it_was_asked_for() {
+    fn a_round_nobody_asked_for_is_refused() {
         T::with(())
             .given(vec![observed("cat mom", 10.0)])
             .when(TrendCommand::RecordIdeation(round_done(1)))
             .then_expect_error(TrendError::UnknownRound(1));
+    }
+
+    #[test]
+    fn a_round_asked_for_is_recorded() {
         T::with(())
             .given(vec![observed("cat mom", 10.0), first_round()])
             .when(TrendCommand::RecordIdeation(round_done(1)))
