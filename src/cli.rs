@@ -80,6 +80,11 @@ pub enum Command {
         #[command(subcommand)]
         command: commands::trends::TrendsCommand,
     },
+    /// The keys marketplace credentials are sealed with.
+    Vault {
+        #[command(subcommand)]
+        command: commands::vault::VaultCommand,
+    },
     /// Benchmarks that print each figure beside its ceiling measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -183,6 +188,7 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
         Command::Tenants { command } => commands::accounts::tenants(&s, command).await?,
         Command::Tokens { command } => commands::accounts::tokens(&s, command).await?,
         Command::Users { command } => commands::accounts::users(&s, command).await?,
+        Command::Vault { command } => commands::vault::vault(&s, command).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

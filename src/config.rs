@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,9 +38,34 @@ pub struct Settings {
     /// `POD__OIDC__GOOGLE__CLIENT_ID=…` in the environment.
     #[serde(default)]
     pub oidc: std::collections::BTreeMap<String, pod_api::auth::oidc::ProviderSettings>,
+    /// The keys marketplace credentials are sealed with.
+    #[serde(default)]
+    pub vault: VaultSettings,
     /// The pipeline's workers: providers, thresholds, sources, pricing.
     #[serde(default)]
     pub workers: pod_workers::config::WorkersSettings,
+}
+
+/// `[vault]`: `keys = "id:base64-key,…"`, the current key first
+/// (`POD__VAULT__KEYS`; `pod vault new-key --id …` makes one).
+#[derive(Clone, Default, Deserialize)]
+pub struct VaultSettings {
+    #[serde(default)]
+    pub keys: Option<String>,
+}
+
+impl std::fmt::Debug for VaultSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VaultSettings { keys: *** }")
+    }
+}
+
+impl VaultSettings {
+    /// The keyring, or what to fix in `POD__VAULT__KEYS`.
+    pub fn keyring(&self) -> anyhow::Result<pod_marketplaces::Keyring> {
+        let spec = self.keys.as_deref().unwrap_or_default();
+        pod_marketplaces::Keyring::parse(spec).context("setting `vault.keys` (POD__VAULT__KEYS)")
+    }
 }
 
 impl Settings {

@@ -8,4 +8,5 @@ pub mod replay;
 pub mod screening;
 pub mod trends;
 pub mod up;
+pub mod vault;
 pub mod workers;

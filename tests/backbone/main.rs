@@ -12,3 +12,4 @@ mod parking;
 mod read_models;
 mod rebuild_under_reads;
 mod replay;
+mod vault;

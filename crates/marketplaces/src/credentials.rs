@@ -1,0 +1,184 @@
+//! A shop's credentials in `shop_credentials`: each sealed by the vault,
+//! bound to its tenant, shop and kind, and kept with the key it was sealed
+//! under and when it expires. Every read and write names the tenant, so one
+//! shop's credentials are never another's.
+
+use chrono::{DateTime, Utc};
+use pod_events::TenantId;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::vault::{Keyring, Sealed, Secret, VaultError};
+
+/// What a credential is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An OAuth access token (Etsy).
+    AccessToken,
+    /// An OAuth refresh token (Etsy rotates it on every use).
+    RefreshToken,
+    /// A personal access token (Printify).
+    ApiToken,
+    /// The secret a marketplace signs its webhooks with.
+    WebhookSecret,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessToken => "access_token",
+            Self::RefreshToken => "refresh_token",
+            Self::ApiToken => "api_token",
+            Self::WebhookSecret => "webhook_secret",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("the credentials store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("{kind} of shop {shop_id}: {source}")]
+    Vault { kind: &'static str, shop_id: Uuid, source: VaultError },
+}
+
+/// A credential as it was stored: the secret and when it stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub secret: Secret,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Where a credential belongs: what its seal is bound to.
+fn bound_to(tenant: &TenantId, shop_id: Uuid, kind: Kind) -> String {
+    format!("pod/shop-credential/v1/{tenant}/{shop_id}/{}", kind.as_str())
+}
+
+/// Stores (or replaces) a shop's credential, sealed under the current key.
+pub async fn store(
+    pool: &PgPool,
+    keys: &Keyring,
+    tenant: &TenantId,
+    shop_id: Uuid,
+    kind: Kind,
+    credential: &Credential,
+) -> Result<(), CredentialError> {
+    let sealed = keys
+        .seal(&credential.secret, &bound_to(tenant, shop_id, kind))
+        .map_err(|source| CredentialError::Vault { kind: kind.as_str(), shop_id, source })?;
+    sqlx::query(
+        "INSERT INTO shop_credentials (tenant, shop_id, kind, key_id, nonce, ciphertext, expires_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+         ON CONFLICT (tenant, shop_id, kind) DO UPDATE
+         SET key_id = EXCLUDED.key_id, nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext,
+             expires_at = EXCLUDED.expires_at, updated_at = now()",
+    )
+    .bind(tenant)
+    .bind(shop_id)
+    .bind(kind.as_str())
+    .bind(&sealed.key_id)
+    .bind(&sealed.nonce)
+    .bind(&sealed.ciphertext)
+    .bind(credential.expires_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A shop's credential of `kind`, if the tenant's shop has one.
+pub async fn load(
+    pool: &PgPool,
+    keys: &Keyring,
+    tenant: &TenantId,
+    shop_id: Uuid,
+    kind: Kind,
+) -> Result<Option<Credential>, CredentialError> {
+    type Row = (String, Vec<u8>, Vec<u8>, Option<DateTime<Utc>>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT key_id, nonce, ciphertext, expires_at FROM shop_credentials
+         WHERE tenant = $1 AND shop_id = $2 AND kind = $3",
+    )
+    .bind(tenant)
+    .bind(shop_id)
+    .bind(kind.as_str())
+    .fetch_optional(pool)
+    .await?;
+    let Some((key_id, nonce, ciphertext, expires_at)) = row else { return Ok(None) };
+    let sealed = Sealed { key_id, nonce, ciphertext };
+    let secret = keys.open(&sealed, &bound_to(tenant, shop_id, kind)).map_err(|source| CredentialError::Vault {
+        kind: kind.as_str(),
+        shop_id,
+        source,
+    })?;
+    Ok(Some(Credential { secret, expires_at }))
+}
+
+/// Erases every credential of a tenant's shop (on disconnecting it); how
+/// many there were.
+pub async fn forget(pool: &PgPool, tenant: &TenantId, shop_id: Uuid) -> Result<u64, CredentialError> {
+    let done = sqlx::query("DELETE FROM shop_credentials WHERE tenant = $1 AND shop_id = $2")
+        .bind(tenant)
+        .bind(shop_id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Re-seals every credential not under the current key, a batch at a time,
+/// each in the transaction that reads it; how many moved. Once it returns,
+/// the older keys can leave the keyring.
+pub async fn rekey(pool: &PgPool, keys: &Keyring) -> Result<u64, CredentialError> {
+    type Row = (TenantId, Uuid, String, String, Vec<u8>, Vec<u8>);
+    let mut moved = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT tenant, shop_id, kind, key_id, nonce, ciphertext FROM shop_credentials
+             WHERE key_id <> $1 ORDER BY tenant, shop_id, kind LIMIT 100 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(keys.current())
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(moved);
+        }
+        for (tenant, shop_id, kind, key_id, nonce, ciphertext) in rows {
+            let kind = kind_named(&kind).ok_or_else(|| CredentialError::Vault {
+                kind: "credential",
+                shop_id,
+                source: VaultError::Unopenable,
+            })?;
+            let place = bound_to(&tenant, shop_id, kind);
+            let vault = |source| CredentialError::Vault { kind: kind.as_str(), shop_id, source };
+            let secret = keys.open(&Sealed { key_id, nonce, ciphertext }, &place).map_err(vault)?;
+            let sealed = keys.seal(&secret, &place).map_err(vault)?;
+            sqlx::query(
+                "UPDATE shop_credentials SET key_id = $4, nonce = $5, ciphertext = $6
+                 WHERE tenant = $1 AND shop_id = $2 AND kind = $3",
+            )
+            .bind(&tenant)
+            .bind(shop_id)
+            .bind(kind.as_str())
+            .bind(&sealed.key_id)
+            .bind(&sealed.nonce)
+            .bind(&sealed.ciphertext)
+            .execute(&mut *tx)
+            .await?;
+            moved += 1;
+        }
+        tx.commit().await?;
+    }
+}
+
+/// How many credentials each key seals, by key id.
+pub async fn count_by_key(pool: &PgPool) -> Result<Vec<(String, i64)>, CredentialError> {
+    Ok(sqlx::query_as("SELECT key_id, count(*) FROM shop_credentials GROUP BY key_id ORDER BY key_id")
+        .fetch_all(pool)
+        .await?)
+}
+
+fn kind_named(name: &str) -> Option<Kind> {
+    [Kind::AccessToken, Kind::RefreshToken, Kind::ApiToken, Kind::WebhookSecret]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+}
