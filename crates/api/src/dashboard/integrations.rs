@@ -35,11 +35,13 @@ pub async fn integrations(Person(session): Person, State(s): State<AppState>) ->
     let shops = shops
         .into_iter()
         .map(|sh| {
-            let token = match sh.token_expires_at {
-                None => "does not expire".to_owned(),
-                Some(at) if at <= now => "expired: reconnect".to_owned(),
-                Some(at) if at - now < Duration::days(7) => format!("expires {}", at.format("%b %-d")),
-                Some(at) => format!("valid until {}", at.format("%b %-d, %Y")),
+            let token = match (&sh.needs_reconnect_reason, sh.token_expires_at) {
+                (Some(why), _) if sh.needs_reconnect => format!("needs reconnecting: {why}"),
+                _ if sh.needs_reconnect => "needs reconnecting".to_owned(),
+                (_, None) => "does not expire".to_owned(),
+                (_, Some(at)) if at <= now => "expired: reconnect".to_owned(),
+                (_, Some(at)) if at - now < Duration::days(7) => format!("expires {}", at.format("%b %-d")),
+                (_, Some(at)) => format!("valid until {}", at.format("%b %-d, %Y")),
             };
             ShopRow { s: sh, token }
         })

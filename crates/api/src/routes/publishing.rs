@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use pod_events::domain::listing::ListingCommand;
-use pod_projections::read::publishing::{self, QueuedListing, Shop};
+use pod_projections::read::publishing::{self, QueuedListing, Shop, ShopState};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -36,15 +36,20 @@ pub(crate) async fn submit_listing(
     cmd.require(Role::Editor)?;
     let dry_run = submission.dry_run.unwrap_or(true);
     if let Some(shop) = submission.shop_id {
-        match publishing::shop_connected(&s.pool, &cmd.caller.tenant, shop).await? {
+        match publishing::shop_state(&s.pool, &cmd.caller.tenant, shop).await? {
             None => {
                 return Err(Problem::invalid(vec![FieldError {
                     field: "shop_id".into(),
                     message: "no such shop in this tenant".into(),
                 }]));
             }
-            Some(false) => return Err(refused("that shop is disconnected: connect it again first")),
-            Some(true) => {}
+            Some(ShopState::Disconnected) => {
+                return Err(refused("that shop is disconnected: connect it again first"));
+            }
+            Some(ShopState::NeedsReconnect) => {
+                return Err(refused("the marketplace no longer takes that shop's tokens: connect it again first"));
+            }
+            Some(ShopState::Connected) => {}
         }
     } else if !dry_run {
         return Err(Problem::invalid(vec![FieldError {

@@ -94,7 +94,8 @@ async fn approved_listings_are_submitted_dry_or_to_a_connected_shop_and_queue_up
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // A disconnected shop is refused with why.
-    let disconnect = ShopCommand::Disconnect { reason: "token revoked".into() };
+    let disconnect =
+        ShopCommand::Disconnect { reason: pod_events::domain::text::Note::parse("token revoked").unwrap() };
     api.shops().await.execute(&shop, disconnect, &EventMeta::new_command()).await.unwrap();
     api.project().await;
     let other = AggregateId::generate(TenantId::parse("acme").unwrap());
@@ -331,4 +332,44 @@ async fn the_publishing_analytics_and_integrations_pages_show_the_read_models() 
     let integrations = page("/integrations").await;
     assert!(integrations.contains("No marketplace connected"), "{integrations}");
     assert!(integrations.contains("typographic"), "the renderer the designs recorded: {integrations}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shop_whose_tokens_are_refused_takes_nothing_until_it_is_connected_again() {
+    use pod_events::domain::text::Note;
+    let api = Api::new().await;
+    let listing = api.seeded.acme_listing;
+    let (status, _) = api.post(&format!("/api/v1/listings/{listing}/approve"), "").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let shop = AggregateId::generate(TenantId::parse("acme").unwrap());
+    let connected = || ShopConnected {
+        marketplace: Marketplace::Etsy,
+        external_shop_id: "8080".into(),
+        display_name: "Dog Dad Goods".into(),
+        token_expires_at: None,
+    };
+    let shops = api.shops().await;
+    shops.execute(&shop, ShopCommand::Connect(connected()), &EventMeta::new_command()).await.unwrap();
+    let reason = Note::parse("invalid_grant: the refresh token was revoked").unwrap();
+    shops.execute(&shop, ShopCommand::MarkNeedsReconnect { reason }, &EventMeta::new_command()).await.unwrap();
+    api.project().await;
+
+    let listed = api.get("/api/v1/shops").await;
+    assert_eq!((listed[0]["connected"].as_bool(), listed[0]["needs_reconnect"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(listed[0]["needs_reconnect_reason"], "invalid_grant: the refresh token was revoked");
+    let body = format!(r#"{{"shop_id": "{}", "dry_run": false}}"#, shop.id);
+    let (status, answer) = api.post(&format!("/api/v1/listings/{listing}/submit"), &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert!(answer["detail"].as_str().unwrap().contains("connect it again"), "{answer}");
+    let person = api.person("acme", Role::Viewer).await;
+    let (status, _, page) = api.send("GET", "/integrations", &[("cookie", &person.cookie)], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("needs reconnecting: invalid_grant"), "the seller is told: {page}");
+
+    // Connected again: it takes the submission.
+    shops.execute(&shop, ShopCommand::Connect(connected()), &EventMeta::new_command()).await.unwrap();
+    api.project().await;
+    assert_eq!(api.get("/api/v1/shops").await[0]["needs_reconnect"], false);
+    let (status, answer) = api.post(&format!("/api/v1/listings/{listing}/submit"), &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
 }

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::event_enum;
+use super::text::Note;
 use crate::codec::EventCodec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -36,12 +37,21 @@ pub struct ShopDisconnected {
     pub reason: String,
 }
 
+/// The marketplace no longer takes the shop's tokens (Etsy's
+/// `invalid_grant`, a revoked Printify token): nothing is published to it
+/// until the seller connects it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ShopNeedsReconnect {
+    pub reason: String,
+}
+
 event_enum! {
     /// Events of the Shop aggregate.
     pub enum ShopEvent {
         ShopConnected(ShopConnected) = 1,
         ShopTokenRefreshed(ShopTokenRefreshed) = 1,
         ShopDisconnected(ShopDisconnected) = 1,
+        ShopNeedsReconnect(ShopNeedsReconnect) = 1,
     }
 }
 
@@ -51,9 +61,18 @@ impl EventCodec for ShopEvent {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ShopCommand {
+    /// Connects the shop, or connects it again when it needs reconnecting.
     Connect(ShopConnected),
-    RecordTokenRefresh { token_expires_at: DateTime<Utc> },
-    Disconnect { reason: String },
+    RecordTokenRefresh {
+        token_expires_at: DateTime<Utc>,
+    },
+    Disconnect {
+        reason: Note,
+    },
+    /// The marketplace refused the shop's tokens for good; once is enough.
+    MarkNeedsReconnect {
+        reason: Note,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -70,10 +89,13 @@ pub enum ShopError {
 pub struct Shop {
     pub connected: bool,
     pub marketplace: Option<Marketplace>,
+    /// Connected, but its tokens no longer work.
+    #[serde(default)]
+    pub needs_reconnect: bool,
 }
 
 impl super::StateVersion for Shop {
-    const STATE_VERSION: u32 = 1;
+    const STATE_VERSION: u32 = 2;
 }
 
 impl Aggregate for Shop {
@@ -86,7 +108,7 @@ impl Aggregate for Shop {
     async fn handle(&mut self, command: ShopCommand, _: &(), sink: &EventSink<Self>) -> Result<(), ShopError> {
         match command {
             ShopCommand::Connect(e) => {
-                if self.connected {
+                if self.connected && !self.needs_reconnect {
                     return Err(ShopError::AlreadyConnected);
                 }
                 if e.external_shop_id.trim().is_empty() {
@@ -104,7 +126,17 @@ impl Aggregate for Shop {
                 if !self.connected {
                     return Err(ShopError::NotConnected);
                 }
+                let reason = reason.into_string();
                 sink.write(ShopEvent::ShopDisconnected(ShopDisconnected { reason }), self).await;
+            }
+            ShopCommand::MarkNeedsReconnect { reason } => {
+                if !self.connected {
+                    return Err(ShopError::NotConnected);
+                }
+                if !self.needs_reconnect {
+                    let reason = reason.into_string();
+                    sink.write(ShopEvent::ShopNeedsReconnect(ShopNeedsReconnect { reason }), self).await;
+                }
             }
         }
         Ok(())
@@ -114,10 +146,16 @@ impl Aggregate for Shop {
         match event {
             ShopEvent::ShopConnected(e) => {
                 self.connected = true;
+                self.needs_reconnect = false;
                 self.marketplace = Some(e.marketplace);
             }
-            ShopEvent::ShopTokenRefreshed(_) => {}
-            ShopEvent::ShopDisconnected(_) => self.connected = false,
+            // Tokens that refresh work again.
+            ShopEvent::ShopTokenRefreshed(_) => self.needs_reconnect = false,
+            ShopEvent::ShopDisconnected(_) => {
+                self.connected = false;
+                self.needs_reconnect = false;
+            }
+            ShopEvent::ShopNeedsReconnect(_) => self.needs_reconnect = true,
         }
     }
 }
@@ -162,7 +200,7 @@ mod tests {
     fn a_connected_shop_is_disconnected_with_why() {
         TestFramework::<Shop>::with(())
             .given(vec![ShopEvent::ShopConnected(connected())])
-            .when(ShopCommand::Disconnect { reason: "token revoked".into() })
+            .when(ShopCommand::Disconnect { reason: Note::parse("token revoked").unwrap() })
             .then_expect_events(vec![ShopEvent::ShopDisconnected(ShopDisconnected { reason: "token revoked".into() })]);
     }
 
@@ -170,7 +208,62 @@ mod tests {
     fn a_shop_that_is_not_connected_is_not_disconnected() {
         TestFramework::<Shop>::with(())
             .given_no_previous_events()
-            .when(ShopCommand::Disconnect { reason: "again".into() })
+            .when(ShopCommand::Disconnect { reason: Note::parse("again").unwrap() })
             .then_expect_error(ShopError::NotConnected);
+    }
+
+    fn refused_grant() -> ShopCommand {
+        ShopCommand::MarkNeedsReconnect { reason: Note::parse("invalid_grant: the refresh token was revoked").unwrap() }
+    }
+
+    fn needs_reconnect() -> ShopEvent {
+        ShopEvent::ShopNeedsReconnect(ShopNeedsReconnect {
+            reason: "invalid_grant: the refresh token was revoked".into(),
+        })
+    }
+
+    #[test]
+    fn a_refused_grant_marks_the_shop_as_needing_reconnection() {
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(connected())])
+            .when(refused_grant())
+            .then_expect_events(vec![needs_reconnect()]);
+    }
+
+    #[test]
+    fn a_shop_is_marked_once_however_often_its_grant_is_refused() {
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(connected()), needs_reconnect()])
+            .when(refused_grant())
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_shop_that_is_not_connected_is_not_marked() {
+        TestFramework::<Shop>::with(())
+            .given_no_previous_events()
+            .when(refused_grant())
+            .then_expect_error(ShopError::NotConnected);
+    }
+
+    #[test]
+    fn a_shop_that_needs_reconnecting_is_connected_again() {
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(connected()), needs_reconnect()])
+            .when(ShopCommand::Connect(connected()))
+            .then_expect_events(vec![ShopEvent::ShopConnected(connected())]);
+    }
+
+    #[test]
+    fn a_token_that_refreshes_again_clears_the_mark() {
+        let refreshed = ShopTokenRefreshed { token_expires_at: DateTime::<Utc>::MIN_UTC };
+        TestFramework::<Shop>::with(())
+            .given(vec![
+                ShopEvent::ShopConnected(connected()),
+                needs_reconnect(),
+                ShopEvent::ShopTokenRefreshed(refreshed),
+            ])
+            .when(refused_grant())
+            .then_expect_events(vec![needs_reconnect()]);
     }
 }

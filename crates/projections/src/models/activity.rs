@@ -67,6 +67,7 @@ pub fn summarize(e: &RecordedEvent) -> String {
         "ShopConnected" => format!("Shop connected: {} ({})", s(p, &["display_name"]), s(p, &["marketplace"])),
         "ShopTokenRefreshed" => "Marketplace token refreshed".to_owned(),
         "ShopDisconnected" => format!("Shop disconnected: {}", s(p, &["reason"])),
+        "ShopNeedsReconnect" => format!("Shop needs reconnecting: {}", s(p, &["reason"])),
         "OrderReceived" => format!(
             "Order {} received: {:.2} {}",
             s(p, &["external_order_id"]),

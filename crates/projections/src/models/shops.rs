@@ -24,7 +24,8 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
                     marketplace = excluded.marketplace, external_shop_id = excluded.external_shop_id,
                     display_name = excluded.display_name, connected = true,
                     token_expires_at = excluded.token_expires_at, connected_at = excluded.connected_at,
-                    disconnected_at = NULL, disconnect_reason = NULL, version = excluded.version",
+                    disconnected_at = NULL, disconnect_reason = NULL, needs_reconnect = false,
+                    needs_reconnect_reason = NULL, needs_reconnect_at = NULL, version = excluded.version",
             )
             .bind(&e.tenant)
             .bind(id)
@@ -35,7 +36,8 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(at)
             .bind(v),
             ShopEvent::ShopTokenRefreshed(r) => sqlx::query(
-                "UPDATE shops SET token_expires_at = $3, refreshed_at = $4, version = $5
+                "UPDATE shops SET token_expires_at = $3, refreshed_at = $4, needs_reconnect = false,
+                        needs_reconnect_reason = NULL, needs_reconnect_at = NULL, version = $5
                  WHERE tenant = $1 AND shop_id = $2",
             )
             .bind(&e.tenant)
@@ -44,13 +46,24 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(at)
             .bind(v),
             ShopEvent::ShopDisconnected(d) => sqlx::query(
-                "UPDATE shops SET connected = false, disconnected_at = $3, disconnect_reason = $4, version = $5
+                "UPDATE shops SET connected = false, disconnected_at = $3, disconnect_reason = $4, needs_reconnect = false,
+                        needs_reconnect_reason = NULL, needs_reconnect_at = NULL, version = $5
                  WHERE tenant = $1 AND shop_id = $2",
             )
             .bind(&e.tenant)
             .bind(id)
             .bind(at)
             .bind(d.reason)
+            .bind(v),
+            ShopEvent::ShopNeedsReconnect(n) => sqlx::query(
+                "UPDATE shops SET needs_reconnect = true, needs_reconnect_reason = $3, needs_reconnect_at = $4,
+                        version = $5
+                 WHERE tenant = $1 AND shop_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(n.reason)
+            .bind(at)
             .bind(v),
         };
         q.execute(&mut *tx).await?;

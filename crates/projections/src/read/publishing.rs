@@ -106,13 +106,17 @@ pub struct Shop {
     pub refreshed_at: Option<DateTime<Utc>>,
     pub disconnected_at: Option<DateTime<Utc>>,
     pub disconnect_reason: Option<String>,
+    /// Connected, but the marketplace no longer takes its tokens: connect
+    /// it again.
+    pub needs_reconnect: bool,
+    pub needs_reconnect_reason: Option<String>,
 }
 
 /// The tenant's shops, connected first (at most 500).
 pub async fn shops(pool: &PgPool, tenant: &TenantId) -> Result<Vec<Shop>, sqlx::Error> {
     sqlx::query_as(
         "SELECT shop_id, marketplace, external_shop_id, display_name, connected, token_expires_at, connected_at,
-                refreshed_at, disconnected_at, disconnect_reason
+                refreshed_at, disconnected_at, disconnect_reason, needs_reconnect, needs_reconnect_reason
          FROM shops WHERE tenant = $1 ORDER BY connected DESC, display_name, shop_id LIMIT 500",
     )
     .bind(tenant)
@@ -120,11 +124,26 @@ pub async fn shops(pool: &PgPool, tenant: &TenantId) -> Result<Vec<Shop>, sqlx::
     .await
 }
 
-/// Whether the tenant's shop is connected; `None` when it has no such shop.
-pub async fn shop_connected(pool: &PgPool, tenant: &TenantId, shop_id: Uuid) -> Result<Option<bool>, sqlx::Error> {
-    sqlx::query_scalar("SELECT connected FROM shops WHERE tenant = $1 AND shop_id = $2")
-        .bind(tenant)
-        .bind(shop_id)
-        .fetch_optional(pool)
-        .await
+/// Whether a shop can be published to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShopState {
+    Connected,
+    /// Connected, but its tokens no longer work.
+    NeedsReconnect,
+    Disconnected,
+}
+
+/// The state of the tenant's shop; `None` when it has no such shop.
+pub async fn shop_state(pool: &PgPool, tenant: &TenantId, shop_id: Uuid) -> Result<Option<ShopState>, sqlx::Error> {
+    let row: Option<(bool, bool)> =
+        sqlx::query_as("SELECT connected, needs_reconnect FROM shops WHERE tenant = $1 AND shop_id = $2")
+            .bind(tenant)
+            .bind(shop_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(connected, needs_reconnect)| match (connected, needs_reconnect) {
+        (false, _) => ShopState::Disconnected,
+        (true, true) => ShopState::NeedsReconnect,
+        (true, false) => ShopState::Connected,
+    }))
 }
