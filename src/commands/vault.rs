@@ -34,8 +34,22 @@ pub async fn vault(s: &Settings, command: VaultCommand) -> anyhow::Result<()> {
         VaultCommand::Rekey => {
             let keys = s.vault.keyring()?;
             let pool = pg(s).await?;
-            let moved = credentials::rekey(&pool, &keys).await?;
-            println!("{moved} credentials re-sealed under key {:?}", keys.current());
+            let done = credentials::rekey(&pool, &keys).await?;
+            println!("{} credentials re-sealed under key {:?}", done.moved, keys.current());
+            for (tenant, shop, kind) in &done.unopenable {
+                eprintln!("does not open (altered, or bound elsewhere): the {kind} of shop {shop} of {tenant}");
+            }
+            if done.under_unknown_keys > 0 {
+                eprintln!(
+                    "{} credentials are sealed under keys POD__VAULT__KEYS does not hold",
+                    done.under_unknown_keys
+                );
+            }
+            if !done.unopenable.is_empty() || done.under_unknown_keys > 0 {
+                anyhow::bail!(
+                    "some credentials were not re-sealed: keep the older keys until their shops are connected again"
+                );
+            }
         }
         VaultCommand::Status => {
             let keys = s.vault.keyring()?;

@@ -124,34 +124,56 @@ pub async fn forget(pool: &PgPool, tenant: &TenantId, shop_id: Uuid) -> Result<u
     Ok(done.rows_affected())
 }
 
-/// Re-seals every credential not under the current key, a batch at a time,
-/// each in the transaction that reads it; how many moved. Once it returns,
-/// the older keys can leave the keyring.
-pub async fn rekey(pool: &PgPool, keys: &Keyring) -> Result<u64, CredentialError> {
+/// What a `rekey` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// Credentials now sealed under the current key.
+    pub moved: u64,
+    /// Credentials under an older key of the keyring that did not open
+    /// (altered, or bound elsewhere): left as they are, named here.
+    pub unopenable: Vec<(TenantId, Uuid, &'static str)>,
+    /// Credentials under keys the keyring does not hold at all.
+    pub under_unknown_keys: u64,
+}
+
+/// Re-seals every credential sealed under an older key of the keyring
+/// with the current one, a batch at a time in key order, each batch in the
+/// transaction that locks it (waiting for a token refresh that holds a row,
+/// so nothing is skipped). A value that does not open is reported, not
+/// retried; values under keys the keyring lacks are counted. When `moved`
+/// is done and nothing else is reported, the older keys can go.
+pub async fn rekey(pool: &PgPool, keys: &Keyring) -> Result<Rekeyed, CredentialError> {
     type Row = (TenantId, Uuid, String, String, Vec<u8>, Vec<u8>);
-    let mut moved = 0;
+    let older = keys.older();
+    let mut report = Rekeyed::default();
+    let mut after: (String, Uuid, String) = (String::new(), Uuid::nil(), String::new());
     loop {
         let mut tx = pool.begin().await?;
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT tenant, shop_id, kind, key_id, nonce, ciphertext FROM shop_credentials
-             WHERE key_id <> $1 ORDER BY tenant, shop_id, kind LIMIT 100 FOR UPDATE SKIP LOCKED",
+             WHERE key_id = ANY($1) AND (tenant, shop_id, kind) > ($2, $3, $4)
+             ORDER BY tenant, shop_id, kind LIMIT 100 FOR UPDATE",
         )
-        .bind(keys.current())
+        .bind(&older)
+        .bind(&after.0)
+        .bind(after.1)
+        .bind(&after.2)
         .fetch_all(&mut *tx)
         .await?;
-        if rows.is_empty() {
-            return Ok(moved);
-        }
+        let Some(last) = rows.last() else { break };
+        after = (last.0.to_string(), last.1, last.2.clone());
         for (tenant, shop_id, kind, key_id, nonce, ciphertext) in rows {
-            let kind = kind_named(&kind).ok_or_else(|| CredentialError::Vault {
-                kind: "credential",
-                shop_id,
-                source: VaultError::Unopenable,
-            })?;
+            let Some(kind) = kind_named(&kind) else { continue };
             let place = bound_to(&tenant, shop_id, kind);
-            let vault = |source| CredentialError::Vault { kind: kind.as_str(), shop_id, source };
-            let secret = keys.open(&Sealed { key_id, nonce, ciphertext }, &place).map_err(vault)?;
-            let sealed = keys.seal(&secret, &place).map_err(vault)?;
+            let resealed =
+                keys.open(&Sealed { key_id, nonce, ciphertext }, &place).and_then(|secret| keys.seal(&secret, &place));
+            let sealed = match resealed {
+                Ok(sealed) => sealed,
+                Err(_) => {
+                    report.unopenable.push((tenant, shop_id, kind.as_str()));
+                    continue;
+                }
+            };
             sqlx::query(
                 "UPDATE shop_credentials SET key_id = $4, nonce = $5, ciphertext = $6
                  WHERE tenant = $1 AND shop_id = $2 AND kind = $3",
@@ -164,10 +186,20 @@ pub async fn rekey(pool: &PgPool, keys: &Keyring) -> Result<u64, CredentialError
             .bind(&sealed.ciphertext)
             .execute(&mut *tx)
             .await?;
-            moved += 1;
+            report.moved += 1;
         }
         tx.commit().await?;
     }
+    let mut held = older;
+    held.push(keys.current().to_owned());
+    report.under_unknown_keys =
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shop_credentials WHERE NOT (key_id = ANY($1))")
+            .bind(&held)
+            .fetch_one(pool)
+            .await?
+            .try_into()
+            .unwrap_or_default();
+    Ok(report)
 }
 
 /// How many credentials each key seals, by key id.

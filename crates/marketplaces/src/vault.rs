@@ -19,13 +19,24 @@ pub const KEY_BYTES: usize = 32;
 pub const MAX_KEY_ID: usize = 32;
 
 /// A secret in memory: a token or a webhook secret. It never prints (its
-/// `Debug` shows only that it is one), so it cannot reach a log by mistake.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// `Debug` shows only that it is one), so it cannot reach a log by mistake;
+/// it compares in constant time (a webhook secret or a signature must not
+/// leak through timing) and is wiped from memory when dropped.
+#[derive(Clone)]
+pub struct Secret(zeroize::Zeroizing<String>);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(zeroize::Zeroizing::new(value.into()))
     }
     /// The secret itself, for the one place that sends it.
     pub fn expose(&self) -> &str {
@@ -66,6 +77,9 @@ pub enum VaultError {
 }
 
 /// The keys secrets are sealed and opened with: the current one first.
+/// A key's id names it for good: never give new key material an id that
+/// was used before (values sealed under the old material would no longer
+/// open, and nothing could tell them from values under the new).
 pub struct Keyring {
     keys: Vec<(String, LessSafeKey)>,
     random: SystemRandom,
@@ -117,6 +131,11 @@ impl Keyring {
         Ok(format!("{id}:{}", STANDARD.encode(key)))
     }
 
+    /// The ids of the keys other than the current one.
+    pub fn older(&self) -> Vec<String> {
+        self.keys.iter().skip(1).map(|(id, _)| id.clone()).collect()
+    }
+
     /// Whether the keyring holds the key `id`.
     pub fn holds(&self, id: &str) -> bool {
         self.keys.iter().any(|(known, _)| known == id)
@@ -133,6 +152,7 @@ impl Keyring {
         let mut nonce = [0u8; NONCE_LEN];
         self.random.fill(&mut nonce).map_err(|_| VaultError::Random)?;
         let mut ciphertext = secret.expose().as_bytes().to_vec();
+        // `ciphertext` holds the plain text until it is sealed in place.
         key.seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(bound_to.as_bytes()),
@@ -154,7 +174,9 @@ impl Keyring {
         let plain = key
             .open_in_place(nonce, Aad::from(bound_to.as_bytes()), &mut in_out)
             .map_err(|_| VaultError::Unopenable)?;
-        String::from_utf8(plain.to_vec()).map(Secret).map_err(|_| VaultError::Unopenable)
+        let text = String::from_utf8(plain.to_vec()).map_err(|_| VaultError::Unopenable);
+        zeroize::Zeroize::zeroize(&mut in_out);
+        text.map(Secret::new)
     }
 }
 
@@ -234,6 +256,13 @@ mod tests {
         }
         let bad_id = format!("k\u{0}1:{}", STANDARD.encode([7u8; 32]));
         assert!(matches!(Keyring::parse(&bad_id), Err(VaultError::BadEntry { entry: 1, .. })));
+    }
+
+    #[test]
+    fn secrets_compare_by_their_whole_text() {
+        assert_eq!(Secret::new("whsec_abc"), Secret::new("whsec_abc"));
+        assert_ne!(Secret::new("whsec_abc"), Secret::new("whsec_abd"));
+        assert_ne!(Secret::new("whsec_abc"), Secret::new("whsec_ab"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! test's own, migrated, dropped at the end.
 
 use pod_events::TenantId;
-use pod_marketplaces::credentials::{self, Credential, CredentialError, Kind};
+use pod_marketplaces::credentials::{self, Credential, CredentialError, Kind, Rekeyed};
 use pod_marketplaces::{Keyring, Secret, VaultError};
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
@@ -99,8 +99,8 @@ async fn rekeying_moves_every_credential_to_the_current_key_so_the_old_one_can_g
     }
     let newer = Keyring::new_entry("2026-12").unwrap();
     let both = Keyring::parse(&format!("{newer},{}", old_entries[0])).unwrap();
-    assert_eq!(credentials::rekey(&pool, &both).await.unwrap(), 150, "more than one batch");
-    assert_eq!(credentials::rekey(&pool, &both).await.unwrap(), 0, "nothing left to move");
+    assert_eq!(credentials::rekey(&pool, &both).await.unwrap().moved, 150, "more than one batch");
+    assert_eq!(credentials::rekey(&pool, &both).await.unwrap(), Rekeyed::default(), "nothing left to move");
 
     let only_new = Keyring::parse(&newer).unwrap();
     for n in [0u128, 1, 149] {
@@ -132,5 +132,37 @@ async fn disconnecting_forgets_a_shops_credentials_and_no_others() {
     assert_eq!(credentials::load(&pool, &ring, &acme, shop, Kind::AccessToken).await.unwrap(), None);
     let other = credentials::load(&pool, &ring, &beta, shop, Kind::AccessToken).await.unwrap();
     assert_eq!(other.map(|c| c.secret), Some(Secret::new("b")), "another tenant's shop of the same id stays");
+    drop_db(pool, &admin, &db).await;
+}
+
+#[tokio::test]
+async fn a_value_that_does_not_open_is_reported_and_holds_up_nothing_else() {
+    let (pool, admin, db) = fresh_db().await;
+    let (old, old_entries) = keys(&["old"]);
+    let acme = TenantId::parse("acme").unwrap();
+    for n in 0..120u128 {
+        credentials::store(&pool, &old, &acme, Uuid::from_u128(n), Kind::ApiToken, &token(&format!("t{n}")))
+            .await
+            .unwrap();
+    }
+    // The first row in key order is altered; another row is under a key nobody holds.
+    sqlx::query("UPDATE shop_credentials SET ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1) WHERE shop_id = $1")
+        .bind(Uuid::from_u128(0))
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE shop_credentials SET key_id = 'lost' WHERE shop_id = $1")
+        .bind(Uuid::from_u128(119))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let newer = Keyring::new_entry("new").unwrap();
+    let both = Keyring::parse(&format!("{newer},{}", old_entries[0])).unwrap();
+    let done = credentials::rekey(&pool, &both).await.unwrap();
+    assert_eq!(done.moved, 118, "every other value moved, across batches");
+    assert_eq!(done.unopenable, vec![(acme.clone(), Uuid::from_u128(0), "api_token")]);
+    assert_eq!(done.under_unknown_keys, 1);
+    let again = credentials::rekey(&pool, &both).await.unwrap();
+    assert_eq!((again.moved, again.unopenable.len()), (0, 1), "reported again, never looped on");
     drop_db(pool, &admin, &db).await;
 }

@@ -65,7 +65,11 @@ pub async fn listing(
 ) -> Result<Response, PageError> {
     let caller = session.caller();
     let listing = current(&caller, &s, id).await?;
-    let design = designs::one(&s.pool, &caller.tenant, listing.design_id).await?;
+    // The design is a side panel: the listing shows without it.
+    let design = designs::one(&s.pool, &caller.tenant, listing.design_id).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, listing = %listing.listing_id, "reading the listing's design");
+        None
+    });
     let checks_html = ListingCheck::stored(&s, &caller, &listing)
         .await?
         .render()

@@ -159,7 +159,14 @@ pub(crate) async fn regenerate_design(
     wanted: Regeneration,
 ) -> Result<(), Problem> {
     cmd.require(Role::Editor)?;
-    let (layout, palette) = wanted.parse()?;
+    let (layout, palette) = match wanted.parse() {
+        Ok(style) => style,
+        // Another tenant's id names nothing here, whatever the body: 404 first.
+        Err(invalid) => match designs::one(&s.pool, &cmd.caller.tenant, id).await? {
+            None => return Err(Problem::not_found("design")),
+            Some(_) => return Err(invalid),
+        },
+    };
     let command = DesignCommand::Regenerate { by: cmd.actor(), layout, palette };
     let meta = cmd.meta(s, "designs/regenerate", id, &command).await?;
     // Another take is another image of the plan's quota.
