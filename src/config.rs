@@ -41,6 +41,10 @@ pub struct Settings {
     /// The keys marketplace credentials are sealed with.
     #[serde(default)]
     pub vault: VaultSettings,
+    /// `[marketplaces.etsy]`, `[marketplaces.printify]`: base URLs, the
+    /// app's Etsy keystring, scopes.
+    #[serde(default)]
+    pub marketplaces: pod_marketplaces::MarketplacesSettings,
     /// The pipeline's workers: providers, thresholds, sources, pricing.
     #[serde(default)]
     pub workers: pod_workers::config::WorkersSettings,
@@ -65,6 +69,15 @@ impl VaultSettings {
     pub fn keyring(&self) -> anyhow::Result<pod_marketplaces::Keyring> {
         let spec = self.keys.as_deref().unwrap_or_default();
         pod_marketplaces::Keyring::parse(spec).context("setting `vault.keys` (POD__VAULT__KEYS)")
+    }
+
+    /// The keyring when keys are set (a server runs without one until a
+    /// shop is to be connected); keys that are set but wrong are an error.
+    pub fn keyring_if_set(&self) -> anyhow::Result<Option<pod_marketplaces::Keyring>> {
+        match self.keys.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(_) => self.keyring().map(Some),
+        }
     }
 }
 

@@ -18,6 +18,18 @@ async fn identity_providers(s: &Settings) -> anyhow::Result<Vec<pod_api::auth::o
     Ok(out)
 }
 
+/// The marketplaces shops can be connected to here, and the keys their
+/// tokens are sealed with.
+fn marketplaces(s: &Settings) -> anyhow::Result<pod_api::marketplaces::Connectors> {
+    let connectors =
+        pod_api::marketplaces::Connectors::configure(&s.marketplaces, s.vault.keyring_if_set()?, &s.public_url())?;
+    if connectors.etsy.is_some() {
+        let callback = format!("{}{}", s.public_url(), pod_api::marketplaces::ETSY_CALLBACK);
+        tracing::info!(%callback, "Etsy shops can be connected");
+    }
+    Ok(connectors)
+}
+
 pub async fn run(s: &Settings) -> anyhow::Result<()> {
     let pool = pg(s).await?;
     pod_projections::db::migrate(&pool).await?;
@@ -37,6 +49,7 @@ pub async fn run(s: &Settings) -> anyhow::Result<()> {
         .with_sessions(sessions)
         .with_home_tenant(s.workers.trends.tenant.clone())
         .with_identity_providers(identity_providers(s).await?, &s.public_url())
+        .with_marketplaces(marketplaces(s)?)
         .with_trusted_proxies(s.trusted_proxies);
     tracing::info!(url = %s.public_url(), "dashboard");
     let api = async { pod_api::serve(&s.api_bind, state, shutdown_signal()).await.map_err(anyhow::Error::from) };

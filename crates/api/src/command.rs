@@ -12,6 +12,7 @@ use pod_events::domain::Actor;
 use pod_events::domain::design::DesignError;
 use pod_events::domain::idea::IdeaError;
 use pod_events::domain::listing::ListingError;
+use pod_events::domain::shop::ShopError;
 use pod_events::domain::trend::TrendError;
 use pod_events::store::CommandError;
 use pod_events::{AggregateId, EventMeta};
@@ -226,6 +227,13 @@ impl Refusal for DesignError {
             }]),
             e => refused(e),
         }
+    }
+}
+
+impl Refusal for ShopError {
+    const WHAT: &'static str = "shop";
+    fn problem(self) -> Problem {
+        refused(self)
     }
 }
 

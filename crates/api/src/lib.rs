@@ -8,6 +8,7 @@ pub mod auth;
 pub mod command;
 pub mod dashboard;
 pub mod extract;
+pub mod marketplaces;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
@@ -28,6 +29,7 @@ use pod_events::Namespace;
 use pod_events::domain::design::Design;
 use pod_events::domain::idea::Idea;
 use pod_events::domain::listing::Listing;
+use pod_events::domain::shop::Shop;
 use pod_events::domain::trend::Trend;
 use pod_events::store::{CommandBus, JetStreamStore, StoreConfig, StoreError};
 use pod_screening::ScreeningIndex;
@@ -56,6 +58,7 @@ pub struct AppState {
     pub ideas: Arc<CommandBus<Idea>>,
     pub designs: Arc<CommandBus<Design>>,
     pub listings: Arc<CommandBus<Listing>>,
+    pub shops: Arc<CommandBus<Shop>>,
     pub ns: Namespace,
     /// Screens a person's edits before they are recorded.
     pub index: Arc<ScreeningIndex>,
@@ -76,6 +79,8 @@ pub struct AppState {
     pub public_url: String,
     /// Live feeds open per caller, and how often each checks its caller still may watch.
     pub feeds: routes::feed::FeedLimits,
+    /// The marketplaces shops can be connected to here.
+    pub marketplaces: Arc<marketplaces::Connectors>,
 }
 
 impl AppState {
@@ -90,7 +95,8 @@ impl AppState {
         let trends = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
         let ideas = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
         let designs = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
-        let listings = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
+        let listings = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
+        let shops = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
         Ok(Self {
             pool,
             nats,
@@ -98,6 +104,7 @@ impl AppState {
             ideas,
             designs,
             listings,
+            shops,
             ns: ns.clone(),
             index,
             blobs,
@@ -108,6 +115,7 @@ impl AppState {
             providers: Arc::new(Vec::new()),
             public_url: "http://127.0.0.1:8080".into(),
             feeds: routes::feed::FeedLimits::default(),
+            marketplaces: Arc::new(marketplaces::Connectors::default()),
         })
     }
 
@@ -128,6 +136,13 @@ impl AppState {
     /// How many reverse proxies in front of the API add `X-Forwarded-For`.
     pub fn with_trusted_proxies(mut self, n: u8) -> Self {
         self.trusted_proxies = n;
+        self
+    }
+
+    /// The marketplaces shops can be connected to (built with the same
+    /// public URL as `with_identity_providers`).
+    pub fn with_marketplaces(mut self, connectors: marketplaces::Connectors) -> Self {
+        self.marketplaces = Arc::new(connectors);
         self
     }
 

@@ -42,6 +42,13 @@ pub enum CredentialError {
     Vault { kind: &'static str, shop_id: Uuid, source: VaultError },
 }
 
+impl pod_events::Transient for CredentialError {
+    /// The store's trouble may pass; a value that does not open will not.
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Store(_))
+    }
+}
+
 /// A credential as it was stored: the secret and when it stops working.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
@@ -56,7 +63,7 @@ fn bound_to(tenant: &TenantId, shop_id: Uuid, kind: Kind) -> String {
 
 /// Stores (or replaces) a shop's credential, sealed under the current key.
 pub async fn store(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     keys: &Keyring,
     tenant: &TenantId,
     shop_id: Uuid,
@@ -80,14 +87,14 @@ pub async fn store(
     .bind(&sealed.nonce)
     .bind(&sealed.ciphertext)
     .bind(credential.expires_at)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }
 
 /// A shop's credential of `kind`, if the tenant's shop has one.
 pub async fn load(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     keys: &Keyring,
     tenant: &TenantId,
     shop_id: Uuid,
@@ -101,7 +108,7 @@ pub async fn load(
     .bind(tenant)
     .bind(shop_id)
     .bind(kind.as_str())
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     let Some((key_id, nonce, ciphertext, expires_at)) = row else { return Ok(None) };
     let sealed = Sealed { key_id, nonce, ciphertext };

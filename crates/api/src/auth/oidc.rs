@@ -15,6 +15,7 @@ use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
     Scope, TokenResponse, TokenUrl,
 };
+use pod_marketplaces::http::{CodeClient, OAuthHttp};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -25,20 +26,6 @@ use super::{Role, sha256};
 pub const LOGIN_TTL_SECS: i64 = 600;
 /// The cookie that binds a login to the browser that started it.
 pub const STATE_COOKIE: &str = "pod_oauth_state";
-
-/// An oauth2 client with its authorize and token endpoints set.
-type CodeClient = oauth2::Client<
-    oauth2::basic::BasicErrorResponse,
-    oauth2::basic::BasicTokenResponse,
-    oauth2::basic::BasicTokenIntrospectionResponse,
-    oauth2::StandardRevocableToken,
-    oauth2::basic::BasicRevocationErrorResponse,
-    oauth2::EndpointSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointSet,
->;
 
 /// One provider as configured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -111,8 +98,7 @@ struct Discovery {
 }
 
 fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    // No redirects: a token endpoint that redirects is an attack surface (SSRF).
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(Duration::from_secs(15)).build()
+    pod_marketplaces::http::client(Duration::from_secs(15))
 }
 
 impl Provider {
@@ -238,31 +224,6 @@ pub struct SignedInPerson {
     pub next: String,
 }
 
-/// oauth2's HTTP calls through our reqwest client (the crate's own
-/// integration pins an older reqwest).
-struct Http(reqwest::Client);
-
-impl<'c> oauth2::AsyncHttpClient<'c> for Http {
-    type Error = reqwest::Error;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, reqwest::Error>> + Send + Sync + 'c>,
-    >;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(send(&self.0, request))
-    }
-}
-
-async fn send(client: &reqwest::Client, req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqwest::Error> {
-    let (parts, body) = req.into_parts();
-    let resp = client.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body).send().await?;
-    let mut out = oauth2::HttpResponse::new(Vec::new());
-    *out.status_mut() = resp.status();
-    *out.headers_mut() = resp.headers().clone();
-    *out.body_mut() = resp.bytes().await?.to_vec();
-    Ok(out)
-}
-
 /// Finishes a login: the state must be one we issued (once, in time, for
 /// this provider), the code is exchanged with the PKCE verifier, and the
 /// person is found by their provider account or verified email.
@@ -282,7 +243,7 @@ pub async fn finish(
     .fetch_optional(pool)
     .await?;
     let (verifier, next, link_user) = row.ok_or(OidcError::UnknownState)?;
-    let http = Http(http_client().map_err(|e| OidcError::Exchange(e.to_string()))?);
+    let http = OAuthHttp(http_client().map_err(|e| OidcError::Exchange(e.to_string()))?);
     let token = p
         .client(redirect)?
         .exchange_code(AuthorizationCode::new(code.to_owned()))

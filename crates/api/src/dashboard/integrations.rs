@@ -3,11 +3,20 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
 use chrono::{Duration, Utc};
+use pod_events::domain::text::{self, Note};
+use pod_marketplaces::connections;
 
 use super::{PageError, Person, Shell, render};
 use crate::AppState;
+use crate::auth::Role;
+use crate::auth::sessions::{Session, check_origin};
+use crate::extract::{PathId, Query};
+use crate::marketplaces;
+use crate::problem::Problem;
 use pod_projections::read::operations::{self, Providers};
 use pod_projections::read::publishing::{self, Shop};
 
@@ -26,9 +35,26 @@ struct IntegrationsPage {
     services: Vec<(&'static str, String, String)>,
     /// (provider name, label, linked to this person)
     sign_in: Vec<(String, String, bool)>,
+    /// The person may connect and disconnect shops.
+    owner: bool,
+    /// Why Etsy shops cannot be connected here, if they cannot.
+    etsy_missing: Option<&'static str>,
+    /// What the last action did.
+    notice: Option<&'static str>,
 }
 
-pub async fn integrations(Person(session): Person, State(s): State<AppState>) -> Result<Response, PageError> {
+/// What the page was sent back with.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Notice {
+    connected: Option<String>,
+    disconnected: Option<String>,
+}
+
+pub async fn integrations(
+    Person(session): Person,
+    State(s): State<AppState>,
+    Query(n): Query<Notice>,
+) -> Result<Response, PageError> {
     let caller = session.caller();
     let shops = publishing::shops(&s.pool, &caller.tenant).await?;
     let now = Utc::now();
@@ -68,5 +94,97 @@ pub async fn integrations(Person(session): Person, State(s): State<AppState>) ->
         .fetch_all(&s.pool)
         .await?;
     let sign_in = s.providers.iter().map(|p| (p.name.clone(), p.label.clone(), linked.contains(&p.name))).collect();
-    Ok(render(&IntegrationsPage { shell: Shell::load(&s, &session, "integrations").await?, shops, services, sign_in }))
+    let notice = match (n.connected.as_deref(), n.disconnected) {
+        (Some("etsy"), _) => Some("Etsy shop connected: it shows here as soon as it is recorded."),
+        (_, Some(_)) => Some("Shop disconnected: nothing more is published to it, and its tokens are forgotten."),
+        _ => None,
+    };
+    Ok(render(&IntegrationsPage {
+        shell: Shell::load(&s, &session, "integrations").await?,
+        shops,
+        services,
+        sign_in,
+        owner: session.role == Role::Owner,
+        etsy_missing: s.marketplaces.etsy().err(),
+        notice,
+    }))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct OwnerForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A change to the shop's connections: from this site's own form, by an
+/// owner.
+fn owner_action(session: &Session, headers: &HeaderMap, csrf: &str) -> Result<(), Problem> {
+    check_origin(headers)?;
+    if !session.csrf_matches(csrf) {
+        return Err(Problem::forbidden("change connections from the dashboard's own buttons"));
+    }
+    session.caller().require(Role::Owner)
+}
+
+/// Sends the owner to Etsy to let this app manage their shop (OAuth 2 with
+/// PKCE; the state and verifier are kept here, bound to the owner and shop).
+pub async fn connect_etsy(
+    Person(session): Person,
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<OwnerForm>,
+) -> Result<Response, PageError> {
+    owner_action(&session, &headers, &f.csrf)?;
+    let (etsy, _) = s.marketplaces.etsy().map_err(|why| Problem::new(StatusCode::CONFLICT, why))?;
+    let started = etsy.oauth.authorize();
+    connections::begin(&s.pool, &session.tenant, session.user_id, "etsy", &started).await?;
+    Ok(Redirect::to(&started.url).into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct EtsyCallback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Etsy sends the owner back here with a code (or why not). The state must
+/// be one this owner started in this shop, unused and in time.
+pub async fn etsy_callback(
+    Person(session): Person,
+    State(s): State<AppState>,
+    Query(q): Query<EtsyCallback>,
+) -> Result<Response, PageError> {
+    let state = q.state.as_deref().unwrap_or_default();
+    let verifier =
+        connections::finish(&s.pool, &session.tenant, session.user_id, "etsy", state).await?.ok_or_else(|| {
+            Problem::bad_request(
+                "state",
+                "this connection has expired, was used already or was started by someone else; connect again",
+            )
+        })?;
+    if let Some(error) = q.error {
+        let why = text::note(q.error_description.as_deref().unwrap_or(&error));
+        return Err(Problem::forbidden(format!("Etsy did not connect the shop: {why}")).into());
+    }
+    let code = q.code.ok_or_else(|| Problem::bad_request("code", "Etsy's answer lacked its code; connect again"))?;
+    marketplaces::connect_etsy_shop(&s, &session.tenant, &code, &verifier).await?;
+    Ok(Redirect::to("/integrations?connected=etsy").into_response())
+}
+
+/// Disconnects a shop: nothing is published to it any more, and its tokens
+/// are forgotten.
+pub async fn disconnect(
+    Person(session): Person,
+    State(s): State<AppState>,
+    PathId(shop_id): PathId,
+    headers: HeaderMap,
+    Form(f): Form<OwnerForm>,
+) -> Result<Response, PageError> {
+    owner_action(&session, &headers, &f.csrf)?;
+    let why = Note::parse(&format!("disconnected by {}", text::note(&session.display_name)))
+        .map_err(|e| Problem::internal(format!("a disconnect note: {e}")))?;
+    marketplaces::disconnect_shop(&s, &session.tenant, shop_id, why).await?;
+    Ok(Redirect::to("/integrations?disconnected=1").into_response())
 }

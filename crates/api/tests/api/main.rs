@@ -11,6 +11,7 @@ mod hostile;
 mod ideas;
 mod listings;
 mod live;
+mod marketplaces;
 mod oidc;
 mod pagination;
 mod schemathesis;

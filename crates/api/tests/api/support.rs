@@ -362,7 +362,15 @@ impl Api {
 pub const PASSWORD: &str = "correct horse battery";
 
 impl Api {
-    /// The Shop aggregate's commands (no route connects shops yet).
+    /// The same API with its state changed (marketplaces, providers, …).
+    pub fn reconfigure(&mut self, change: impl FnOnce(pod_api::AppState) -> pod_api::AppState) {
+        self.state = change(self.state.clone());
+        self.router = pod_api::router(self.state.clone());
+    }
+}
+
+impl Api {
+    /// The Shop aggregate's commands.
     pub async fn shops(&self) -> CommandBus<pod_events::domain::shop::Shop> {
         CommandBus::new(JetStreamStore::open(self.client.clone(), config(&self.ns)).await.unwrap(), ())
     }

@@ -1,0 +1,173 @@
+//! The marketplaces this server connects shops to, as configured: Etsy when
+//! the app has a keystring, and the vault's keys that seal every shop's
+//! tokens. What is missing is said once, to the person who tries.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use pod_events::domain::shop::{Marketplace, ShopCommand, ShopConnected, ShopError};
+use pod_events::domain::text::{self, DisplayName, Note};
+use pod_events::store::CommandError;
+use pod_events::{AggregateId, EventMeta, TenantId};
+use pod_marketplaces::etsy::api::{ApiError, EtsyApi};
+use pod_marketplaces::etsy::{EtsyOAuth, OAuthError};
+use pod_marketplaces::{Keyring, MarketplacesSettings, Secret};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::command::failed;
+use crate::problem::{Problem, store_failure};
+
+/// Where Etsy sends a seller back after they consent.
+pub const ETSY_CALLBACK: &str = "/integrations/etsy/callback";
+
+/// Etsy, ready to connect shops.
+#[derive(Debug, Clone)]
+pub struct EtsyConnector {
+    pub oauth: EtsyOAuth,
+    pub api: EtsyApi,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+/// What can be connected here.
+#[derive(Debug, Clone, Default)]
+pub struct Connectors {
+    /// The keys tokens are sealed with (`POD__VAULT__KEYS`).
+    pub keys: Option<Arc<Keyring>>,
+    pub etsy: Option<EtsyConnector>,
+}
+
+impl Connectors {
+    /// From settings; Etsy only with a keystring. Settings that are there
+    /// but wrong (a URL that is not one) fail here, naming the setting.
+    pub fn configure(
+        settings: &MarketplacesSettings,
+        keys: Option<Keyring>,
+        public_url: &str,
+    ) -> Result<Self, ConnectorError> {
+        let etsy = match settings.etsy.keystring.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(_) => {
+                let redirect = format!("{}{ETSY_CALLBACK}", public_url.trim_end_matches('/'));
+                Some(EtsyConnector {
+                    oauth: EtsyOAuth::new(&settings.etsy, &redirect)?,
+                    api: EtsyApi::new(&settings.etsy)?,
+                })
+            }
+        };
+        Ok(Self { keys: keys.map(Arc::new), etsy })
+    }
+
+    /// Etsy and the keys, or why a shop cannot be connected to it here.
+    pub fn etsy(&self) -> Result<(&EtsyConnector, &Arc<Keyring>), &'static str> {
+        let etsy = self
+            .etsy
+            .as_ref()
+            .ok_or("Etsy is not set up here: set marketplaces.etsy.keystring (POD__MARKETPLACES__ETSY__KEYSTRING)")?;
+        let keys = self.keys.as_ref().ok_or(
+            "no vault keys to seal shop tokens with: set POD__VAULT__KEYS (`pod vault new-key --id …` makes one)",
+        )?;
+        Ok((etsy, keys))
+    }
+}
+
+/// What a seller's consent gave, as a problem when it gave nothing usable.
+fn etsy_refused(e: OAuthError) -> Problem {
+    match e {
+        OAuthError::Unavailable(why) => {
+            Problem::unavailable(format!("Etsy could not be reached: {why}; connect again"))
+        }
+        other => {
+            Problem::new(StatusCode::BAD_GATEWAY, format!("Etsy did not connect the shop: {other}; connect again"))
+        }
+    }
+}
+
+fn etsy_api_failed(e: ApiError) -> Problem {
+    match e {
+        ApiError::Unavailable(why) => Problem::unavailable(format!("Etsy could not be reached: {why}; connect again")),
+        other => Problem::new(StatusCode::BAD_GATEWAY, format!("Etsy did not describe the shop: {other}")),
+    }
+}
+
+/// A shop's name as a marketplace gives it, fit for a display name: one
+/// line, no control or bidirectional override characters, 100 characters.
+fn display_name(raw: &str) -> String {
+    let one_line = text::note(raw).replace(['\n', '\t'], " ");
+    one_line.chars().take(DisplayName::MAX_CHARS).collect::<String>().trim().to_owned()
+}
+
+/// Finishes connecting an Etsy shop to `tenant` with the code its owner
+/// came back with: the tokens are kept sealed (the refresh token first),
+/// then the Shop records the connection (or, for a shop already connected,
+/// its new tokens). The shop's id derives from the tenant and Etsy's shop
+/// id, so connecting the same Etsy shop again is the same Shop. Returns
+/// the shop's name.
+pub async fn connect_etsy_shop(
+    s: &AppState,
+    tenant: &TenantId,
+    code: &str,
+    verifier: &Secret,
+) -> Result<String, Problem> {
+    let (etsy, keys) = s.marketplaces.etsy().map_err(|why| Problem::new(StatusCode::CONFLICT, why))?;
+    let tokens = etsy.oauth.exchange(code, verifier).await.map_err(etsy_refused)?;
+    let me = etsy.api.me(&tokens.access).await.map_err(etsy_api_failed)?;
+    let Some(etsy_shop_id) = me.shop_id else {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "this Etsy account has no shop yet: open one on Etsy, then connect",
+        ));
+    };
+    let shop = etsy.api.shop(&tokens.access, etsy_shop_id).await.map_err(etsy_api_failed)?;
+    let id = AggregateId::derived(tenant.clone(), "shop", &format!("etsy/{}", shop.shop_id));
+    pod_marketplaces::etsy::tokens::keep(&s.pool, keys, tenant, id.id, &tokens).await.map_err(store_failure)?;
+    let name = display_name(&shop.shop_name);
+    let connect = ShopCommand::Connect(ShopConnected {
+        marketplace: Marketplace::Etsy,
+        external_shop_id: shop.shop_id.to_string(),
+        display_name: name.clone(),
+        token_expires_at: Some(tokens.expires_at),
+    });
+    match s.shops.execute(&id, connect, &EventMeta::new_command()).await {
+        Ok(_) => {}
+        // Connected already: the consent gave it new tokens.
+        Err(CommandError::Rejected(ShopError::AlreadyConnected)) => {
+            let refreshed = ShopCommand::RecordTokenRefresh { token_expires_at: tokens.expires_at };
+            s.shops.execute(&id, refreshed, &EventMeta::new_command()).await.map_err(failed)?;
+        }
+        Err(e) => return Err(failed(e)),
+    }
+    Ok(name)
+}
+
+/// Disconnects a tenant's shop and forgets its tokens. A shop already
+/// disconnected has its tokens forgotten all the same (a disconnect that
+/// stopped half-way is finished).
+pub async fn disconnect_shop(s: &AppState, tenant: &TenantId, shop_id: Uuid, why: Note) -> Result<(), Problem> {
+    let id = AggregateId::new(tenant.clone(), shop_id);
+    match s.shops.execute(&id, ShopCommand::Disconnect { reason: why }, &EventMeta::new_command()).await {
+        Ok(_) | Err(CommandError::Rejected(ShopError::NotConnected)) => {}
+        Err(e) => return Err(failed(e)),
+    }
+    pod_marketplaces::credentials::forget(&s.pool, tenant, shop_id).await.map_err(store_failure)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marketplace_shop_name_becomes_a_display_name() {
+        assert_eq!(display_name("Ink & Oak"), "Ink & Oak");
+        assert_eq!(display_name("bad\u{0}name\u{202E}evil\nline"), "bad name evil line");
+        assert_eq!(display_name(&"x".repeat(100_000)).chars().count(), DisplayName::MAX_CHARS);
+    }
+}

@@ -1,0 +1,235 @@
+//! Connecting and disconnecting marketplace shops from the dashboard, with
+//! the real Etsy clients against the Etsy stand-in (its RFC 6749 / 7636
+//! authorization server and API reads).
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use pod_api::auth::Role;
+use pod_api::marketplaces::Connectors;
+use pod_events::TenantId;
+use pod_marketplaces::credentials::{self, Kind};
+use pod_marketplaces::standin::etsy::{self as standin, EtsyStandIn};
+use pod_marketplaces::{EtsySettings, Keyring, MarketplacesSettings};
+
+use crate::support::{Api, Person};
+
+const APP: &str = "pod-test-keystring";
+const SITE: &str = "http://127.0.0.1:8080";
+
+fn key_entry() -> String {
+    Keyring::new_entry("k1").unwrap()
+}
+
+fn settings(etsy: &EtsyStandIn) -> MarketplacesSettings {
+    MarketplacesSettings {
+        etsy: EtsySettings {
+            base_url: etsy.url.clone(),
+            authorize_url: etsy.authorize_url(),
+            token_url: etsy.token_url(),
+            keystring: Some(APP.into()),
+            ..EtsySettings::default()
+        },
+        ..MarketplacesSettings::default()
+    }
+}
+
+/// An API whose Etsy is the stand-in.
+async fn with_etsy(etsy: &EtsyStandIn, entry: &str) -> Api {
+    let mut api = Api::new().await;
+    let keys = Keyring::parse(entry).unwrap();
+    let connectors = Connectors::configure(&settings(etsy), Some(keys), SITE).unwrap();
+    api.reconfigure(|s| s.with_marketplaces(connectors));
+    api
+}
+
+async fn shops(api: &Api) -> serde_json::Value {
+    let (status, _, body) = api.call("GET", "/api/v1/shops", Some(&api.acme_viewer), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn form_headers(p: &Person) -> Vec<(&str, &str)> {
+    vec![
+        ("cookie", p.cookie.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("host", "127.0.0.1:8080"),
+    ]
+}
+
+/// The owner presses "Connect an Etsy shop" and consents on Etsy: where
+/// Etsy sends the browser back (the callback's path and query).
+async fn consent(api: &Api, owner: &Person) -> String {
+    let (status, h, body) =
+        api.send("POST", "/integrations/etsy/connect", &form_headers(owner), format!("csrf={}", owner.csrf)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let to_etsy = h["location"].to_str().unwrap().to_owned();
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let back = browser.get(&to_etsy).send().await.unwrap();
+    assert!(back.status().is_redirection(), "Etsy consented: {}", back.status());
+    let back = back.headers()["location"].to_str().unwrap().to_owned();
+    let callback = back.strip_prefix(SITE).unwrap_or_else(|| panic!("back to this site: {back}"));
+    assert!(callback.starts_with("/integrations/etsy/callback?"), "{callback}");
+    callback.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_connects_an_etsy_shop_whose_tokens_stay_sealed_and_out_of_the_log() {
+    let etsy = EtsyStandIn::start(APP).await.unwrap();
+    let api = with_etsy(&etsy, &key_entry()).await;
+    let owner = api.person("acme", Role::Owner).await;
+
+    let (_, _, page) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;
+    assert!(page.contains("Connect an Etsy shop") && page.contains("/integrations/etsy/connect"), "{page}");
+
+    let callback = consent(&api, &owner).await;
+    let (status, h, body) = api.send("GET", &callback, &[("cookie", &owner.cookie)], "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(h["location"], "/integrations?connected=etsy");
+
+    // The code went with its PKCE verifier, and nothing else secret.
+    let sent = etsy.token_requests();
+    let exchange = sent.iter().find(|f| f["grant_type"] == "authorization_code").unwrap();
+    assert!(exchange["code_verifier"].len() >= 43, "{:?}", exchange.keys());
+    assert_eq!(exchange["redirect_uri"], format!("{SITE}/integrations/etsy/callback"));
+
+    api.project().await;
+    let listed = shops(&api).await;
+    let shop = &listed[0];
+    assert_eq!(shop["display_name"], standin::SHOP_NAME, "{listed}");
+    assert_eq!(shop["marketplace"], "etsy");
+    assert_eq!(shop["external_shop_id"], standin::SHOP_ID.to_string());
+    assert_eq!(shop["connected"], true);
+    assert!(shop["token_expires_at"].is_string(), "{shop}");
+
+    // The tokens are sealed in the shop's row; no event, page or answer holds them.
+    let acme = TenantId::parse("acme").unwrap();
+    let shop_id: uuid::Uuid = shop["shop_id"].as_str().unwrap().parse().unwrap();
+    let keys = api.state.marketplaces.keys.clone().unwrap();
+    let access = credentials::load(&api.pool, &keys, &acme, shop_id, Kind::AccessToken).await.unwrap().unwrap();
+    assert!(etsy.access_is_live(access.secret.expose()));
+    let refresh = credentials::load(&api.pool, &keys, &acme, shop_id, Kind::RefreshToken).await.unwrap().unwrap();
+    let secrets = [access.secret.expose().to_owned(), refresh.secret.expose().to_owned()];
+    let mut told = String::new();
+    for e in api.log().await {
+        told.push_str(&e.payload.to_string());
+    }
+    told.push_str(&listed.to_string());
+    let (_, _, page) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;
+    assert!(page.contains(standin::SHOP_NAME), "the page shows the shop");
+    told.push_str(&page);
+    for secret in &secrets {
+        let token_part = secret.split('.').nth(1).unwrap();
+        assert!(!told.contains(token_part), "a token leaked into the log, an answer or a page");
+    }
+
+    // The same callback again is refused: a state is used once.
+    let (status, _, body) = api.send("GET", &callback, &[("cookie", &owner.cookie)], "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("connect again"), "{body}");
+
+    // Connected again (a seller who pressed the button twice): the same shop, new tokens.
+    let callback = consent(&api, &owner).await;
+    let (status, _, body) = api.send("GET", &callback, &[("cookie", &owner.cookie)], "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    api.project().await;
+    let listed = shops(&api).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let now = credentials::load(&api.pool, &keys, &acme, shop_id, Kind::AccessToken).await.unwrap().unwrap();
+    assert_ne!(now.secret, access.secret);
+
+    // Disconnected: refused to publish, and the tokens are gone.
+    let (status, h, body) = api
+        .send(
+            "POST",
+            &format!("/integrations/shops/{shop_id}/disconnect"),
+            &form_headers(&owner),
+            format!("csrf={}", owner.csrf),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(h["location"], "/integrations?disconnected=1");
+    api.project().await;
+    let listed = shops(&api).await;
+    assert_eq!(listed[0]["connected"], false, "{listed}");
+    assert!(listed[0]["disconnect_reason"].as_str().unwrap().contains("disconnected by"), "{listed}");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM shop_credentials WHERE shop_id = $1")
+        .bind(shop_id)
+        .fetch_one(&api.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_finished_only_by_the_owner_who_started_it_in_their_shop() {
+    let etsy = EtsyStandIn::start(APP).await.unwrap();
+    let api = with_etsy(&etsy, &key_entry()).await;
+    let owner = api.person("acme", Role::Owner).await;
+    let editor = api.person("acme", Role::Editor).await;
+    let beta_owner = api.person("beta", Role::Owner).await;
+
+    // Only owners start one, from the dashboard's own form.
+    let (status, _, body) =
+        api.send("POST", "/integrations/etsy/connect", &form_headers(&editor), format!("csrf={}", editor.csrf)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, _) =
+        api.send("POST", "/integrations/etsy/connect", &form_headers(&owner), "csrf=not-the-token").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut cross_site = form_headers(&owner);
+    cross_site.push(("origin", "https://evil.example"));
+    let (status, _, _) =
+        api.send("POST", "/integrations/etsy/connect", &cross_site, format!("csrf={}", owner.csrf)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, _, page) = api.send("GET", "/integrations", &[("cookie", &editor.cookie)], "").await;
+    assert!(!page.contains("/integrations/etsy/connect"), "no button for an editor");
+
+    // Another shop's owner cannot finish acme's connection into their own shop.
+    let callback = consent(&api, &owner).await;
+    let (status, _, body) = api.send("GET", &callback, &[("cookie", &beta_owner.cookie)], "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Nor can the owner, once the state was spent.
+    let (status, _, _) = api.send("GET", &callback, &[("cookie", &owner.cookie)], "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let exchanged = etsy.token_requests().iter().filter(|f| f["grant_type"] == "authorization_code").count();
+    assert_eq!(exchanged, 0, "no code was exchanged");
+
+    // A seller who declines on Etsy is told so; a NUL in what comes back is refused, naming where.
+    let started = consent(&api, &owner).await;
+    let q: HashMap<_, _> =
+        reqwest::Url::parse(&format!("{SITE}{started}")).unwrap().query_pairs().into_owned().collect();
+    let declined = |why: &str| {
+        format!("/integrations/etsy/callback?state={}&error=access_denied&error_description={why}", q["state"])
+    };
+    let (status, _, body) = api.send("GET", &declined("denied%00"), &[("cookie", &owner.cookie)], "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("error_description"), "{body}");
+    let (status, _, body) = api.send("GET", &declined("The%20user%20denied"), &[("cookie", &owner.cookie)], "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("Etsy did not connect the shop: The user denied"), "{body}");
+
+    api.project().await;
+    assert_eq!(shops(&api).await, serde_json::json!([]), "nothing was connected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_etsy_keystring_or_vault_keys_the_owner_is_told_what_to_set() {
+    let api = Api::new().await;
+    let owner = api.person("acme", Role::Owner).await;
+    let (_, _, page) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;
+    assert!(page.contains("POD__MARKETPLACES__ETSY__KEYSTRING"), "{page}");
+    assert!(!page.contains("action=\"/integrations/etsy/connect\""), "no live button");
+    let (status, _, body) =
+        api.send("POST", "/integrations/etsy/connect", &form_headers(&owner), format!("csrf={}", owner.csrf)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("marketplaces.etsy.keystring"), "{body}");
+
+    let etsy = EtsyStandIn::start(APP).await.unwrap();
+    let mut api = api;
+    let connectors = Connectors::configure(&settings(&etsy), None, SITE).unwrap();
+    api.reconfigure(|s| s.with_marketplaces(connectors));
+    let (status, _, body) =
+        api.send("POST", "/integrations/etsy/connect", &form_headers(&owner), format!("csrf={}", owner.csrf)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("POD__VAULT__KEYS"), "{body}");
+}

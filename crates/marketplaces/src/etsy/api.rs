@@ -1,0 +1,136 @@
+//! Etsy's Open API v3, the calls this app makes: every request carries the
+//! app's `x-api-key` and the shop's bearer token.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::Secret;
+use crate::http::client;
+use crate::settings::EtsySettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("marketplaces.etsy.{field}: {reason}")]
+    Settings { field: &'static str, reason: String },
+    /// The bearer token was refused (expired, revoked): refresh, retry once.
+    #[error("Etsy refused the shop's token")]
+    Unauthorized,
+    #[error("Etsy answered {status}: {message}")]
+    Refused { status: u16, message: String },
+    #[error("Etsy is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Who the token belongs to (`getMe`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Me {
+    pub user_id: u64,
+    pub shop_id: Option<u64>,
+}
+
+/// A shop (`getShop`), what a connection shows of it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EtsyShop {
+    pub shop_id: u64,
+    pub shop_name: String,
+}
+
+/// The longest message kept from an error answer.
+const MAX_MESSAGE: usize = 300;
+
+#[derive(Debug, Clone)]
+pub struct EtsyApi {
+    base: String,
+    api_key: Secret,
+    http: reqwest::Client,
+}
+
+impl EtsyApi {
+    pub fn new(settings: &EtsySettings) -> Result<Self, ApiError> {
+        let keystring = settings
+            .keystring
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or(ApiError::Settings { field: "keystring", reason: "is required to call Etsy".into() })?;
+        reqwest::Url::parse(&settings.base_url)
+            .map_err(|e| ApiError::Settings { field: "base_url", reason: e.to_string() })?;
+        let api_key = match settings.shared_secret.as_deref().filter(|s| !s.is_empty()) {
+            Some(secret) => format!("{keystring}:{secret}"),
+            None => keystring.to_owned(),
+        };
+        let http =
+            client(Duration::from_secs(30)).map_err(|e| ApiError::Settings { field: "http", reason: e.to_string() })?;
+        Ok(Self { base: settings.base_url.trim_end_matches('/').to_owned(), api_key: Secret::new(api_key), http })
+    }
+
+    /// `getMe`: the user the token was issued to, and their shop.
+    pub async fn me(&self, token: &Secret) -> Result<Me, ApiError> {
+        self.get(token, "/v3/application/users/me").await
+    }
+
+    /// `getShop`.
+    pub async fn shop(&self, token: &Secret, shop_id: u64) -> Result<EtsyShop, ApiError> {
+        self.get(token, &format!("/v3/application/shops/{shop_id}")).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, token: &Secret, path: &str) -> Result<T, ApiError> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("x-api-key", self.api_key.expose())
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(|e| ApiError::Unavailable(e.without_url().to_string()))?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(ApiError::Unauthorized);
+        }
+        if status.is_server_error() {
+            return Err(ApiError::Unavailable(format!("{path} answered {status}")));
+        }
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(ApiError::Refused { status: status.as_u16(), message: message_of(&body) });
+        }
+        resp.json().await.map_err(|e| ApiError::Unavailable(format!("{path}: {}", e.without_url())))
+    }
+}
+
+/// What an error answer says: Etsy's `error` field, or the start of the
+/// body, one line, capped.
+fn message_of(body: &str) -> String {
+    let said = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| body.to_owned());
+    let line: String = said.chars().filter(|c| !c.is_control()).take(MAX_MESSAGE).collect();
+    line.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_answer_is_read_for_its_message_in_one_capped_line() {
+        assert_eq!(message_of(r#"{"error":"Invalid shop_id"}"#), "Invalid shop_id");
+        assert_eq!(message_of("upstream\nfailed\u{0}"), "upstreamfailed");
+        assert_eq!(message_of(&"x".repeat(100_000)).len(), MAX_MESSAGE);
+    }
+
+    #[test]
+    fn the_api_key_carries_the_shared_secret_when_there_is_one() {
+        let with =
+            EtsySettings { keystring: Some("ks".into()), shared_secret: Some("sh".into()), ..EtsySettings::default() };
+        assert_eq!(EtsyApi::new(&with).unwrap().api_key.expose(), "ks:sh");
+        let without = EtsySettings { keystring: Some("ks".into()), ..EtsySettings::default() };
+        assert_eq!(EtsyApi::new(&without).unwrap().api_key.expose(), "ks");
+        let e = EtsyApi::new(&EtsySettings::default()).unwrap_err();
+        assert!(e.to_string().contains("marketplaces.etsy.keystring"), "{e}");
+    }
+}

@@ -1,0 +1,81 @@
+//! `[marketplaces.etsy]` and `[marketplaces.printify]`: where each
+//! marketplace's API and OAuth endpoints are (so tests and staging point
+//! them at local servers, `POD__MARKETPLACES__ETSY__BASE_URL=…`), the app's
+//! own key, and what it asks for.
+
+use serde::Deserialize;
+
+/// Every marketplace's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarketplacesSettings {
+    pub etsy: EtsySettings,
+    pub printify: PrintifySettings,
+}
+
+/// The scopes a shop is connected with: read and write listings, read the
+/// shop, read receipts.
+pub const ETSY_SCOPES: [&str; 4] = ["listings_r", "listings_w", "shops_r", "transactions_r"];
+
+/// `[marketplaces.etsy]`.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EtsySettings {
+    /// Open API v3, without the `/v3`.
+    pub base_url: String,
+    /// Where the seller grants access.
+    pub authorize_url: String,
+    pub token_url: String,
+    /// The app's keystring: its OAuth client id and `x-api-key`. Without
+    /// one, Etsy shops cannot be connected.
+    pub keystring: Option<String>,
+    /// The app's shared secret; when set, `x-api-key` is
+    /// `keystring:shared_secret`, as Etsy asks of apps since 2026.
+    pub shared_secret: Option<String>,
+    pub scopes: Vec<String>,
+    /// How long before its expiry an access token is refreshed.
+    pub refresh_ahead_secs: u32,
+}
+
+impl Default for EtsySettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://openapi.etsy.com".into(),
+            authorize_url: "https://www.etsy.com/oauth/connect".into(),
+            token_url: "https://api.etsy.com/v3/public/oauth/token".into(),
+            keystring: None,
+            shared_secret: None,
+            scopes: ETSY_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+            refresh_ahead_secs: 300,
+        }
+    }
+}
+
+impl std::fmt::Debug for EtsySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtsySettings")
+            .field("base_url", &self.base_url)
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .field("keystring", &self.keystring)
+            .field("shared_secret", &self.shared_secret.as_ref().map(|_| "***"))
+            .field("scopes", &self.scopes)
+            .field("refresh_ahead_secs", &self.refresh_ahead_secs)
+            .finish()
+    }
+}
+
+/// `[marketplaces.printify]`. Shops connect with their own personal access
+/// tokens, so the app needs no key of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrintifySettings {
+    /// API v1, without the `/v1`.
+    pub base_url: String,
+}
+
+impl Default for PrintifySettings {
+    fn default() -> Self {
+        Self { base_url: "https://api.printify.com".into() }
+    }
+}

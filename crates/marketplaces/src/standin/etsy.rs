@@ -1,0 +1,294 @@
+//! A stand-in for Etsy on 127.0.0.1, for tests and benchmarks: its OAuth 2
+//! authorization server as RFC 6749 and RFC 7636 describe it, and the few
+//! API reads a connection makes.
+//!
+//! - `GET /oauth/connect`: the seller consents at once; the code is bound
+//!   to the client, the redirect URI and the S256 challenge (a plain or
+//!   missing challenge is `invalid_request`, as Etsy answers).
+//! - `POST /v3/public/oauth/token`, form-encoded, public client:
+//!   `authorization_code` (one use; a second use revokes what the first
+//!   issued, RFC 6749 §4.1.2) and `refresh_token` (rotated: the old one is
+//!   `invalid_grant` from then on). Errors are RFC 6749 §5.2 JSON.
+//! - `GET /v3/application/users/me` and `GET /v3/application/shops/{id}`
+//!   with `x-api-key` and a live bearer token.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// The seller who consents, and their shop.
+pub const USER_ID: u64 = 40_123_456;
+pub const SHOP_ID: u64 = 52_345_678;
+pub const SHOP_NAME: &str = "InkAndOakStudio";
+
+#[derive(Debug)]
+struct Code {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    used: bool,
+    /// Tokens issued for it, revoked if the code is used again.
+    issued: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Server {
+    client_id: String,
+    access_lifetime_secs: u64,
+    token_delay: Duration,
+    codes: HashMap<String, Code>,
+    live_access: HashSet<String>,
+    live_refresh: HashSet<String>,
+    refreshes: u64,
+    /// Every form the token endpoint received, in order.
+    token_requests: Vec<HashMap<String, String>>,
+}
+
+/// A running stand-in; stops when dropped.
+#[derive(Debug)]
+pub struct EtsyStandIn {
+    pub url: String,
+    server: Arc<Mutex<Server>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for EtsyStandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Shared = Arc<Mutex<Server>>;
+
+fn lock(s: &Shared) -> MutexGuard<'_, Server> {
+    s.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl EtsyStandIn {
+    /// Starts on a free port of 127.0.0.1, for the app `client_id`.
+    pub async fn start(client_id: &str) -> std::io::Result<Self> {
+        let server = Arc::new(Mutex::new(Server {
+            client_id: client_id.to_owned(),
+            access_lifetime_secs: 3600,
+            token_delay: Duration::ZERO,
+            codes: HashMap::new(),
+            live_access: HashSet::new(),
+            live_refresh: HashSet::new(),
+            refreshes: 0,
+            token_requests: Vec::new(),
+        }));
+        let app = Router::new()
+            .route("/oauth/connect", get(authorize))
+            .route("/v3/public/oauth/token", post(token))
+            .route("/v3/application/users/me", get(me))
+            .route("/v3/application/shops/{shop_id}", get(shop))
+            .with_state(server.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { url, server, task })
+    }
+
+    pub fn authorize_url(&self) -> String {
+        format!("{}/oauth/connect", self.url)
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/v3/public/oauth/token", self.url)
+    }
+
+    /// How long the access tokens issued from now on last.
+    pub fn set_access_lifetime(&self, secs: u64) {
+        lock(&self.server).access_lifetime_secs = secs;
+    }
+
+    /// Makes the token endpoint slow, so racing refreshes overlap.
+    pub fn set_token_delay(&self, delay: Duration) {
+        lock(&self.server).token_delay = delay;
+    }
+
+    /// The seller revokes the app: no token issued so far works.
+    pub fn revoke_all(&self) {
+        let mut s = lock(&self.server);
+        s.live_access.clear();
+        s.live_refresh.clear();
+    }
+
+    /// How many refresh grants were honoured.
+    pub fn refreshes(&self) -> u64 {
+        lock(&self.server).refreshes
+    }
+
+    pub fn token_requests(&self) -> Vec<HashMap<String, String>> {
+        lock(&self.server).token_requests.clone()
+    }
+
+    pub fn access_is_live(&self, token: &str) -> bool {
+        lock(&self.server).live_access.contains(token)
+    }
+}
+
+fn random_token() -> String {
+    // Etsy's tokens start with the user id.
+    format!("{USER_ID}.{}", uuid::Uuid::new_v4().simple())
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(json!({"error": error, "error_description": description})))
+        .into_response()
+}
+
+async fn authorize(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let mut s = lock(&s);
+    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    // RFC 6749 §4.1.2.1: a bad client or redirect URI is not redirected to.
+    if get("client_id") != s.client_id {
+        return (StatusCode::BAD_REQUEST, "unknown client_id").into_response();
+    }
+    let redirect_uri = get("redirect_uri");
+    let Ok(mut back) = reqwest::Url::parse(&redirect_uri) else {
+        return (StatusCode::BAD_REQUEST, "redirect_uri is not a URL").into_response();
+    };
+    let refuse = |mut back: reqwest::Url, error: &str| {
+        back.query_pairs_mut().append_pair("error", error).append_pair("state", &get("state"));
+        Redirect::to(back.as_str()).into_response()
+    };
+    if get("response_type") != "code" {
+        return refuse(back, "unsupported_response_type");
+    }
+    if get("code_challenge").is_empty() || get("code_challenge_method") != "S256" {
+        return refuse(back, "invalid_request");
+    }
+    let code = uuid::Uuid::new_v4().simple().to_string();
+    s.codes.insert(
+        code.clone(),
+        Code {
+            client_id: get("client_id"),
+            redirect_uri,
+            challenge: get("code_challenge"),
+            used: false,
+            issued: Vec::new(),
+        },
+    );
+    back.query_pairs_mut().append_pair("code", &code).append_pair("state", &get("state"));
+    Redirect::to(back.as_str()).into_response()
+}
+
+/// RFC 7636 §4.1: 43 to 128 unreserved characters.
+fn well_formed_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+async fn token(State(shared): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Response {
+    let delay = {
+        let mut s = lock(&shared);
+        s.token_requests.push(f.clone());
+        s.token_delay
+    };
+    tokio::time::sleep(delay).await;
+    let mut s = lock(&shared);
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
+    if get("client_id") != s.client_id {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client_id");
+    }
+    match get("grant_type") {
+        "authorization_code" => {
+            let verifier = get("code_verifier");
+            if !well_formed_verifier(verifier) {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "code_verifier is malformed");
+            }
+            let Some(code) = s.codes.get_mut(get("code")) else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "code is unknown");
+            };
+            if code.used {
+                let issued = std::mem::take(&mut code.issued);
+                for t in issued {
+                    s.live_access.remove(&t);
+                    s.live_refresh.remove(&t);
+                }
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "code was already used");
+            }
+            code.used = true;
+            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if code.challenge != challenge {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "code_verifier does not match");
+            }
+            if code.redirect_uri != get("redirect_uri") || code.client_id != get("client_id") {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "redirect_uri does not match");
+            }
+            let (access, refresh) = (random_token(), random_token());
+            code.issued = vec![access.clone(), refresh.clone()];
+            issue(&mut s, access, refresh)
+        }
+        "refresh_token" => {
+            if !s.live_refresh.remove(get("refresh_token")) {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "refresh token is invalid or was used");
+            }
+            s.refreshes += 1;
+            issue(&mut s, random_token(), random_token())
+        }
+        _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type"),
+    }
+}
+
+fn issue(s: &mut Server, access: String, refresh: String) -> Response {
+    s.live_access.insert(access.clone());
+    s.live_refresh.insert(refresh.clone());
+    let body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": s.access_lifetime_secs,
+        "refresh_token": refresh,
+    });
+    (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+/// The API's own checks: the app's key and a live bearer token; what to
+/// answer when they fail.
+fn refusal(s: &Server, h: &HeaderMap) -> Option<Response> {
+    let key = h.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if key.split(':').next() != Some(s.client_id.as_str()) {
+        return Some((StatusCode::FORBIDDEN, Json(json!({"error": "Invalid API key"}))).into_response());
+    }
+    let bearer = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !s.live_access.contains(bearer) {
+        return Some((StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_token"}))).into_response());
+    }
+    None
+}
+
+async fn me(State(s): State<Shared>, h: HeaderMap) -> Response {
+    let s = lock(&s);
+    if let Some(refused) = refusal(&s, &h) {
+        return refused;
+    }
+    Json(json!({"user_id": USER_ID, "shop_id": SHOP_ID})).into_response()
+}
+
+async fn shop(State(s): State<Shared>, Path(shop_id): Path<u64>, h: HeaderMap) -> Response {
+    let s = lock(&s);
+    if let Some(refused) = refusal(&s, &h) {
+        return refused;
+    }
+    if shop_id != SHOP_ID {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "Shop not found"}))).into_response();
+    }
+    Json(json!({"shop_id": SHOP_ID, "user_id": USER_ID, "shop_name": SHOP_NAME, "currency_code": "USD"}))
+        .into_response()
+}
