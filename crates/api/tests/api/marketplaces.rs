@@ -184,13 +184,15 @@ async fn a_connection_is_finished_only_by_the_owner_who_started_it_in_their_shop
     let (_, _, page) = api.send("GET", "/integrations", &[("cookie", &editor.cookie)], "").await;
     assert!(!page.contains("/integrations/etsy/connect"), "no button for an editor");
 
-    // Another shop's owner cannot finish acme's connection into their own shop.
-    let callback = consent(&api, &owner).await;
-    let (status, _, body) = api.send("GET", &callback, &[("cookie", &beta_owner.cookie)], "").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    // Nor can the owner, once the state was spent.
-    let (status, _, _) = api.send("GET", &callback, &[("cookie", &owner.cookie)], "").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Another shop's owner cannot finish acme's connection into their own shop,
+    // nor another person of acme's; and a state tried by someone else is spent.
+    for someone_else in [&beta_owner, &editor] {
+        let callback = consent(&api, &owner).await;
+        let (status, _, body) = api.send("GET", &callback, &[("cookie", &someone_else.cookie)], "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, _, _) = api.send("GET", &callback, &[("cookie", &owner.cookie)], "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
     let exchanged = etsy.token_requests().iter().filter(|f| f["grant_type"] == "authorization_code").count();
     assert_eq!(exchanged, 0, "no code was exchanged");
 
