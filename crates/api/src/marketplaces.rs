@@ -9,14 +9,19 @@ use pod_events::domain::shop::{Marketplace, ShopCommand, ShopConnected, ShopErro
 use pod_events::domain::text::{self, DisplayName, Note};
 use pod_events::store::CommandError;
 use pod_events::{AggregateId, EventMeta, TenantId};
+use pod_marketplaces::credentials::{self, Credential, Kind};
 use pod_marketplaces::etsy::api::{ApiError, EtsyApi};
 use pod_marketplaces::etsy::{EtsyOAuth, OAuthError};
+use pod_marketplaces::printify::{self, ApiError as PrintifyError, PrintifyApi, PrintifyShop};
 use pod_marketplaces::{Keyring, MarketplacesSettings, Secret};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::command::failed;
 use crate::problem::{Problem, store_failure};
+
+const NO_KEYS: &str =
+    "no vault keys to seal shop tokens with: set POD__VAULT__KEYS (`pod vault new-key --id …` makes one)";
 
 /// Where Etsy sends a seller back after they consent.
 pub const ETSY_CALLBACK: &str = "/integrations/etsy/callback";
@@ -34,6 +39,8 @@ pub enum ConnectorError {
     OAuth(#[from] OAuthError),
     #[error(transparent)]
     Api(#[from] ApiError),
+    #[error(transparent)]
+    Printify(#[from] PrintifyError),
 }
 
 /// What can be connected here.
@@ -42,6 +49,10 @@ pub struct Connectors {
     /// The keys tokens are sealed with (`POD__VAULT__KEYS`).
     pub keys: Option<Arc<Keyring>>,
     pub etsy: Option<EtsyConnector>,
+    /// Printify needs no app key: shops connect with their own tokens.
+    pub printify: Option<PrintifyApi>,
+    /// Where marketplaces reach this server (webhooks).
+    pub public_url: String,
 }
 
 impl Connectors {
@@ -62,7 +73,22 @@ impl Connectors {
                 })
             }
         };
-        Ok(Self { keys: keys.map(Arc::new), etsy })
+        Ok(Self {
+            keys: keys.map(Arc::new),
+            etsy,
+            printify: Some(PrintifyApi::new(&settings.printify)?),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// Printify and the keys, or why a shop cannot be connected to it here.
+    pub fn printify(&self) -> Result<(&PrintifyApi, &Arc<Keyring>), &'static str> {
+        let printify = self.printify.as_ref().ok_or("Printify is not set up here")?;
+        Ok((printify, self.keys()?))
+    }
+
+    fn keys(&self) -> Result<&Arc<Keyring>, &'static str> {
+        self.keys.as_ref().ok_or(NO_KEYS)
     }
 
     /// Etsy and the keys, or why a shop cannot be connected to it here.
@@ -156,8 +182,98 @@ pub async fn disconnect_shop(s: &AppState, tenant: &TenantId, shop_id: Uuid, why
         Ok(_) | Err(CommandError::Rejected(ShopError::NotConnected)) => {}
         Err(e) => return Err(failed(e)),
     }
-    pod_marketplaces::credentials::forget(&s.pool, tenant, shop_id).await.map_err(store_failure)?;
+    credentials::forget(&s.pool, tenant, shop_id).await.map_err(store_failure)?;
     Ok(())
+}
+
+/// What a Printify token connected, or the shops to choose from.
+#[derive(Debug)]
+pub enum PrintifyConnect {
+    Connected(String),
+    Choose(Vec<PrintifyShop>),
+}
+
+/// The longest token taken (Printify's are JWTs of about 1,000 characters).
+const MAX_TOKEN: usize = 4096;
+
+/// A pasted token, checked.
+fn printify_token(raw: &str) -> Result<Secret, Problem> {
+    let token = raw.trim();
+    if token.is_empty() {
+        return Err(Problem::bad_request("token", "paste the personal access token from Printify's Connections page"));
+    }
+    if token.len() > MAX_TOKEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Problem::bad_request("token", "is not a Printify token (visible ASCII, at most 4,096 characters)"));
+    }
+    Ok(Secret::new(token))
+}
+
+fn printify_failed(e: PrintifyError) -> Problem {
+    match e {
+        PrintifyError::Unauthorized => Problem::bad_request(
+            "token",
+            "Printify refused this token: check it was copied whole and has the shops, products, orders and webhooks scopes",
+        ),
+        PrintifyError::RateLimited(wait) => {
+            Problem::unavailable(format!("Printify asks to wait {} s; try again then", wait.as_secs()))
+        }
+        PrintifyError::Unavailable(why) => Problem::unavailable(format!("Printify could not be reached: {why}")),
+        other => Problem::new(StatusCode::BAD_GATEWAY, format!("Printify refused: {other}")),
+    }
+}
+
+/// Connects a tenant's Printify shop with the owner's personal access
+/// token: the shop is the one `chosen`, or the token's only shop (with
+/// several and none chosen, they are returned to choose from). The token
+/// and a new webhook secret are kept sealed, Printify is asked to send the
+/// shop's order webhooks here signed with that secret, and the Shop records
+/// the connection. The shop's id derives from the tenant and Printify's id.
+pub async fn connect_printify_shop(
+    s: &AppState,
+    tenant: &TenantId,
+    token: &str,
+    chosen: Option<u64>,
+) -> Result<PrintifyConnect, Problem> {
+    let (api, keys) = s.marketplaces.printify().map_err(|why| Problem::new(StatusCode::CONFLICT, why))?;
+    let token = printify_token(token)?;
+    let shops = api.shops(&token).await.map_err(printify_failed)?;
+    let shop = match (chosen, shops.len()) {
+        (Some(id), _) => shops
+            .iter()
+            .find(|sh| sh.id == id)
+            .cloned()
+            .ok_or_else(|| Problem::bad_request("shop", "is not a shop this token can use"))?,
+        (None, 0) => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "this Printify account has no shop yet: add one on Printify, then connect",
+            ));
+        }
+        (None, 1) => shops[0].clone(),
+        (None, _) => return Ok(PrintifyConnect::Choose(shops)),
+    };
+    let id = AggregateId::derived(tenant.clone(), "shop", &format!("printify/{}", shop.id));
+    let secret = printify::new_webhook_secret().map_err(Problem::internal)?;
+    let mut tx = s.pool.begin().await?;
+    for (kind, value) in [(Kind::ApiToken, &token), (Kind::WebhookSecret, &secret)] {
+        let credential = Credential { secret: value.clone(), expires_at: None };
+        credentials::store(&mut *tx, keys, tenant, id.id, kind, &credential).await.map_err(store_failure)?;
+    }
+    tx.commit().await?;
+    let hooks = printify::webhook_url(&s.marketplaces.public_url, id.id);
+    api.register_webhooks(&token, shop.id, &hooks, &secret).await.map_err(printify_failed)?;
+    let name = display_name(&shop.title);
+    let connect = ShopCommand::Connect(ShopConnected {
+        marketplace: Marketplace::Printify,
+        external_shop_id: shop.id.to_string(),
+        display_name: name.clone(),
+        token_expires_at: None,
+    });
+    match s.shops.execute(&id, connect, &EventMeta::new_command()).await {
+        // Connected already: its token and webhooks were just replaced.
+        Ok(_) | Err(CommandError::Rejected(ShopError::AlreadyConnected)) => Ok(PrintifyConnect::Connected(name)),
+        Err(e) => Err(failed(e)),
+    }
 }
 
 #[cfg(test)]
@@ -169,5 +285,20 @@ mod tests {
         assert_eq!(display_name("Ink & Oak"), "Ink & Oak");
         assert_eq!(display_name("bad\u{0}name\u{202E}evil\nline"), "bad name evil line");
         assert_eq!(display_name(&"x".repeat(100_000)).chars().count(), DisplayName::MAX_CHARS);
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn a_pasted_token_is_trimmed_and_checked() {
+        assert_eq!(printify_token("  eyJ.abc  \n").unwrap().expose(), "eyJ.abc");
+        for bad in ["", "   ", "eyJ\u{0}abc", "eyJ abc", "\u{202E}eyJ"] {
+            let p = printify_token(bad).unwrap_err();
+            assert_eq!(p.details().errors[0].field, "token", "{bad:?}");
+        }
+        assert!(printify_token(&"a".repeat(MAX_TOKEN + 1)).is_err());
     }
 }

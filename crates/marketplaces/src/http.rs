@@ -11,6 +11,19 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(timeout).build()
 }
 
+/// The longest message kept from a marketplace's error answer.
+pub const MAX_MESSAGE: usize = 300;
+
+/// What a marketplace's error answer says, fit to keep and show: the
+/// message `pick` finds in its JSON, or else the start of the body; one
+/// line without control characters, at most [`MAX_MESSAGE`] characters.
+pub fn message_of(body: &str, pick: impl FnOnce(&serde_json::Value) -> Option<String>) -> String {
+    let said =
+        serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| pick(&v)).unwrap_or_else(|| body.to_owned());
+    let line: String = said.chars().filter(|c| !c.is_control()).take(MAX_MESSAGE).collect();
+    line.trim().to_owned()
+}
+
 /// `oauth2`'s requests sent with our reqwest client.
 #[derive(Debug, Clone)]
 pub struct OAuthHttp(pub reqwest::Client);

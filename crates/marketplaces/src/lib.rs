@@ -12,6 +12,8 @@
 //!   URLs, the app's key, scopes.
 //! - `etsy`: connecting an Etsy shop (OAuth 2, PKCE) and keeping its tokens
 //!   fresh under a per-shop lock.
+//! - `printify`: connecting a Printify shop (personal access token) and
+//!   registering its webhooks.
 //! - `http`: the one HTTP client setup marketplace calls share.
 //! - `standin` (feature `standins`): local servers speaking the
 //!   marketplaces' contracts, for tests and benchmarks.
@@ -24,6 +26,7 @@ pub mod connections;
 pub mod credentials;
 pub mod etsy;
 pub mod http;
+pub mod printify;
 pub mod settings;
 #[cfg(feature = "standins")]
 pub mod standin;

@@ -39,6 +39,8 @@ struct IntegrationsPage {
     owner: bool,
     /// Why Etsy shops cannot be connected here, if they cannot.
     etsy_missing: Option<&'static str>,
+    /// Why Printify shops cannot be connected here, if they cannot.
+    printify_missing: Option<&'static str>,
     /// What the last action did.
     notice: Option<&'static str>,
 }
@@ -96,6 +98,9 @@ pub async fn integrations(
     let sign_in = s.providers.iter().map(|p| (p.name.clone(), p.label.clone(), linked.contains(&p.name))).collect();
     let notice = match (n.connected.as_deref(), n.disconnected) {
         (Some("etsy"), _) => Some("Etsy shop connected: it shows here as soon as it is recorded."),
+        (Some("printify"), _) => {
+            Some("Printify shop connected, its order webhooks registered: it shows here as soon as it is recorded.")
+        }
         (_, Some(_)) => Some("Shop disconnected: nothing more is published to it, and its tokens are forgotten."),
         _ => None,
     };
@@ -106,6 +111,7 @@ pub async fn integrations(
         sign_in,
         owner: session.role == Role::Owner,
         etsy_missing: s.marketplaces.etsy().err(),
+        printify_missing: s.marketplaces.printify().err(),
         notice,
     }))
 }
@@ -187,4 +193,53 @@ pub async fn disconnect(
         .map_err(|e| Problem::internal(format!("a disconnect note: {e}")))?;
     marketplaces::disconnect_shop(&s, &session.tenant, shop_id, why).await?;
     Ok(Redirect::to("/integrations?disconnected=1").into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PrintifyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    /// The Printify shop chosen, when the token has several.
+    #[serde(default)]
+    shop: Option<String>,
+}
+
+/// The token's Printify shops, to choose the one to connect.
+#[derive(Template)]
+#[template(path = "printify_choose.html")]
+struct ChoosePrintifyShop {
+    shell: Shell,
+    token: String,
+    shops: Vec<pod_marketplaces::printify::PrintifyShop>,
+}
+
+/// Connects a Printify shop with the owner's personal access token (and,
+/// when the token has several shops, the one they chose).
+pub async fn connect_printify(
+    Person(session): Person,
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<PrintifyForm>,
+) -> Result<Response, PageError> {
+    owner_action(&session, &headers, &f.csrf)?;
+    let chosen = match f.shop.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(v.parse().map_err(|_| Problem::bad_request("shop", "is not a Printify shop id"))?),
+    };
+    match marketplaces::connect_printify_shop(&s, &session.tenant, &f.token, chosen).await? {
+        marketplaces::PrintifyConnect::Connected(_) => {
+            Ok(Redirect::to("/integrations?connected=printify").into_response())
+        }
+        marketplaces::PrintifyConnect::Choose(shops) => {
+            let page = ChoosePrintifyShop {
+                shell: Shell::load(&s, &session, "integrations").await?,
+                token: f.token.trim().to_owned(),
+                shops,
+            };
+            // The page carries the token back in its form: never cached.
+            Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], render(&page)).into_response())
+        }
+    }
 }

@@ -67,6 +67,7 @@ pub fn pages() -> Router<AppState> {
         .route("/integrations", get(integrations::integrations))
         .route("/integrations/etsy/connect", post(integrations::connect_etsy))
         .route(crate::marketplaces::ETSY_CALLBACK, get(integrations::etsy_callback))
+        .route("/integrations/printify/connect", post(integrations::connect_printify))
         .route("/integrations/shops/{id}/disconnect", post(integrations::disconnect))
         .route("/operations", get(operations::operations))
         .route("/team", get(team::team))

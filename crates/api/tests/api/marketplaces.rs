@@ -235,3 +235,123 @@ async fn without_an_etsy_keystring_or_vault_keys_the_owner_is_told_what_to_set()
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("POD__VAULT__KEYS"), "{body}");
 }
+
+mod printify {
+    use super::*;
+    use pod_marketplaces::printify::PrintifyShop;
+    use pod_marketplaces::standin::printify::PrintifyStandIn;
+    use pod_marketplaces::{PrintifySettings, Secret};
+
+    const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.owner-token";
+
+    fn shop(id: u64, title: &str) -> PrintifyShop {
+        PrintifyShop { id, title: title.into(), sales_channel: "etsy".into() }
+    }
+
+    async fn with_printify(shops: Vec<PrintifyShop>) -> (Api, PrintifyStandIn) {
+        let printify = PrintifyStandIn::start(TOKEN, shops).await.unwrap();
+        let mut api = Api::new().await;
+        let settings = MarketplacesSettings {
+            printify: PrintifySettings { base_url: printify.url.clone() },
+            ..MarketplacesSettings::default()
+        };
+        let keys = Keyring::parse(&key_entry()).unwrap();
+        let connectors = Connectors::configure(&settings, Some(keys), SITE).unwrap();
+        api.reconfigure(|s| s.with_marketplaces(connectors));
+        (api, printify)
+    }
+
+    fn form(owner: &Person, token: &str, shop: Option<u64>) -> String {
+        let mut f = format!("csrf={}&token={}", owner.csrf, token);
+        if let Some(id) = shop {
+            f.push_str(&format!("&shop={id}"));
+        }
+        f
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_owner_connects_a_printify_shop_with_a_token_and_its_webhooks_are_registered() {
+        let (api, printify) = with_printify(vec![shop(8_101, "Cat Mom Tees")]).await;
+        let owner = api.person("acme", Role::Owner).await;
+        let connect = "/integrations/printify/connect";
+
+        // A token Printify does not take is refused, naming the field.
+        let (status, _, body) = api.send("POST", connect, &form_headers(&owner), form(&owner, "wrong", None)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains("Printify refused this token"), "{body}");
+        let (status, _, body) = api.send("POST", connect, &form_headers(&owner), form(&owner, "a%00b", None)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+        let (status, h, body) =
+            api.send("POST", connect, &form_headers(&owner), form(&owner, &format!("%20{TOKEN}%0A"), None)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        assert_eq!(h["location"], "/integrations?connected=printify");
+        api.project().await;
+        let listed = shops(&api).await;
+        assert_eq!(listed[0]["display_name"], "Cat Mom Tees", "{listed}");
+        assert_eq!(listed[0]["marketplace"], "printify");
+        assert_eq!(listed[0]["external_shop_id"], "8101");
+        let shop_id: uuid::Uuid = listed[0]["shop_id"].as_str().unwrap().parse().unwrap();
+
+        // The token and the webhook secret are sealed; Printify signs with that secret.
+        let acme = TenantId::parse("acme").unwrap();
+        let keys = api.state.marketplaces.keys.clone().unwrap();
+        let token = credentials::load(&api.pool, &keys, &acme, shop_id, Kind::ApiToken).await.unwrap().unwrap();
+        assert_eq!(token.secret, Secret::new(TOKEN), "kept trimmed");
+        let secret = credentials::load(&api.pool, &keys, &acme, shop_id, Kind::WebhookSecret).await.unwrap().unwrap();
+        let hooks = printify.webhooks(8_101);
+        assert_eq!(hooks.len(), 5, "{hooks:?}");
+        let url = format!("{SITE}/webhooks/printify/{shop_id}");
+        assert!(hooks.iter().all(|h| h.hook.url == url && h.secret == secret.secret.expose()), "{hooks:?}");
+
+        let mut told: String = api.log().await.iter().map(|e| e.payload.to_string()).collect();
+        told.push_str(&listed.to_string());
+        told.push_str(&api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await.2);
+        assert!(!told.contains("owner-token") && !told.contains(secret.secret.expose()), "a secret leaked");
+
+        // Connected again: the same shop; its webhooks replaced under a new secret.
+        let (status, _, body) = api.send("POST", connect, &form_headers(&owner), form(&owner, TOKEN, None)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        api.project().await;
+        assert_eq!(shops(&api).await.as_array().unwrap().len(), 1);
+        let again = credentials::load(&api.pool, &keys, &acme, shop_id, Kind::WebhookSecret).await.unwrap().unwrap();
+        assert_ne!(again.secret, secret.secret);
+        let hooks = printify.webhooks(8_101);
+        assert_eq!(hooks.len(), 5);
+        assert!(hooks.iter().all(|h| h.secret == again.secret.expose()));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_token_with_several_shops_asks_which_one() {
+        let (api, printify) = with_printify(vec![shop(8_101, "Cat Mom Tees"), shop(8_102, "Dog Dad Mugs")]).await;
+        let owner = api.person("acme", Role::Owner).await;
+        let editor = api.person("acme", Role::Editor).await;
+        let connect = "/integrations/printify/connect";
+
+        let (status, _, _) = api.send("POST", connect, &form_headers(&editor), form(&editor, TOKEN, None)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "only owners connect shops");
+
+        let (status, h, page) = api.send("POST", connect, &form_headers(&owner), form(&owner, TOKEN, None)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(h["cache-control"], "no-store");
+        assert!(page.contains("Cat Mom Tees") && page.contains("Dog Dad Mugs"), "{page}");
+        assert!(page.contains("value=\"8102\""), "{page}");
+        api.project().await;
+        assert_eq!(shops(&api).await, serde_json::json!([]), "nothing connected before choosing");
+
+        let (status, _, body) =
+            api.send("POST", connect, &form_headers(&owner), form(&owner, TOKEN, Some(9_999))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains("is not a shop this token can use"), "{body}");
+
+        let (status, _, body) =
+            api.send("POST", connect, &form_headers(&owner), form(&owner, TOKEN, Some(8_102))).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        api.project().await;
+        let listed = shops(&api).await;
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+        assert_eq!(listed[0]["display_name"], "Dog Dad Mugs");
+        assert_eq!(printify.webhooks(8_102).len(), 5);
+        assert!(printify.webhooks(8_101).is_empty());
+    }
+}

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::Secret;
-use crate::http::client;
+use crate::http::{self, client};
 use crate::settings::EtsySettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +37,6 @@ pub struct EtsyShop {
     pub shop_id: u64,
     pub shop_name: String,
 }
-
-/// The longest message kept from an error answer.
-const MAX_MESSAGE: usize = 300;
 
 #[derive(Debug, Clone)]
 pub struct EtsyApi {
@@ -104,12 +101,7 @@ impl EtsyApi {
 /// What an error answer says: Etsy's `error` field, or the start of the
 /// body, one line, capped.
 fn message_of(body: &str) -> String {
-    let said = serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| body.to_owned());
-    let line: String = said.chars().filter(|c| !c.is_control()).take(MAX_MESSAGE).collect();
-    line.trim().to_owned()
+    http::message_of(body, |v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
 }
 
 #[cfg(test)]
@@ -120,7 +112,7 @@ mod tests {
     fn an_error_answer_is_read_for_its_message_in_one_capped_line() {
         assert_eq!(message_of(r#"{"error":"Invalid shop_id"}"#), "Invalid shop_id");
         assert_eq!(message_of("upstream\nfailed\u{0}"), "upstreamfailed");
-        assert_eq!(message_of(&"x".repeat(100_000)).len(), MAX_MESSAGE);
+        assert_eq!(message_of(&"x".repeat(100_000)).len(), http::MAX_MESSAGE);
     }
 
     #[test]

@@ -93,11 +93,7 @@ impl EtsyStandIn {
             .route("/v3/application/users/me", get(me))
             .route("/v3/application/shops/{shop_id}", get(shop))
             .with_state(server.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (url, task) = super::serve(app).await?;
         Ok(Self { url, server, task })
     }
 
