@@ -780,6 +780,12 @@ async fn fetch_decoded(
 
 /// Fetches up to `max` messages: immediately what is available (`wait` None),
 /// or waiting up to `wait` for them.
+/// How long a pull that asks for what is there may last. The server holds
+/// such a pull until this expires when nothing is there (measured: every
+/// idle pull took the whole expiry), so it is short: an idle projector
+/// then finds out quickly, and a lost reply (a reconnect) still ends.
+const NO_WAIT_EXPIRY: Duration = Duration::from_millis(250);
+
 async fn fetch(
     consumer: &PullConsumer,
     max: usize,
@@ -792,7 +798,7 @@ async fn fetch(
     let mut batch = match wait {
         // A pull that asks for what is there still has an end: a lost reply
         // (a reconnect) must not leave it waiting for good.
-        None => consumer.fetch().max_messages(max).expires(Duration::from_secs(2)).messages().await?,
+        None => consumer.fetch().max_messages(max).expires(NO_WAIT_EXPIRY).messages().await?,
         Some(w) => consumer.batch().max_messages(max).expires(w).messages().await?,
     };
     while let Some(m) = batch.next().await {
