@@ -12,6 +12,7 @@ use pod_events::domain::Actor;
 use pod_events::domain::design::DesignError;
 use pod_events::domain::idea::IdeaError;
 use pod_events::domain::listing::ListingError;
+use pod_events::domain::order::OrderError;
 use pod_events::domain::shop::ShopError;
 use pod_events::domain::trend::TrendError;
 use pod_events::store::CommandError;
@@ -225,6 +226,16 @@ impl Refusal for DesignError {
                 field: field.into(),
                 message: format!("{value:?} is not one of {allowed}"),
             }]),
+            e => refused(e),
+        }
+    }
+}
+
+impl Refusal for OrderError {
+    const WHAT: &'static str = "order";
+    fn problem(self) -> Problem {
+        match self {
+            OrderError::Unknown => Problem::not_found(Self::WHAT),
             e => refused(e),
         }
     }

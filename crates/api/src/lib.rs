@@ -14,6 +14,7 @@ pub mod pagination;
 pub mod problem;
 pub mod quotas;
 pub(crate) mod routes;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use pod_events::Namespace;
 use pod_events::domain::design::Design;
 use pod_events::domain::idea::Idea;
 use pod_events::domain::listing::Listing;
+use pod_events::domain::order::Order;
 use pod_events::domain::shop::Shop;
 use pod_events::domain::trend::Trend;
 use pod_events::store::{CommandBus, JetStreamStore, StoreConfig, StoreError};
@@ -59,6 +61,7 @@ pub struct AppState {
     pub designs: Arc<CommandBus<Design>>,
     pub listings: Arc<CommandBus<Listing>>,
     pub shops: Arc<CommandBus<Shop>>,
+    pub orders: Arc<CommandBus<Order>>,
     pub ns: Namespace,
     /// Screens a person's edits before they are recorded.
     pub index: Arc<ScreeningIndex>,
@@ -96,7 +99,8 @@ impl AppState {
         let ideas = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
         let designs = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
         let listings = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
-        let shops = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
+        let shops = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config.clone()).await?, ()));
+        let orders = Arc::new(CommandBus::new(JetStreamStore::open(nats.clone(), config).await?, ()));
         Ok(Self {
             pool,
             nats,
@@ -105,6 +109,7 @@ impl AppState {
             designs,
             listings,
             shops,
+            orders,
             ns: ns.clone(),
             index,
             blobs,
@@ -174,6 +179,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/webhooks/printify/{id}", axum::routing::post(webhooks::printify))
         .nest("/api/v1", routes::api().fallback(|| async { problem::Problem::not_found("such route") }))
         .merge(dashboard::pages())
         .fallback(dashboard::not_found)

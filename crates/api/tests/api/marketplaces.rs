@@ -355,3 +355,147 @@ mod printify {
         assert!(printify.webhooks(8_101).is_empty());
     }
 }
+
+mod printify_webhooks {
+    use super::*;
+    use pod_marketplaces::PrintifySettings;
+    use pod_marketplaces::printify::PrintifyShop;
+    use pod_marketplaces::printify::api::{LineMetadata, PrintifyLineItem, PrintifyOrder};
+    use pod_marketplaces::standin::printify::PrintifyStandIn;
+
+    const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.webhook-owner";
+    const SHOP: u64 = 8_201;
+
+    /// The HMAC Printify would send, computed outside Rust.
+    fn python_signature(secret: &str, body: &str) -> String {
+        let script = "import hmac, hashlib, sys\nkey, body = sys.argv[1], sys.stdin.buffer.read()\nprint('sha256=' + hmac.new(key.encode(), body, hashlib.sha256).hexdigest())";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script, secret])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 computes the expected signature");
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn order(status: &str) -> PrintifyOrder {
+        PrintifyOrder {
+            id: "5a96f649b2439217d070f507".into(),
+            status: status.into(),
+            line_items: vec![PrintifyLineItem {
+                product_id: "65a1c0ffee".into(),
+                variant_id: 17_887,
+                quantity: 2,
+                metadata: LineMetadata { price: 2499, title: "Cat Mom Tee".into(), sku: "CMT-M".into() },
+            }],
+            total_price: 2350,
+            total_shipping: 475,
+            total_tax: 0,
+        }
+    }
+
+    fn delivery(id: &str, topic: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","type":"{topic}","created_at":"2026-12-02 10:00:00+00:00","resource":{{"id":"5a96f649b2439217d070f507","type":"order","data":{{"shop_id":{SHOP},"status":"pending"}}}}}}"#
+        )
+    }
+
+    async fn orders_of(api: &Api) -> Vec<(String, i64, Option<i64>, i32)> {
+        api.project().await;
+        sqlx::query_as("SELECT status, total_cents, cost_cents, items FROM orders WHERE tenant = 'acme'")
+            .fetch_all(&api.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_signed_order_webhook_records_the_order_once_and_a_forged_one_nothing() {
+        let printify = PrintifyStandIn::start(
+            TOKEN,
+            vec![PrintifyShop { id: SHOP, title: "Cat Mom Tees".into(), sales_channel: "etsy".into() }],
+        )
+        .await
+        .unwrap();
+        let mut api = Api::new().await;
+        let settings = MarketplacesSettings {
+            printify: PrintifySettings { base_url: printify.url.clone() },
+            ..MarketplacesSettings::default()
+        };
+        let connectors = Connectors::configure(&settings, Some(Keyring::parse(&key_entry()).unwrap()), SITE).unwrap();
+        api.reconfigure(|s| s.with_marketplaces(connectors));
+        let owner = api.person("acme", Role::Owner).await;
+        let (status, _, body) = api
+            .send(
+                "POST",
+                "/integrations/printify/connect",
+                &form_headers(&owner),
+                format!("csrf={}&token={TOKEN}", owner.csrf),
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        api.project().await;
+        let listed = shops(&api).await;
+        let shop_id = listed[0]["shop_id"].as_str().unwrap().to_owned();
+        let hook = format!("/webhooks/printify/{shop_id}");
+        let secret = printify.webhooks(SHOP)[0].secret.clone();
+        printify.put_order(SHOP, order("in-production"));
+
+        let send = |body: String, signature: Option<String>| {
+            let api = &api;
+            let hook = hook.clone();
+            async move {
+                let mut headers = vec![("content-type", "application/json".to_owned())];
+                if let Some(sig) = signature {
+                    headers.push(("x-pfy-signature", sig));
+                }
+                let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                api.send("POST", &hook, &headers, body).await
+            }
+        };
+
+        // Unsigned, signed with another secret, or altered after signing: refused, nothing recorded.
+        let body = delivery("d-1", "order:created");
+        let (status, _, answer) = send(body.clone(), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+        let (status, _, _) = send(body.clone(), Some(python_signature("not-the-secret", &body))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _, _) = send(body.replace("d-1", "d-9"), Some(python_signature(&secret, &body))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(orders_of(&api).await.is_empty());
+
+        // Signed as Printify signs: the order is read from Printify and recorded, with its cost.
+        let (status, _, answer) = send(body.clone(), Some(python_signature(&secret, &body))).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(orders_of(&api).await, vec![("paid".to_owned(), 4998, Some(2825), 2)]);
+
+        // The same body replayed, and an update that says nothing new: still one order, one payment.
+        let (status, _, answer) = send(body.clone(), Some(python_signature(&secret, &body))).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert!(answer.contains("\"duplicate\":true"), "{answer}");
+        let update = delivery("d-2", "order:updated");
+        let (status, _, _) = send(update.clone(), Some(python_signature(&secret, &update))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(orders_of(&api).await, vec![("paid".to_owned(), 4998, Some(2825), 2)]);
+        let paid = api.log().await.iter().filter(|e| e.event_type == "OrderPaid").count();
+        assert_eq!(paid, 1, "paid once");
+
+        // Cancelled on Printify.
+        printify.put_order(SHOP, order("canceled"));
+        let cancel = delivery("d-3", "order:updated");
+        let (status, _, _) = send(cancel.clone(), Some(python_signature(&secret, &cancel))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(orders_of(&api).await[0].0, "cancelled");
+
+        // A shop that is not ours, or a malformed id, is not found; a body that is no webhook is refused.
+        let stranger = format!("/webhooks/printify/{}", uuid::Uuid::new_v4());
+        let (status, _, _) = api.send("POST", &stranger, &[("x-pfy-signature", "sha256=00")], body.clone()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let junk = "{\"id\":\"d\\u0000\"}".to_owned();
+        let (status, _, _) = send(junk.clone(), Some(python_signature(&secret, &junk))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}

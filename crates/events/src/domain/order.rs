@@ -96,10 +96,14 @@ pub enum OrderStatus {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Order {
     pub status: OrderStatus,
+    /// The payment as last recorded (a marketplace may tell it again, or
+    /// later with the cost it has since calculated).
+    #[serde(default)]
+    pub paid: Option<OrderPaid>,
 }
 
 impl super::StateVersion for Order {
-    const STATE_VERSION: u32 = 1;
+    const STATE_VERSION: u32 = 2;
 }
 
 impl Aggregate for Order {
@@ -128,7 +132,10 @@ impl Aggregate for Order {
             }
             OrderCommand::RecordPayment(e) => {
                 open(self.status)?;
-                sink.write(OrderEvent::OrderPaid(e), self).await;
+                // Told again as it is: nothing new.
+                if self.paid.as_ref() != Some(&e) {
+                    sink.write(OrderEvent::OrderPaid(e), self).await;
+                }
             }
             OrderCommand::RecordShipment(e) => {
                 open(self.status)?;
@@ -148,7 +155,11 @@ impl Aggregate for Order {
     fn apply(&mut self, event: OrderEvent) {
         self.status = match event {
             OrderEvent::OrderReceived(_) => OrderStatus::Received,
-            OrderEvent::OrderPaid(_) => OrderStatus::Paid,
+            // A payment told again keeps a shipped order shipped.
+            OrderEvent::OrderPaid(p) => {
+                self.paid = Some(p);
+                if self.status == OrderStatus::Shipped { OrderStatus::Shipped } else { OrderStatus::Paid }
+            }
             OrderEvent::OrderShipped(_) => OrderStatus::Shipped,
             OrderEvent::OrderCancelled(_) => OrderStatus::Cancelled,
         }
@@ -209,6 +220,20 @@ mod tests {
             .given(vec![received()])
             .when(OrderCommand::RecordPayment(paid.clone()))
             .then_expect_events(vec![OrderEvent::OrderPaid(paid)]);
+    }
+
+    #[test]
+    fn a_payment_told_again_is_recorded_once_and_again_when_its_cost_is_known() {
+        let uncosted = OrderPaid { amount_cents: 2000, cost_cents: None, fees_cents: None };
+        let costed = OrderPaid { cost_cents: Some(900), ..uncosted.clone() };
+        TestFramework::<Order>::with(())
+            .given(vec![received(), OrderEvent::OrderPaid(uncosted.clone())])
+            .when(OrderCommand::RecordPayment(uncosted.clone()))
+            .then_expect_events(vec![]);
+        TestFramework::<Order>::with(())
+            .given(vec![received(), OrderEvent::OrderPaid(uncosted)])
+            .when(OrderCommand::RecordPayment(costed.clone()))
+            .then_expect_events(vec![OrderEvent::OrderPaid(costed)]);
     }
 
     #[test]

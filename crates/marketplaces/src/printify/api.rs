@@ -58,6 +58,42 @@ pub struct Webhook {
 pub const WEBHOOK_TOPICS: [&str; 5] =
     ["order:created", "order:updated", "order:shipment:created", "order:shipment:delivered", "shop:disconnected"];
 
+/// An order as Printify keeps it: amounts in cents of the shop's currency.
+/// `total_price`, `total_shipping` and `total_tax` are what Printify
+/// charges the seller; each item's `metadata.price` is what the buyer paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrintifyOrder {
+    pub id: String,
+    pub status: String,
+    pub line_items: Vec<PrintifyLineItem>,
+    #[serde(default)]
+    pub total_price: u64,
+    #[serde(default)]
+    pub total_shipping: u64,
+    #[serde(default)]
+    pub total_tax: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrintifyLineItem {
+    pub product_id: String,
+    pub variant_id: u64,
+    pub quantity: u32,
+    #[serde(default)]
+    pub metadata: LineMetadata,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineMetadata {
+    /// What the buyer paid for one, in cents.
+    #[serde(default)]
+    pub price: u64,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub sku: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct PrintifyApi {
     base: String,
@@ -76,6 +112,12 @@ impl PrintifyApi {
     /// The shops the token can use (`GET /v1/shops.json`).
     pub async fn shops(&self, token: &Secret) -> Result<Vec<PrintifyShop>, ApiError> {
         self.call(token, Method::GET, "/v1/shops.json", None::<&()>).await
+    }
+
+    /// One of the shop's orders.
+    pub async fn order(&self, token: &Secret, shop: u64, order_id: &str) -> Result<PrintifyOrder, ApiError> {
+        let path = format!("/v1/shops/{shop}/orders/{}.json", path_segment(order_id));
+        self.call(token, Method::GET, &path, None::<&()>).await
     }
 
     /// The shop's webhooks.
@@ -149,6 +191,20 @@ impl PrintifyApi {
         }
         resp.json().await.map_err(|e| ApiError::Unavailable(format!("{path}: {}", e.without_url())))
     }
+}
+
+/// An id from outside, safe in a path: anything but ASCII letters, digits,
+/// `-` and `_` is percent-encoded.
+fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// `retry-after` in seconds (Printify does not send dates); a minute when

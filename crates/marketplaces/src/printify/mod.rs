@@ -1,9 +1,13 @@
 //! Printify: connecting a shop with its owner's personal access token, and
 //! the webhooks that bring its orders back.
 //!
-//! - `api`: the v1 calls (shops, webhooks), bearer token, `retry-after`.
+//! - `api`: the v1 calls (shops, webhooks, orders), bearer token, `retry-after`.
+//! - `orders`: a Printify order in the Order aggregate's words.
+//! - `webhooks`: a delivery's signature checked, its body read.
 
 pub mod api;
+pub mod orders;
+pub mod webhooks;
 
 pub use api::{ApiError, PrintifyApi, PrintifyShop};
 

@@ -12,7 +12,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::printify::api::{PrintifyShop, Webhook};
+use crate::printify::api::{PrintifyOrder, PrintifyShop, Webhook};
 
 #[derive(Debug, Clone)]
 pub struct RegisteredWebhook {
@@ -25,6 +25,7 @@ struct Server {
     token: String,
     shops: Vec<PrintifyShop>,
     webhooks: HashMap<u64, Vec<RegisteredWebhook>>,
+    orders: HashMap<(u64, String), PrintifyOrder>,
     next_id: u64,
 }
 
@@ -51,12 +52,18 @@ impl Drop for PrintifyStandIn {
 impl PrintifyStandIn {
     /// Starts on a free port for the account whose token is `token`.
     pub async fn start(token: &str, shops: Vec<PrintifyShop>) -> std::io::Result<Self> {
-        let server =
-            Arc::new(Mutex::new(Server { token: token.to_owned(), shops, webhooks: HashMap::new(), next_id: 1 }));
+        let server = Arc::new(Mutex::new(Server {
+            token: token.to_owned(),
+            shops,
+            webhooks: HashMap::new(),
+            orders: HashMap::new(),
+            next_id: 1,
+        }));
         let app = Router::new()
             .route("/v1/shops.json", get(list_shops))
             .route("/v1/shops/{shop}/webhooks.json", get(webhooks).post(create_webhook))
             .route("/v1/shops/{shop}/webhooks/{id}", delete(delete_webhook))
+            .route("/v1/shops/{shop}/orders/{id}", get(order))
             .with_state(server.clone());
         let (url, task) = super::serve(app).await?;
         Ok(Self { url, server, task })
@@ -65,6 +72,11 @@ impl PrintifyStandIn {
     /// The webhooks a shop has, with the secrets they are signed with.
     pub fn webhooks(&self, shop: u64) -> Vec<RegisteredWebhook> {
         lock(&self.server).webhooks.get(&shop).cloned().unwrap_or_default()
+    }
+
+    /// A buyer orders (or an order changes): the stand-in keeps it as is.
+    pub fn put_order(&self, shop: u64, order: PrintifyOrder) {
+        lock(&self.server).orders.insert((shop, order.id.clone()), order);
     }
 
     /// The owner revokes the token.
@@ -153,4 +165,15 @@ async fn delete_webhook(State(s): State<Shared>, Path((shop, id)): Path<(u64, St
         return (StatusCode::NOT_FOUND, Json(json!({"message": "Webhook not found."}))).into_response();
     }
     Json(json!({"id": id})).into_response()
+}
+
+async fn order(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>, h: HeaderMap) -> Response {
+    let s = lock(&s);
+    if let Some(refused) = refusal(&s, &h) {
+        return refused;
+    }
+    match s.orders.get(&(shop, id.trim_end_matches(".json").to_owned())) {
+        Some(order) => Json(order.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"message": "Order not found."}))).into_response(),
+    }
 }

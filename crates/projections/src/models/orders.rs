@@ -50,7 +50,8 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
                 .bind(v)
             }
             OrderEvent::OrderPaid(p) => sqlx::query(
-                "UPDATE orders SET status = 'paid', paid_at = $3, cost_cents = $4, fees_cents = $5, version = $6
+                "UPDATE orders SET status = CASE WHEN status = 'shipped' THEN status ELSE 'paid' END,
+                        paid_at = COALESCE(paid_at, $3), cost_cents = $4, fees_cents = $5, version = $6
                  WHERE tenant = $1 AND order_id = $2",
             )
             .bind(&e.tenant)
