@@ -175,14 +175,45 @@ pub async fn connect_etsy_shop(
 
 /// Disconnects a tenant's shop and forgets its tokens. A shop already
 /// disconnected has its tokens forgotten all the same (a disconnect that
-/// stopped half-way is finished).
+/// stopped half-way is finished). A Printify shop's webhooks to us are
+/// removed first, while its token still works (best effort: Printify may
+/// have revoked it; deliveries for a shop we forgot are answered 404).
 pub async fn disconnect_shop(s: &AppState, tenant: &TenantId, shop_id: Uuid, why: Note) -> Result<(), Problem> {
+    if let Err(e) = forget_printify_webhooks(s, tenant, shop_id).await {
+        tracing::warn!(%tenant, %shop_id, error = %e, "Printify webhooks of a disconnected shop were not removed");
+    }
     let id = AggregateId::new(tenant.clone(), shop_id);
     match s.shops.execute(&id, ShopCommand::Disconnect { reason: why }, &EventMeta::new_command()).await {
         Ok(_) | Err(CommandError::Rejected(ShopError::NotConnected)) => {}
         Err(e) => return Err(failed(e)),
     }
     credentials::forget(&s.pool, tenant, shop_id).await.map_err(store_failure)?;
+    Ok(())
+}
+
+/// Removes our webhooks from a Printify shop (nothing for other shops).
+async fn forget_printify_webhooks(s: &AppState, tenant: &TenantId, shop_id: Uuid) -> Result<(), String> {
+    let (Some(api), Some(keys)) = (&s.marketplaces.printify, &s.marketplaces.keys) else { return Ok(()) };
+    let external: Option<String> = sqlx::query_scalar(
+        "SELECT external_shop_id FROM shops WHERE tenant = $1 AND shop_id = $2 AND marketplace = 'printify'",
+    )
+    .bind(tenant)
+    .bind(shop_id)
+    .fetch_optional(&s.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let Some(printify_shop) = external.and_then(|e| e.parse::<u64>().ok()) else { return Ok(()) };
+    let Some(token) =
+        credentials::load(&s.pool, keys, tenant, shop_id, Kind::ApiToken).await.map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    let ours = printify::webhook_url(&s.marketplaces.public_url, shop_id);
+    for hook in api.webhooks(&token.secret, printify_shop).await.map_err(|e| e.to_string())? {
+        if hook.url == ours {
+            api.delete_webhook(&token.secret, printify_shop, &hook.id).await.map_err(|e| e.to_string())?;
+        }
+    }
     Ok(())
 }
 
@@ -225,9 +256,10 @@ fn printify_failed(e: PrintifyError) -> Problem {
 /// Connects a tenant's Printify shop with the owner's personal access
 /// token: the shop is the one `chosen`, or the token's only shop (with
 /// several and none chosen, they are returned to choose from). The token
-/// and a new webhook secret are kept sealed, Printify is asked to send the
-/// shop's order webhooks here signed with that secret, and the Shop records
-/// the connection. The shop's id derives from the tenant and Printify's id.
+/// and the shop's webhook secret (made on its first connection) are kept
+/// sealed, Printify is asked to send the shop's order webhooks here signed
+/// with that secret, and the Shop records the connection. The shop's id
+/// derives from the tenant and Printify's id.
 pub async fn connect_printify_shop(
     s: &AppState,
     tenant: &TenantId,
@@ -253,12 +285,20 @@ pub async fn connect_printify_shop(
         (None, _) => return Ok(PrintifyConnect::Choose(shops)),
     };
     let id = AggregateId::derived(tenant.clone(), "shop", &format!("printify/{}", shop.id));
-    let secret = printify::new_webhook_secret().map_err(Problem::internal)?;
+    // The shop keeps its webhook secret across reconnections: two connects
+    // at once, or one that stopped half-way, register under the same one.
+    let fresh = Credential { secret: printify::new_webhook_secret().map_err(Problem::internal)?, expires_at: None };
+    let token_kept = Credential { secret: token.clone(), expires_at: None };
     let mut tx = s.pool.begin().await?;
-    for (kind, value) in [(Kind::ApiToken, &token), (Kind::WebhookSecret, &secret)] {
-        let credential = Credential { secret: value.clone(), expires_at: None };
-        credentials::store(&mut *tx, keys, tenant, id.id, kind, &credential).await.map_err(store_failure)?;
-    }
+    credentials::store(&mut *tx, keys, tenant, id.id, Kind::ApiToken, &token_kept).await.map_err(store_failure)?;
+    credentials::store_if_absent(&mut *tx, keys, tenant, id.id, Kind::WebhookSecret, &fresh)
+        .await
+        .map_err(store_failure)?;
+    let secret = credentials::load(&mut *tx, keys, tenant, id.id, Kind::WebhookSecret)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| Problem::internal("a webhook secret just stored is missing"))?
+        .secret;
     tx.commit().await?;
     let hooks = printify::webhook_url(&s.marketplaces.public_url, id.id);
     api.register_webhooks(&token, shop.id, &hooks, &secret).await.map_err(printify_failed)?;
@@ -270,7 +310,7 @@ pub async fn connect_printify_shop(
         token_expires_at: None,
     });
     match s.shops.execute(&id, connect, &EventMeta::new_command()).await {
-        // Connected already: its token and webhooks were just replaced.
+        // Connected already: its token was just replaced, its webhooks renewed.
         Ok(_) | Err(CommandError::Rejected(ShopError::AlreadyConnected)) => Ok(PrintifyConnect::Connected(name)),
         Err(e) => Err(failed(e)),
     }

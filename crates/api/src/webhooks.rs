@@ -58,7 +58,9 @@ pub async fn printify(
         return Ok(Json(json!({"received": delivery.id, "duplicate": true})));
     }
     let done = match delivery.topic.as_str() {
-        "order:created" | "order:updated" => record_order(&s, &tenant, shop_id, &delivery).await?,
+        "order:created" | "order:updated" | "order:shipment:created" | "order:shipment:delivered" => {
+            record_order(&s, &tenant, shop_id, &delivery).await?
+        }
         "shop:disconnected" => {
             let why = Note::parse("the shop was disconnected on Printify").map_err(Problem::internal)?;
             let command = ShopCommand::MarkNeedsReconnect { reason: why };
@@ -76,7 +78,7 @@ pub async fn printify(
 /// Commands a delivery causes derive their ids from it: the same delivery
 /// twice is the same commands.
 fn meta(delivery: &Delivery) -> EventMeta {
-    EventMeta::with_command_id(format!("printify-webhook/{}", delivery.id))
+    EventMeta::with_command_id(format!("printify-webhook/{}/shop", delivery.id))
 }
 
 async fn seen(s: &AppState, tenant: &TenantId, shop_id: Uuid, d: &Delivery) -> Result<bool, Problem> {
@@ -105,7 +107,10 @@ async fn remember(s: &AppState, tenant: &TenantId, shop_id: Uuid, d: &Delivery) 
 }
 
 /// Reads the order from Printify (the webhook only names it) and records
-/// it: received once, paid once, or cancelled.
+/// it: received once, paid (once for each thing known of the payment), each
+/// parcel shipped once, or cancelled. Each command's id derives from the
+/// delivery and what the command says, so a retry of this delivery that
+/// finds the order changed records the change.
 async fn record_order(
     s: &AppState,
     tenant: &TenantId,
@@ -119,22 +124,29 @@ async fn record_order(
         .ok_or_else(|| Problem::new(StatusCode::CONFLICT, "the shop has no Printify token: connect it again"))?;
     let printify_shop = external_shop_id(s, tenant, shop_id).await?;
     let order = api.order(&token.secret, printify_shop, &delivery.resource_id).await.map_err(fetch_failed)?;
-    let id = AggregateId::derived(tenant.clone(), "order", &format!("printify/{shop_id}/{}", order.id));
-    let base = meta(delivery);
-    let step = |name: &str| EventMeta::with_command_id(format!("{}/{name}", base.command_id));
-    let receive = OrderCommand::Receive(printify::orders::received(shop_id, &order));
-    match s.orders.execute(&id, receive, &step("receive")).await {
-        Ok(_) | Err(CommandError::Rejected(OrderError::AlreadyReceived)) => {}
-        Err(e) => return Err(failed(e)),
-    }
-    let next = if printify::orders::is_cancelled(&order) {
-        Some(("cancel", OrderCommand::Cancel { reason: "cancelled on Printify".into() }))
-    } else {
-        printify::orders::paid(&order).map(|p| ("pay", OrderCommand::RecordPayment(p)))
+    let received = match printify::orders::received(shop_id, &order) {
+        Ok(r) => r,
+        // Asking again gets the same: answered, not retried, and said.
+        Err(e) => {
+            tracing::warn!(%tenant, %shop_id, delivery = %delivery.id, error = %e, "Printify order not recorded");
+            return Ok("unusable order");
+        }
     };
-    if let Some((name, command)) = next {
-        match s.orders.execute(&id, command, &step(name)).await {
-            Ok(_) | Err(CommandError::Rejected(OrderError::Closed(_))) => {}
+    let id = AggregateId::derived(tenant.clone(), "order", &format!("printify/{shop_id}/{}", order.id));
+    let step = |what: String| EventMeta::with_command_id(format!("printify-webhook/{}/{what}", delivery.id));
+    let mut commands = vec![(step("receive".into()), OrderCommand::Receive(received))];
+    if printify::orders::is_cancelled(&order) {
+        commands.push((step("cancel".into()), OrderCommand::Cancel { reason: "cancelled on Printify".into() }));
+    } else if let Some(p) = printify::orders::paid(&order) {
+        let what = format!("pay/{}/{:?}", p.amount_cents, p.cost_cents);
+        commands.push((step(what), OrderCommand::RecordPayment(p)));
+    }
+    for parcel in printify::orders::shipments(&order) {
+        commands.push((step(format!("ship/{}", parcel.tracking_ref)), OrderCommand::RecordShipment(parcel)));
+    }
+    for (meta, command) in commands {
+        match s.orders.execute(&id, command, &meta).await {
+            Ok(_) | Err(CommandError::Rejected(OrderError::AlreadyReceived | OrderError::Closed(_))) => {}
             Err(e) => return Err(failed(e)),
         }
     }

@@ -70,16 +70,45 @@ pub async fn store(
     kind: Kind,
     credential: &Credential,
 ) -> Result<(), CredentialError> {
+    put(db, keys, tenant, shop_id, kind, credential, true).await.map(drop)
+}
+
+/// Stores a shop's credential unless it has one of that kind already (a
+/// webhook secret kept across reconnections); whether it was stored.
+pub async fn store_if_absent(
+    db: impl sqlx::PgExecutor<'_>,
+    keys: &Keyring,
+    tenant: &TenantId,
+    shop_id: Uuid,
+    kind: Kind,
+    credential: &Credential,
+) -> Result<bool, CredentialError> {
+    put(db, keys, tenant, shop_id, kind, credential, false).await
+}
+
+async fn put(
+    db: impl sqlx::PgExecutor<'_>,
+    keys: &Keyring,
+    tenant: &TenantId,
+    shop_id: Uuid,
+    kind: Kind,
+    credential: &Credential,
+    replace: bool,
+) -> Result<bool, CredentialError> {
     let sealed = keys
         .seal(&credential.secret, &bound_to(tenant, shop_id, kind))
         .map_err(|source| CredentialError::Vault { kind: kind.as_str(), shop_id, source })?;
-    sqlx::query(
+    let on_conflict = if replace {
+        "DO UPDATE SET key_id = EXCLUDED.key_id, nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext,
+             expires_at = EXCLUDED.expires_at, updated_at = now()"
+    } else {
+        "DO NOTHING"
+    };
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO shop_credentials (tenant, shop_id, kind, key_id, nonce, ciphertext, expires_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, now())
-         ON CONFLICT (tenant, shop_id, kind) DO UPDATE
-         SET key_id = EXCLUDED.key_id, nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext,
-             expires_at = EXCLUDED.expires_at, updated_at = now()",
-    )
+         ON CONFLICT (tenant, shop_id, kind) {on_conflict}"
+    )))
     .bind(tenant)
     .bind(shop_id)
     .bind(kind.as_str())
@@ -89,7 +118,7 @@ pub async fn store(
     .bind(credential.expires_at)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// A shop's credential of `kind`, if the tenant's shop has one.

@@ -15,13 +15,28 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
 pub const MAX_MESSAGE: usize = 300;
 
 /// What a marketplace's error answer says, fit to keep and show: the
-/// message `pick` finds in its JSON, or else the start of the body; one
-/// line without control characters, at most [`MAX_MESSAGE`] characters.
+/// message `pick` finds in its JSON, or else the start of the body; see
+/// [`one_line`].
 pub fn message_of(body: &str, pick: impl FnOnce(&serde_json::Value) -> Option<String>) -> String {
     let said =
         serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| pick(&v)).unwrap_or_else(|| body.to_owned());
-    let line: String = said.chars().filter(|c| !c.is_control()).take(MAX_MESSAGE).collect();
+    one_line(&said)
+}
+
+/// Text from outside fit to keep and show: one line without control or
+/// bidirectional control characters, at most [`MAX_MESSAGE`] characters.
+pub fn one_line(said: &str) -> String {
+    let line: String = said
+        .chars()
+        .filter(|c| !c.is_control() && !pod_events::domain::text::is_bidi_control(*c))
+        .take(MAX_MESSAGE)
+        .collect();
     line.trim().to_owned()
+}
+
+/// Bytes as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `oauth2`'s requests sent with our reqwest client.

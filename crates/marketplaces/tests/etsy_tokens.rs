@@ -60,19 +60,40 @@ async fn connected(pool: &PgPool, keys: &Keyring, oauth: &EtsyOAuth, shop: Uuid)
     tokens
 }
 
+/// A test's database, Etsy stand-in, OAuth client and keys.
+struct Scene {
+    pool: PgPool,
+    admin: String,
+    db: String,
+    etsy: EtsyStandIn,
+    oauth: EtsyOAuth,
+    keys: Arc<Keyring>,
+}
+
+async fn scene() -> Scene {
+    let (pool, admin, db) = fresh_db().await;
+    let etsy = EtsyStandIn::start(APP).await.unwrap();
+    let oauth = EtsyOAuth::new(&settings(&etsy), REDIRECT).unwrap();
+    Scene { pool, admin, db, etsy, oauth, keys: keyring() }
+}
+
+impl Scene {
+    async fn end(self) {
+        drop_db(self.pool, &self.admin, &self.db).await;
+    }
+}
+
 fn shop_tokens(pool: &PgPool, keys: &Arc<Keyring>, oauth: &EtsyOAuth) -> ShopTokens {
     ShopTokens::new(pool.clone(), keys.clone(), oauth.clone(), chrono::Duration::seconds(300))
 }
 
 #[tokio::test]
 async fn a_shop_connects_with_pkce_and_its_tokens_are_kept_sealed() {
-    let (pool, admin, db) = fresh_db().await;
-    let etsy = EtsyStandIn::start(APP).await.unwrap();
-    let oauth = EtsyOAuth::new(&settings(&etsy), REDIRECT).unwrap();
-    let keys = keyring();
+    let s = scene().await;
+    let (pool, etsy, oauth, keys) = (&s.pool, &s.etsy, &s.oauth, &s.keys);
     let shop = Uuid::from_u128(7);
 
-    let tokens = connected(&pool, &keys, &oauth, shop).await;
+    let tokens = connected(pool, keys, oauth, shop).await;
 
     let sent = etsy.token_requests();
     assert_eq!(sent.len(), 1);
@@ -84,14 +105,14 @@ async fn a_shop_connects_with_pkce_and_its_tokens_are_kept_sealed() {
     let lifetime = tokens.expires_at - chrono::Utc::now();
     assert!(lifetime > chrono::Duration::seconds(3500) && lifetime <= chrono::Duration::seconds(3600), "{lifetime}");
 
-    let access = credentials::load(&pool, &keys, &acme(), shop, Kind::AccessToken).await.unwrap().unwrap();
+    let access = credentials::load(pool, keys, &acme(), shop, Kind::AccessToken).await.unwrap().unwrap();
     assert_eq!(access.secret, tokens.access);
     assert_eq!(access.expires_at, Some(tokens.expires_at).map(|t| t.trunc_subsecs(6)));
-    let refresh = credentials::load(&pool, &keys, &acme(), shop, Kind::RefreshToken).await.unwrap().unwrap();
+    let refresh = credentials::load(pool, keys, &acme(), shop, Kind::RefreshToken).await.unwrap().unwrap();
     assert_eq!(Some(refresh.secret), tokens.refresh);
     let other = TenantId::parse("beta").unwrap();
-    assert!(credentials::load(&pool, &keys, &other, shop, Kind::AccessToken).await.unwrap().is_none());
-    drop_db(pool, &admin, &db).await;
+    assert!(credentials::load(pool, keys, &other, shop, Kind::AccessToken).await.unwrap().is_none());
+    s.end().await;
 }
 
 #[tokio::test]
@@ -113,44 +134,40 @@ async fn a_code_is_exchanged_only_with_its_verifier_and_only_once() {
 
 #[tokio::test]
 async fn a_token_near_its_expiry_is_refreshed_and_the_rotated_refresh_token_kept() {
-    let (pool, admin, db) = fresh_db().await;
-    let etsy = EtsyStandIn::start(APP).await.unwrap();
-    let oauth = EtsyOAuth::new(&settings(&etsy), REDIRECT).unwrap();
-    let keys = keyring();
+    let s = scene().await;
+    let (pool, etsy, oauth, keys) = (&s.pool, &s.etsy, &s.oauth, &s.keys);
     let shop = Uuid::from_u128(8);
     etsy.set_access_lifetime(120); // inside the 300 s refreshed ahead
-    let first = connected(&pool, &keys, &oauth, shop).await;
+    let first = connected(pool, keys, oauth, shop).await;
     etsy.set_access_lifetime(3600);
-    let tokens = shop_tokens(&pool, &keys, &oauth);
+    let tokens = shop_tokens(pool, keys, oauth);
 
     let access = tokens.access(&acme(), shop).await.unwrap();
     assert_ne!(access.token, first.access);
     assert!(access.refreshed_until.is_some_and(|t| t > chrono::Utc::now() + chrono::Duration::seconds(3500)));
     assert_eq!(etsy.refreshes(), 1);
-    let refresh = credentials::load(&pool, &keys, &acme(), shop, Kind::RefreshToken).await.unwrap().unwrap();
+    let refresh = credentials::load(pool, keys, &acme(), shop, Kind::RefreshToken).await.unwrap().unwrap();
     assert_ne!(Some(&refresh.secret), first.refresh.as_ref(), "the rotated refresh token replaced the used one");
 
     let again = tokens.access(&acme(), shop).await.unwrap();
     assert_eq!(again.token, access.token, "a fresh token is used as it is");
     assert!(again.refreshed_until.is_none());
     assert_eq!(etsy.refreshes(), 1);
-    drop_db(pool, &admin, &db).await;
+    s.end().await;
 }
 
 #[tokio::test]
 async fn two_processes_that_need_a_refresh_at_once_refresh_once() {
-    let (pool, admin, db) = fresh_db().await;
-    let etsy = EtsyStandIn::start(APP).await.unwrap();
-    let oauth = EtsyOAuth::new(&settings(&etsy), REDIRECT).unwrap();
-    let keys = keyring();
+    let s = scene().await;
+    let (pool, etsy, oauth, keys) = (&s.pool, &s.etsy, &s.oauth, &s.keys);
     let shop = Uuid::from_u128(9);
     etsy.set_access_lifetime(60);
-    connected(&pool, &keys, &oauth, shop).await;
+    connected(pool, keys, oauth, shop).await;
     etsy.set_access_lifetime(3600);
     etsy.set_token_delay(Duration::from_millis(300));
     // Two processes: two pools, two clients.
-    let other_pool = PgPool::connect(&url_of(&admin, &db)).await.unwrap();
-    let (one, two) = (shop_tokens(&pool, &keys, &oauth), shop_tokens(&other_pool, &keys, &oauth));
+    let other_pool = PgPool::connect(&url_of(&s.admin, &s.db)).await.unwrap();
+    let (one, two) = (shop_tokens(pool, keys, oauth), shop_tokens(&other_pool, keys, oauth));
 
     let tenant = acme();
     let (a, b) = tokio::join!(one.access(&tenant, shop), two.access(&tenant, shop));
@@ -165,18 +182,16 @@ async fn two_processes_that_need_a_refresh_at_once_refresh_once() {
         "one of them refreshed"
     );
     other_pool.close().await;
-    drop_db(pool, &admin, &db).await;
+    s.end().await;
 }
 
 #[tokio::test]
 async fn a_token_refused_mid_publish_is_replaced_once_however_many_saw_it_refused() {
-    let (pool, admin, db) = fresh_db().await;
-    let etsy = EtsyStandIn::start(APP).await.unwrap();
-    let oauth = EtsyOAuth::new(&settings(&etsy), REDIRECT).unwrap();
-    let keys = keyring();
+    let s = scene().await;
+    let (pool, etsy, oauth, keys) = (&s.pool, &s.etsy, &s.oauth, &s.keys);
     let shop = Uuid::from_u128(10);
-    let first = connected(&pool, &keys, &oauth, shop).await;
-    let tokens = shop_tokens(&pool, &keys, &oauth);
+    let first = connected(pool, keys, oauth, shop).await;
+    let tokens = shop_tokens(pool, keys, oauth);
 
     let replaced = tokens.after_rejection(&acme(), shop, &first.access).await.unwrap();
     assert_ne!(replaced.token, first.access);
@@ -185,19 +200,17 @@ async fn a_token_refused_mid_publish_is_replaced_once_however_many_saw_it_refuse
     let also = tokens.after_rejection(&acme(), shop, &first.access).await.unwrap();
     assert_eq!(also.token, replaced.token);
     assert_eq!(etsy.refreshes(), 1);
-    drop_db(pool, &admin, &db).await;
+    s.end().await;
 }
 
 #[tokio::test]
 async fn a_revoked_grant_means_the_shop_needs_reconnecting() {
-    let (pool, admin, db) = fresh_db().await;
-    let etsy = EtsyStandIn::start(APP).await.unwrap();
-    let oauth = EtsyOAuth::new(&settings(&etsy), REDIRECT).unwrap();
-    let keys = keyring();
+    let s = scene().await;
+    let (pool, etsy, oauth, keys) = (&s.pool, &s.etsy, &s.oauth, &s.keys);
     let shop = Uuid::from_u128(11);
-    let first = connected(&pool, &keys, &oauth, shop).await;
+    let first = connected(pool, keys, oauth, shop).await;
     etsy.revoke_all();
-    let tokens = shop_tokens(&pool, &keys, &oauth);
+    let tokens = shop_tokens(pool, keys, oauth);
 
     let e = tokens.after_rejection(&acme(), shop, &first.access).await.unwrap_err();
     match &e {
@@ -211,21 +224,20 @@ async fn a_revoked_grant_means_the_shop_needs_reconnecting() {
     let told = format!("{e:?} {e}");
     let refresh = first.refresh.clone().unwrap();
     assert!(!told.contains(refresh.expose()) && !told.contains(first.access.expose()), "no token in {told}");
-    let kept = credentials::load(&pool, &keys, &acme(), shop, Kind::RefreshToken).await.unwrap().unwrap();
+    let kept = credentials::load(pool, keys, &acme(), shop, Kind::RefreshToken).await.unwrap().unwrap();
     assert_eq!(Some(kept.secret), first.refresh, "nothing was overwritten");
-    drop_db(pool, &admin, &db).await;
+    s.end().await;
 }
 
 #[tokio::test]
 async fn an_unreachable_token_endpoint_is_worth_retrying_and_a_shop_without_tokens_is_not() {
-    let (pool, admin, db) = fresh_db().await;
-    let etsy = EtsyStandIn::start(APP).await.unwrap();
-    let keys = keyring();
+    let s = scene().await;
+    let (pool, etsy, keys) = (&s.pool, &s.etsy, &s.keys);
     let shop = Uuid::from_u128(12);
     etsy.set_access_lifetime(10);
-    connected(&pool, &keys, &EtsyOAuth::new(&settings(&etsy), REDIRECT).unwrap(), shop).await;
-    let gone = EtsySettings { token_url: "http://127.0.0.1:9/token".into(), ..settings(&etsy) };
-    let tokens = shop_tokens(&pool, &keys, &EtsyOAuth::new(&gone, REDIRECT).unwrap());
+    connected(pool, keys, &EtsyOAuth::new(&settings(etsy), REDIRECT).unwrap(), shop).await;
+    let gone = EtsySettings { token_url: "http://127.0.0.1:9/token".into(), ..settings(etsy) };
+    let tokens = shop_tokens(pool, keys, &EtsyOAuth::new(&gone, REDIRECT).unwrap());
 
     let e = tokens.access(&acme(), shop).await.unwrap_err();
     assert!(matches!(e, TokenError::Refresh { source: OAuthError::Unavailable(_), .. }), "{e:?}");
@@ -235,5 +247,44 @@ async fn an_unreachable_token_endpoint_is_worth_retrying_and_a_shop_without_toke
     let e = tokens.access(&other, shop).await.unwrap_err();
     assert!(matches!(e, TokenError::NotConnected { .. }), "another tenant's shop: {e:?}");
     assert!(!e.is_transient());
-    drop_db(pool, &admin, &db).await;
+    s.end().await;
+}
+
+#[tokio::test]
+async fn a_refresh_the_caller_stops_waiting_for_still_keeps_the_rotated_token() {
+    let s = scene().await;
+    let (pool, etsy, oauth, keys) = (&s.pool, &s.etsy, &s.oauth, &s.keys);
+    let shop = Uuid::from_u128(13);
+    etsy.set_access_lifetime(60);
+    connected(pool, keys, oauth, shop).await;
+    etsy.set_access_lifetime(3600);
+    etsy.set_token_delay(Duration::from_millis(400));
+    let tokens = shop_tokens(pool, keys, oauth);
+
+    // The caller gives up once Etsy has the refresh request, before it answers.
+    let tenant = acme();
+    {
+        let call = tokens.access(&tenant, shop);
+        tokio::pin!(call);
+        let asked = etsy.token_requests().len() + 1;
+        loop {
+            tokio::select! {
+                _ = &mut call => panic!("the call should still be waiting on Etsy"),
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {
+                    if etsy.token_requests().len() == asked { break; }
+                }
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(etsy.refreshes(), 1, "Etsy rotated the refresh token");
+
+    // The rotated token was kept: the next call uses what that refresh gave.
+    let access = tokens.access(&acme(), shop).await.unwrap();
+    assert!(access.refreshed_until.is_none(), "no second refresh");
+    assert!(etsy.access_is_live(access.token.expose()));
+    let refresh = credentials::load(pool, keys, &acme(), shop, Kind::RefreshToken).await.unwrap().unwrap();
+    etsy.set_token_delay(Duration::ZERO);
+    assert!(oauth.refresh(&refresh.secret).await.is_ok(), "the stored refresh token is the live one");
+    s.end().await;
 }

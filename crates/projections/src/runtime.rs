@@ -778,14 +778,14 @@ async fn fetch_decoded(
     })
 }
 
-/// Fetches up to `max` messages: immediately what is available (`wait` None),
-/// or waiting up to `wait` for them.
 /// How long a pull that asks for what is there may last. The server holds
 /// such a pull until this expires when nothing is there (measured: every
 /// idle pull took the whole expiry), so it is short: an idle projector
 /// then finds out quickly, and a lost reply (a reconnect) still ends.
 const NO_WAIT_EXPIRY: Duration = Duration::from_millis(250);
 
+/// Fetches up to `max` messages: immediately what is available (`wait` None),
+/// or waiting up to `wait` for them.
 async fn fetch(
     consumer: &PullConsumer,
     max: usize,

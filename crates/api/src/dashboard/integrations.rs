@@ -162,6 +162,8 @@ pub async fn etsy_callback(
     State(s): State<AppState>,
     Query(q): Query<EtsyCallback>,
 ) -> Result<Response, PageError> {
+    // Still an owner (not demoted since pressing the button).
+    session.caller().require(Role::Owner)?;
     let state = q.state.as_deref().unwrap_or_default();
     let verifier =
         connections::finish(&s.pool, &session.tenant, session.user_id, "etsy", state).await?.ok_or_else(|| {
@@ -204,6 +206,9 @@ pub struct PrintifyForm {
     /// The Printify shop chosen, when the token has several.
     #[serde(default)]
     shop: Option<String>,
+    /// The held token's state, when choosing among several shops.
+    #[serde(default)]
+    pending: Option<String>,
 }
 
 /// The token's Printify shops, to choose the one to connect.
@@ -211,7 +216,8 @@ pub struct PrintifyForm {
 #[template(path = "printify_choose.html")]
 struct ChoosePrintifyShop {
     shell: Shell,
-    token: String,
+    /// Names the token held while choosing (the token stays sealed here).
+    pending: String,
     shops: Vec<pod_marketplaces::printify::PrintifyShop>,
 }
 
@@ -228,17 +234,32 @@ pub async fn connect_printify(
         None => None,
         Some(v) => Some(v.parse().map_err(|_| Problem::bad_request("shop", "is not a Printify shop id"))?),
     };
-    match marketplaces::connect_printify_shop(&s, &session.tenant, &f.token, chosen).await? {
+    let (_, keys) = s.marketplaces.printify().map_err(|why| Problem::new(StatusCode::CONFLICT, why))?;
+    let token = match f.pending.as_deref().filter(|p| !p.is_empty()) {
+        None => f.token,
+        Some(held) => connections::take_token(&s.pool, keys, &session.tenant, session.user_id, held)
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| {
+                Problem::bad_request("pending", "this choice has expired or was made already; connect again")
+            })?
+            .expose()
+            .to_owned(),
+    };
+    match marketplaces::connect_printify_shop(&s, &session.tenant, &token, chosen).await? {
         marketplaces::PrintifyConnect::Connected(_) => {
             Ok(Redirect::to("/integrations?connected=printify").into_response())
         }
         marketplaces::PrintifyConnect::Choose(shops) => {
+            let held = pod_marketplaces::Secret::new(token);
+            let pending = connections::hold_token(&s.pool, keys, &session.tenant, session.user_id, &held)
+                .await
+                .map_err(Problem::internal)?;
             let page = ChoosePrintifyShop {
                 shell: Shell::load(&s, &session, "integrations").await?,
-                token: f.token.trim().to_owned(),
+                pending: pending.expose().to_owned(),
                 shops,
             };
-            // The page carries the token back in its form: never cached.
             Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], render(&page)).into_response())
         }
     }

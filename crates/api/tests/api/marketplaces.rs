@@ -184,9 +184,15 @@ async fn a_connection_is_finished_only_by_the_owner_who_started_it_in_their_shop
     let (_, _, page) = api.send("GET", "/integrations", &[("cookie", &editor.cookie)], "").await;
     assert!(!page.contains("/integrations/etsy/connect"), "no button for an editor");
 
+    // An editor cannot finish one (the role is checked again on the way back).
+    let callback = consent(&api, &owner).await;
+    let (status, _, body) = api.send("GET", &callback, &[("cookie", &editor.cookie)], "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
     // Another shop's owner cannot finish acme's connection into their own shop,
-    // nor another person of acme's; and a state tried by someone else is spent.
-    for someone_else in [&beta_owner, &editor] {
+    // nor another owner of acme's; and a state tried by someone else is spent.
+    let other_owner = api.person("acme", Role::Owner).await;
+    for someone_else in [&beta_owner, &other_owner] {
         let callback = consent(&api, &owner).await;
         let (status, _, body) = api.send("GET", &callback, &[("cookie", &someone_else.cookie)], "").await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -309,16 +315,43 @@ mod printify {
         told.push_str(&api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await.2);
         assert!(!told.contains("owner-token") && !told.contains(secret.secret.expose()), "a secret leaked");
 
-        // Connected again: the same shop; its webhooks replaced under a new secret.
-        let (status, _, body) = api.send("POST", connect, &form_headers(&owner), form(&owner, TOKEN, None)).await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        // Connected again, twice at once: the same shop, its webhooks renewed under the secret it keeps.
+        let headers = form_headers(&owner);
+        let (one, two) = tokio::join!(
+            api.send("POST", connect, &headers, form(&owner, TOKEN, None)),
+            api.send("POST", connect, &headers, form(&owner, TOKEN, None)),
+        );
+        assert_eq!((one.0, two.0), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER), "{} {}", one.2, two.2);
         api.project().await;
         assert_eq!(shops(&api).await.as_array().unwrap().len(), 1);
         let again = credentials::load(&api.pool, &keys, &acme, shop_id, Kind::WebhookSecret).await.unwrap().unwrap();
-        assert_ne!(again.secret, secret.secret);
+        assert_eq!(again.secret, secret.secret, "kept across reconnections");
         let hooks = printify.webhooks(8_101);
-        assert_eq!(hooks.len(), 5);
-        assert!(hooks.iter().all(|h| h.secret == again.secret.expose()));
+        assert!(hooks.len() >= 5, "{hooks:?}");
+        assert!(hooks.iter().all(|h| h.secret == again.secret.expose()), "every webhook signs with the stored secret");
+
+        // Disconnected: our webhooks are removed from Printify, the token and secret forgotten.
+        let disconnect = format!("/integrations/shops/{shop_id}/disconnect");
+        let (status, _, body) =
+            api.send("POST", &disconnect, &form_headers(&owner), format!("csrf={}", owner.csrf)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        assert!(printify.webhooks(8_101).is_empty(), "{:?}", printify.webhooks(8_101));
+        assert!(credentials::load(&api.pool, &keys, &acme, shop_id, Kind::ApiToken).await.unwrap().is_none());
+    }
+
+    /// The owner sends a token with several shops: the page to choose one,
+    /// and the state naming the token held meanwhile.
+    async fn choose_among_shops(api: &Api, owner: &Person) -> String {
+        let connect = "/integrations/printify/connect";
+        let (status, h, page) = api.send("POST", connect, &form_headers(owner), form(owner, TOKEN, None)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(h["cache-control"], "no-store");
+        assert!(page.contains("Cat Mom Tees") && page.contains("Dog Dad Mugs"), "{page}");
+        assert!(page.contains("value=\"8102\""), "{page}");
+        assert!(!page.contains("owner-token"), "the token stays on the server while the owner chooses");
+        let field = "name=\"pending\" value=\"";
+        let at = page.find(field).unwrap() + field.len();
+        page[at..at + page[at..].find('"').unwrap()].to_owned()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,21 +364,28 @@ mod printify {
         let (status, _, _) = api.send("POST", connect, &form_headers(&editor), form(&editor, TOKEN, None)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "only owners connect shops");
 
-        let (status, h, page) = api.send("POST", connect, &form_headers(&owner), form(&owner, TOKEN, None)).await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        assert_eq!(h["cache-control"], "no-store");
-        assert!(page.contains("Cat Mom Tees") && page.contains("Dog Dad Mugs"), "{page}");
-        assert!(page.contains("value=\"8102\""), "{page}");
+        let pending = choose_among_shops(&api, &owner).await;
         api.project().await;
         assert_eq!(shops(&api).await, serde_json::json!([]), "nothing connected before choosing");
 
-        let (status, _, body) =
-            api.send("POST", connect, &form_headers(&owner), form(&owner, TOKEN, Some(9_999))).await;
+        // A shop the token cannot use is refused, and the held token is spent.
+        let chosen = |pending: &str, shop: u64| format!("csrf={}&pending={pending}&shop={shop}", owner.csrf);
+        let (status, _, body) = api.send("POST", connect, &form_headers(&owner), chosen(&pending, 9_999)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(body.contains("is not a shop this token can use"), "{body}");
+        let (status, _, body) = api.send("POST", connect, &form_headers(&owner), chosen(&pending, 8_102)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains("connect again"), "{body}");
 
-        let (status, _, body) =
-            api.send("POST", connect, &form_headers(&owner), form(&owner, TOKEN, Some(8_102))).await;
+        // Nobody else can use an owner's held token.
+        let pending = choose_among_shops(&api, &owner).await;
+        let other_owner = api.person("acme", Role::Owner).await;
+        let stolen = format!("csrf={}&pending={pending}&shop=8102", other_owner.csrf);
+        let (status, _, _) = api.send("POST", connect, &form_headers(&other_owner), stolen).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        let pending = choose_among_shops(&api, &owner).await;
+        let (status, _, body) = api.send("POST", connect, &form_headers(&owner), chosen(&pending, 8_102)).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
         api.project().await;
         let listed = shops(&api).await;
@@ -360,7 +400,7 @@ mod printify_webhooks {
     use super::*;
     use pod_marketplaces::PrintifySettings;
     use pod_marketplaces::printify::PrintifyShop;
-    use pod_marketplaces::printify::api::{LineMetadata, PrintifyLineItem, PrintifyOrder};
+    use pod_marketplaces::printify::api::{LineMetadata, PrintifyLineItem, PrintifyOrder, PrintifyShipment};
     use pod_marketplaces::standin::printify::PrintifyStandIn;
 
     const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.webhook-owner";
@@ -384,7 +424,7 @@ mod printify_webhooks {
 
     fn order(status: &str) -> PrintifyOrder {
         PrintifyOrder {
-            id: "5a96f649b2439217d070f507".into(),
+            id: ORDER.into(),
             status: status.into(),
             line_items: vec![PrintifyLineItem {
                 product_id: "65a1c0ffee".into(),
@@ -395,12 +435,19 @@ mod printify_webhooks {
             total_price: 2350,
             total_shipping: 475,
             total_tax: 0,
+            shipments: vec![],
         }
     }
 
+    const ORDER: &str = "5a96f649b2439217d070f507";
+
     fn delivery(id: &str, topic: &str) -> String {
+        delivery_about(id, topic, ORDER)
+    }
+
+    fn delivery_about(id: &str, topic: &str, order: &str) -> String {
         format!(
-            r#"{{"id":"{id}","type":"{topic}","created_at":"2026-12-02 10:00:00+00:00","resource":{{"id":"5a96f649b2439217d070f507","type":"order","data":{{"shop_id":{SHOP},"status":"pending"}}}}}}"#
+            r#"{{"id":"{id}","type":"{topic}","created_at":"2026-12-02 10:00:00+00:00","resource":{{"id":"{order}","type":"order","data":{{"shop_id":{SHOP},"status":"pending"}}}}}}"#
         )
     }
 
@@ -483,18 +530,37 @@ mod printify_webhooks {
         let paid = api.log().await.iter().filter(|e| e.event_type == "OrderPaid").count();
         assert_eq!(paid, 1, "paid once");
 
-        // Cancelled on Printify.
-        printify.put_order(SHOP, order("canceled"));
-        let cancel = delivery("d-3", "order:updated");
+        // Shipped: the parcel recorded once, however often it is told.
+        let mut shipped = order("fulfilled");
+        let parcel = PrintifyShipment { carrier: "usps".into(), number: "9400111".into(), url: String::new() };
+        shipped.shipments = vec![parcel];
+        printify.put_order(SHOP, shipped);
+        for (n, topic) in [(4, "order:shipment:created"), (5, "order:shipment:delivered"), (6, "order:updated")] {
+            let told = delivery(&format!("d-{n}"), topic);
+            let (status, _, answer) = send(told.clone(), Some(python_signature(&secret, &told))).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        }
+        assert_eq!(orders_of(&api).await, vec![("shipped".to_owned(), 4998, Some(2825), 2)]);
+        let log = api.log().await;
+        assert_eq!(log.iter().filter(|e| e.event_type == "OrderShipped").count(), 1, "one parcel");
+        assert_eq!(log.iter().filter(|e| e.event_type == "OrderPaid").count(), 1, "still paid once");
+
+        // Another order, cancelled on Printify.
+        let mut other = order("canceled");
+        other.id = "6b07a750c3549328e181f618".into();
+        printify.put_order(SHOP, other);
+        let cancel = delivery_about("d-7", "order:updated", "6b07a750c3549328e181f618");
         let (status, _, _) = send(cancel.clone(), Some(python_signature(&secret, &cancel))).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(orders_of(&api).await[0].0, "cancelled");
+        let statuses: Vec<String> = orders_of(&api).await.into_iter().map(|o| o.0).collect();
+        assert!(statuses.contains(&"cancelled".to_owned()) && statuses.contains(&"shipped".to_owned()), "{statuses:?}");
 
         // A shop that is not ours, or a malformed id, is not found; a body that is no webhook is refused.
         let stranger = format!("/webhooks/printify/{}", uuid::Uuid::new_v4());
         let (status, _, _) = api.send("POST", &stranger, &[("x-pfy-signature", "sha256=00")], body.clone()).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let junk = "{\"id\":\"d\\u0000\"}".to_owned();
+        let junk = delivery("d\\u0000", "order:created");
+        assert!(junk.contains("\\u0000"), "{junk}");
         let (status, _, _) = send(junk.clone(), Some(python_signature(&secret, &junk))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }

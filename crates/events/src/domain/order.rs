@@ -100,6 +100,9 @@ pub struct Order {
     /// later with the cost it has since calculated).
     #[serde(default)]
     pub paid: Option<OrderPaid>,
+    /// Tracking numbers of the parcels recorded.
+    #[serde(default)]
+    pub tracking: Vec<String>,
 }
 
 impl super::StateVersion for Order {
@@ -139,7 +142,10 @@ impl Aggregate for Order {
             }
             OrderCommand::RecordShipment(e) => {
                 open(self.status)?;
-                sink.write(OrderEvent::OrderShipped(e), self).await;
+                // A parcel told again is the same parcel.
+                if !self.tracking.contains(&e.tracking_ref) {
+                    sink.write(OrderEvent::OrderShipped(e), self).await;
+                }
             }
             OrderCommand::Cancel { reason } => {
                 open(self.status)?;
@@ -160,7 +166,10 @@ impl Aggregate for Order {
                 self.paid = Some(p);
                 if self.status == OrderStatus::Shipped { OrderStatus::Shipped } else { OrderStatus::Paid }
             }
-            OrderEvent::OrderShipped(_) => OrderStatus::Shipped,
+            OrderEvent::OrderShipped(s) => {
+                self.tracking.push(s.tracking_ref);
+                OrderStatus::Shipped
+            }
             OrderEvent::OrderCancelled(_) => OrderStatus::Cancelled,
         }
     }
@@ -234,6 +243,20 @@ mod tests {
             .given(vec![received(), OrderEvent::OrderPaid(uncosted)])
             .when(OrderCommand::RecordPayment(costed.clone()))
             .then_expect_events(vec![OrderEvent::OrderPaid(costed)]);
+    }
+
+    #[test]
+    fn a_parcel_told_again_is_recorded_once_and_another_parcel_too() {
+        let first = OrderShipped { carrier: "usps".into(), tracking_ref: "9400".into() };
+        let second = OrderShipped { carrier: "usps".into(), tracking_ref: "9401".into() };
+        TestFramework::<Order>::with(())
+            .given(vec![received(), OrderEvent::OrderShipped(first.clone())])
+            .when(OrderCommand::RecordShipment(first.clone()))
+            .then_expect_events(vec![]);
+        TestFramework::<Order>::with(())
+            .given(vec![received(), OrderEvent::OrderShipped(first)])
+            .when(OrderCommand::RecordShipment(second.clone()))
+            .then_expect_events(vec![OrderEvent::OrderShipped(second)]);
     }
 
     #[test]

@@ -14,11 +14,21 @@ use oauth2::{
 };
 
 use crate::Secret;
-use crate::http::{CodeClient, OAuthHttp, client};
+use crate::http::{CodeClient, OAuthHttp, client, one_line};
 use crate::settings::EtsySettings;
 
 /// What Etsy says an access token lasts when it does not say.
 const DEFAULT_LIFETIME_SECS: u64 = 3600;
+/// The lifetimes believed: a token said to last less is refreshed no more
+/// than once a minute; one said to last longer than a day is refreshed daily.
+const LIFETIME_SECS: std::ops::RangeInclusive<u64> = 60..=86_400;
+
+/// How long a token lasts, as the endpoint says, within [`LIFETIME_SECS`].
+fn lifetime(said: Option<Duration>) -> chrono::Duration {
+    let secs = said.map_or(DEFAULT_LIFETIME_SECS, |d| d.as_secs());
+    let secs = secs.clamp(*LIFETIME_SECS.start(), *LIFETIME_SECS.end());
+    chrono::Duration::seconds(secs as i64)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
@@ -137,18 +147,15 @@ fn tokens(
 ) -> Result<Tokens, OAuthError> {
     let answer = answer.map_err(|e| match e {
         RequestTokenError::ServerResponse(r) => OAuthError::Refused {
-            code: r.error().to_string(),
-            description: r.error_description().cloned().unwrap_or_default(),
+            code: one_line(r.error().as_ref()),
+            description: one_line(r.error_description().map(String::as_str).unwrap_or_default()),
         },
-        other => OAuthError::Unavailable(other.to_string()),
+        other => OAuthError::Unavailable(one_line(&other.to_string())),
     })?;
-    let lifetime = answer.expires_in().unwrap_or(Duration::from_secs(DEFAULT_LIFETIME_SECS));
-    let lifetime =
-        chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::seconds(DEFAULT_LIFETIME_SECS as i64));
     Ok(Tokens {
         access: Secret::new(answer.access_token().secret().clone()),
         refresh: answer.refresh_token().map(|r| Secret::new(r.secret().clone())),
-        expires_at: now + lifetime,
+        expires_at: now + lifetime(answer.expires_in()),
     })
 }
 
@@ -176,6 +183,14 @@ mod tests {
         assert!(a.verifier.expose().len() >= 43, "RFC 7636 §4.1: at least 43 characters");
         assert!(!a.url.contains(a.verifier.expose()), "the verifier never leaves the server");
         assert_ne!(oauth.authorize().state, a.state, "a state is used once");
+    }
+
+    #[test]
+    fn a_lifetime_is_believed_within_a_minute_and_a_day() {
+        assert_eq!(lifetime(None), chrono::Duration::hours(1));
+        assert_eq!(lifetime(Some(Duration::ZERO)), chrono::Duration::minutes(1));
+        assert_eq!(lifetime(Some(Duration::from_secs(u64::MAX))), chrono::Duration::days(1));
+        assert_eq!(lifetime(Some(Duration::from_secs(3600))), chrono::Duration::hours(1));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub enum TokenError {
     Credentials(#[from] CredentialError),
     #[error("the token lock: {0}")]
     Lock(#[from] sqlx::Error),
+    #[error("the refresh task ended early: {0}")]
+    Interrupted(String),
 }
 
 impl Transient for TokenError {
@@ -52,7 +54,7 @@ impl Transient for TokenError {
             Self::NotConnected { .. } | Self::NeedsReconnect { .. } => false,
             Self::Refresh { source, .. } => matches!(source, OAuthError::Unavailable(_)),
             Self::Credentials(e) => e.is_transient(),
-            Self::Lock(_) => true,
+            Self::Lock(_) | Self::Interrupted(_) => true,
         }
     }
 }
@@ -67,8 +69,25 @@ pub async fn keep(
     tokens: &Tokens,
 ) -> Result<(), TokenError> {
     let mut tx = pool.begin().await?;
+    // A refresh in flight with the grant being replaced must not overwrite
+    // the new tokens with the old grant's.
+    lock_shop(&mut tx, tenant, shop_id).await?;
     keep_in(&mut tx, keys, tenant, shop_id, tokens, None).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// How long a process waits for another's refresh of the same shop.
+const LOCK_WAIT: &str = "20s";
+
+/// Takes the shop's token lock for the transaction (waiting at most
+/// [`LOCK_WAIT`]: a stuck refresh must not pin connections for good).
+async fn lock_shop(tx: &mut sqlx::PgConnection, tenant: &TenantId, shop_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL lock_timeout = '{LOCK_WAIT}'"))).execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("pod/shop-tokens/{tenant}/{shop_id}"))
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
@@ -123,19 +142,27 @@ impl ShopTokens {
     }
 
     async fn fresh(&self, tenant: &TenantId, shop_id: Uuid, rejected: Option<&Secret>) -> Result<Access, TokenError> {
-        let now = Utc::now();
-        let usable =
-            |c: &Credential| rejected != Some(&c.secret) && c.expires_at.is_some_and(|at| at > now + self.ahead);
         let stored = credentials::load(&self.pool, &self.keys, tenant, shop_id, Kind::AccessToken).await?;
-        if let Some(c) = stored.filter(usable) {
+        if let Some(c) = stored.filter(|c| self.usable(c, rejected)) {
             return Ok(Access { token: c.secret, refreshed_until: None });
         }
+        // Once Etsy has rotated the refresh token, the new one must be
+        // committed even if the caller stops waiting (a timeout, a dropped
+        // request): the refresh runs as a task of its own.
+        let (this, tenant, rejected) = (self.clone(), tenant.clone(), rejected.cloned());
+        tokio::spawn(async move { this.refresh(&tenant, shop_id, rejected.as_ref()).await })
+            .await
+            .map_err(|e| TokenError::Interrupted(e.to_string()))?
+    }
 
+    fn usable(&self, c: &Credential, rejected: Option<&Secret>) -> bool {
+        rejected != Some(&c.secret) && c.expires_at.is_some_and(|at| at > Utc::now() + self.ahead)
+    }
+
+    async fn refresh(&self, tenant: &TenantId, shop_id: Uuid, rejected: Option<&Secret>) -> Result<Access, TokenError> {
+        let usable = |c: &Credential| self.usable(c, rejected);
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("pod/shop-tokens/{tenant}/{shop_id}"))
-            .execute(&mut *tx)
-            .await?;
+        lock_shop(&mut tx, tenant, shop_id).await?;
         // Another process may have refreshed while this one waited.
         let stored = credentials::load(&mut *tx, &self.keys, tenant, shop_id, Kind::AccessToken).await?;
         if let Some(c) = stored.filter(usable) {

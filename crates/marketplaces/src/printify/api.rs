@@ -72,6 +72,17 @@ pub struct PrintifyOrder {
     pub total_shipping: u64,
     #[serde(default)]
     pub total_tax: u64,
+    #[serde(default)]
+    pub shipments: Vec<PrintifyShipment>,
+}
+
+/// A parcel on its way: the carrier and its tracking number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrintifyShipment {
+    pub carrier: String,
+    pub number: String,
+    #[serde(default)]
+    pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +150,7 @@ impl PrintifyApi {
     }
 
     pub async fn delete_webhook(&self, token: &Secret, shop: u64, id: &str) -> Result<(), ApiError> {
-        let path = format!("/v1/shops/{shop}/webhooks/{id}.json");
+        let path = format!("/v1/shops/{shop}/webhooks/{}.json", path_segment(id));
         self.call::<serde_json::Value>(token, Method::DELETE, &path, None::<&()>).await.map(drop)
     }
 
@@ -154,7 +165,11 @@ impl PrintifyApi {
         secret: &Secret,
     ) -> Result<(), ApiError> {
         for old in self.webhooks(token, shop).await?.into_iter().filter(|w| w.url == url) {
-            self.delete_webhook(token, shop, &old.id).await?;
+            match self.delete_webhook(token, shop, &old.id).await {
+                // Gone already (another connection of the same shop removed it).
+                Ok(()) | Err(ApiError::Refused { status: 404, .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         for topic in WEBHOOK_TOPICS {
             self.create_webhook(token, shop, topic, url, secret).await?;

@@ -19,8 +19,16 @@ use crate::{Secret, VaultError};
 pub fn new_webhook_secret() -> Result<Secret, VaultError> {
     let mut bytes = [0u8; 32];
     SystemRandom::new().fill(&mut bytes).map_err(|_| VaultError::Random)?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Secret::new(hex))
+    Ok(Secret::new(crate::http::hex(&bytes)))
+}
+
+/// The longest id believed from Printify (its ids are 24 hex digits or uuids).
+pub const MAX_ID: usize = 100;
+
+/// Whether `v` can be an id of Printify's: 1 to [`MAX_ID`] visible ASCII
+/// characters (no NUL, no spaces, no 100 kB strings).
+pub fn is_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= MAX_ID && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Where Printify sends a shop's webhooks: `<public_url>/webhooks/printify/<shop id>`.

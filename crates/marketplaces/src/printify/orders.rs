@@ -2,18 +2,34 @@
 //! item and in all, and (once Printify has calculated it) what producing
 //! and shipping it cost the seller.
 
-use pod_events::domain::order::{LineItem, OrderPaid, OrderReceived};
+use pod_events::domain::order::{LineItem, OrderPaid, OrderReceived, OrderShipped};
 use pod_events::domain::shop::Marketplace;
 use uuid::Uuid;
 
 use super::api::PrintifyOrder;
+use crate::http::one_line;
+
+/// An order whose ids cannot be believed (a NUL, a 100 kB string): it is
+/// not recorded, rather than stopping the read models on it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("Printify's order has an unusable {0}")]
+pub struct UnusableOrder(pub &'static str);
+
+/// The longest carrier name or tracking number kept.
+const MAX_TRACKING: usize = 100;
 
 /// Printify's orders carry no currency: amounts are in the shop's, which
 /// for the shops this app serves is US dollars.
 pub const CURRENCY: &str = "USD";
 
 /// The order as received, for the shop `shop_id` (ours).
-pub fn received(shop_id: Uuid, order: &PrintifyOrder) -> OrderReceived {
+pub fn received(shop_id: Uuid, order: &PrintifyOrder) -> Result<OrderReceived, UnusableOrder> {
+    if !super::is_id(&order.id) {
+        return Err(UnusableOrder("id"));
+    }
+    if order.line_items.iter().any(|l| !super::is_id(&l.product_id)) {
+        return Err(UnusableOrder("product id"));
+    }
     let line_items: Vec<LineItem> = order
         .line_items
         .iter()
@@ -24,15 +40,33 @@ pub fn received(shop_id: Uuid, order: &PrintifyOrder) -> OrderReceived {
             price_cents: l.metadata.price,
         })
         .collect();
-    let total_cents = order.line_items.iter().map(|l| l.metadata.price.saturating_mul(u64::from(l.quantity))).sum();
-    OrderReceived {
+    Ok(OrderReceived {
         shop_id,
         marketplace: Marketplace::Printify,
         external_order_id: order.id.clone(),
         line_items,
-        total_cents,
+        total_cents: buyer_total(order),
         currency: CURRENCY.to_owned(),
-    }
+    })
+}
+
+/// What the buyer paid for the whole order.
+fn buyer_total(order: &PrintifyOrder) -> u64 {
+    order
+        .line_items
+        .iter()
+        .fold(0u64, |sum, l| sum.saturating_add(l.metadata.price.saturating_mul(u64::from(l.quantity))))
+}
+
+/// The order's parcels, each with its carrier and tracking number.
+pub fn shipments(order: &PrintifyOrder) -> Vec<OrderShipped> {
+    let fit = |v: &str| one_line(v).chars().take(MAX_TRACKING).collect::<String>();
+    order
+        .shipments
+        .iter()
+        .map(|s| OrderShipped { carrier: fit(&s.carrier), tracking_ref: fit(&s.number) })
+        .filter(|s| !s.tracking_ref.is_empty())
+        .collect()
 }
 
 /// The buyer's payment and the seller's cost, unless the order was
@@ -42,12 +76,8 @@ pub fn paid(order: &PrintifyOrder) -> Option<OrderPaid> {
         return None;
     }
     let calculated = order.status != "cost-calculation" && order.total_price > 0;
-    let cost = order.total_price + order.total_shipping + order.total_tax;
-    Some(OrderPaid {
-        amount_cents: received(Uuid::nil(), order).total_cents,
-        cost_cents: calculated.then_some(cost),
-        fees_cents: None,
-    })
+    let cost = order.total_price.saturating_add(order.total_shipping).saturating_add(order.total_tax);
+    Some(OrderPaid { amount_cents: buyer_total(order), cost_cents: calculated.then_some(cost), fees_cents: None })
 }
 
 pub fn is_cancelled(order: &PrintifyOrder) -> bool {
@@ -73,17 +103,47 @@ mod tests {
             total_price: 2350,
             total_shipping: 475,
             total_tax: 0,
+            shipments: vec![],
         }
     }
 
     #[test]
     fn an_order_is_received_with_what_the_buyer_paid() {
         let shop = Uuid::from_u128(5);
-        let r = received(shop, &order("in-production"));
+        let r = received(shop, &order("in-production")).unwrap();
         assert_eq!(r.total_cents, 2 * 2499 + 1899);
         assert_eq!(r.line_items[0].external_listing_id, "p-1");
         assert_eq!((r.line_items[0].quantity, r.line_items[0].price_cents), (2, 2499));
         assert_eq!((r.shop_id, r.marketplace, r.currency.as_str()), (shop, Marketplace::Printify, "USD"));
+    }
+
+    #[test]
+    fn an_order_with_unusable_ids_is_not_received() {
+        let mut o = order("in-production");
+        o.id = "5a96\u{0}".into();
+        assert_eq!(received(Uuid::nil(), &o), Err(UnusableOrder("id")));
+        let mut o = order("in-production");
+        o.line_items[1].product_id = "p".repeat(100_000);
+        assert_eq!(received(Uuid::nil(), &o), Err(UnusableOrder("product id")));
+        let mut o = order("in-production");
+        o.line_items[0].metadata.price = u64::MAX;
+        assert_eq!(received(Uuid::nil(), &o).unwrap().total_cents, u64::MAX, "saturates, never wraps");
+    }
+
+    #[test]
+    fn parcels_are_read_with_their_tracking_cleaned() {
+        use crate::printify::api::PrintifyShipment;
+        let mut o = order("fulfilled");
+        let parcel = |carrier: &str, number: &str| PrintifyShipment {
+            carrier: carrier.into(),
+            number: number.into(),
+            url: String::new(),
+        };
+        o.shipments = vec![parcel("usps", "9400\u{0}111\u{202E}"), parcel("ups", ""), parcel("dhl", &"9".repeat(500))];
+        let s = shipments(&o);
+        assert_eq!(s.len(), 2, "a parcel without a number is not one yet");
+        assert_eq!((s[0].carrier.as_str(), s[0].tracking_ref.as_str()), ("usps", "9400111"));
+        assert_eq!(s[1].tracking_ref.len(), MAX_TRACKING);
     }
 
     #[test]

@@ -36,9 +36,7 @@ pub fn verify(secret: &Secret, body: &[u8], signature: Option<&str>) -> Result<(
 /// sends; the stand-ins sign with it).
 pub fn sign(secret: &Secret, body: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes());
-    let tag = hmac::sign(&key, body);
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", crate::http::hex(hmac::sign(&key, body).as_ref()))
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
@@ -71,18 +69,11 @@ struct RawResource {
     id: String,
 }
 
-/// The longest id believed (Printify's are 24 hex digits or uuids).
-const MAX_ID: usize = 100;
-
 /// Reads a verified body.
 pub fn parse(body: &[u8]) -> Result<Delivery, WebhookError> {
     let raw: Raw = serde_json::from_slice(body).map_err(|e| WebhookError::Body(e.to_string()))?;
     let sane = |what: &str, v: &str| {
-        if v.is_empty() || v.len() > MAX_ID || !v.bytes().all(|b| b.is_ascii_graphic()) {
-            Err(WebhookError::Body(format!("{what} is not an id")))
-        } else {
-            Ok(())
-        }
+        if super::is_id(v) { Ok(()) } else { Err(WebhookError::Body(format!("{what} is not an id"))) }
     };
     sane("id", &raw.id)?;
     sane("resource.id", &raw.resource.id)?;
