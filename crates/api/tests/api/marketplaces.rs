@@ -36,9 +36,16 @@ fn settings(etsy: &EtsyStandIn) -> MarketplacesSettings {
 
 /// An API whose Etsy is the stand-in.
 async fn with_etsy(etsy: &EtsyStandIn, entry: &str) -> Api {
+    with_etsy_at(etsy, &etsy.url, entry).await
+}
+
+/// An API whose Etsy is the stand-in, its API calls sent to `base_url`.
+async fn with_etsy_at(etsy: &EtsyStandIn, base_url: &str, entry: &str) -> Api {
     let mut api = Api::new().await;
     let keys = Keyring::parse(entry).unwrap();
-    let connectors = Connectors::configure(&settings(etsy), Some(keys), SITE).unwrap();
+    let mut settings = settings(etsy);
+    settings.etsy.base_url = base_url.to_owned();
+    let connectors = Connectors::configure(&settings, Some(keys), SITE).unwrap();
     api.reconfigure(|s| s.with_marketplaces(connectors));
     api
 }
@@ -76,7 +83,11 @@ async fn consent(api: &Api, owner: &Person) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_connects_an_etsy_shop_whose_tokens_stay_sealed_and_out_of_the_log() {
     let etsy = EtsyStandIn::start(APP).await.unwrap();
-    let api = with_etsy(&etsy, &key_entry()).await;
+    // Every call to Etsy's API is checked against Etsy's own contract.
+    let contract = pod_marketplaces::standin::prism::etsy_contract();
+    let prism =
+        pod_marketplaces::standin::prism::Proxy::start(&contract, &etsy.url).await.unwrap_or_else(|e| panic!("{e}"));
+    let api = with_etsy_at(&etsy, &prism.url, &key_entry()).await;
     let owner = api.person("acme", Role::Owner).await;
 
     let (_, _, page) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;

@@ -5,6 +5,7 @@
 
 pub mod etsy;
 pub mod printify;
+pub mod prism;
 
 /// A stand-in served on a free port of 127.0.0.1: its base URL, and the
 /// task serving it (abort it to stop).
