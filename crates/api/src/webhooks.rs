@@ -92,6 +92,12 @@ async fn seen(s: &AppState, tenant: &TenantId, shop_id: Uuid, d: &Delivery) -> R
     .await?)
 }
 
+/// How long a delivery is remembered: well past Printify's retries (days).
+const REMEMBER_DAYS: i32 = 30;
+
+/// Remembers a delivery acted on, and forgets the shop's deliveries older
+/// than [`REMEMBER_DAYS`] (so the table stays the size of a month of each
+/// shop's webhooks).
 async fn remember(s: &AppState, tenant: &TenantId, shop_id: Uuid, d: &Delivery) -> Result<(), Problem> {
     sqlx::query(
         "INSERT INTO webhook_deliveries (tenant, shop_id, delivery_id, topic) VALUES ($1, $2, $3, $4)
@@ -101,6 +107,15 @@ async fn remember(s: &AppState, tenant: &TenantId, shop_id: Uuid, d: &Delivery) 
     .bind(shop_id)
     .bind(&d.id)
     .bind(&d.topic)
+    .execute(&s.pool)
+    .await?;
+    sqlx::query(
+        "DELETE FROM webhook_deliveries
+         WHERE tenant = $1 AND shop_id = $2 AND received_at < now() - make_interval(days => $3)",
+    )
+    .bind(tenant)
+    .bind(shop_id)
+    .bind(REMEMBER_DAYS)
     .execute(&s.pool)
     .await?;
     Ok(())

@@ -525,10 +525,30 @@ mod printify_webhooks {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(orders_of(&api).await.is_empty());
 
+        // A delivery from long ago is forgotten once another arrives; one of another shop is not.
+        for (shop, id) in [(shop_id.as_str(), "d-old"), ("00000000-0000-0000-0000-0000000000aa", "d-other")] {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (tenant, shop_id, delivery_id, topic, received_at)
+                 VALUES ('acme', $1::uuid, $2, 'order:created', now() - interval '31 days')",
+            )
+            .bind(shop)
+            .bind(id)
+            .execute(&api.pool)
+            .await
+            .unwrap();
+        }
+
         // Signed as Printify signs: the order is read from Printify and recorded, with its cost.
         let (status, _, answer) = send(body.clone(), Some(python_signature(&secret, &body))).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(orders_of(&api).await, vec![("paid".to_owned(), 4998, Some(2825), 2)]);
+
+        let remembered: Vec<String> =
+            sqlx::query_scalar("SELECT delivery_id FROM webhook_deliveries ORDER BY delivery_id")
+                .fetch_all(&api.pool)
+                .await
+                .unwrap();
+        assert_eq!(remembered, vec!["d-1", "d-other"], "the month-old delivery of this shop is forgotten");
 
         // The same body replayed, and an update that says nothing new: still one order, one payment.
         let (status, _, answer) = send(body.clone(), Some(python_signature(&secret, &body))).await;
