@@ -177,7 +177,7 @@ impl PrintifyApi {
         Ok(())
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         token: &Secret,
         method: Method,
@@ -210,7 +210,7 @@ impl PrintifyApi {
 
 /// An id from outside, safe in a path: anything but ASCII letters, digits,
 /// `-` and `_` is percent-encoded.
-fn path_segment(id: &str) -> String {
+pub(crate) fn path_segment(id: &str) -> String {
     id.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {

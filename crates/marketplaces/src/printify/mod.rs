@@ -2,11 +2,13 @@
 //! the webhooks that bring its orders back.
 //!
 //! - `api`: the v1 calls (shops, webhooks, orders), bearer token, `retry-after`.
+//! - `products`: catalog variants, uploads, products found by SKU, publish.
 //! - `orders`: a Printify order in the Order aggregate's words.
 //! - `webhooks`: a delivery's signature checked, its body read.
 
 pub mod api;
 pub mod orders;
+pub mod products;
 pub mod webhooks;
 
 pub use api::{ApiError, PrintifyApi, PrintifyShop};

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::printify::api::{PrintifyOrder, PrintifyShop, Webhook};
+use crate::printify::products::{CatalogVariant, NewProduct, Product};
 
 #[derive(Debug, Clone)]
 pub struct RegisteredWebhook {
@@ -26,7 +27,23 @@ struct Server {
     shops: Vec<PrintifyShop>,
     webhooks: HashMap<u64, Vec<RegisteredWebhook>>,
     orders: HashMap<(u64, String), PrintifyOrder>,
+    uploads: Vec<String>,
+    products: HashMap<u64, Vec<Product>>,
+    publish_requests: Vec<(u64, String)>,
     next_id: u64,
+}
+
+/// The catalog the stand-in offers: Gildan 5000 (blueprint 6) at print
+/// provider 99, in four sizes.
+pub const BLUEPRINT: u64 = 6;
+pub const PRINT_PROVIDER: u64 = 99;
+
+fn catalog() -> Vec<CatalogVariant> {
+    ["S", "M", "L", "XL"]
+        .iter()
+        .enumerate()
+        .map(|(i, size)| CatalogVariant { id: 12_100 + i as u64, title: format!("Black / {size}") })
+        .collect()
 }
 
 type Shared = Arc<Mutex<Server>>;
@@ -57,6 +74,9 @@ impl PrintifyStandIn {
             shops,
             webhooks: HashMap::new(),
             orders: HashMap::new(),
+            uploads: Vec::new(),
+            products: HashMap::new(),
+            publish_requests: Vec::new(),
             next_id: 1,
         }));
         let app = Router::new()
@@ -64,6 +84,11 @@ impl PrintifyStandIn {
             .route("/v1/shops/{shop}/webhooks.json", get(webhooks).post(create_webhook))
             .route("/v1/shops/{shop}/webhooks/{id}", delete(delete_webhook))
             .route("/v1/shops/{shop}/orders/{id}", get(order))
+            .route("/v1/catalog/blueprints/{blueprint}/print_providers/{provider}/variants.json", get(catalog_variants))
+            .route("/v1/uploads/images.json", axum::routing::post(upload))
+            .route("/v1/shops/{shop}/products.json", get(list_products).post(create_product))
+            .route("/v1/shops/{shop}/products/{id}", get(product))
+            .route("/v1/shops/{shop}/products/{id}/publish.json", axum::routing::post(publish))
             .with_state(server.clone());
         let (url, task) = super::serve(app).await?;
         Ok(Self { url, server, task })
@@ -77,6 +102,16 @@ impl PrintifyStandIn {
     /// A buyer orders (or an order changes): the stand-in keeps it as is.
     pub fn put_order(&self, shop: u64, order: PrintifyOrder) {
         lock(&self.server).orders.insert((shop, order.id.clone()), order);
+    }
+
+    /// The products of a shop, as made.
+    pub fn products(&self, shop: u64) -> Vec<Product> {
+        lock(&self.server).products.get(&shop).cloned().unwrap_or_default()
+    }
+
+    /// The products asked to be published, in order.
+    pub fn publish_requests(&self) -> Vec<(u64, String)> {
+        lock(&self.server).publish_requests.clone()
     }
 
     /// The owner revokes the token.
@@ -100,6 +135,19 @@ fn refusal(s: &Server, h: &HeaderMap) -> Option<Response> {
     None
 }
 
+/// The checks of a call about one shop: the token, then the shop.
+fn refusal_for_shop(s: &Server, h: &HeaderMap, shop: u64) -> Option<Response> {
+    refusal(s, h).or_else(|| (!s.shops.iter().any(|sh| sh.id == shop)).then(unknown_shop))
+}
+
+impl Server {
+    /// A new id in Printify's form (24 hex digits).
+    fn next_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("{:024x}", self.next_id - 1)
+    }
+}
+
 fn unknown_shop() -> Response {
     (StatusCode::NOT_FOUND, Json(json!({"status": "error", "message": "Shop not found."}))).into_response()
 }
@@ -114,11 +162,8 @@ async fn list_shops(State(s): State<Shared>, h: HeaderMap) -> Response {
 
 async fn webhooks(State(s): State<Shared>, Path(shop): Path<u64>, h: HeaderMap) -> Response {
     let s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    if let Some(refused) = refusal_for_shop(&s, &h, shop) {
         return refused;
-    }
-    if !s.shops.iter().any(|sh| sh.id == shop) {
-        return unknown_shop();
     }
     let hooks: Vec<Webhook> =
         s.webhooks.get(&shop).map(|w| w.iter().map(|r| r.hook.clone()).collect()).unwrap_or_default();
@@ -132,11 +177,8 @@ async fn create_webhook(
     Json(body): Json<serde_json::Value>,
 ) -> Response {
     let mut s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    if let Some(refused) = refusal_for_shop(&s, &h, shop) {
         return refused;
-    }
-    if !s.shops.iter().any(|sh| sh.id == shop) {
-        return unknown_shop();
     }
     let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
     let (topic, url, secret) = (field("topic"), field("url"), field("secret"));
@@ -145,8 +187,7 @@ async fn create_webhook(
         return (StatusCode::BAD_REQUEST, Json(json!({"message": "Validation failed.", "errors": errors})))
             .into_response();
     }
-    let id = format!("{:024x}", s.next_id);
-    s.next_id += 1;
+    let id = s.next_id();
     let hook = Webhook { id, topic, url };
     s.webhooks.entry(shop).or_default().push(RegisteredWebhook { hook: hook.clone(), secret });
     Json(hook).into_response()
@@ -176,4 +217,139 @@ async fn order(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>, h
         Some(order) => Json(order.clone()).into_response(),
         None => (StatusCode::NOT_FOUND, Json(json!({"message": "Order not found."}))).into_response(),
     }
+}
+
+fn invalid(errors: serde_json::Value) -> Response {
+    let body = json!({"status": "error", "code": 8150, "message": "Validation failed.", "errors": errors});
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+async fn catalog_variants(
+    State(s): State<Shared>,
+    Path((blueprint, provider)): Path<(u64, u64)>,
+    h: HeaderMap,
+) -> Response {
+    let s = lock(&s);
+    if let Some(refused) = refusal(&s, &h) {
+        return refused;
+    }
+    if (blueprint, provider) != (BLUEPRINT, PRINT_PROVIDER) {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Print provider not found."}))).into_response();
+    }
+    Json(json!({"id": provider, "title": "Printify Choice", "variants": catalog()})).into_response()
+}
+
+async fn upload(State(s): State<Shared>, h: HeaderMap, Json(body): Json<serde_json::Value>) -> Response {
+    use base64::Engine;
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&s, &h) {
+        return refused;
+    }
+    let contents = body.get("contents").and_then(|c| c.as_str()).unwrap_or_default();
+    let png = base64::engine::general_purpose::STANDARD.decode(contents).unwrap_or_default();
+    if !png.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return invalid(json!({"contents": "is not a base64 PNG"}));
+    }
+    let id = s.next_id();
+    s.uploads.push(id.clone());
+    Json(json!({"id": id, "file_name": body.get("file_name"), "size": png.len(), "mime_type": "image/png"}))
+        .into_response()
+}
+
+/// Printify's own checks on a new product (the ones that matter here).
+fn refused_product(s: &Server, p: &NewProduct) -> Option<Response> {
+    let offered: Vec<u64> = catalog().iter().map(|v| v.id).collect();
+    let mut errors = serde_json::Map::new();
+    if p.title.trim().is_empty() {
+        errors.insert("title".into(), json!("The title field is required."));
+    }
+    if (p.blueprint_id, p.print_provider_id) != (BLUEPRINT, PRINT_PROVIDER) {
+        errors.insert("print_provider_id".into(), json!("This print provider does not offer this blueprint."));
+    }
+    if p.variants.is_empty() || p.variants.iter().any(|v| !offered.contains(&v.id) || v.price == 0) {
+        errors.insert("variants".into(), json!("Every variant must be offered and priced."));
+    }
+    let placed = p.print_areas.iter().flat_map(|a| &a.placeholders).flat_map(|ph| &ph.images);
+    if p.print_areas.is_empty() || placed.clone().any(|i| !s.uploads.contains(&i.id)) {
+        errors.insert("print_areas".into(), json!("Every image must be uploaded first."));
+    }
+    (!errors.is_empty()).then(|| invalid(serde_json::Value::Object(errors)))
+}
+
+async fn create_product(
+    State(s): State<Shared>,
+    Path(shop): Path<u64>,
+    h: HeaderMap,
+    Json(new): Json<NewProduct>,
+) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal_for_shop(&s, &h, shop) {
+        return refused;
+    }
+    if let Some(refused) = refused_product(&s, &new) {
+        return refused;
+    }
+    let id = s.next_id();
+    let made = Product { id, title: new.title, variants: new.variants, external: None };
+    s.products.entry(shop).or_default().push(made.clone());
+    Json(made).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    #[serde(default = "first_page")]
+    page: usize,
+    #[serde(default = "ten")]
+    limit: usize,
+}
+
+fn first_page() -> usize {
+    1
+}
+
+fn ten() -> usize {
+    10
+}
+
+async fn list_products(
+    State(s): State<Shared>,
+    Path(shop): Path<u64>,
+    Query(q): Query<PageQuery>,
+    h: HeaderMap,
+) -> Response {
+    let s = lock(&s);
+    if let Some(refused) = refusal(&s, &h) {
+        return refused;
+    }
+    if q.limit == 0 || q.limit > 50 || q.page == 0 {
+        return invalid(json!({"limit": "must be 1 to 50", "page": "must be at least 1"}));
+    }
+    let all = s.products.get(&shop).cloned().unwrap_or_default();
+    let last_page = all.len().div_ceil(q.limit).max(1);
+    let data: Vec<Product> = all.into_iter().skip((q.page - 1) * q.limit).take(q.limit).collect();
+    Json(json!({"current_page": q.page, "last_page": last_page, "data": data})).into_response()
+}
+
+async fn product(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>, h: HeaderMap) -> Response {
+    let s = lock(&s);
+    if let Some(refused) = refusal(&s, &h) {
+        return refused;
+    }
+    let id = id.trim_end_matches(".json");
+    match s.products.get(&shop).and_then(|ps| ps.iter().find(|p| p.id == id)) {
+        Some(p) => Json(p.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"message": "Product not found."}))).into_response(),
+    }
+}
+
+async fn publish(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>, h: HeaderMap) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&s, &h) {
+        return refused;
+    }
+    if !s.products.get(&shop).is_some_and(|ps| ps.iter().any(|p| p.id == id)) {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Product not found."}))).into_response();
+    }
+    s.publish_requests.push((shop, id.clone()));
+    Json(json!({"id": id})).into_response()
 }
