@@ -12,9 +12,9 @@ use ring::digest::{SHA256, digest};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::Secret;
 use crate::etsy::Authorization;
 use crate::vault::{Keyring, Sealed, VaultError};
-use crate::{Secret, http};
 
 /// How long a person may take to consent.
 pub const CONNECT_TTL_SECS: i64 = 600;
@@ -70,7 +70,7 @@ pub async fn finish(
 
 /// Where a held token's seal is bound: its connection, person and shop.
 fn held_at(tenant: &TenantId, user_id: Uuid, state: &str) -> String {
-    format!("pod/held-token/v1/{tenant}/{user_id}/{}", http::hex(&hashed(state)))
+    format!("pod/held-token/v1/{tenant}/{user_id}/{}", hex::encode(hashed(state)))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,16 +90,15 @@ pub async fn hold_token(
     user_id: Uuid,
     token: &Secret,
 ) -> Result<Secret, HoldError> {
-    let mut raw = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw).map_err(|_| VaultError::Random)?;
-    let state = http::hex(&raw);
-    let sealed = keys.seal(token, &held_at(tenant, user_id, &state))?;
+    let held = crate::vault::random_secret()?;
+    let state = held.expose();
+    let sealed = keys.seal(token, &held_at(tenant, user_id, state))?;
     sqlx::query(
         "INSERT INTO marketplace_connections
              (state_sha256, tenant, user_id, marketplace, token_key_id, token_nonce, token_sealed, expires_at)
          VALUES ($1, $2, $3, 'printify', $4, $5, $6, now() + make_interval(secs => $7))",
     )
-    .bind(hashed(&state))
+    .bind(hashed(state))
     .bind(tenant)
     .bind(user_id)
     .bind(&sealed.key_id)
@@ -109,7 +108,7 @@ pub async fn hold_token(
     .execute(pool)
     .await?;
     sqlx::query("DELETE FROM marketplace_connections WHERE expires_at < now()").execute(pool).await?;
-    Ok(Secret::new(state))
+    Ok(held)
 }
 
 /// The token held under `state`, if this person held it in this shop and

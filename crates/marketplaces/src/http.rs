@@ -34,11 +34,6 @@ pub fn one_line(said: &str) -> String {
     line.trim().to_owned()
 }
 
-/// Bytes as lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `oauth2`'s requests sent with our reqwest client.
 #[derive(Debug, Clone)]
 pub struct OAuthHttp(pub reqwest::Client);

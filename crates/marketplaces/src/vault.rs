@@ -50,6 +50,14 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A new random secret: 32 bytes from the system's source, as hex (a
+/// webhook secret, a one-use state).
+pub fn random_secret() -> Result<Secret, VaultError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| VaultError::Random)?;
+    Ok(Secret::new(hex::encode(bytes)))
+}
+
 /// A sealed secret as it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {

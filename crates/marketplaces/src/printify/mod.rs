@@ -13,15 +13,11 @@ pub mod webhooks;
 
 pub use api::{ApiError, PrintifyApi, PrintifyShop};
 
-use ring::rand::{SecureRandom, SystemRandom};
-
 use crate::{Secret, VaultError};
 
 /// A new secret for a shop's webhook signatures: 32 random bytes as hex.
 pub fn new_webhook_secret() -> Result<Secret, VaultError> {
-    let mut bytes = [0u8; 32];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| VaultError::Random)?;
-    Ok(Secret::new(crate::http::hex(&bytes)))
+    crate::vault::random_secret()
 }
 
 /// The longest id believed from Printify (its ids are 24 hex digits or uuids).

@@ -27,7 +27,7 @@ pub enum WebhookError {
 pub fn verify(secret: &Secret, body: &[u8], signature: Option<&str>) -> Result<(), WebhookError> {
     let signature = signature.ok_or(WebhookError::Unsigned)?.trim();
     let hex = signature.strip_prefix("sha256=").ok_or(WebhookError::MalformedSignature)?;
-    let tag = decode_hex(hex).filter(|t| t.len() == 32).ok_or(WebhookError::MalformedSignature)?;
+    let tag = hex::decode(hex).ok().filter(|t| t.len() == 32).ok_or(WebhookError::MalformedSignature)?;
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes());
     hmac::verify(&key, body, &tag).map_err(|_| WebhookError::BadSignature)
 }
@@ -36,14 +36,7 @@ pub fn verify(secret: &Secret, body: &[u8], signature: Option<&str>) -> Result<(
 /// sends; the stand-ins sign with it).
 pub fn sign(secret: &Secret, body: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes());
-    format!("sha256={}", crate::http::hex(hmac::sign(&key, body).as_ref()))
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+    format!("sha256={}", hex::encode(hmac::sign(&key, body).as_ref()))
 }
 
 /// A delivery: what happened, to what.
