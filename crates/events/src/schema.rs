@@ -55,6 +55,8 @@ pub fn all() -> Vec<EventSchema> {
         entry::<listing::ListingSubmitted>("listing", L::ALL, "ListingSubmitted"),
         entry::<listing::ListingPublished>("listing", L::ALL, "ListingPublished"),
         entry::<listing::ListingPublishFailed>("listing", L::ALL, "ListingPublishFailed"),
+        entry::<listing::ListingExternalIdRecorded>("listing", L::ALL, "ListingExternalIdRecorded"),
+        entry::<listing::ListingPublishRequested>("listing", L::ALL, "ListingPublishRequested"),
         entry::<shop::ShopConnected>("shop", S::ALL, "ShopConnected"),
         entry::<shop::ShopTokenRefreshed>("shop", S::ALL, "ShopTokenRefreshed"),
         entry::<shop::ShopDisconnected>("shop", S::ALL, "ShopDisconnected"),

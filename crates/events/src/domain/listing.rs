@@ -2,6 +2,7 @@
 //! title, description, tags, price — revised by people, approved, queued
 //! for publishing and finally published to Printify and Etsy.
 
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use schemars::JsonSchema;
@@ -77,6 +78,46 @@ pub struct ListingPublishFailed {
     pub retryable: bool,
 }
 
+/// What a marketplace's id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExternalKind {
+    /// The Printify product made for the submission.
+    PrintifyProduct,
+    /// The Etsy listing made for the submission.
+    EtsyListing,
+}
+
+impl ExternalKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PrintifyProduct => "Printify product",
+            Self::EtsyListing => "Etsy listing",
+        }
+    }
+}
+
+/// The longest external id kept (marketplaces' ids are far shorter).
+pub const MAX_EXTERNAL_ID: usize = 100;
+
+/// An id a marketplace gave the submission being published, recorded the
+/// moment it is known: a retry (after a crash, a redelivery) then carries
+/// on with what was made instead of making it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingExternalIdRecorded {
+    pub shop_id: Uuid,
+    pub kind: ExternalKind,
+    pub id: String,
+}
+
+/// The marketplace was asked to publish the submission's product; it
+/// publishes afterwards, on its own time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingPublishRequested {
+    pub shop_id: Uuid,
+    pub requested_at: DateTime<Utc>,
+}
+
 event_enum! {
     /// Events of the Listing aggregate.
     pub enum ListingEvent {
@@ -86,6 +127,8 @@ event_enum! {
         ListingSubmitted(ListingSubmitted) = 1,
         ListingPublished(ListingPublished) = 1,
         ListingPublishFailed(ListingPublishFailed) = 1,
+        ListingExternalIdRecorded(ListingExternalIdRecorded) = 1,
+        ListingPublishRequested(ListingPublishRequested) = 1,
     }
 }
 
@@ -205,6 +248,16 @@ pub enum ListingCommand {
     },
     RecordPublished(ListingPublished),
     RecordPublishFailure(ListingPublishFailed),
+    /// An id the marketplace gave the queued submission; the same id again
+    /// changes nothing.
+    RecordExternalId {
+        kind: ExternalKind,
+        id: String,
+    },
+    /// The marketplace was asked to publish; asking again changes nothing.
+    RecordPublishRequest {
+        requested_at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -235,6 +288,12 @@ pub enum ListingError {
     NeedsPerson,
     #[error("publishing for real needs a shop; without one, submit a dry run")]
     NoShop,
+    #[error("only a submission to a shop has marketplace ids")]
+    NotForAShop,
+    #[error("{} id {id:?} is empty, too long or not one line", kind.name())]
+    BadExternalId { kind: ExternalKind, id: String },
+    #[error("the submission already has {} {recorded:?}, not {id:?}", kind.name())]
+    ExternalIdConflict { kind: ExternalKind, recorded: String, id: String },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -286,17 +345,54 @@ pub struct Listing {
     /// redelivered, must not settle this one with its own settings).
     #[serde(default)]
     pub submission: Option<Submission>,
+    /// Submissions so far: numbers them.
+    #[serde(default)]
+    pub submissions: u32,
 }
 
-/// Where a queued listing goes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a queued listing goes, and how far publishing it has come.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Submission {
     pub shop_id: Option<Uuid>,
     pub dry_run: bool,
+    /// 1 for the listing's first submission, 2 for the next, …
+    #[serde(default)]
+    pub number: u32,
+    #[serde(default)]
+    pub printify_product_id: Option<String>,
+    #[serde(default)]
+    pub etsy_listing_id: Option<String>,
+    /// When the marketplace was asked to publish, if it was.
+    #[serde(default)]
+    pub publish_requested_at: Option<DateTime<Utc>>,
+}
+
+impl Submission {
+    /// The id of `kind` recorded for this submission.
+    pub fn external_id(&self, kind: ExternalKind) -> Option<&str> {
+        match kind {
+            ExternalKind::PrintifyProduct => self.printify_product_id.as_deref(),
+            ExternalKind::EtsyListing => self.etsy_listing_id.as_deref(),
+        }
+    }
+}
+
+impl Listing {
+    /// The shop of the queued submission, for a step of publishing to it.
+    fn queued_shop(&self, step: &'static str) -> Result<Uuid, ListingError> {
+        if self.status != ListingStatus::Queued {
+            return Err(ListingError::WrongState(self.status.name(), step));
+        }
+        match self.submission.as_ref() {
+            Some(Submission { shop_id: Some(shop), dry_run: false, .. }) => Ok(*shop),
+            _ => Err(ListingError::NotForAShop),
+        }
+    }
 }
 
 impl super::StateVersion for Listing {
-    const STATE_VERSION: u32 = 1;
+    // 2: submissions are numbered and keep their marketplace ids.
+    const STATE_VERSION: u32 = 2;
 }
 
 impl Aggregate for Listing {
@@ -384,6 +480,30 @@ impl Aggregate for Listing {
                 }
                 sink.write(ListingEvent::ListingPublishFailed(e), self).await;
             }
+            ListingCommand::RecordExternalId { kind, id } => {
+                let shop_id = self.queued_shop("given a marketplace id")?;
+                let usable = !id.is_empty() && id.len() <= MAX_EXTERNAL_ID && !id.chars().any(char::is_control);
+                if !usable {
+                    return Err(ListingError::BadExternalId { kind, id });
+                }
+                match self.submission.as_ref().and_then(|s| s.external_id(kind)) {
+                    Some(recorded) if recorded == id => {}
+                    Some(recorded) => {
+                        return Err(ListingError::ExternalIdConflict { kind, recorded: recorded.to_owned(), id });
+                    }
+                    None => {
+                        let e = ListingExternalIdRecorded { shop_id, kind, id };
+                        sink.write(ListingEvent::ListingExternalIdRecorded(e), self).await;
+                    }
+                }
+            }
+            ListingCommand::RecordPublishRequest { requested_at } => {
+                let shop_id = self.queued_shop("published")?;
+                if self.submission.as_ref().is_some_and(|s| s.publish_requested_at.is_none()) {
+                    let e = ListingPublishRequested { shop_id, requested_at };
+                    sink.write(ListingEvent::ListingPublishRequested(e), self).await;
+                }
+            }
         }
         Ok(())
     }
@@ -428,7 +548,26 @@ impl Aggregate for Listing {
             ListingEvent::ListingApproved(_) => self.status = ListingStatus::Approved,
             ListingEvent::ListingSubmitted(e) => {
                 self.status = ListingStatus::Queued;
-                self.submission = Some(Submission { shop_id: e.shop_id, dry_run: e.dry_run });
+                self.submissions += 1;
+                self.submission = Some(Submission {
+                    shop_id: e.shop_id,
+                    dry_run: e.dry_run,
+                    number: self.submissions,
+                    ..Default::default()
+                });
+            }
+            ListingEvent::ListingExternalIdRecorded(e) => {
+                if let Some(s) = self.submission.as_mut() {
+                    match e.kind {
+                        ExternalKind::PrintifyProduct => s.printify_product_id = Some(e.id),
+                        ExternalKind::EtsyListing => s.etsy_listing_id = Some(e.id),
+                    }
+                }
+            }
+            ListingEvent::ListingPublishRequested(e) => {
+                if let Some(s) = self.submission.as_mut() {
+                    s.publish_requested_at = Some(e.requested_at);
+                }
             }
             ListingEvent::ListingPublished(_) => self.status = ListingStatus::Published,
             // A permanent failure sends it back for editing; a transient one stays queued.
@@ -717,6 +856,99 @@ mod tests {
             ListingEvent::ListingApproved(ListingApproved { by: Actor::System }),
             ListingEvent::ListingSubmitted(ListingSubmitted { by: Actor::System, shop_id: None, dry_run: true }),
         ]
+    }
+
+    const SHOP: Uuid = Uuid::from_u128(7);
+
+    fn queued_for_a_shop() -> Vec<ListingEvent> {
+        vec![
+            ListingEvent::ListingDrafted(drafted()),
+            ListingEvent::ListingApproved(ListingApproved { by: Actor::System }),
+            ListingEvent::ListingSubmitted(ListingSubmitted { by: Actor::System, shop_id: Some(SHOP), dry_run: false }),
+        ]
+    }
+
+    fn product(id: &str) -> ListingCommand {
+        ListingCommand::RecordExternalId { kind: ExternalKind::PrintifyProduct, id: id.into() }
+    }
+
+    fn product_recorded(id: &str) -> ListingEvent {
+        ListingEvent::ListingExternalIdRecorded(ListingExternalIdRecorded {
+            shop_id: SHOP,
+            kind: ExternalKind::PrintifyProduct,
+            id: id.into(),
+        })
+    }
+
+    #[test]
+    fn a_marketplace_id_is_recorded_for_the_submissions_shop() {
+        T::with(())
+            .given(queued_for_a_shop())
+            .when(product("5d39b159e7c48c000728c89f"))
+            .then_expect_events(vec![product_recorded("5d39b159e7c48c000728c89f")]);
+    }
+
+    #[test]
+    fn the_same_marketplace_id_again_changes_nothing() {
+        let mut given = queued_for_a_shop();
+        given.push(product_recorded("abc"));
+        T::with(()).given(given).when(product("abc")).then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_second_product_for_one_submission_is_refused() {
+        let mut given = queued_for_a_shop();
+        given.push(product_recorded("abc"));
+        T::with(()).given(given).when(product("def")).then_expect_error(ListingError::ExternalIdConflict {
+            kind: ExternalKind::PrintifyProduct,
+            recorded: "abc".into(),
+            id: "def".into(),
+        });
+    }
+
+    #[test]
+    fn marketplace_ids_that_are_empty_long_or_multiline_are_refused() {
+        for id in [String::new(), "x".repeat(MAX_EXTERNAL_ID + 1), "a\nb".into(), "a\u{0}b".into()] {
+            T::with(())
+                .given(queued_for_a_shop())
+                .when(product(&id))
+                .then_expect_error(ListingError::BadExternalId { kind: ExternalKind::PrintifyProduct, id: id.clone() });
+        }
+    }
+
+    #[test]
+    fn a_dry_run_has_no_marketplace_ids() {
+        T::with(()).given(queued()).when(product("abc")).then_expect_error(ListingError::NotForAShop);
+    }
+
+    #[test]
+    fn asking_to_publish_twice_is_recorded_once() {
+        let at = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut given = queued_for_a_shop();
+        given.push(ListingEvent::ListingPublishRequested(ListingPublishRequested { shop_id: SHOP, requested_at: at }));
+        T::with(())
+            .given(given)
+            .when(ListingCommand::RecordPublishRequest { requested_at: at + chrono::Duration::seconds(5) })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_new_submission_starts_without_the_last_ones_ids() {
+        let mut listing = Listing::default();
+        let mut events = queued_for_a_shop();
+        events.push(product_recorded("abc"));
+        events.push(ListingEvent::ListingPublishFailed(ListingPublishFailed { reason: "x".into(), retryable: false }));
+        events.push(ListingEvent::ListingApproved(ListingApproved { by: Actor::System }));
+        events.push(ListingEvent::ListingSubmitted(ListingSubmitted {
+            by: Actor::System,
+            shop_id: Some(SHOP),
+            dry_run: false,
+        }));
+        for e in events {
+            listing.apply(e);
+        }
+        let submission = listing.submission.expect("queued");
+        assert_eq!((submission.number, submission.printify_product_id), (2, None));
     }
 
     #[test]

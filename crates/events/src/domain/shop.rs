@@ -92,10 +92,14 @@ pub struct Shop {
     /// Connected, but its tokens no longer work.
     #[serde(default)]
     pub needs_reconnect: bool,
+    /// The shop's id at its marketplace (Etsy's shop_id, Printify's shop id).
+    #[serde(default)]
+    pub external_shop_id: Option<String>,
 }
 
 impl super::StateVersion for Shop {
-    const STATE_VERSION: u32 = 2;
+    // 3: the marketplace's shop id is kept.
+    const STATE_VERSION: u32 = 3;
 }
 
 impl Aggregate for Shop {
@@ -148,6 +152,7 @@ impl Aggregate for Shop {
                 self.connected = true;
                 self.needs_reconnect = false;
                 self.marketplace = Some(e.marketplace);
+                self.external_shop_id = Some(e.external_shop_id);
             }
             // Tokens that refresh work again.
             ShopEvent::ShopTokenRefreshed(_) => self.needs_reconnect = false,
@@ -210,6 +215,13 @@ mod tests {
             .given_no_previous_events()
             .when(ShopCommand::Disconnect { reason: Note::parse("again").unwrap() })
             .then_expect_error(ShopError::NotConnected);
+    }
+
+    #[test]
+    fn a_connected_shop_knows_its_id_at_the_marketplace() {
+        let mut shop = Shop::default();
+        shop.apply(ShopEvent::ShopConnected(connected()));
+        assert_eq!(shop.external_shop_id.as_deref(), Some("123"));
     }
 
     fn refused_grant() -> ShopCommand {
