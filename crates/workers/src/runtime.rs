@@ -32,6 +32,11 @@ pub enum HandlerError {
     /// event goes to the dead-letter stream at once.
     #[error("{reason}")]
     Permanent { reason: String },
+    /// Not now: a budget is spent (a marketplace's rate limit). The event
+    /// comes back after `wait`, and the wait does not count as a failed
+    /// delivery, so queued work is never dead-lettered for waiting.
+    #[error("{reason}")]
+    Deferred { reason: String, wait: Duration },
 }
 
 impl HandlerError {
@@ -46,11 +51,14 @@ impl HandlerError {
     pub fn permanent(reason: impl std::fmt::Display) -> Self {
         Self::Permanent { reason: reason.to_string() }
     }
+    pub fn deferred(reason: impl std::fmt::Display, wait: Duration) -> Self {
+        Self::Deferred { reason: reason.to_string(), wait }
+    }
 }
 
 impl pod_events::Transient for HandlerError {
     fn is_transient(&self) -> bool {
-        matches!(self, HandlerError::Transient { .. })
+        matches!(self, HandlerError::Transient { .. } | HandlerError::Deferred { .. })
     }
 }
 
@@ -97,6 +105,7 @@ pub struct WorkerStats {
     pub skipped: AtomicU64,
     pub retried: AtomicU64,
     pub dead_lettered: AtomicU64,
+    pub deferred: AtomicU64,
 }
 
 pub struct Worker {
@@ -302,6 +311,14 @@ impl Worker {
             self.ack(&msg, &event).await;
             return;
         }
+        // A deferred event that is not due yet: back until it is.
+        if let Some(due) = dead_letters::not_before(msg.headers.as_ref())
+            && let Ok(wait) = (due - chrono::Utc::now()).to_std()
+            && !wait.is_zero()
+        {
+            let _ = msg.ack_with(AckKind::Nak(Some(wait))).await;
+            return;
+        }
         // Written by a newer release than this one (a rolling deploy): wait
         // for the upgrade instead of giving up on it.
         if let Some(known) = pod_events::codec::known_version(&event.event_type)
@@ -338,7 +355,28 @@ impl Worker {
                     tracing::warn!(worker = kind, error = %e, "nak lost; the server redelivers after ack_wait");
                 }
             }
+            Err(HandlerError::Deferred { reason, wait }) => {
+                tracing::info!(worker = kind, event = %event.msg_id(), wait_ms = wait.as_millis() as u64,
+                    why = %reason, "deferred");
+                self.stats.deferred.fetch_add(1, Ordering::Relaxed);
+                self.defer(&msg, &event, wait).await;
+            }
             Err(e) => self.dead_letter(&msg, &event, &e.to_string(), delivered).await,
+        }
+    }
+
+    /// Hands the event back for later, then lets go of this delivery.
+    async fn defer(&self, msg: &jetstream::Message, event: &RecordedEvent, wait: Duration) {
+        let kind = self.handler.kind();
+        let due = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+        let (headers, payload) = (msg.headers.as_ref(), msg.payload.clone());
+        match dead_letters::defer(&self.js, &self.ns, kind, Origin::from(event), headers, payload, due).await {
+            Ok(()) => self.ack(msg, event).await,
+            Err(e) => {
+                // Could not hand it back: keep this delivery and wait here.
+                tracing::warn!(worker = kind, event = %event.msg_id(), error = %e, "deferral failed; waiting instead");
+                let _ = msg.ack_with(AckKind::Nak(Some(wait))).await;
+            }
         }
     }
 

@@ -26,6 +26,10 @@ pub const H_DLQ_ERROR: &str = "Pod-Dlq-Error";
 pub const H_DLQ_DELIVERIES: &str = "Pod-Dlq-Deliveries";
 pub const H_DLQ_ATTEMPT: &str = "Pod-Dlq-Attempt";
 pub const H_DLQ_AT: &str = "Pod-Dlq-At";
+/// A deferred event is not to be handled before this time (RFC 3339).
+pub const H_NOT_BEFORE: &str = "Pod-Not-Before";
+/// How often an event was deferred so far.
+pub const H_DEFERRALS: &str = "Pod-Deferrals";
 
 /// Header values must be one line; errors can be long and multi-line.
 const MAX_ERROR_CHARS: usize = 2000;
@@ -147,6 +151,48 @@ pub async fn publish_from(
         .await
         .map_err(|e| StoreError::nats(format!("storing dead letter on {subject}"), e))?;
     Ok(())
+}
+
+/// Hands an event back to `worker` for later: a copy on the worker's retry
+/// subject, not to be handled before `not_before`. Each deferral of an
+/// event is stored once however often this runs for it (a crash between
+/// this and the ack of the original defers it again, and is deduplicated).
+pub async fn defer(
+    js: &jetstream::Context,
+    ns: &Namespace,
+    worker: &str,
+    origin: Origin<'_>,
+    headers: Option<&HeaderMap>,
+    payload: bytes::Bytes,
+    not_before: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let deferrals = headers.and_then(|h| header(h, H_DEFERRALS)).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0) + 1;
+    let attempt = attempt_of(headers);
+    let mut h = headers.map(event_headers).unwrap_or_default();
+    for (k, v) in [
+        (H_DLQ_SUBJECT, origin.subject.to_owned()),
+        (H_DLQ_STREAM_SEQ, origin.stream_seq.to_string()),
+        (H_NOT_BEFORE, not_before.to_rfc3339()),
+        (H_DEFERRALS, deferrals.to_string()),
+        (H_MSG_ID, format!("defer:{worker}:{}:{attempt}:{deferrals}", origin.stream_seq)),
+    ] {
+        h.insert(k, v.as_str());
+    }
+    let tenant = origin.tenant.and_then(|t| crate::TenantId::parse(t).ok());
+    let tenant = tenant.as_ref().map_or("_unknown", |t| t.as_str());
+    let subject = ns.retry_subject(worker, tenant);
+    js.publish_with_headers(subject.clone(), h, payload)
+        .await
+        .map_err(|e| StoreError::nats(format!("publishing deferral on {subject}"), e))?
+        .await
+        .map_err(|e| StoreError::nats(format!("storing deferral on {subject}"), e))?;
+    Ok(())
+}
+
+/// When a deferred event may be handled (None: whenever).
+pub fn not_before(headers: Option<&HeaderMap>) -> Option<DateTime<Utc>> {
+    let v = header(headers?, H_NOT_BEFORE)?;
+    DateTime::parse_from_rfc3339(v).ok().map(|t| t.to_utc())
 }
 
 /// Decodes a retried dead letter back into the event it carries.

@@ -23,6 +23,11 @@ enum Mode {
     AlwaysTransient,
     Permanent,
     Panic,
+    /// Defer (a spent budget) for `wait` this many times, then succeed.
+    DeferredThenOk {
+        deferrals: u32,
+        wait: Duration,
+    },
 }
 
 struct TestHandler {
@@ -62,6 +67,13 @@ impl Handler for TestHandler {
             Mode::AlwaysTransient => Err(HandlerError::transient("provider is down")),
             Mode::Permanent => Err(HandlerError::permanent("the idea is nonsense")),
             Mode::Panic => panic!("handler bug"),
+            Mode::DeferredThenOk { deferrals, wait } if n <= deferrals => {
+                Err(HandlerError::deferred(format!("budget spent ({n})"), wait))
+            }
+            Mode::DeferredThenOk { .. } => {
+                self.succeeded.lock().unwrap().push(event.msg_id());
+                Ok(())
+            }
             Mode::FlakyThenOk { .. } => {
                 self.succeeded.lock().unwrap().push(event.msg_id());
                 Ok(())
@@ -123,6 +135,28 @@ async fn transient_failures_are_retried_no_sooner_than_retry_after() {
     for w in attempts.windows(2) {
         // The policy's own wait is at most 200 ms; the provider asked for 1.2 s.
         assert!(w[1] - w[0] >= retry_after - Duration::from_millis(50), "retried after {:?}", w[1] - w[0]);
+    }
+}
+
+#[tokio::test]
+async fn deferred_work_waits_as_asked_as_often_as_needed_and_is_never_a_dead_letter() {
+    let env = TestNats::new().await;
+    append(&env, "cat mom", observe(80.0)).await;
+    let wait = Duration::from_millis(400);
+    // More deferrals than the deliveries a failing event is allowed.
+    let handler = TestHandler::new(Mode::DeferredThenOk { deferrals: 6, wait });
+    let stats = run_until(&env, handler.clone(), options(3), |s, _| s.handled.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(stats.handled.load(Ordering::SeqCst), 1);
+    assert_eq!(stats.deferred.load(Ordering::SeqCst), 6);
+    assert_eq!(stats.dead_lettered.load(Ordering::SeqCst), 0);
+    assert!(dead_letters::list(&env.client, &env.ns, None).await.unwrap().is_empty());
+    let succeeded = handler.succeeded.lock().unwrap().clone();
+    assert_eq!(succeeded.len(), 1);
+    assert!(succeeded[0].ends_with(":1"), "the deferred event is the original one: {succeeded:?}");
+    let attempts = handler.attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 7);
+    for w in attempts.windows(2) {
+        assert!(w[1] - w[0] >= wait - Duration::from_millis(50), "came back after {:?}", w[1] - w[0]);
     }
 }
 
