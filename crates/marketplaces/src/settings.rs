@@ -3,7 +3,11 @@
 //! them at local servers, `POD__MARKETPLACES__ETSY__BASE_URL=…`), the app's
 //! own key, and what it asks for.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
+
+use crate::printify::catalog::{ProductTemplate, default_templates};
 
 /// Every marketplace's settings.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -72,10 +76,40 @@ impl std::fmt::Debug for EtsySettings {
 pub struct PrintifySettings {
     /// API v1, without the `/v1`.
     pub base_url: String,
+    /// Product type → blueprint, print provider, variants, print area.
+    /// Configured types replace the defaults of the same name; the others
+    /// stay (`printify::catalog::default_templates`).
+    pub products: BTreeMap<String, ProductTemplate>,
+    /// Seconds the catalog's variants are kept before being read again.
+    pub catalog_ttl_secs: u64,
+    /// Printify's limits per account: requests a minute, and publishes per
+    /// half hour. Work beyond them waits its turn.
+    pub requests_per_minute: u32,
+    pub publishes_per_half_hour: u32,
+    /// Minutes to wait for Printify to publish a product before the
+    /// submission is failed back to its editor.
+    pub publish_deadline_mins: u32,
 }
 
 impl Default for PrintifySettings {
     fn default() -> Self {
-        Self { base_url: "https://api.printify.com".into() }
+        Self {
+            base_url: "https://api.printify.com".into(),
+            products: BTreeMap::new(),
+            catalog_ttl_secs: 24 * 3600,
+            requests_per_minute: 600,
+            publishes_per_half_hour: 200,
+            publish_deadline_mins: 30,
+        }
+    }
+}
+
+impl PrintifySettings {
+    /// The product templates in force: the defaults, with the configured
+    /// ones over them.
+    pub fn templates(&self) -> BTreeMap<String, ProductTemplate> {
+        let mut all = default_templates();
+        all.extend(self.products.iter().map(|(k, v)| (k.trim().to_lowercase(), v.clone())));
+        all
     }
 }

@@ -14,7 +14,7 @@ fn shop(id: u64, title: &str) -> PrintifyShop {
 async fn started() -> (PrintifyStandIn, PrintifyApi) {
     let printify =
         PrintifyStandIn::start(TOKEN, vec![shop(8_101, "Cat Mom Tees"), shop(8_102, "Dog Dad Mugs")]).await.unwrap();
-    let api = PrintifyApi::new(&PrintifySettings { base_url: printify.url.clone() }).unwrap();
+    let api = PrintifyApi::new(&PrintifySettings { base_url: printify.url.clone(), ..Default::default() }).unwrap();
     (printify, api)
 }
 
@@ -63,7 +63,8 @@ async fn webhooks_registered_again_replace_the_earlier_ones_and_their_secret() {
 #[tokio::test]
 async fn an_unreachable_printify_is_worth_retrying() {
     use pod_events::Transient;
-    let api = PrintifyApi::new(&PrintifySettings { base_url: "http://127.0.0.1:9".into() }).unwrap();
+    let api =
+        PrintifyApi::new(&PrintifySettings { base_url: "http://127.0.0.1:9".into(), ..Default::default() }).unwrap();
     let e = api.shops(&Secret::new(TOKEN)).await.unwrap_err();
     assert!(matches!(e, ApiError::Unavailable(_)) && e.is_transient(), "{e:?}");
     assert!(!format!("{e} {e:?}").contains(TOKEN), "the token is not in the error");

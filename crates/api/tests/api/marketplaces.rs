@@ -269,7 +269,7 @@ mod printify {
         let printify = PrintifyStandIn::start(TOKEN, shops).await.unwrap();
         let mut api = Api::new().await;
         let settings = MarketplacesSettings {
-            printify: PrintifySettings { base_url: printify.url.clone() },
+            printify: PrintifySettings { base_url: printify.url.clone(), ..Default::default() },
             ..MarketplacesSettings::default()
         };
         let keys = Keyring::parse(&key_entry()).unwrap();
@@ -348,6 +348,52 @@ mod printify {
         assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
         assert!(printify.webhooks(8_101).is_empty(), "{:?}", printify.webhooks(8_101));
         assert!(credentials::load(&api.pool, &keys, &acme, shop_id, Kind::ApiToken).await.unwrap().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connected_printify_shop_is_offered_for_publishing_and_its_queue_looks_again_while_queued() {
+        let (api, _printify) = with_printify(vec![shop(8_101, "Cat Mom Tees")]).await;
+        let owner = api.person("acme", Role::Owner).await;
+        let connect = "/integrations/printify/connect";
+        let (status, _, body) = api.send("POST", connect, &form_headers(&owner), form(&owner, TOKEN, None)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        let listing = api.seeded.acme_listing;
+        let auth = format!("Bearer {}", api.acme_editor);
+        let approve = format!("/api/v1/listings/{listing}/approve");
+        let (status, _, body) = api.send("POST", &approve, &[("authorization", auth.as_str())], "").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        api.project().await;
+        let shop_id = shops(&api).await[0]["shop_id"].as_str().unwrap().to_owned();
+        let get = |path: String| {
+            let cookie = owner.cookie.clone();
+            let api = &api;
+            async move { api.send("GET", &path, &[("cookie", &cookie)], "").await.2 }
+        };
+
+        let editor = get(format!("/listings/{listing}")).await;
+        assert!(editor.contains(&format!(r#"<option value="{shop_id}">Cat Mom Tees</option>"#)), "{editor}");
+        assert!(editor.contains(">Publish</button>") && editor.contains("Submit as a dry run"), "{editor}");
+        let publishing = get("/publishing".into()).await;
+        assert!(publishing.contains("Publish to Cat Mom Tees"), "{publishing}");
+        assert!(!publishing.contains("every 5s"), "nothing queued, nothing to look at again");
+
+        let headers = [
+            ("cookie", owner.cookie.as_str()),
+            ("x-csrf-token", owner.csrf.as_str()),
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let submit = format!("/listings/{listing}/submit");
+        let (status, _, fragment) =
+            api.send("POST", &submit, &headers, format!("dry_run=false&shop_id={shop_id}")).await;
+        assert_eq!(status, StatusCode::OK, "{fragment}");
+        assert!(fragment.contains("Queued for publishing"), "{fragment}");
+        api.project().await;
+        let publishing = get("/publishing?state=queued".into()).await;
+        let row = publishing.split("<tr>").find(|r| r.contains("Proud Cat Mom Shirt")).unwrap_or_default();
+        assert!(row.contains(">queued<") && row.contains("Cat Mom Tees"), "{row}");
+        assert!(publishing.contains(r#"hx-get="/publishing?state=queued" hx-trigger="every 5s""#), "{publishing}");
     }
 
     /// The owner sends a token with several shops: the page to choose one,
@@ -480,7 +526,7 @@ mod printify_webhooks {
         .unwrap();
         let mut api = Api::new().await;
         let settings = MarketplacesSettings {
-            printify: PrintifySettings { base_url: printify.url.clone() },
+            printify: PrintifySettings { base_url: printify.url.clone(), ..Default::default() },
             ..MarketplacesSettings::default()
         };
         let connectors = Connectors::configure(&settings, Some(Keyring::parse(&key_entry()).unwrap()), SITE).unwrap();

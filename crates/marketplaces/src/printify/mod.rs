@@ -3,10 +3,13 @@
 //!
 //! - `api`: the v1 calls (shops, webhooks, orders), bearer token, `retry-after`.
 //! - `products`: catalog variants, uploads, products found by SKU, publish.
+//! - `catalog`: product type → blueprint, provider, variants; the catalog
+//!   kept for a while.
 //! - `orders`: a Printify order in the Order aggregate's words.
 //! - `webhooks`: a delivery's signature checked, its body read.
 
 pub mod api;
+pub mod catalog;
 pub mod orders;
 pub mod products;
 pub mod webhooks;

@@ -91,6 +91,9 @@ pub struct Product {
     pub variants: Vec<ProductVariant>,
     #[serde(default)]
     pub external: Option<External>,
+    /// True while Printify publishes it to the sales channel.
+    #[serde(default)]
+    pub is_locked: bool,
 }
 
 #[derive(Deserialize)]

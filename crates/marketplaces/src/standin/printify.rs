@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::printify::api::{PrintifyOrder, PrintifyShop, Webhook};
-use crate::printify::products::{CatalogVariant, NewProduct, Product};
+use crate::printify::products::{CatalogVariant, External, NewProduct, Product};
 
 #[derive(Debug, Clone)]
 pub struct RegisteredWebhook {
@@ -31,19 +31,38 @@ struct Server {
     products: HashMap<u64, Vec<Product>>,
     publish_requests: Vec<(u64, String)>,
     next_id: u64,
+    /// Requests answered 429 from now on, with this `retry-after`.
+    throttled: u32,
+    throttle_secs: u64,
+    /// Requests answered 503 from now on.
+    failing: u32,
+    /// Publish calls answered 503 from now on.
+    failing_publishes: u32,
+    /// Publish calls refused with this message.
+    refusing_publish: Option<String>,
+    /// Published products stay locked (publishing) until released.
+    holding: bool,
+    requests: u64,
 }
 
-/// The catalog the stand-in offers: Gildan 5000 (blueprint 6) at print
-/// provider 99, in four sizes.
+/// The t-shirt the stand-in's catalog offers: Gildan 5000 (blueprint 6) at
+/// print provider 99, in four sizes. It offers every default template's
+/// blueprint the same way.
 pub const BLUEPRINT: u64 = 6;
 pub const PRINT_PROVIDER: u64 = 99;
 
-fn catalog() -> Vec<CatalogVariant> {
-    ["S", "M", "L", "XL"]
-        .iter()
-        .enumerate()
-        .map(|(i, size)| CatalogVariant { id: 12_100 + i as u64, title: format!("Black / {size}") })
-        .collect()
+fn catalog_of(blueprint: u64, provider: u64) -> Option<Vec<CatalogVariant>> {
+    let offered = crate::printify::catalog::default_templates()
+        .values()
+        .any(|t| (t.blueprint_id, t.print_provider_id) == (blueprint, provider));
+    let first = if blueprint == BLUEPRINT { 12_100 } else { blueprint * 100 };
+    offered.then(|| {
+        ["S", "M", "L", "XL"]
+            .iter()
+            .enumerate()
+            .map(|(i, size)| CatalogVariant { id: first + i as u64, title: format!("Black / {size}") })
+            .collect()
+    })
 }
 
 type Shared = Arc<Mutex<Server>>;
@@ -78,6 +97,13 @@ impl PrintifyStandIn {
             products: HashMap::new(),
             publish_requests: Vec::new(),
             next_id: 1,
+            throttled: 0,
+            throttle_secs: 0,
+            failing: 0,
+            failing_publishes: 0,
+            refusing_publish: None,
+            holding: false,
+            requests: 0,
         }));
         let app = Router::new()
             .route("/v1/shops.json", get(list_shops))
@@ -118,9 +144,73 @@ impl PrintifyStandIn {
     pub fn revoke(&self) {
         lock(&self.server).token.clear();
     }
+
+    /// The next `n` requests are answered 429 with `retry-after: secs`.
+    pub fn throttle(&self, n: u32, secs: u64) {
+        let mut s = lock(&self.server);
+        (s.throttled, s.throttle_secs) = (n, secs);
+    }
+
+    /// The next `n` requests are answered 503.
+    pub fn fail(&self, n: u32) {
+        lock(&self.server).failing = n;
+    }
+
+    /// The next `n` publish calls are answered 503 (the product is made,
+    /// publishing it fails for a while).
+    pub fn fail_publishes(&self, n: u32) {
+        lock(&self.server).failing_publishes = n;
+    }
+
+    /// Publish calls are refused with `message` (None: accepted again).
+    pub fn refuse_publishing(&self, message: Option<&str>) {
+        lock(&self.server).refusing_publish = message.map(str::to_owned);
+    }
+
+    /// Products asked to be published stay locked, publishing, until
+    /// [`Self::release`].
+    pub fn hold_publishing(&self) {
+        lock(&self.server).holding = true;
+    }
+
+    /// Publishes every product held locked.
+    pub fn release(&self) {
+        let mut s = lock(&self.server);
+        s.holding = false;
+        let mut next = s.next_id;
+        for p in s.products.values_mut().flatten().filter(|p| p.is_locked) {
+            p.is_locked = false;
+            p.external = Some(listed(next));
+            next += 1;
+        }
+        s.next_id = next;
+    }
+
+    /// Requests served (refused ones too).
+    pub fn requests(&self) -> u64 {
+        lock(&self.server).requests
+    }
 }
 
-fn refusal(s: &Server, h: &HeaderMap) -> Option<Response> {
+/// Where the sales channel lists a published product.
+fn listed(n: u64) -> External {
+    let id = 1_000_000_000 + n;
+    External { id: id.to_string(), handle: format!("https://www.etsy.com/listing/{id}") }
+}
+
+fn refusal(s: &mut Server, h: &HeaderMap) -> Option<Response> {
+    s.requests += 1;
+    if s.throttled > 0 {
+        s.throttled -= 1;
+        let headers = [(header::RETRY_AFTER, s.throttle_secs.to_string())];
+        return Some(
+            (StatusCode::TOO_MANY_REQUESTS, headers, Json(json!({"message": "Too Many Attempts."}))).into_response(),
+        );
+    }
+    if s.failing > 0 {
+        s.failing -= 1;
+        return Some((StatusCode::SERVICE_UNAVAILABLE, "upstream unavailable").into_response());
+    }
     let bearer = h
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -136,7 +226,7 @@ fn refusal(s: &Server, h: &HeaderMap) -> Option<Response> {
 }
 
 /// The checks of a call about one shop: the token, then the shop.
-fn refusal_for_shop(s: &Server, h: &HeaderMap, shop: u64) -> Option<Response> {
+fn refusal_for_shop(s: &mut Server, h: &HeaderMap, shop: u64) -> Option<Response> {
     refusal(s, h).or_else(|| (!s.shops.iter().any(|sh| sh.id == shop)).then(unknown_shop))
 }
 
@@ -153,16 +243,16 @@ fn unknown_shop() -> Response {
 }
 
 async fn list_shops(State(s): State<Shared>, h: HeaderMap) -> Response {
-    let s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
         return refused;
     }
     Json(s.shops.clone()).into_response()
 }
 
 async fn webhooks(State(s): State<Shared>, Path(shop): Path<u64>, h: HeaderMap) -> Response {
-    let s = lock(&s);
-    if let Some(refused) = refusal_for_shop(&s, &h, shop) {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal_for_shop(&mut s, &h, shop) {
         return refused;
     }
     let hooks: Vec<Webhook> =
@@ -177,7 +267,7 @@ async fn create_webhook(
     Json(body): Json<serde_json::Value>,
 ) -> Response {
     let mut s = lock(&s);
-    if let Some(refused) = refusal_for_shop(&s, &h, shop) {
+    if let Some(refused) = refusal_for_shop(&mut s, &h, shop) {
         return refused;
     }
     let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -195,7 +285,7 @@ async fn create_webhook(
 
 async fn delete_webhook(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>, h: HeaderMap) -> Response {
     let mut s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    if let Some(refused) = refusal(&mut s, &h) {
         return refused;
     }
     let id = id.trim_end_matches(".json");
@@ -209,8 +299,8 @@ async fn delete_webhook(State(s): State<Shared>, Path((shop, id)): Path<(u64, St
 }
 
 async fn order(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>, h: HeaderMap) -> Response {
-    let s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
         return refused;
     }
     match s.orders.get(&(shop, id.trim_end_matches(".json").to_owned())) {
@@ -229,20 +319,22 @@ async fn catalog_variants(
     Path((blueprint, provider)): Path<(u64, u64)>,
     h: HeaderMap,
 ) -> Response {
-    let s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
         return refused;
     }
-    if (blueprint, provider) != (BLUEPRINT, PRINT_PROVIDER) {
-        return (StatusCode::NOT_FOUND, Json(json!({"message": "Print provider not found."}))).into_response();
+    match catalog_of(blueprint, provider) {
+        Some(variants) => {
+            Json(json!({"id": provider, "title": "Printify Choice", "variants": variants})).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, Json(json!({"message": "Print provider not found."}))).into_response(),
     }
-    Json(json!({"id": provider, "title": "Printify Choice", "variants": catalog()})).into_response()
 }
 
 async fn upload(State(s): State<Shared>, h: HeaderMap, Json(body): Json<serde_json::Value>) -> Response {
     use base64::Engine;
     let mut s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    if let Some(refused) = refusal(&mut s, &h) {
         return refused;
     }
     let contents = body.get("contents").and_then(|c| c.as_str()).unwrap_or_default();
@@ -258,12 +350,16 @@ async fn upload(State(s): State<Shared>, h: HeaderMap, Json(body): Json<serde_js
 
 /// Printify's own checks on a new product (the ones that matter here).
 fn refused_product(s: &Server, p: &NewProduct) -> Option<Response> {
-    let offered: Vec<u64> = catalog().iter().map(|v| v.id).collect();
+    let catalog = catalog_of(p.blueprint_id, p.print_provider_id);
+    let offered: Vec<u64> = catalog.iter().flatten().map(|v| v.id).collect();
     let mut errors = serde_json::Map::new();
     if p.title.trim().is_empty() {
         errors.insert("title".into(), json!("The title field is required."));
     }
-    if (p.blueprint_id, p.print_provider_id) != (BLUEPRINT, PRINT_PROVIDER) {
+    if p.title.chars().count() > 140 {
+        errors.insert("title".into(), json!("The title may not be greater than 140 characters."));
+    }
+    if catalog.is_none() {
         errors.insert("print_provider_id".into(), json!("This print provider does not offer this blueprint."));
     }
     if p.variants.is_empty() || p.variants.iter().any(|v| !offered.contains(&v.id) || v.price == 0) {
@@ -283,14 +379,14 @@ async fn create_product(
     Json(new): Json<NewProduct>,
 ) -> Response {
     let mut s = lock(&s);
-    if let Some(refused) = refusal_for_shop(&s, &h, shop) {
+    if let Some(refused) = refusal_for_shop(&mut s, &h, shop) {
         return refused;
     }
     if let Some(refused) = refused_product(&s, &new) {
         return refused;
     }
     let id = s.next_id();
-    let made = Product { id, title: new.title, variants: new.variants, external: None };
+    let made = Product { id, title: new.title, variants: new.variants, external: None, is_locked: false };
     s.products.entry(shop).or_default().push(made.clone());
     Json(made).into_response()
 }
@@ -317,8 +413,8 @@ async fn list_products(
     Query(q): Query<PageQuery>,
     h: HeaderMap,
 ) -> Response {
-    let s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
         return refused;
     }
     if q.limit == 0 || q.limit > 50 || q.page == 0 {
@@ -331,8 +427,8 @@ async fn list_products(
 }
 
 async fn product(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>, h: HeaderMap) -> Response {
-    let s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
         return refused;
     }
     let id = id.trim_end_matches(".json");
@@ -344,12 +440,30 @@ async fn product(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>,
 
 async fn publish(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>, h: HeaderMap) -> Response {
     let mut s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    if let Some(refused) = refusal(&mut s, &h) {
         return refused;
     }
-    if !s.products.get(&shop).is_some_and(|ps| ps.iter().any(|p| p.id == id)) {
-        return (StatusCode::NOT_FOUND, Json(json!({"message": "Product not found."}))).into_response();
+    let id = id.trim_end_matches(".json").to_owned();
+    if s.failing_publishes > 0 {
+        s.failing_publishes -= 1;
+        return (StatusCode::SERVICE_UNAVAILABLE, "publishing unavailable").into_response();
     }
+    if let Some(message) = s.refusing_publish.clone() {
+        return invalid(json!({"reason": message}));
+    }
+    let (holding, n) = (s.holding, s.next_id);
+    let Some(product) = s.products.get_mut(&shop).and_then(|ps| ps.iter_mut().find(|p| p.id == id)) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Product not found."}))).into_response();
+    };
+    if product.is_locked {
+        return invalid(json!({"product": "The product is being published."}));
+    }
+    if holding {
+        product.is_locked = true;
+    } else {
+        product.external = Some(listed(n));
+    }
+    s.next_id += 1;
     s.publish_requests.push((shop, id.clone()));
     Json(json!({"id": id})).into_response()
 }
