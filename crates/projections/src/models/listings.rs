@@ -3,7 +3,7 @@
 
 use futures::future::BoxFuture;
 use pod_events::RecordedEvent;
-use pod_events::domain::listing::ListingEvent;
+use pod_events::domain::listing::{ExternalKind, ListingEvent};
 use sqlx::PgConnection;
 
 use super::{ApplyError, Projection, decode, uuid_of};
@@ -67,6 +67,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(v),
             ListingEvent::ListingSubmitted(s) => sqlx::query(
                 "UPDATE listings SET status = 'queued', shop_id = $3, dry_run = $4, publish_error = NULL,
+                        publish_step = NULL, printify_product_id = NULL, etsy_listing_id = NULL, url = NULL,
                         submitted_at = $5, published_at = NULL, updated_at = $5, version = $6
                  WHERE tenant = $1 AND listing_id = $2",
             )
@@ -77,7 +78,9 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(at)
             .bind(v),
             ListingEvent::ListingPublished(p) => sqlx::query(
-                "UPDATE listings SET status = 'published', printify_product_id = $3, etsy_listing_id = $4, url = $5,
+                "UPDATE listings SET status = 'published', publish_step = NULL,
+                        printify_product_id = COALESCE($3, printify_product_id),
+                        etsy_listing_id = COALESCE($4, etsy_listing_id), url = $5,
                         publish_error = NULL, published_at = $6, updated_at = $6, version = $7
                  WHERE tenant = $1 AND listing_id = $2",
             )
@@ -90,13 +93,38 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(v),
             ListingEvent::ListingPublishFailed(f) => sqlx::query(
                 "UPDATE listings SET publish_error = $3,
-                        status = CASE WHEN $4 THEN status ELSE 'draft' END, updated_at = $5, version = $6
+                        status = CASE WHEN $4 THEN status ELSE 'draft' END,
+                        publish_step = CASE WHEN $4 THEN publish_step END, updated_at = $5, version = $6
                  WHERE tenant = $1 AND listing_id = $2",
             )
             .bind(&e.tenant)
             .bind(id)
             .bind(f.reason)
             .bind(f.retryable)
+            .bind(at)
+            .bind(v),
+            ListingEvent::ListingExternalIdRecorded(x) => {
+                let column = match x.kind {
+                    ExternalKind::PrintifyProduct => "printify_product_id",
+                    ExternalKind::EtsyListing => "etsy_listing_id",
+                };
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE listings SET {column} = $3, publish_step = COALESCE(publish_step, 'product_made'),
+                            updated_at = $4, version = $5
+                     WHERE tenant = $1 AND listing_id = $2"
+                )))
+                .bind(&e.tenant)
+                .bind(id)
+                .bind(x.id)
+                .bind(at)
+                .bind(v)
+            }
+            ListingEvent::ListingPublishRequested(_) => sqlx::query(
+                "UPDATE listings SET publish_step = 'publish_requested', updated_at = $3, version = $4
+                 WHERE tenant = $1 AND listing_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
             .bind(at)
             .bind(v),
         };

@@ -53,6 +53,11 @@ pub struct QueuedListing {
     pub shop_id: Option<Uuid>,
     pub dry_run: Option<bool>,
     pub publish_error: Option<String>,
+    /// While queued: `product_made` (the marketplace has the product) or
+    /// `publish_requested` (it is publishing it); none before either.
+    pub publish_step: Option<String>,
+    pub printify_product_id: Option<String>,
+    pub etsy_listing_id: Option<String>,
     pub url: Option<String>,
     pub submitted_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
@@ -76,8 +81,8 @@ pub async fn queue(
     let (at, id) = page.after.unwrap_or((DateTime::<Utc>::MAX_UTC, Uuid::max()));
     // The predicate is one of the constants above; values are bound.
     let sql = format!(
-        "SELECT listing_id, design_id, title, price_cents, currency, status, shop_id, dry_run, publish_error, url,
-                submitted_at, published_at
+        "SELECT listing_id, design_id, title, price_cents, currency, status, shop_id, dry_run, publish_error,
+                publish_step, printify_product_id, etsy_listing_id, url, submitted_at, published_at
          FROM listings
          WHERE tenant = $1 AND submitted_at IS NOT NULL AND ({predicate}) AND (submitted_at, listing_id) < ($2, $3)
          ORDER BY submitted_at DESC, listing_id DESC LIMIT $4"
