@@ -4,13 +4,28 @@
 use anyhow::Context;
 use pod_workers::kinds::{self, WorkerKind};
 
-use crate::cli::{namespace, nats, shutdown_signal};
+use crate::cli::{namespace, nats, pg, shutdown_signal};
 use crate::config::Settings;
+
+/// What publishing to connected shops needs, when the vault has keys (no
+/// keys: no shop can have been connected, and only dry runs publish).
+async fn shop_access(s: &Settings) -> anyhow::Result<Option<kinds::ShopAccess>> {
+    let Some(keys) = s.vault.keyring_if_set()? else {
+        tracing::info!("vault.keys is not set: the publishing worker publishes dry runs only");
+        return Ok(None);
+    };
+    Ok(Some(kinds::ShopAccess {
+        pool: pg(s).await?,
+        keys: std::sync::Arc::new(keys),
+        marketplaces: s.marketplaces.clone(),
+    }))
+}
 
 /// Runs one worker kind until stopped.
 pub async fn worker(s: &Settings, kind: WorkerKind) -> anyhow::Result<()> {
     let client = nats(s).await?;
-    kinds::run(kind, client, namespace(s)?, &s.workers, shutdown_signal())
+    let shops = if kind == WorkerKind::Publishing { shop_access(s).await? } else { None };
+    kinds::run(kind, client, namespace(s)?, &s.workers, shops.as_ref(), shutdown_signal())
         .await
         .with_context(|| format!("worker {kind}"))
 }
@@ -19,12 +34,14 @@ pub async fn worker(s: &Settings, kind: WorkerKind) -> anyhow::Result<()> {
 pub async fn all_workers(s: &Settings) -> anyhow::Result<()> {
     let client = nats(s).await?;
     let ns = namespace(s)?;
+    let shops = shop_access(s).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for kind in WorkerKind::ALL {
         let (client, ns, settings, mut stop) = (client.clone(), ns.clone(), s.workers.clone(), stop_rx.clone());
+        let shops = shops.clone().filter(|_| kind == WorkerKind::Publishing);
         tasks.spawn(async move {
-            let res = kinds::run(kind, client, ns, &settings, async move {
+            let res = kinds::run(kind, client, ns, &settings, shops.as_ref(), async move {
                 let _ = stop.wait_for(|v| *v).await;
             })
             .await;

@@ -11,4 +11,5 @@ mod common;
 mod crash;
 mod dead_letters;
 mod end_to_end;
+mod printify;
 mod screen;

@@ -19,6 +19,7 @@ use crate::listings::Listings;
 use crate::openai::OpenAi;
 use crate::pipeline::Pipeline;
 use crate::publishing::Publishing;
+use crate::publishing::printify::PrintifyPublisher;
 use crate::runtime::{Handler, Worker, WorkerError, WorkerOptions};
 use crate::screening::{Screening, ScreeningIndex};
 use crate::trends::browser::ChromiumScraper;
@@ -26,6 +27,16 @@ use crate::trends::sources::{PageScraper, SourceKind};
 use crate::trends::{TrendsError, TrendsWorker};
 use pod_blobs::S3BlobStore;
 use pod_blobs::{BlobStore, LocalBlobStore};
+use pod_marketplaces::{Keyring, MarketplacesSettings};
+
+/// What the publishing worker needs to reach connected shops: the
+/// credentials store, the keys that open it, and the marketplaces' settings.
+#[derive(Clone)]
+pub struct ShopAccess {
+    pub pool: sqlx::PgPool,
+    pub keys: Arc<Keyring>,
+    pub marketplaces: MarketplacesSettings,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WorkerKind {
@@ -140,6 +151,7 @@ pub async fn handler(
     kind: WorkerKind,
     pipeline: Arc<Pipeline>,
     settings: &WorkersSettings,
+    shops: Option<&ShopAccess>,
 ) -> Result<Option<Arc<dyn Handler>>, StartError> {
     Ok(Some(match kind {
         WorkerKind::Trends => return Ok(None),
@@ -157,7 +169,16 @@ pub async fn handler(
         WorkerKind::Listings => {
             Arc::new(Listings::new(pipeline, settings.pricing.clone(), Arc::new(screening_index(settings)?)))
         }
-        WorkerKind::Publishing => Arc::new(Publishing::new(pipeline, blob_store(settings).await?)),
+        WorkerKind::Publishing => {
+            let mut publishing = Publishing::new(pipeline, blob_store(settings).await?);
+            if let Some(access) = shops {
+                let printify =
+                    PrintifyPublisher::new(&access.marketplaces.printify, access.pool.clone(), access.keys.clone())
+                        .map_err(|e| StartError::Settings { field: "marketplaces.printify", reason: e.to_string() })?;
+                publishing = publishing.with_printify(printify);
+            }
+            Arc::new(publishing)
+        }
     }))
 }
 
@@ -167,10 +188,11 @@ pub async fn run(
     client: async_nats::Client,
     ns: Namespace,
     settings: &WorkersSettings,
+    shops: Option<&ShopAccess>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartError> {
     let pipeline = Arc::new(Pipeline::open(client.clone(), &ns).await?);
-    match handler(kind, pipeline.clone(), settings).await? {
+    match handler(kind, pipeline.clone(), settings, shops).await? {
         Some(h) => {
             let options = WorkerOptions {
                 concurrency: settings.concurrency.max(1),

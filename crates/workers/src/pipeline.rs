@@ -2,7 +2,7 @@
 //! command's outcome into a handler's result.
 
 use pod_events::domain::{
-    budget::Budget, design::Design, idea::Idea, listing::Listing, source::TrendSource, trend::Trend,
+    budget::Budget, design::Design, idea::Idea, listing::Listing, shop::Shop, source::TrendSource, trend::Trend,
 };
 use pod_events::store::{CommandBus, CommandError, JetStreamStore, Outcome, StoreConfig, StoreError};
 use pod_events::{AggregateId, EventMeta, Namespace, RecordedEvent, TenantId};
@@ -17,6 +17,7 @@ pub struct Pipeline {
     pub listings: CommandBus<Listing>,
     pub budgets: CommandBus<Budget>,
     pub sources: CommandBus<TrendSource>,
+    pub shops: CommandBus<Shop>,
 }
 
 impl Pipeline {
@@ -28,7 +29,8 @@ impl Pipeline {
             designs: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
             listings: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
             budgets: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
-            sources: CommandBus::new(JetStreamStore::open(client, config).await?, ()),
+            sources: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
+            shops: CommandBus::new(JetStreamStore::open(client, config).await?, ()),
         })
     }
 }

@@ -7,9 +7,13 @@
 //! the design recorded (its bytes, its checksum, its print area). A listing
 //! that fails them goes back to its editor with every reason at once.
 //!
-//! Publishing to a connected Printify or Etsy shop needs the marketplace
-//! clients and the shop connections; until a shop can be connected, such a
-//! submission is answered with a permanent failure that says so.
+//! A submission to a connected Printify shop goes on through `printify`
+//! (product made, publish asked, settled when listed), within the shop's
+//! budgets (`limits`). Publishing straight to an Etsy shop is not in this
+//! version: such a submission is failed back with a message that says so.
+
+pub mod limits;
+pub mod printify;
 
 use std::sync::Arc;
 
@@ -20,10 +24,12 @@ use pod_events::domain::listing::{
     ListingCommand, ListingContent, ListingError, ListingEvent, ListingPublishFailed, ListingPublished, ListingStatus,
 };
 use pod_events::domain::listing_text::{Title, parse_tags};
+use pod_events::domain::shop::Marketplace;
 use pod_events::{AggregateId, EventMeta, RecordedEvent};
 
 use crate::pipeline::{Pipeline, settle, source_id, store_failure};
 use crate::runtime::{Handler, HandlerError};
+use printify::{Job, PrintifyPublisher, Settled};
 
 /// What the checks look at: the listing as it stands and its design's artwork.
 pub struct Preflight<'a> {
@@ -84,12 +90,71 @@ pub fn preflight(p: &Preflight<'_>) -> Vec<String> {
 pub struct Publishing {
     pipeline: Arc<Pipeline>,
     blobs: Arc<dyn BlobStore>,
+    printify: Option<PrintifyPublisher>,
 }
 
 impl Publishing {
     pub fn new(pipeline: Arc<Pipeline>, blobs: Arc<dyn BlobStore>) -> Self {
-        Self { pipeline, blobs }
+        Self { pipeline, blobs, printify: None }
     }
+
+    /// Publishes to connected Printify shops (without it, only dry runs).
+    pub fn with_printify(mut self, printify: PrintifyPublisher) -> Self {
+        self.printify = Some(printify);
+        self
+    }
+
+    /// Where a real submission stands at its shop: settled, or not yet.
+    async fn publish_to_shop(
+        &self,
+        event: &RecordedEvent,
+        listing: &AggregateId,
+        submission: &pod_events::domain::listing::Submission,
+        content: &pod_events::domain::listing::ListingContent,
+        product_type: &str,
+        artwork: &[u8],
+    ) -> Result<ListingCommand, HandlerError> {
+        let Some(shop_id) = submission.shop_id else {
+            return Ok(failure("a real submission needs a shop; submit again to one"));
+        };
+        let shop = AggregateId::new(listing.tenant.clone(), shop_id);
+        let shop_state = self.pipeline.shops.store().load_fresh(&shop).await.map_err(store_failure)?.aggregate;
+        if !shop_state.connected {
+            return Ok(failure(format!("shop {shop_id} is not connected; connect it in Integrations, then submit")));
+        }
+        if shop_state.needs_reconnect {
+            return Ok(failure(format!(
+                "shop {shop_id} needs reconnecting: its marketplace no longer takes its token; connect it again, then submit"
+            )));
+        }
+        match shop_state.marketplace {
+            Some(Marketplace::Printify) => {}
+            _ => {
+                return Ok(failure(format!(
+                    "shop {shop_id} is an Etsy shop: publishing straight to Etsy is not available in this version; \
+                     submit to a connected Printify shop"
+                )));
+            }
+        }
+        let Some(printify) = &self.printify else {
+            return Err(HandlerError::permanent(
+                "this publishing worker has no marketplace access (set vault.keys and marketplaces.printify)",
+            ));
+        };
+        let Some(printify_shop) = shop_state.external_shop_id.as_deref().and_then(|s| s.parse::<u64>().ok()) else {
+            return Ok(failure(format!("shop {shop_id} has no Printify shop id on record; connect it again")));
+        };
+        let job = Job { listing, cause: event, submission, content, product_type, artwork, shop_id, printify_shop };
+        Ok(match printify.publish(&self.pipeline, &job).await? {
+            Settled::Published(p) => ListingCommand::RecordPublished(p),
+            Settled::Failed(f) => ListingCommand::RecordPublishFailure(f),
+        })
+    }
+}
+
+/// A failure the seller fixes: the listing goes back to its editor.
+fn failure(reason: impl Into<String>) -> ListingCommand {
+    ListingCommand::RecordPublishFailure(ListingPublishFailed { reason: reason.into(), retryable: false })
 }
 
 #[async_trait::async_trait]
@@ -110,7 +175,7 @@ impl Handler for Publishing {
         let (listing, version) = (loaded.aggregate, loaded.version);
         // Published or failed since: settled. Queued again since: the
         // current submission's settings count, not this event's.
-        let (ListingStatus::Queued, Some(submission)) = (listing.status, listing.submission) else {
+        let (ListingStatus::Queued, Some(submission)) = (listing.status, listing.submission.as_ref()) else {
             return Ok(());
         };
         // The outcome belongs to the submission as it stands (the listing's
@@ -157,13 +222,9 @@ impl Handler for Publishing {
                 dry_run: true,
             })
         } else {
-            let shop = submission.shop_id.map(|s| s.to_string()).unwrap_or_else(|| "(none)".into());
-            ListingCommand::RecordPublishFailure(ListingPublishFailed {
-                reason: format!(
-                    "shop {shop}: publishing to Printify and Etsy is not available in this version; submit as a dry run"
-                ),
-                retryable: false,
-            })
+            let product_type = design.request.as_ref().map(|r| r.product_type.as_str()).unwrap_or_default();
+            let artwork = bytes.as_deref().unwrap_or_default();
+            self.publish_to_shop(event, &id, submission, content, product_type, artwork).await?
         };
         settle(&self.pipeline.listings, &id, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
         Ok(())

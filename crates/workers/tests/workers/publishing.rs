@@ -167,14 +167,14 @@ async fn artwork_that_is_not_what_the_design_recorded_sends_the_listing_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_submission_is_refused_with_why_until_marketplaces_are_connected() {
+async fn a_submission_to_a_shop_that_was_never_connected_is_sent_back_with_why() {
     let shop = Shop::new().await;
     let (listing, _, submitted, _) =
         shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", Some(uuid::Uuid::from_u128(5)), false).await;
     shop.handler.handle(&submitted).await.unwrap();
     let (status, events) = shop.outcome(&listing).await;
     assert_eq!(status, ListingStatus::Draft);
-    assert!(events[0].1["reason"].as_str().unwrap().contains("submit as a dry run"), "{events:?}");
+    assert!(events[0].1["reason"].as_str().unwrap().contains("is not connected"), "{events:?}");
 }
 
 #[test]
@@ -263,7 +263,335 @@ async fn an_old_submission_redelivered_settles_the_current_one_by_its_own_settin
     assert_eq!(status, ListingStatus::Draft);
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(
-        events[1].1["reason"].as_str().unwrap().contains("submit as a dry run"),
+        events[1].1["reason"].as_str().unwrap().contains("is not connected"),
         "settled as the real submission it now is, not as a dry run: {events:?}"
     );
+}
+
+mod printify {
+    //! A submission to a connected Printify shop, against the Printify
+    //! stand-in: the product made once, published once, settled when
+    //! listed; rate limits, outages and refusals on the way.
+
+    use std::time::Duration;
+
+    use pod_events::domain::shop::{Marketplace, Shop as ShopAggregate, ShopCommand, ShopConnected};
+    use pod_marketplaces::credentials::{self, Credential, Kind};
+    use pod_marketplaces::printify::PrintifyShop;
+    use pod_marketplaces::standin::printify::PrintifyStandIn;
+    use pod_marketplaces::{Keyring, PrintifySettings, Secret};
+    use pod_workers::publishing::printify::PrintifyPublisher;
+    use pod_workers::runtime::HandlerError;
+    use sqlx::{Connection, PgConnection, PgPool};
+
+    use super::*;
+
+    const TOKEN: &str = "printify-personal-access-token";
+    const PRINTIFY_SHOP: u64 = 8_812_345;
+
+    /// A connected Printify shop: its Shop aggregate, its token sealed in a
+    /// database of the test's own, the stand-in behind it.
+    struct Connected {
+        shop: Shop,
+        printify: PrintifyStandIn,
+        shop_id: uuid::Uuid,
+        pool: PgPool,
+        db: String,
+        admin: String,
+    }
+
+    impl Connected {
+        async fn new() -> Self {
+            Self::with(|_| {}).await
+        }
+
+        async fn with(tune: impl FnOnce(&mut PrintifySettings)) -> Self {
+            let (pool, admin, db) = fresh_db().await;
+            let keys = Arc::new(Keyring::parse(&Keyring::new_entry("t1").unwrap()).unwrap());
+            let printify = PrintifyStandIn::start(
+                TOKEN,
+                vec![PrintifyShop { id: PRINTIFY_SHOP, title: "Cat Shop".into(), sales_channel: "etsy".into() }],
+            )
+            .await
+            .unwrap();
+            let mut settings = PrintifySettings { base_url: printify.url.clone(), ..Default::default() };
+            tune(&mut settings);
+            let mut shop = Shop::new().await;
+            let publisher = PrintifyPublisher::new(&settings, pool.clone(), keys.clone()).unwrap();
+            let pipeline = Arc::new(Pipeline::open(shop.env.client.clone(), &shop.env.ns).await.unwrap());
+            shop.handler = Publishing::new(pipeline, shop.blobs.clone()).with_printify(publisher);
+            let shop_id = uuid::Uuid::new_v4();
+            let shops = CommandBus::new(shop.env.store_of::<ShopAggregate>().await, ());
+            let connect = ShopCommand::Connect(ShopConnected {
+                marketplace: Marketplace::Printify,
+                external_shop_id: PRINTIFY_SHOP.to_string(),
+                display_name: "Cat Shop".into(),
+                token_expires_at: None,
+            });
+            let id = AggregateId::new(tenant(), shop_id);
+            shops.execute(&id, connect, &EventMeta::new_command()).await.unwrap();
+            let token = Credential { secret: Secret::new(TOKEN), expires_at: None };
+            credentials::store(&pool, &keys, &tenant(), shop_id, Kind::ApiToken, &token).await.unwrap();
+            Self { shop, printify, shop_id, pool, db, admin }
+        }
+
+        async fn submitted(&self) -> (AggregateId, RecordedEvent) {
+            let (listing, _, event, _) =
+                self.shop.submitted("Proud Cat Mom Shirt, Cat Lover Gift", Some(self.shop_id), false).await;
+            (listing, event)
+        }
+
+        async fn shop_state(&self) -> ShopAggregate {
+            let id = AggregateId::new(tenant(), self.shop_id);
+            self.shop.env.store_of::<ShopAggregate>().await.load_fresh(&id).await.unwrap().aggregate
+        }
+
+        async fn done(self) {
+            self.pool.close().await;
+            let mut conn = PgConnection::connect(&self.admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.db)))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn fresh_db() -> (PgPool, String, String) {
+        let admin = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://pod:pod@127.0.0.1:5432/pod".into());
+        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "this test needs PostgreSQL at {admin}: {e}. Start it with `scripts/services.sh` (or set DATABASE_URL)."
+            )
+        });
+        let db = format!("pod_publishing_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut conn).await.unwrap();
+        let url = format!("{}/{db}", &admin[..admin.rfind('/').unwrap()]);
+        let pool = PgPool::connect(&url).await.unwrap();
+        pod_projections::db::MIGRATOR.run(&pool).await.unwrap();
+        (pool, admin, db)
+    }
+
+    fn reason_of(events: &[(String, serde_json::Value)]) -> String {
+        events
+            .iter()
+            .rfind(|(t, _)| t == "ListingPublishFailed")
+            .map(|(_, p)| p["reason"].to_string())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_submission_becomes_one_product_published_once_and_listed() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.shop.handler.handle(&submitted).await.unwrap();
+        // Redelivered after it settled: nothing more happens.
+        c.shop.handler.handle(&submitted).await.unwrap();
+
+        let products = c.printify.products(PRINTIFY_SHOP);
+        assert_eq!(products.len(), 1, "{products:#?}");
+        let product = &products[0];
+        assert_eq!(product.title, "Proud Cat Mom Shirt, Cat Lover Gift");
+        assert_eq!(product.variants.len(), 4, "every size the catalog offers");
+        assert!(product.variants.iter().all(|v| v.price == 2499 && v.sku.starts_with("pod-")), "{product:?}");
+        assert_eq!(c.printify.publish_requests(), vec![(PRINTIFY_SHOP, product.id.clone())]);
+
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Published);
+        let published = events.iter().filter(|(t, _)| t == "ListingPublished").collect::<Vec<_>>();
+        assert_eq!(published.len(), 1, "{events:?}");
+        let p = &published[0].1;
+        assert_eq!(p["printify_product_id"], product.id.as_str());
+        assert_eq!(p["dry_run"], false);
+        let external = product.id.clone();
+        let listed = c.printify.products(PRINTIFY_SHOP)[0].external.clone().expect("listed on the channel");
+        assert_eq!(p["url"], listed.handle.as_str(), "links to the live listing");
+        assert_eq!(p["etsy_listing_id"], listed.id.as_str());
+        let recorded: Vec<_> =
+            c.shop.log().await.into_iter().filter(|e| e.event_type == "ListingExternalIdRecorded").collect();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].payload["id"], external.as_str());
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publish_that_fails_after_the_product_is_made_carries_on_with_that_product() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.printify.fail_publishes(1);
+        let first = c.shop.handler.handle(&submitted).await;
+        assert!(matches!(first, Err(HandlerError::Transient { .. })), "{first:?}");
+        let state = c.shop.env.store_of::<Listing>().await.load_fresh(&listing).await.unwrap().aggregate;
+        let made = c.printify.products(PRINTIFY_SHOP);
+        assert_eq!(made.len(), 1);
+        assert_eq!(
+            state.submission.unwrap().printify_product_id.as_deref(),
+            Some(made[0].id.as_str()),
+            "recorded at once"
+        );
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert_eq!(c.printify.products(PRINTIFY_SHOP).len(), 1, "one product");
+        assert_eq!(c.printify.publish_requests().len(), 1, "published once");
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_product_made_by_a_run_that_died_before_recording_it_is_found_by_its_sku() {
+        use pod_marketplaces::printify::PrintifyApi;
+        use pod_marketplaces::printify::catalog::default_templates;
+        use pod_workers::publishing::printify::{new_product, sku_prefix};
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        // What an earlier run made before kill -9 took it, with nothing recorded.
+        let api =
+            PrintifyApi::new(&PrintifySettings { base_url: c.printify.url.clone(), ..Default::default() }).unwrap();
+        let token = Secret::new(TOKEN);
+        let upload = api.upload_image(&token, "earlier.png", PNG).await.unwrap();
+        let content = pod_events::domain::listing::ListingContent {
+            title: "Proud Cat Mom Shirt, Cat Lover Gift".into(),
+            price_cents: 2499,
+            ..Default::default()
+        };
+        let prefix = sku_prefix(&tenant(), listing.id, 1);
+        let earlier = new_product(&content, &default_templates()["t-shirt"], &[12_100], &upload.id, &prefix);
+        let earlier = api.create_product(&token, PRINTIFY_SHOP, &earlier).await.unwrap();
+        // Another submission's product in the same shop is not mistaken for it.
+        let other = new_product(
+            &content,
+            &default_templates()["t-shirt"],
+            &[12_100],
+            &upload.id,
+            &sku_prefix(&tenant(), listing.id, 2),
+        );
+        api.create_product(&token, PRINTIFY_SHOP, &other).await.unwrap();
+
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert_eq!(c.printify.products(PRINTIFY_SHOP).len(), 2, "nothing made again");
+        assert_eq!(c.printify.publish_requests(), vec![(PRINTIFY_SHOP, earlier.id.clone())]);
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Published);
+        let published = events.iter().find(|(t, _)| t == "ListingPublished").unwrap();
+        assert_eq!(published.1["printify_product_id"], earlier.id.as_str());
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rate_limits_defer_the_work_for_as_long_as_printify_asks() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.printify.throttle(1, 42);
+        match c.shop.handler.handle(&submitted).await {
+            Err(HandlerError::Deferred { wait, .. }) => assert_eq!(wait, Duration::from_secs(42)),
+            other => panic!("expected a deferral, got {other:?}"),
+        }
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Queued, "still queued, not failed");
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outage_is_retried_and_then_succeeds() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.printify.fail(1);
+        let first = c.shop.handler.handle(&submitted).await;
+        assert!(matches!(first, Err(HandlerError::Transient { .. })), "{first:?}");
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        assert_eq!(c.printify.products(PRINTIFY_SHOP).len(), 1);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_spent_publish_budget_queues_the_next_listing_instead_of_failing_it() {
+        let c = Connected::with(|s| s.publishes_per_half_hour = 1).await;
+        let (first, submitted_first) = c.submitted().await;
+        let (second, submitted_second) = c.submitted().await;
+        c.shop.handler.handle(&submitted_first).await.unwrap();
+        match c.shop.handler.handle(&submitted_second).await {
+            Err(HandlerError::Deferred { wait, .. }) => assert!(wait > Duration::from_secs(60), "{wait:?}"),
+            other => panic!("expected a deferral, got {other:?}"),
+        }
+        assert_eq!(c.shop.outcome(&first).await.0, ListingStatus::Published);
+        let (status, events) = c.shop.outcome(&second).await;
+        assert_eq!(status, ListingStatus::Queued, "{events:?}");
+        assert_eq!(c.printify.publish_requests().len(), 1);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_product_still_publishing_is_looked_at_again_and_settles_when_listed() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.printify.hold_publishing();
+        let first = c.shop.handler.handle(&submitted).await;
+        assert!(matches!(first, Err(HandlerError::Deferred { .. })), "{first:?}");
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Queued);
+        assert!(events.iter().any(|(t, _)| t == "ListingPublishRequested"), "{events:?}");
+        // Looked at again while Printify still works on it: not asked twice.
+        let again = c.shop.handler.handle(&submitted).await;
+        assert!(matches!(again, Err(HandlerError::Deferred { .. })), "{again:?}");
+        c.printify.release();
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        assert_eq!(c.printify.publish_requests().len(), 1);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_publish_goes_back_to_the_editor_with_printifys_reason() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.printify.refuse_publishing(Some("The shop's sales channel is disconnected."));
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Draft);
+        let reason = reason_of(&events);
+        assert!(reason.contains("the publish request") && reason.contains("sales channel is disconnected"), "{reason}");
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_token_marks_the_shop_for_reconnecting() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.printify.revoke();
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Draft);
+        assert!(reason_of(&events).contains("connect the shop again"), "{events:?}");
+        assert!(c.shop_state().await.needs_reconnect);
+        // The next submission is told without calling Printify.
+        let before = c.printify.requests();
+        let (listing, submitted) = c.submitted().await;
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert!(reason_of(&c.shop.outcome(&listing).await.1).contains("needs reconnecting"));
+        assert_eq!(c.printify.requests(), before);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_product_type_without_a_template_is_named_with_the_setting_to_add() {
+        let c = Connected::with(|s| {
+            // A configured type that Printify's catalog does not offer.
+            s.products.insert(
+                "t-shirt".into(),
+                pod_marketplaces::printify::catalog::ProductTemplate {
+                    blueprint_id: 6,
+                    print_provider_id: 99,
+                    variants: vec![1],
+                    position: "front".into(),
+                },
+            );
+        })
+        .await;
+        let (listing, submitted) = c.submitted().await;
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let reason = reason_of(&c.shop.outcome(&listing).await.1);
+        assert!(reason.contains("offers none of the variants") && reason.contains("blueprint 6"), "{reason}");
+        assert!(c.printify.products(PRINTIFY_SHOP).is_empty());
+        c.done().await;
+    }
 }
