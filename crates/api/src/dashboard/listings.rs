@@ -56,6 +56,8 @@ pub(crate) struct ListingPage {
     pub history: Vec<Step>,
     /// Thirteen tag boxes: the tags, then empty ones.
     pub tag_slots: Vec<String>,
+    /// The shops it can be published to.
+    pub shops: Vec<super::publishing::ShopChoice>,
 }
 
 pub async fn listing(
@@ -89,6 +91,7 @@ pub async fn listing(
         checks_html,
         history,
         tag_slots,
+        shops: super::publishing::publishable_shops(&s, &caller.tenant).await?,
     }))
 }
 

@@ -24,6 +24,26 @@ pub struct Ready {
     pub age: String,
 }
 
+/// A shop a listing can be published to: connected, through Printify, and
+/// its token still taken.
+pub struct ShopChoice {
+    pub shop_id: uuid::Uuid,
+    pub display_name: String,
+}
+
+/// The tenant's shops a listing can be published to now.
+pub(crate) async fn publishable_shops(
+    s: &AppState,
+    tenant: &pod_events::TenantId,
+) -> Result<Vec<ShopChoice>, sqlx::Error> {
+    Ok(read::shops(&s.pool, tenant)
+        .await?
+        .into_iter()
+        .filter(|sh| sh.connected && !sh.needs_reconnect && sh.marketplace == "printify")
+        .map(|sh| ShopChoice { shop_id: sh.shop_id, display_name: sh.display_name })
+        .collect())
+}
+
 /// A submitted listing, in words.
 pub struct QueueRow {
     pub l: QueuedListing,
@@ -35,10 +55,12 @@ pub struct QueueRow {
 
 impl From<QueuedListing> for QueueRow {
     fn from(l: QueuedListing) -> Self {
-        let (state, tone) = match (l.status.as_str(), l.publish_error.is_some()) {
-            ("published", _) => ("published", "good"),
-            ("queued", true) => ("retrying", "warn"),
-            ("queued", false) => ("queued", "info"),
+        let (state, tone) = match (l.status.as_str(), l.publish_error.is_some(), l.publish_step.as_deref()) {
+            ("published", _, _) => ("published", "good"),
+            ("queued", true, _) => ("retrying", "warn"),
+            ("queued", false, Some("publish_requested")) => ("publishing", "info"),
+            ("queued", false, Some(_)) => ("product made", "info"),
+            ("queued", false, None) => ("queued", "info"),
             _ => ("failed", "bad"),
         };
         let target = match (l.dry_run, l.shop_id) {
@@ -57,6 +79,11 @@ struct PublishingPage {
     ready: Vec<Ready>,
     queue: Vec<QueueRow>,
     tabs: Vec<(&'static str, &'static str, bool)>,
+    shops: Vec<ShopChoice>,
+    /// Something is on its way: the queue looks again every few seconds.
+    live: bool,
+    /// The tab shown, for looking again.
+    state: &'static str,
 }
 
 pub async fn publishing(
@@ -70,6 +97,10 @@ pub async fn publishing(
     let ready = listings::list(&s.pool, tenant, &approved, &Keyset::first(DEFAULT_LIMIT)).await?.rows;
     let queue = read::queue(&s.pool, tenant, &q, &Keyset::first(DEFAULT_LIMIT)).await?.rows;
     let labels = ["All", "Queued", "Published", "Failed"];
+    let shops = publishable_shops(&s, tenant).await?;
+    let names: std::collections::HashMap<uuid::Uuid, String> =
+        read::shops(&s.pool, tenant).await?.into_iter().map(|sh| (sh.shop_id, sh.display_name)).collect();
+    let live = queue.iter().any(|l| l.status == "queued");
     let tabs = QueueState::ALL.iter().zip(labels).map(|(tab, label)| (tab.as_str(), label, *tab == state)).collect();
     Ok(render(&PublishingPage {
         shell: Shell::load(&s, &session, "publishing").await?,
@@ -82,8 +113,21 @@ pub async fn publishing(
                 title: l.title,
             })
             .collect(),
-        queue: queue.into_iter().map(QueueRow::from).collect(),
+        queue: queue
+            .into_iter()
+            .map(|l| {
+                let mut row = QueueRow::from(l);
+                if let Some(name) = row.l.shop_id.filter(|_| row.l.dry_run != Some(true)).and_then(|id| names.get(&id))
+                {
+                    row.target = name.clone();
+                }
+                row
+            })
+            .collect(),
         tabs,
+        shops,
+        live,
+        state: state.as_str(),
     }))
 }
 
