@@ -116,6 +116,9 @@ pub struct Worker {
     stats: Arc<WorkerStats>,
 }
 
+/// The shortest deferral: a provider's `retry-after: 0` must not spin.
+pub const MIN_DEFERRAL: Duration = Duration::from_secs(1);
+
 /// How long a pull on the log waits for messages before the loop looks again
 /// (at retries, and at shutdown).
 const LOG_PULL_WAIT: Duration = Duration::from_secs(2);
@@ -340,10 +343,11 @@ impl Worker {
         } else {
             self.handle_with_progress(&msg, &event).await
         };
-        match result {
+        let let_go = match result {
             Ok(()) => {
                 self.stats.handled.fetch_add(1, Ordering::Relaxed);
                 self.ack(&msg, &event).await;
+                true
             }
             Err(HandlerError::Transient { reason, retry_after }) if delivered < self.options.max_deliveries => {
                 let jitter = rand::rng().random::<f64>();
@@ -354,28 +358,43 @@ impl Worker {
                 if let Err(e) = msg.ack_with(AckKind::Nak(Some(wait))).await {
                     tracing::warn!(worker = kind, error = %e, "nak lost; the server redelivers after ack_wait");
                 }
+                false
             }
             Err(HandlerError::Deferred { reason, wait }) => {
                 tracing::info!(worker = kind, event = %event.msg_id(), wait_ms = wait.as_millis() as u64,
                     why = %reason, "deferred");
                 self.stats.deferred.fetch_add(1, Ordering::Relaxed);
-                self.defer(&msg, &event, wait).await;
+                self.defer(&msg, &event, wait).await
             }
             Err(e) => self.dead_letter(&msg, &event, &e.to_string(), delivered).await,
+        };
+        // A retry or a deferral that is done with leaves the dead-letter
+        // stream (the event itself stays in the log).
+        if let_go
+            && source == Source::Retry
+            && let Err(e) = dead_letters::forget_retry(&self.js, &self.ns, stream_seq).await
+        {
+            tracing::warn!(worker = kind, seq = stream_seq, error = %e, "a finished retry stays on the dead-letter stream");
         }
     }
 
-    /// Hands the event back for later, then lets go of this delivery.
-    async fn defer(&self, msg: &jetstream::Message, event: &RecordedEvent, wait: Duration) {
+    /// Hands the event back for later, then lets go of this delivery;
+    /// whether it did. Never sooner than [`MIN_DEFERRAL`].
+    async fn defer(&self, msg: &jetstream::Message, event: &RecordedEvent, wait: Duration) -> bool {
         let kind = self.handler.kind();
+        let wait = wait.max(MIN_DEFERRAL);
         let due = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
         let (headers, payload) = (msg.headers.as_ref(), msg.payload.clone());
         match dead_letters::defer(&self.js, &self.ns, kind, Origin::from(event), headers, payload, due).await {
-            Ok(()) => self.ack(msg, event).await,
+            Ok(()) => {
+                self.ack(msg, event).await;
+                true
+            }
             Err(e) => {
                 // Could not hand it back: keep this delivery and wait here.
                 tracing::warn!(worker = kind, event = %event.msg_id(), error = %e, "deferral failed; waiting instead");
                 let _ = msg.ack_with(AckKind::Nak(Some(wait))).await;
+                false
             }
         }
     }
@@ -412,13 +431,20 @@ impl Worker {
         }
     }
 
-    async fn dead_letter(&self, msg: &jetstream::Message, event: &RecordedEvent, error: &str, deliveries: u64) {
+    async fn dead_letter(&self, msg: &jetstream::Message, event: &RecordedEvent, error: &str, deliveries: u64) -> bool {
         tracing::error!(worker = self.handler.kind(), event = %event.msg_id(), event_type = %event.event_type, deliveries,
             error, "giving up; moving the event to the dead letters");
-        self.dead_letter_from(msg, Origin::from(event), error, deliveries).await;
+        self.dead_letter_from(msg, Origin::from(event), error, deliveries).await
     }
 
-    async fn dead_letter_from(&self, msg: &jetstream::Message, origin: Origin<'_>, error: &str, deliveries: u64) {
+    /// Whether the message is now a dead letter (and this delivery let go).
+    async fn dead_letter_from(
+        &self,
+        msg: &jetstream::Message,
+        origin: Origin<'_>,
+        error: &str,
+        deliveries: u64,
+    ) -> bool {
         let kind = self.handler.kind();
         let failure = Failure { worker: kind, error, deliveries };
         let (headers, payload) = (msg.headers.as_ref(), msg.payload.clone());
@@ -428,12 +454,14 @@ impl Worker {
                 if let Err(e) = msg.double_ack().await {
                     tracing::warn!(worker = kind, seq = origin.stream_seq, error = %e, "ack not confirmed");
                 }
+                true
             }
             Err(e) => {
                 // Could not store the dead letter: keep the message instead.
                 tracing::error!(worker = kind, error = %e, "dead-lettering failed; the event will be redelivered");
                 let wait = self.options.backoff.max;
                 let _ = msg.ack_with(AckKind::Nak(Some(wait))).await;
+                false
             }
         }
     }

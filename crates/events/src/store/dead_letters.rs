@@ -71,12 +71,18 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The `Pod-*` and trace headers of a message: NATS's own (`Nats-*`) must not
 /// travel, since they would be read as dedup, batch or concurrency
-/// instructions by the dead-letter stream.
+/// instructions by the dead-letter stream. A deferral's due time and count
+/// stay with that deferral.
 fn event_headers(h: &HeaderMap) -> HeaderMap {
+    event_headers_without(h, &[H_NOT_BEFORE, H_DEFERRALS])
+}
+
+fn event_headers_without(h: &HeaderMap, left_out: &[&str]) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, values) in h.iter() {
         let n: &str = name.as_ref();
-        if n.starts_with("Pod-") || n.eq_ignore_ascii_case("traceparent") {
+        let kept = n.starts_with("Pod-") || n.eq_ignore_ascii_case("traceparent");
+        if kept && !left_out.iter().any(|l| l.eq_ignore_ascii_case(n)) {
             for v in values {
                 out.append(n, v.as_str());
             }
@@ -168,7 +174,9 @@ pub async fn defer(
 ) -> Result<(), StoreError> {
     let deferrals = headers.and_then(|h| header(h, H_DEFERRALS)).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0) + 1;
     let attempt = attempt_of(headers);
-    let mut h = headers.map(event_headers).unwrap_or_default();
+    // A retried dead letter's failure is not this copy's: it is not dead.
+    let stale = [H_NOT_BEFORE, H_DEFERRALS, H_DLQ_ERROR, H_DLQ_WORKER, H_DLQ_DELIVERIES, H_DLQ_AT];
+    let mut h = headers.map(|h| event_headers_without(h, &stale)).unwrap_or_default();
     for (k, v) in [
         (H_DLQ_SUBJECT, origin.subject.to_owned()),
         (H_DLQ_STREAM_SEQ, origin.stream_seq.to_string()),
@@ -187,6 +195,18 @@ pub async fn defer(
         .await
         .map_err(|e| StoreError::nats(format!("storing deferral on {subject}"), e))?;
     Ok(())
+}
+
+/// Removes a message of the retry subjects once its worker is done with
+/// it (handled, deferred again or dead-lettered again), so retries and
+/// deferrals do not pile up on the dead-letter stream. Already gone is fine.
+pub async fn forget_retry(js: &jetstream::Context, ns: &Namespace, seq: u64) -> Result<(), StoreError> {
+    let stream = dlq(js, ns).await?;
+    match stream.delete_message(seq).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().contains("no message found") => Ok(()),
+        Err(e) => Err(StoreError::nats(format!("removing retry {seq}"), e)),
+    }
 }
 
 /// When a deferred event may be handled (None: whenever).
