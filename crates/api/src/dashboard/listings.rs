@@ -121,6 +121,12 @@ pub fn step_of(r: &Revision, me: uuid::Uuid) -> Step {
         "ListingSubmitted" => "Queued for publishing".to_owned(),
         "ListingPublished" => "Published".to_owned(),
         "ListingPublishFailed" => format!("Publishing failed: {}", c["reason"].as_str().unwrap_or("")),
+        "ListingExternalIdRecorded" => match c["kind"].as_str() {
+            Some("etsy_listing") => format!("Drafted on Etsy as listing {}", c["id"].as_str().unwrap_or("")),
+            _ => format!("Made on Printify as product {}", c["id"].as_str().unwrap_or("")),
+        },
+        "ListingPublishRequested" => "Asked the marketplace to publish it".to_owned(),
+        "ListingProductStarted" => "Making it on the marketplace".to_owned(),
         other => other.to_owned(),
     };
     let who = match (c["by"]["kind"].as_str(), c["by"]["user_id"].as_str()) {

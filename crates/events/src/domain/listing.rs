@@ -110,6 +110,14 @@ pub struct ListingExternalIdRecorded {
     pub id: String,
 }
 
+/// The marketplace is about to be asked to make the submission's product:
+/// from here on a retry looks for a product already made before making one
+/// (a crash may have come between the making and its recording).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingProductStarted {
+    pub shop_id: Uuid,
+}
+
 /// The marketplace was asked to publish the submission's product; it
 /// publishes afterwards, on its own time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -129,6 +137,7 @@ event_enum! {
         ListingPublishFailed(ListingPublishFailed) = 1,
         ListingExternalIdRecorded(ListingExternalIdRecorded) = 1,
         ListingPublishRequested(ListingPublishRequested) = 1,
+        ListingProductStarted(ListingProductStarted) = 1,
     }
 }
 
@@ -254,6 +263,8 @@ pub enum ListingCommand {
         kind: ExternalKind,
         id: String,
     },
+    /// The marketplace is about to make the product; again changes nothing.
+    RecordProductStarted,
     /// The marketplace was asked to publish; asking again changes nothing.
     RecordPublishRequest {
         requested_at: DateTime<Utc>,
@@ -365,6 +376,9 @@ pub struct Submission {
     /// When the marketplace was asked to publish, if it was.
     #[serde(default)]
     pub publish_requested_at: Option<DateTime<Utc>>,
+    /// A product may have been made (and not recorded): look before making.
+    #[serde(default)]
+    pub product_started: bool,
 }
 
 impl Submission {
@@ -497,6 +511,12 @@ impl Aggregate for Listing {
                     }
                 }
             }
+            ListingCommand::RecordProductStarted => {
+                let shop_id = self.queued_shop("given a product")?;
+                if self.submission.as_ref().is_some_and(|s| !s.product_started) {
+                    sink.write(ListingEvent::ListingProductStarted(ListingProductStarted { shop_id }), self).await;
+                }
+            }
             ListingCommand::RecordPublishRequest { requested_at } => {
                 let shop_id = self.queued_shop("published")?;
                 if self.submission.as_ref().is_some_and(|s| s.publish_requested_at.is_none()) {
@@ -567,6 +587,11 @@ impl Aggregate for Listing {
             ListingEvent::ListingPublishRequested(e) => {
                 if let Some(s) = self.submission.as_mut() {
                     s.publish_requested_at = Some(e.requested_at);
+                }
+            }
+            ListingEvent::ListingProductStarted(_) => {
+                if let Some(s) = self.submission.as_mut() {
+                    s.product_started = true;
                 }
             }
             ListingEvent::ListingPublished(_) => self.status = ListingStatus::Published,
@@ -919,6 +944,17 @@ mod tests {
     #[test]
     fn a_dry_run_has_no_marketplace_ids() {
         T::with(()).given(queued()).when(product("abc")).then_expect_error(ListingError::NotForAShop);
+    }
+
+    #[test]
+    fn a_product_is_started_once_per_submission() {
+        let mut given = queued_for_a_shop();
+        given.push(ListingEvent::ListingProductStarted(ListingProductStarted { shop_id: SHOP }));
+        T::with(()).given(given).when(ListingCommand::RecordProductStarted).then_expect_events(vec![]);
+        T::with(())
+            .given(queued_for_a_shop())
+            .when(ListingCommand::RecordProductStarted)
+            .then_expect_events(vec![ListingEvent::ListingProductStarted(ListingProductStarted { shop_id: SHOP })]);
     }
 
     #[test]

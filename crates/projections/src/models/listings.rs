@@ -119,6 +119,13 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
                 .bind(at)
                 .bind(v)
             }
+            ListingEvent::ListingProductStarted(_) => sqlx::query(
+                "UPDATE listings SET updated_at = $3, version = $4 WHERE tenant = $1 AND listing_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(at)
+            .bind(v),
             ListingEvent::ListingPublishRequested(_) => sqlx::query(
                 "UPDATE listings SET publish_step = 'publish_requested', updated_at = $3, version = $4
                  WHERE tenant = $1 AND listing_id = $2",
