@@ -82,8 +82,9 @@ pub struct PrintifySettings {
     pub products: BTreeMap<String, ProductTemplate>,
     /// Seconds the catalog's variants are kept before being read again.
     pub catalog_ttl_secs: u64,
-    /// Printify's limits per account: requests a minute, and publishes per
-    /// half hour. Work beyond them waits its turn.
+    /// Printify's limits, kept per connected shop (each has its own token):
+    /// requests a minute, and publishes per half hour. Work beyond them
+    /// waits its turn.
     pub requests_per_minute: u32,
     pub publishes_per_half_hour: u32,
     /// Minutes to wait for Printify to publish a product before the

@@ -197,7 +197,9 @@ impl PrintifyApi {
         match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(ApiError::Unauthorized),
             StatusCode::TOO_MANY_REQUESTS => return Err(ApiError::RateLimited(retry_after(resp.headers()))),
-            s if s.is_server_error() => return Err(ApiError::Unavailable(format!("{path} answered {status}"))),
+            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
+                return Err(ApiError::Unavailable(format!("{path} answered {status}")));
+            }
             s if !s.is_success() => {
                 let body = resp.text().await.unwrap_or_default();
                 return Err(ApiError::Refused { status: status.as_u16(), message: message_of(&body) });

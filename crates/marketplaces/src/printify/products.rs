@@ -96,17 +96,29 @@ pub struct Product {
     pub is_locked: bool,
 }
 
-#[derive(Deserialize)]
-struct ProductsPage {
-    current_page: u32,
-    last_page: u32,
-    data: Vec<Product>,
+/// A page of a shop's products.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProductsPage {
+    pub current_page: u32,
+    pub last_page: u32,
+    pub data: Vec<Product>,
+}
+
+impl ProductsPage {
+    /// The product one of whose variants has a SKU starting with `prefix`.
+    pub fn with_sku_prefix(self, prefix: &str) -> Option<Product> {
+        self.data.into_iter().find(|p| p.variants.iter().any(|v| v.sku.starts_with(prefix)))
+    }
+
+    pub fn is_last(&self) -> bool {
+        self.current_page >= self.last_page
+    }
 }
 
 /// Products read per page while looking for one.
 const PAGE: u32 = 50;
 /// Pages read at most while looking (10,000 products).
-const MAX_PAGES: u32 = 200;
+pub const MAX_PAGES: u32 = 200;
 
 impl PrintifyApi {
     /// The variants of `blueprint` at `provider` (cache them: the catalog
@@ -137,6 +149,15 @@ impl PrintifyApi {
         self.call(token, Method::GET, &path, None::<&()>).await
     }
 
+    /// Deletes a product (one made twice); already gone is fine.
+    pub async fn delete_product(&self, token: &Secret, shop: u64, id: &str) -> Result<(), ApiError> {
+        let path = format!("/v1/shops/{shop}/products/{}.json", super::api::path_segment(id));
+        match self.call::<serde_json::Value>(token, Method::DELETE, &path, None::<&()>).await {
+            Ok(_) | Err(ApiError::Refused { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The shop's product one of whose variants has a SKU starting with
     /// `sku_prefix`, if there is one.
     pub async fn find_product_by_sku(
@@ -146,16 +167,22 @@ impl PrintifyApi {
         sku_prefix: &str,
     ) -> Result<Option<Product>, ApiError> {
         for page in 1..=MAX_PAGES {
-            let path = format!("/v1/shops/{shop}/products.json?limit={PAGE}&page={page}");
-            let found: ProductsPage = self.call(token, Method::GET, &path, None::<&()>).await?;
-            if let Some(p) = found.data.into_iter().find(|p| p.variants.iter().any(|v| v.sku.starts_with(sku_prefix))) {
+            let found = self.products_page(token, shop, page).await?;
+            let last = found.is_last();
+            if let Some(p) = found.with_sku_prefix(sku_prefix) {
                 return Ok(Some(p));
             }
-            if found.current_page >= found.last_page {
+            if last {
                 break;
             }
         }
         Ok(None)
+    }
+
+    /// Page `page` (from 1) of the shop's products, [`PAGE`] to a page.
+    pub async fn products_page(&self, token: &Secret, shop: u64, page: u32) -> Result<ProductsPage, ApiError> {
+        let path = format!("/v1/shops/{shop}/products.json?limit={PAGE}&page={page}");
+        self.call(token, Method::GET, &path, None::<&()>).await
     }
 
     /// Asks Printify to publish the product to the shop's sales channel;

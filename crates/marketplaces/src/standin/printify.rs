@@ -43,6 +43,8 @@ struct Server {
     /// Published products stay locked (publishing) until released.
     holding: bool,
     requests: u64,
+    /// How long making a product takes.
+    create_delay: std::time::Duration,
 }
 
 /// The t-shirt the stand-in's catalog offers: Gildan 5000 (blueprint 6) at
@@ -104,6 +106,7 @@ impl PrintifyStandIn {
             refusing_publish: None,
             holding: false,
             requests: 0,
+            create_delay: std::time::Duration::ZERO,
         }));
         let app = Router::new()
             .route("/v1/shops.json", get(list_shops))
@@ -113,7 +116,7 @@ impl PrintifyStandIn {
             .route("/v1/catalog/blueprints/{blueprint}/print_providers/{provider}/variants.json", get(catalog_variants))
             .route("/v1/uploads/images.json", axum::routing::post(upload))
             .route("/v1/shops/{shop}/products.json", get(list_products).post(create_product))
-            .route("/v1/shops/{shop}/products/{id}", get(product))
+            .route("/v1/shops/{shop}/products/{id}", get(product).delete(delete_product))
             .route("/v1/shops/{shop}/products/{id}/publish.json", axum::routing::post(publish))
             .with_state(server.clone());
         let (url, task) = super::serve(app).await?;
@@ -184,6 +187,11 @@ impl PrintifyStandIn {
             next += 1;
         }
         s.next_id = next;
+    }
+
+    /// Making a product takes this long from now on.
+    pub fn slow_creates(&self, delay: std::time::Duration) {
+        lock(&self.server).create_delay = delay;
     }
 
     /// Requests served (refused ones too).
@@ -378,6 +386,8 @@ async fn create_product(
     h: HeaderMap,
     Json(new): Json<NewProduct>,
 ) -> Response {
+    let delay = lock(&s).create_delay;
+    tokio::time::sleep(delay).await;
     let mut s = lock(&s);
     if let Some(refused) = refusal_for_shop(&mut s, &h, shop) {
         return refused;
@@ -436,6 +446,21 @@ async fn product(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>,
         Some(p) => Json(p.clone()).into_response(),
         None => (StatusCode::NOT_FOUND, Json(json!({"message": "Product not found."}))).into_response(),
     }
+}
+
+async fn delete_product(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>, h: HeaderMap) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
+        return refused;
+    }
+    let id = id.trim_end_matches(".json");
+    let Some(products) = s.products.get_mut(&shop) else { return unknown_shop() };
+    let before = products.len();
+    products.retain(|p| p.id != id);
+    if products.len() == before {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Product not found."}))).into_response();
+    }
+    Json(json!({})).into_response()
 }
 
 async fn publish(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>, h: HeaderMap) -> Response {

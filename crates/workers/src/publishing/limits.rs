@@ -1,8 +1,9 @@
 //! A marketplace's budgets per shop: requests per minute, publishes per
 //! half hour. A call that would overspend waits here when the wait is
-//! short; otherwise the event is deferred until the budget allows it, so
-//! queued work waits instead of failing and one shop's spent budget never
-//! holds a handler slot another shop's work could use.
+//! short (at most [`INLINE_WAIT`] per call); otherwise the event is
+//! deferred until the budget allows it, so queued work waits instead of
+//! failing and one shop's spent budget does not hold a handler slot for
+//! longer than that.
 
 use std::num::NonZeroU32;
 use std::time::Duration;

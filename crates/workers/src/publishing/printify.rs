@@ -22,7 +22,9 @@ use pod_events::domain::text::{Note, note};
 use pod_events::{AggregateId, EventMeta, RecordedEvent, TenantId};
 use pod_marketplaces::credentials::{self, Kind};
 use pod_marketplaces::printify::catalog::{Catalog, ProductTemplate, template_for, variants_of};
-use pod_marketplaces::printify::products::{NewProduct, PlacedImage, Placeholder, PrintArea, Product, ProductVariant};
+use pod_marketplaces::printify::products::{
+    MAX_PAGES, NewProduct, PlacedImage, Placeholder, PrintArea, Product, ProductVariant,
+};
 use pod_marketplaces::printify::{ApiError, PrintifyApi};
 use pod_marketplaces::{Keyring, PrintifySettings, Secret};
 use sha2::{Digest, Sha256};
@@ -33,6 +35,7 @@ use uuid::Uuid;
 use super::limits::{Budget, ShopLimits};
 use crate::pipeline::{Pipeline, settle};
 use crate::runtime::HandlerError;
+use pod_events::store::CommandError;
 
 /// How long to wait before looking again at a product Printify publishes.
 const LOOK_AGAIN: Duration = Duration::from_secs(10);
@@ -136,13 +139,8 @@ impl Call<'_> {
         let product_id = match job.submission.printify_product_id.clone() {
             Some(id) => id,
             None => {
-                let id = self.find_or_make().await?;
-                self.record(
-                    ListingCommand::RecordExternalId { kind: ExternalKind::PrintifyProduct, id: id.clone() },
-                    &format!("printify-product/{number}"),
-                )
-                .await?;
-                id
+                let (id, made) = self.find_or_make().await?;
+                self.record_product(id, made).await?
             }
         };
         let requested_at = match job.submission.publish_requested_at {
@@ -170,17 +168,64 @@ impl Call<'_> {
         settle_from(&product, requested_at, Utc::now(), self.publisher.deadline)
     }
 
-    /// The product already made for this submission, or a new one.
-    async fn find_or_make(&self) -> Result<String, Stop> {
+    /// Records the submission's product. Another run of the same
+    /// submission (a redelivery racing a deferred copy) may have recorded
+    /// its own first: that one stands, and the product this run made is
+    /// deleted, so the submission keeps one.
+    async fn record_product(&self, id: String, made: bool) -> Result<String, Stop> {
+        let job = self.job;
+        // The id is part of the command's: another run's product is another
+        // command, refused as a conflict, not taken for this one repeated.
+        let meta = EventMeta::caused_by(job.cause, &format!("printify-product/{}/{id}", job.submission.number));
+        let command = ListingCommand::RecordExternalId { kind: ExternalKind::PrintifyProduct, id: id.clone() };
+        match self.pipeline.listings.execute(job.listing, command, &meta).await {
+            Ok(_) => Ok(id),
+            Err(CommandError::Rejected(ListingError::ExternalIdConflict { recorded, .. })) => {
+                if made {
+                    tracing::warn!(listing = %job.listing, kept = %recorded, extra = %id, "two runs made a product; deleting the extra one");
+                    self.api(
+                        self.publisher.api.delete_product(self.token, job.printify_shop, &id),
+                        "the extra product",
+                    )
+                    .await?;
+                }
+                Ok(recorded)
+            }
+            Err(CommandError::Rejected(ListingError::WrongState(..))) => {
+                // Settled meanwhile by another run: a product this run made
+                // that is not the one recorded is extra.
+                let now = self.pipeline.listings.store().load_fresh(job.listing).await;
+                let now = now.map_err(crate::pipeline::store_failure)?.aggregate;
+                let recorded = now.submission.and_then(|s| s.printify_product_id);
+                if made && recorded.as_deref() != Some(id.as_str()) {
+                    self.api(
+                        self.publisher.api.delete_product(self.token, job.printify_shop, &id),
+                        "the extra product",
+                    )
+                    .await?;
+                }
+                // Recording a failure now is refused as already settled.
+                Err(Stop::Settled(failed("settled by another run meanwhile")))
+            }
+            Err(CommandError::Rejected(e)) => {
+                Err(HandlerError::permanent(format!("listing {} refused: {e}", job.listing)).into())
+            }
+            Err(CommandError::Conflict { .. }) => Err(HandlerError::transient("the listing kept changing").into()),
+            Err(CommandError::Store(e)) => Err(crate::pipeline::store_failure(e).into()),
+        }
+    }
+
+    /// The product already made for this submission (found, not made), or
+    /// a new one (made).
+    async fn find_or_make(&self) -> Result<(String, bool), Stop> {
         let job = self.job;
         let prefix = sku_prefix(&job.listing.tenant, job.listing.id, job.submission.number);
-        self.spend().await?;
-        let found = self
-            .api(self.publisher.api.find_product_by_sku(self.token, job.printify_shop, &prefix), "the product search")
-            .await?;
-        if let Some(p) = found {
-            tracing::info!(listing = %job.listing, product = %p.id, "found the product made before a restart");
-            return Ok(p.id);
+        // Only a run that may have made the product already has to look.
+        if job.submission.product_started
+            && let Some(id) = self.search(&prefix).await?
+        {
+            tracing::info!(listing = %job.listing, product = %id, "found the product made before a restart");
+            return Ok((id, false));
         }
         let Some(template) = template_for(&self.publisher.templates, job.product_type) else {
             return Err(Stop::Settled(failed(format!(
@@ -190,18 +235,27 @@ impl Call<'_> {
             ))));
         };
         self.spend().await?;
-        let offered = self
-            .api(
-                self.publisher.catalog.variants(self.token, template.blueprint_id, template.print_provider_id),
-                "the catalog",
-            )
-            .await?;
+        let read = self.publisher.catalog.variants(self.token, template.blueprint_id, template.print_provider_id).await;
+        if let Err(ApiError::Refused { status: 404, .. }) = read {
+            return Err(Stop::Settled(failed(format!(
+                "Printify's catalog has no blueprint {} at print provider {} for {:?}; fix marketplaces.printify.products.{:?}",
+                template.blueprint_id,
+                template.print_provider_id,
+                job.product_type,
+                job.product_type.trim().to_lowercase()
+            ))));
+        }
+        let offered = self.outcome(read, "the catalog").await?;
         let variants = variants_of(template, &offered);
         if variants.is_empty() {
             return Err(Stop::Settled(failed(format!(
                 "Printify offers none of the variants set for {:?} (blueprint {} at print provider {})",
                 job.product_type, template.blueprint_id, template.print_provider_id
             ))));
+        }
+        if !job.submission.product_started {
+            self.record(ListingCommand::RecordProductStarted, &format!("printify-started/{}", job.submission.number))
+                .await?;
         }
         self.spend().await?;
         let file_name = format!("{}-{}.png", job.listing.id.simple(), job.submission.number);
@@ -211,7 +265,26 @@ impl Call<'_> {
         self.spend().await?;
         let made =
             self.api(self.publisher.api.create_product(self.token, job.printify_shop, &new), "the product").await?;
-        Ok(made.id)
+        Ok((made.id, true))
+    }
+
+    /// The shop's product with this SKU prefix, page by page, each page a
+    /// request of the budget.
+    async fn search(&self, prefix: &str) -> Result<Option<String>, Stop> {
+        for page in 1..=MAX_PAGES {
+            self.spend().await?;
+            let found = self
+                .api(self.publisher.api.products_page(self.token, self.job.printify_shop, page), "the product search")
+                .await?;
+            let last = found.is_last();
+            if let Some(p) = found.with_sku_prefix(prefix) {
+                return Ok(Some(p.id));
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     async fn product(&self, id: &str) -> Result<Product, Stop> {
@@ -228,9 +301,11 @@ impl Call<'_> {
         Ok(self.publisher.limits.request(&self.job.listing.tenant, self.job.shop_id).await?)
     }
 
+    /// A request and a publish: the request first, so a deferral for
+    /// requests does not waste a publish.
     async fn spend_publish(&self) -> Result<(), Stop> {
-        self.publisher.limits.publish(&self.job.listing.tenant, self.job.shop_id).await?;
-        self.spend().await
+        self.spend().await?;
+        Ok(self.publisher.limits.publish(&self.job.listing.tenant, self.job.shop_id).await?)
     }
 
     async fn api<T>(&self, call: impl Future<Output = Result<T, ApiError>>, what: &str) -> Result<T, Stop> {
@@ -351,7 +426,9 @@ fn settle_from(
             dry_run: false,
         }));
     }
-    if now - requested_at > deadline {
+    // Printify still at it (locked) is waited for past the deadline: the
+    // product may yet go on sale, and failing it now would lose track.
+    if now - requested_at > deadline && !product.is_locked {
         return Err(Stop::Settled(failed(format!(
             "Printify has not published product {} within {} minutes of being asked; see why in Printify, then submit again",
             product.id,

@@ -55,13 +55,24 @@ impl Shop {
         shop: Option<uuid::Uuid>,
         dry_run: bool,
     ) -> (AggregateId, String, RecordedEvent, AggregateId) {
+        self.submitted_as(title, "t-shirt", shop, dry_run).await
+    }
+
+    /// The same, of a design for `product_type`.
+    async fn submitted_as(
+        &self,
+        title: &str,
+        product_type: &str,
+        shop: Option<uuid::Uuid>,
+        dry_run: bool,
+    ) -> (AggregateId, String, RecordedEvent, AggregateId) {
         let design = AggregateId::generate(tenant());
         let area = PrintArea::default();
         let request = DesignRequested {
             idea_id: uuid::Uuid::nil(),
             phrase: "Proud Cat Mom".into(),
             niche: "pets".into(),
-            product_type: "t-shirt".into(),
+            product_type: product_type.into(),
             layout: "classic".into(),
             palette: "pawprint".into(),
             print_area: area,
@@ -464,6 +475,9 @@ mod printify {
             &sku_prefix(&tenant(), listing.id, 2),
         );
         api.create_product(&token, PRINTIFY_SHOP, &other).await.unwrap();
+        // The earlier run had said it was making one.
+        let started = ListingCommand::RecordProductStarted;
+        c.shop.listings.execute(&listing, started, &EventMeta::new_command()).await.unwrap();
 
         c.shop.handler.handle(&submitted).await.unwrap();
         assert_eq!(c.printify.products(PRINTIFY_SHOP).len(), 2, "nothing made again");
@@ -472,6 +486,57 @@ mod printify {
         assert_eq!(status, ListingStatus::Published);
         let published = events.iter().find(|(t, _)| t == "ListingPublished").unwrap();
         assert_eq!(published.1["printify_product_id"], earlier.id.as_str());
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_runs_of_one_submission_at_once_leave_one_product() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        // Both look for the product before either has made it.
+        c.printify.slow_creates(Duration::from_millis(500));
+        let (a, b) = tokio::join!(c.shop.handler.handle(&submitted), c.shop.handler.handle(&submitted));
+        for r in [&a, &b] {
+            assert!(matches!(r, Ok(()) | Err(HandlerError::Deferred { .. })), "{r:?}");
+        }
+        let products = c.printify.products(PRINTIFY_SHOP);
+        assert_eq!(products.len(), 1, "the extra product was deleted: {products:#?}");
+        let state = c.shop.env.store_of::<Listing>().await.load_fresh(&listing).await.unwrap().aggregate;
+        assert_eq!(state.submission.unwrap().printify_product_id.as_deref(), Some(products[0].id.as_str()));
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listing_whose_product_is_under_way_is_not_sent_back_for_a_design_changed_since() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.printify.hold_publishing();
+        let first = c.shop.handler.handle(&submitted).await;
+        assert!(matches!(first, Err(HandlerError::Deferred { .. })), "{first:?}");
+        // The stored artwork changes meanwhile: the product has its copy.
+        let design = c.shop.log().await.into_iter().find(|e| e.event_type == "DesignRendered").unwrap();
+        let key = design.payload["artwork"]["key"].as_str().unwrap().to_owned();
+        std::fs::write(c.shop.blobs.root().join(&key), b"changed").unwrap();
+        c.printify.release();
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_product_type_with_no_template_names_the_setting_to_add() {
+        let c = Connected::new().await;
+        let (listing, _, submitted, _) =
+            c.shop.submitted_as("Proud Cat Mom Onesie, Cat Lover Gift", "onesie", Some(c.shop_id), false).await;
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let reason = reason_of(&c.shop.outcome(&listing).await.1);
+        assert!(
+            reason.contains(r#"has no Printify template; set marketplaces.printify.products.\"onesie\""#),
+            "{reason}"
+        );
+        assert!(c.printify.products(PRINTIFY_SHOP).is_empty());
         c.done().await;
     }
 
@@ -573,7 +638,7 @@ mod printify {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_product_type_without_a_template_is_named_with_the_setting_to_add() {
+    async fn a_template_whose_variants_the_catalog_does_not_offer_is_named() {
         let c = Connected::with(|s| {
             // A configured type that Printify's catalog does not offer.
             s.products.insert(
