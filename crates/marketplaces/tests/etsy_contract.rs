@@ -7,6 +7,7 @@
 
 use pod_marketplaces::etsy::EtsyOAuth;
 use pod_marketplaces::etsy::api::{ApiError, EtsyApi, EtsyShop, Me};
+use pod_marketplaces::etsy::listings::{DraftListing, WhoMade};
 use pod_marketplaces::standin::etsy::{self as standin, EtsyStandIn};
 use pod_marketplaces::standin::prism::{self, Proxy};
 use pod_marketplaces::{EtsySettings, Secret};
@@ -30,17 +31,22 @@ async fn token(etsy: &EtsyStandIn, settings: &EtsySettings) -> Secret {
     tokens.access
 }
 
-#[tokio::test]
-async fn the_clients_reads_keep_to_etsys_contract_and_the_contract_is_enforced() {
-    let etsy = EtsyStandIn::start(APP).await.unwrap();
-    let prism = proxy(&etsy.url).await;
-    let direct = EtsySettings {
+/// Settings that reach the stand-in itself, not through Prism.
+fn direct_to(etsy: &EtsyStandIn) -> EtsySettings {
+    EtsySettings {
         base_url: etsy.url.clone(),
         authorize_url: etsy.authorize_url(),
         token_url: etsy.token_url(),
         keystring: Some(APP.into()),
         ..EtsySettings::default()
-    };
+    }
+}
+
+#[tokio::test]
+async fn the_clients_reads_keep_to_etsys_contract_and_the_contract_is_enforced() {
+    let etsy = EtsyStandIn::start(APP).await.unwrap();
+    let prism = proxy(&etsy.url).await;
+    let direct = direct_to(&etsy);
     let access = token(&etsy, &direct).await;
     let api = EtsyApi::new(&EtsySettings { base_url: prism.url.clone(), ..direct.clone() }).unwrap();
 
@@ -63,4 +69,120 @@ async fn the_clients_reads_keep_to_etsys_contract_and_the_contract_is_enforced()
     // A token Etsy does not know is the stand-in's 401, read as such.
     let e = api.me(&Secret::new("40123456.not-a-token")).await.unwrap_err();
     assert!(matches!(e, ApiError::Unauthorized), "{e:?}");
+}
+
+/// The setup of a listing test: the stand-in behind Prism, a token, and
+/// the client pointed at Prism.
+async fn through_prism() -> (EtsyStandIn, Proxy, EtsyApi, Secret) {
+    let etsy = EtsyStandIn::start(APP).await.unwrap();
+    let prism = proxy(&etsy.url).await;
+    let direct = direct_to(&etsy);
+    let access = token(&etsy, &direct).await;
+    let api = EtsyApi::new(&EtsySettings { base_url: prism.url.clone(), ..direct }).unwrap();
+    (etsy, prism, api, access)
+}
+
+fn draft() -> DraftListing {
+    DraftListing {
+        title: "Proud Cat Mom Shirt, Cat Lover Gift".into(),
+        description: "A soft tee for proud cat moms.\n\nPrinted to order.".into(),
+        price_cents: 2499,
+        quantity: 999,
+        tags: vec!["cat mom".into(), "cat lover gift".into()],
+        taxonomy_id: 482,
+        who_made: WhoMade::IDid,
+        shipping_profile_id: Some(91_001),
+        return_policy_id: Some(92_001),
+        production_partner_ids: vec![93_001],
+    }
+}
+
+/// A real PNG's first bytes are enough for the stand-in's check.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+#[tokio::test]
+async fn a_listing_is_drafted_form_encoded_given_its_image_as_multipart_and_activated_within_the_contract() {
+    let (etsy, _prism, api, access) = through_prism().await;
+    let made = api.create_draft_listing(&access, standin::SHOP_ID, &draft()).await.unwrap();
+    assert_eq!(made.state, "draft");
+    // Etsy refuses to activate a listing without an image.
+    let e = api.activate_listing(&access, standin::SHOP_ID, made.listing_id).await.unwrap_err();
+    assert!(matches!(&e, ApiError::Refused { status: 400, message } if message.contains("image")), "{e:?}");
+    let image = api
+        .upload_listing_image(&access, standin::SHOP_ID, made.listing_id, PNG.to_vec(), "Cat mom tee")
+        .await
+        .unwrap();
+    assert_eq!(image.listing_id, made.listing_id);
+    let live = api.activate_listing(&access, standin::SHOP_ID, made.listing_id).await.unwrap();
+    assert_eq!(live.state, "active");
+    assert_eq!(live.url.as_deref(), Some(format!("https://www.etsy.com/listing/{}", made.listing_id).as_str()));
+
+    let kept = etsy.listings();
+    assert_eq!(kept.len(), 1);
+    let f = &kept[0].drafted;
+    assert_eq!(f["price"], "24.99");
+    assert_eq!(f["when_made"], "made_to_order");
+    assert_eq!(f["tags[]"], "cat mom|cat lover gift");
+    assert_eq!(f["production_partner_ids[]"], "93001");
+    assert_eq!(f["description"], "A soft tee for proud cat moms.\n\nPrinted to order.");
+    assert_eq!(kept[0].images.len(), 1);
+}
+
+#[tokio::test]
+async fn a_draft_that_breaks_etsys_contract_is_refused_by_prism_before_it_reaches_etsy() {
+    let (etsy, prism, _api, access) = through_prism().await;
+    // `who_made` outside its enum, `price` not a number: Etsy's document refuses both.
+    let bad = [
+        ("quantity", "1"),
+        ("title", "A shirt"),
+        ("description", "Soft."),
+        ("price", "cheap"),
+        ("who_made", "a_robot"),
+        ("when_made", "made_to_order"),
+        ("taxonomy_id", "482"),
+    ];
+    let raw = reqwest::Client::new()
+        .post(format!("{}/v3/application/shops/{}/listings", prism.url, standin::SHOP_ID))
+        .header("x-api-key", APP)
+        .bearer_auth(access.expose())
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 422, "Prism's validation error");
+    assert!(etsy.listings().is_empty(), "never reached the stand-in");
+}
+
+/// Prism re-encodes binary parts as it forwards them, so the image's bytes
+/// are checked going straight to the stand-in.
+#[tokio::test]
+async fn the_uploaded_image_arrives_byte_for_byte() {
+    let etsy = EtsyStandIn::start(APP).await.unwrap();
+    let direct = direct_to(&etsy);
+    let access = token(&etsy, &direct).await;
+    let api = EtsyApi::new(&direct).unwrap();
+    let made = api.create_draft_listing(&access, standin::SHOP_ID, &draft()).await.unwrap();
+    api.upload_listing_image(&access, standin::SHOP_ID, made.listing_id, PNG.to_vec(), "Cat mom tee").await.unwrap();
+    assert_eq!(etsy.listings()[0].image_bytes, vec![PNG.to_vec()]);
+}
+
+/// Etsy's document lists no 429, so Prism would refuse the answer as a
+/// contract breach: this one talks to the stand-in directly.
+#[tokio::test]
+async fn over_etsys_rate_the_answer_is_read_as_a_wait_not_a_failure() {
+    let etsy = EtsyStandIn::start(APP).await.unwrap();
+    let direct = direct_to(&etsy);
+    let access = token(&etsy, &direct).await;
+    let api = EtsyApi::new(&direct).unwrap();
+    etsy.limit_per_second(1);
+    let mut waited = None;
+    for _ in 0..3 {
+        match api.me(&access).await {
+            Ok(_) => {}
+            Err(ApiError::RateLimited(wait)) => waited = Some(wait),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(waited, Some(std::time::Duration::from_secs(1)));
+    assert!(etsy.throttled() >= 1);
 }

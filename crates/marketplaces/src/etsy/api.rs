@@ -18,10 +18,19 @@ pub enum ApiError {
     /// The bearer token was refused (expired, revoked): refresh, retry once.
     #[error("Etsy refused the shop's token")]
     Unauthorized,
+    /// Too many requests: wait this long (from `retry-after`), then again.
+    #[error("Etsy is rate limiting: retry after {0:?}")]
+    RateLimited(Duration),
     #[error("Etsy answered {status}: {message}")]
     Refused { status: u16, message: String },
     #[error("Etsy is unavailable: {0}")]
     Unavailable(String),
+}
+
+impl pod_events::Transient for ApiError {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::RateLimited(_) | Self::Unavailable(_))
+    }
 }
 
 /// Who the token belongs to (`getMe`).
@@ -75,17 +84,33 @@ impl EtsyApi {
     }
 
     async fn get<T: DeserializeOwned>(&self, token: &Secret, path: &str) -> Result<T, ApiError> {
-        let resp = self
+        self.call(token, reqwest::Method::GET, path, Body::None).await
+    }
+
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        token: &Secret,
+        method: reqwest::Method,
+        path: &str,
+        body: Body,
+    ) -> Result<T, ApiError> {
+        let req = self
             .http
-            .get(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .header("x-api-key", self.api_key.expose())
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(|e| ApiError::Unavailable(e.without_url().to_string()))?;
+            .bearer_auth(token.expose());
+        let req = match body {
+            Body::None => req,
+            Body::Form(fields) => req.form(&fields),
+            Body::Multipart(form) => req.multipart(form),
+        };
+        let resp = req.send().await.map_err(|e| ApiError::Unavailable(e.without_url().to_string()))?;
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED {
             return Err(ApiError::Unauthorized);
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(ApiError::RateLimited(retry_after(resp.headers())));
         }
         if status.is_server_error() {
             return Err(ApiError::Unavailable(format!("{path} answered {status}")));
@@ -96,6 +121,25 @@ impl EtsyApi {
         }
         resp.json().await.map_err(|e| ApiError::Unavailable(format!("{path}: {}", e.without_url())))
     }
+}
+
+/// What a call sends: nothing, a form (Etsy's bodies are form-encoded, not
+/// JSON), or a multipart upload.
+pub(crate) enum Body {
+    None,
+    Form(Vec<(&'static str, String)>),
+    Multipart(reqwest::multipart::Form),
+}
+
+/// `retry-after` in seconds; a second when missing or unreadable (Etsy's
+/// limit is per second), at most an hour.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    let secs = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(1);
+    Duration::from_secs(secs.clamp(1, 3600))
 }
 
 /// What an error answer says: Etsy's `error` field, or the start of the

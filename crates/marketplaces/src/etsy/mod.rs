@@ -2,11 +2,13 @@
 //! fresh.
 //!
 //! - `api`: the Open API v3 calls, with `x-api-key` and the bearer token.
+//! - `listings`: drafting a listing, uploading its image, activating it.
 //! - `oauth`: the authorization-code and refresh grants.
 //! - `tokens`: an access token that works now, refreshed under a per-shop
 //!   lock, the rotated refresh token stored before it is used.
 
 pub mod api;
+pub mod listings;
 pub mod oauth;
 pub mod tokens;
 

@@ -11,6 +11,11 @@
 //!   `invalid_grant` from then on). Errors are RFC 6749 §5.2 JSON.
 //! - `GET /v3/application/users/me` and `GET /v3/application/shops/{id}`
 //!   with `x-api-key` and a live bearer token.
+//! - Listings: `createDraftListing` (form-encoded, Etsy's required fields),
+//!   `uploadListingImage` (multipart, a PNG), `updateListing` to `active`
+//!   (refused without an image, as Etsy does).
+//! - Etsy's limit of requests per second, when set: beyond it, 429 with
+//!   `retry-after`, counted for the benchmark.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -52,6 +57,26 @@ struct Server {
     refreshes: u64,
     /// Every form the token endpoint received, in order.
     token_requests: Vec<HashMap<String, String>>,
+    listings: Vec<StandInListing>,
+    next_id: u64,
+    /// Requests allowed per second (None: no limit), the last second's
+    /// requests, and the 429s answered.
+    per_second: Option<usize>,
+    recent: std::collections::VecDeque<std::time::Instant>,
+    throttled: u64,
+}
+
+/// A listing as the stand-in keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandInListing {
+    pub listing_id: u64,
+    pub shop_id: u64,
+    pub state: String,
+    /// The form it was drafted with, field by field (repeated fields joined by `|`).
+    pub drafted: HashMap<String, String>,
+    pub images: Vec<u64>,
+    /// Each image's bytes as received.
+    pub image_bytes: Vec<Vec<u8>>,
 }
 
 /// A running stand-in; stops when dropped.
@@ -86,12 +111,20 @@ impl EtsyStandIn {
             live_refresh: HashSet::new(),
             refreshes: 0,
             token_requests: Vec::new(),
+            listings: Vec::new(),
+            next_id: 1_700_000_000,
+            per_second: None,
+            recent: std::collections::VecDeque::new(),
+            throttled: 0,
         }));
         let app = Router::new()
             .route("/oauth/connect", get(authorize))
             .route("/v3/public/oauth/token", post(token))
             .route("/v3/application/users/me", get(me))
             .route("/v3/application/shops/{shop_id}", get(shop))
+            .route("/v3/application/shops/{shop_id}/listings", post(create_draft))
+            .route("/v3/application/shops/{shop_id}/listings/{listing_id}/images", post(upload_image))
+            .route("/v3/application/shops/{shop_id}/listings/{listing_id}", axum::routing::patch(update_listing))
             .with_state(server.clone());
         let (url, task) = super::serve(app).await?;
         Ok(Self { url, server, task })
@@ -129,6 +162,21 @@ impl EtsyStandIn {
 
     pub fn token_requests(&self) -> Vec<HashMap<String, String>> {
         lock(&self.server).token_requests.clone()
+    }
+
+    /// The listings made, in order.
+    pub fn listings(&self) -> Vec<StandInListing> {
+        lock(&self.server).listings.clone()
+    }
+
+    /// Enforces Etsy's limit of `n` requests per second (per app).
+    pub fn limit_per_second(&self, n: usize) {
+        lock(&self.server).per_second = Some(n.max(1));
+    }
+
+    /// The requests answered 429 for going over the limit.
+    pub fn throttled(&self) -> u64 {
+        lock(&self.server).throttled
     }
 
     pub fn access_is_live(&self, token: &str) -> bool {
@@ -253,7 +301,24 @@ fn issue(s: &mut Server, access: String, refresh: String) -> Response {
 
 /// The API's own checks: the app's key and a live bearer token; what to
 /// answer when they fail.
-fn refusal(s: &Server, h: &HeaderMap) -> Option<Response> {
+fn refusal(s: &mut Server, h: &HeaderMap) -> Option<Response> {
+    if let Some(limit) = s.per_second {
+        let now = std::time::Instant::now();
+        while s.recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+            s.recent.pop_front();
+        }
+        if s.recent.len() >= limit {
+            s.throttled += 1;
+            let headers = [
+                (header::RETRY_AFTER, "1".to_owned()),
+                (header::HeaderName::from_static("x-remaining-this-second"), "0".to_owned()),
+            ];
+            return Some(
+                (StatusCode::TOO_MANY_REQUESTS, headers, Json(json!({"error": "Too many requests"}))).into_response(),
+            );
+        }
+        s.recent.push_back(now);
+    }
     let key = h.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or_default();
     if key.split(':').next() != Some(s.client_id.as_str()) {
         return Some((StatusCode::FORBIDDEN, Json(json!({"error": "Invalid API key"}))).into_response());
@@ -270,16 +335,16 @@ fn refusal(s: &Server, h: &HeaderMap) -> Option<Response> {
 }
 
 async fn me(State(s): State<Shared>, h: HeaderMap) -> Response {
-    let s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
         return refused;
     }
     Json(json!({"user_id": USER_ID, "shop_id": SHOP_ID})).into_response()
 }
 
 async fn shop(State(s): State<Shared>, Path(shop_id): Path<u64>, h: HeaderMap) -> Response {
-    let s = lock(&s);
-    if let Some(refused) = refusal(&s, &h) {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
         return refused;
     }
     if shop_id != SHOP_ID {
@@ -287,4 +352,121 @@ async fn shop(State(s): State<Shared>, Path(shop_id): Path<u64>, h: HeaderMap) -
     }
     Json(json!({"shop_id": SHOP_ID, "user_id": USER_ID, "shop_name": SHOP_NAME, "currency_code": "USD"}))
         .into_response()
+}
+
+fn bad_request(error: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response()
+}
+
+fn listing_json(l: &StandInListing) -> Response {
+    let body = json!({
+        "listing_id": l.listing_id,
+        "shop_id": l.shop_id,
+        "state": l.state,
+        "title": l.drafted.get("title"),
+        "url": format!("https://www.etsy.com/listing/{}", l.listing_id),
+    });
+    Json(body).into_response()
+}
+
+async fn create_draft(
+    State(s): State<Shared>,
+    Path(shop_id): Path<u64>,
+    h: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
+        return refused;
+    }
+    if shop_id != SHOP_ID {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "Shop not found"}))).into_response();
+    }
+    let mut drafted: HashMap<String, String> = HashMap::new();
+    for (k, v) in fields {
+        drafted.entry(k).and_modify(|e| e.push_str(&format!("|{v}"))).or_insert(v);
+    }
+    for required in ["quantity", "title", "description", "price", "who_made", "when_made", "taxonomy_id"] {
+        if drafted.get(required).is_none_or(|v| v.trim().is_empty()) {
+            return bad_request(&format!("{required} is required"));
+        }
+    }
+    if drafted.get("title").is_some_and(|t| t.chars().count() > 140) {
+        return bad_request("title must be 140 characters or fewer");
+    }
+    if drafted.get("tags[]").is_some_and(|t| t.split('|').count() > 13) {
+        return bad_request("tags may not have more than 13 items");
+    }
+    if drafted.get("type").is_none_or(|t| t == "physical") && !drafted.contains_key("shipping_profile_id") {
+        return bad_request("shipping_profile_id is required for physical listings");
+    }
+    s.next_id += 1;
+    let listing = StandInListing {
+        listing_id: s.next_id,
+        shop_id,
+        state: "draft".into(),
+        drafted,
+        images: Vec::new(),
+        image_bytes: Vec::new(),
+    };
+    s.listings.push(listing.clone());
+    let mut answer = listing_json(&listing);
+    *answer.status_mut() = StatusCode::CREATED;
+    answer
+}
+
+async fn upload_image(
+    State(s): State<Shared>,
+    Path((shop_id, listing_id)): Path<(u64, u64)>,
+    h: HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    // The part's type is what is checked, not its bytes: Prism, in front in
+    // the contract tests, forwards binary parts re-encoded as UTF-8.
+    let mut image = None;
+    while let Ok(Some(field)) = form.next_field().await {
+        let typed = field.content_type().is_some_and(|t| matches!(t, "image/png" | "image/jpeg" | "image/gif"));
+        if field.name() == Some("image") && typed {
+            image = field.bytes().await.ok().filter(|b| !b.is_empty());
+        }
+    }
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
+        return refused;
+    }
+    let Some(image) = image else {
+        return bad_request("image must be a JPEG, PNG or GIF file");
+    };
+    s.next_id += 1;
+    let image_id = s.next_id;
+    let Some(listing) = s.listings.iter_mut().find(|l| l.listing_id == listing_id && l.shop_id == shop_id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "Listing not found"}))).into_response();
+    };
+    listing.images.push(image_id);
+    listing.image_bytes.push(image.to_vec());
+    let rank = listing.images.len();
+    (StatusCode::CREATED, Json(json!({"listing_id": listing_id, "listing_image_id": image_id, "rank": rank})))
+        .into_response()
+}
+
+async fn update_listing(
+    State(s): State<Shared>,
+    Path((shop_id, listing_id)): Path<(u64, u64)>,
+    h: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
+        return refused;
+    }
+    let Some(listing) = s.listings.iter_mut().find(|l| l.listing_id == listing_id && l.shop_id == shop_id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "Listing not found"}))).into_response();
+    };
+    if let Some((_, state)) = fields.iter().find(|(k, _)| k == "state") {
+        if state == "active" && listing.images.is_empty() {
+            return bad_request("A listing must have at least one image to be activated");
+        }
+        listing.state = state.clone();
+    }
+    listing_json(listing)
 }
