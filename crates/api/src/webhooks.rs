@@ -139,7 +139,7 @@ async fn record_order(
         .ok_or_else(|| Problem::new(StatusCode::CONFLICT, "the shop has no Printify token: connect it again"))?;
     let printify_shop = external_shop_id(s, tenant, shop_id).await?;
     let order = api.order(&token.secret, printify_shop, &delivery.resource_id).await.map_err(fetch_failed)?;
-    let received = match printify::orders::received(shop_id, &order) {
+    let mut received = match printify::orders::received(shop_id, &order) {
         Ok(r) => r,
         // Asking again gets the same: answered, not retried, and said.
         Err(e) => {
@@ -147,6 +147,13 @@ async fn record_order(
             return Ok("unusable order");
         }
     };
+    // Each line names the listing its product was made for, when it was
+    // made here (a product made in Printify's own editor names none).
+    let products: Vec<String> = received.line_items.iter().map(|l| l.external_listing_id.clone()).collect();
+    let ours = pod_projections::read::listings::by_printify_product(&s.pool, tenant, &products).await?;
+    for line in &mut received.line_items {
+        line.listing_id = ours.get(&line.external_listing_id).copied();
+    }
     let id = AggregateId::derived(tenant.clone(), "order", &format!("printify/{shop_id}/{}", order.id));
     let step = |what: String| EventMeta::with_command_id(format!("printify-webhook/{}/{what}", delivery.id));
     let mut commands = vec![(step("receive".into()), OrderCommand::Receive(received))];

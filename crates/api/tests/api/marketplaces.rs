@@ -455,6 +455,8 @@ mod printify {
 
 mod printify_webhooks {
     use super::*;
+    use pod_events::domain::listing::{ExternalKind, ListingCommand};
+    use pod_events::{AggregateId, EventMeta};
     use pod_marketplaces::PrintifySettings;
     use pod_marketplaces::printify::PrintifyShop;
     use pod_marketplaces::printify::api::{LineMetadata, PrintifyLineItem, PrintifyOrder, PrintifyShipment};
@@ -516,8 +518,9 @@ mod printify_webhooks {
             .unwrap()
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_signed_order_webhook_records_the_order_once_and_a_forged_one_nothing() {
+    /// Acme's Printify shop connected through the dashboard: the API, the
+    /// stand-in, our shop id and the secret Printify signs with.
+    async fn connected_for_webhooks() -> (Api, PrintifyStandIn, String, String) {
         let printify = PrintifyStandIn::start(
             TOKEN,
             vec![PrintifyShop { id: SHOP, title: "Cat Mom Tees".into(), sales_channel: "etsy".into() }],
@@ -544,8 +547,47 @@ mod printify_webhooks {
         api.project().await;
         let listed = shops(&api).await;
         let shop_id = listed[0]["shop_id"].as_str().unwrap().to_owned();
-        let hook = format!("/webhooks/printify/{shop_id}");
         let secret = printify.webhooks(SHOP)[0].secret.clone();
+        (api, printify, shop_id, secret)
+    }
+
+    async fn signed(api: &Api, shop_id: &str, secret: &str, body: String) -> (StatusCode, String) {
+        let headers = [("content-type", "application/json"), ("x-pfy-signature", &python_signature(secret, &body))];
+        let (status, _, answer) = api.send("POST", &format!("/webhooks/printify/{shop_id}"), &headers, body).await;
+        (status, answer)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_orders_lines_name_the_listing_its_product_was_made_for() {
+        let (api, printify, shop_id, secret) = connected_for_webhooks().await;
+        // The seeded listing, published to the shop as product 65a1c0ffee.
+        let listing = AggregateId::new(TenantId::parse("acme").unwrap(), api.seeded.acme_listing);
+        let by = pod_events::domain::Actor::System;
+        let shop = Some(shop_id.parse().unwrap());
+        for command in [
+            ListingCommand::Approve { by: by.clone() },
+            ListingCommand::Submit { by, shop_id: shop, dry_run: false },
+            ListingCommand::RecordExternalId { kind: ExternalKind::PrintifyProduct, id: "65a1c0ffee".into() },
+        ] {
+            api.state.listings.execute(&listing, command, &EventMeta::new_command()).await.unwrap();
+        }
+        api.project().await;
+        printify.put_order(SHOP, order("in-production"));
+        let (status, answer) = signed(&api, &shop_id, &secret, delivery("d-1", "order:created")).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        api.project().await;
+        let lines: Vec<(Option<uuid::Uuid>, String)> =
+            sqlx::query_as("SELECT listing_id, external_listing_id FROM order_lines WHERE tenant = 'acme'")
+                .fetch_all(&api.pool)
+                .await
+                .unwrap();
+        assert_eq!(lines, vec![(Some(api.seeded.acme_listing), "65a1c0ffee".to_owned())]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_signed_order_webhook_records_the_order_once_and_a_forged_one_nothing() {
+        let (api, printify, shop_id, secret) = connected_for_webhooks().await;
+        let hook = format!("/webhooks/printify/{shop_id}");
         printify.put_order(SHOP, order("in-production"));
 
         let send = |body: String, signature: Option<String>| {

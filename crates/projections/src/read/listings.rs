@@ -149,6 +149,24 @@ pub struct Revision {
 
 /// A listing's history, oldest first; empty when the listing is not the
 /// tenant's.
+/// The tenant's listings made into these Printify products: product id →
+/// listing (what an order's lines are matched to).
+pub async fn by_printify_product(
+    pool: &PgPool,
+    tenant: &TenantId,
+    products: &[String],
+) -> Result<std::collections::HashMap<String, Uuid>, sqlx::Error> {
+    let rows: Vec<(String, Uuid)> = sqlx::query_as(
+        "SELECT printify_product_id, listing_id FROM listings
+         WHERE tenant = $1 AND printify_product_id = ANY($2)",
+    )
+    .bind(tenant)
+    .bind(products)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 pub async fn history(pool: &PgPool, tenant: &TenantId, id: Uuid) -> Result<Vec<Revision>, sqlx::Error> {
     sqlx::query_as(
         "SELECT version, event_type, changes, at FROM listing_revisions
