@@ -43,7 +43,7 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Run everything in one process: migrations, definitions, every projection, every worker and the API.
     Up,
-    /// Run one worker kind (trends, ideation, screening, designs, listings); start more to scale it.
+    /// Run one worker kind (trends, ideation, screening, designs, listings, publishing); start more to scale it.
     Worker {
         #[arg(value_parser = |s: &str| s.parse::<pod_workers::kinds::WorkerKind>())]
         kind: pod_workers::kinds::WorkerKind,
