@@ -11,6 +11,18 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(timeout).build()
 }
 
+/// A 429's `retry-after` in seconds (marketplaces send no dates):
+/// `missing` when absent or unreadable, between 1 s and an hour.
+pub fn retry_after(headers: &reqwest::header::HeaderMap, missing: Duration) -> Duration {
+    let said = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(missing);
+    said.clamp(Duration::from_secs(1), Duration::from_secs(3600))
+}
+
 /// The longest message kept from a marketplace's error answer.
 pub const MAX_MESSAGE: usize = 300;
 

@@ -134,12 +134,7 @@ pub(crate) enum Body {
 /// `retry-after` in seconds; a second when missing or unreadable (Etsy's
 /// limit is per second), at most an hour.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
-    let secs = headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(1);
-    Duration::from_secs(secs.clamp(1, 3600))
+    http::retry_after(headers, Duration::from_secs(1))
 }
 
 /// What an error answer says: Etsy's `error` field, or the start of the

@@ -227,12 +227,7 @@ pub(crate) fn path_segment(id: &str) -> String {
 /// `retry-after` in seconds (Printify does not send dates); a minute when
 /// it is missing or unreadable, at most an hour.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
-    let secs = headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(60);
-    Duration::from_secs(secs.min(3600))
+    http::retry_after(headers, Duration::from_secs(60))
 }
 
 /// What an error answer says: Printify's `message` (and its field errors),
