@@ -6,6 +6,11 @@
 #[allow(dead_code)]
 mod support;
 
+/// A migrated database of a test's own (shared with the marketplace tests).
+#[path = "../../../marketplaces/tests/common/mod.rs"]
+#[allow(dead_code)]
+mod shared_db;
+
 mod browser;
 mod budget;
 mod idempotency;

@@ -293,7 +293,9 @@ mod printify {
     use pod_marketplaces::{Keyring, PrintifySettings, Secret};
     use pod_workers::publishing::printify::PrintifyPublisher;
     use pod_workers::runtime::HandlerError;
-    use sqlx::{Connection, PgConnection, PgPool};
+    use sqlx::PgPool;
+
+    use crate::shared_db::{drop_db, fresh_db};
 
     use super::*;
 
@@ -358,28 +360,8 @@ mod printify {
         }
 
         async fn done(self) {
-            self.pool.close().await;
-            let mut conn = PgConnection::connect(&self.admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.db)))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            drop_db(self.pool, &self.admin, &self.db).await;
         }
-    }
-
-    async fn fresh_db() -> (PgPool, String, String) {
-        let admin = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://pod:pod@127.0.0.1:5432/pod".into());
-        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!(
-                "this test needs PostgreSQL at {admin}: {e}. Start it with `scripts/services.sh` (or set DATABASE_URL)."
-            )
-        });
-        let db = format!("pod_publishing_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut conn).await.unwrap();
-        let url = format!("{}/{db}", &admin[..admin.rfind('/').unwrap()]);
-        let pool = PgPool::connect(&url).await.unwrap();
-        pod_projections::db::MIGRATOR.run(&pool).await.unwrap();
-        (pool, admin, db)
     }
 
     fn reason_of(events: &[(String, serde_json::Value)]) -> String {
