@@ -44,11 +44,7 @@ fn direct_to(etsy: &EtsyStandIn) -> EtsySettings {
 
 #[tokio::test]
 async fn the_clients_reads_keep_to_etsys_contract_and_the_contract_is_enforced() {
-    let etsy = EtsyStandIn::start(APP).await.unwrap();
-    let prism = proxy(&etsy.url).await;
-    let direct = direct_to(&etsy);
-    let access = token(&etsy, &direct).await;
-    let api = EtsyApi::new(&EtsySettings { base_url: prism.url.clone(), ..direct.clone() }).unwrap();
+    let (_etsy, prism, api, access) = through_prism().await;
 
     let me = api.me(&access).await.unwrap();
     assert_eq!(me, Me { user_id: standin::USER_ID, shop_id: Some(standin::SHOP_ID) });
