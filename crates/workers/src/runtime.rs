@@ -133,15 +133,29 @@ async fn pull(
     wait: Option<Duration>,
     mut take: impl FnMut(jetstream::Message),
 ) -> Result<(), BoxError> {
-    let mut batch = match wait {
-        // Still with an end: a lost reply (a reconnect) must not leave it waiting for good.
-        None => consumer.fetch().max_messages(max).expires(Duration::from_secs(2)).messages().await?,
-        Some(w) => consumer.batch().max_messages(max).expires(w).messages().await?,
-    };
-    while let Some(m) = batch.next().await {
-        take(m?);
+    match wait {
+        // No wait: the server answers at once with what it has. Still
+        // bounded here: a lost reply (a reconnect) must not leave it
+        // waiting for good. (A no-wait request with an expiry is held by
+        // the server until it expires, which starved the log pull.)
+        None => {
+            let drained = async {
+                let mut batch = consumer.fetch().max_messages(max).messages().await?;
+                while let Some(m) = batch.next().await {
+                    take(m?);
+                }
+                Ok::<(), BoxError>(())
+            };
+            tokio::time::timeout(Duration::from_secs(2), drained).await.unwrap_or(Ok(()))
+        }
+        Some(w) => {
+            let mut batch = consumer.batch().max_messages(max).expires(w).messages().await?;
+            while let Some(m) = batch.next().await {
+                take(m?);
+            }
+            Ok(())
+        }
     }
-    Ok(())
 }
 
 /// Which consumer a message came from: the log, or the worker's retries.
