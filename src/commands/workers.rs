@@ -18,6 +18,7 @@ async fn shop_access(s: &Settings) -> anyhow::Result<Option<kinds::ShopAccess>> 
         pool: pg(s).await?,
         keys: std::sync::Arc::new(keys),
         marketplaces: s.marketplaces.clone(),
+        etsy_redirect: format!("{}{}", s.public_url().trim_end_matches('/'), pod_api::marketplaces::ETSY_CALLBACK),
     }))
 }
 

@@ -51,6 +51,7 @@ async fn with_printify_shop(printify: &PrintifyStandIn) -> (Pipeline, uuid::Uuid
         external_shop_id: PRINTIFY_SHOP.to_string(),
         display_name: "Acme Tees".into(),
         token_expires_at: None,
+        listing_defaults: Default::default(),
     });
     let shops = bus::<Shop>(&p).await;
     shops.execute(&AggregateId::new(acme(), shop_id), connect, &EventMeta::new_command()).await.unwrap();

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use pod_events::domain::shop::{Marketplace, ShopCommand, ShopConnected, ShopError};
+use pod_events::domain::shop::{ListingDefaults, Marketplace, ShopCommand, ShopConnected, ShopError};
 use pod_events::domain::text::{self, DisplayName, Note};
 use pod_events::store::CommandError;
 use pod_events::{AggregateId, EventMeta, TenantId};
@@ -152,6 +152,7 @@ pub async fn connect_etsy_shop(
         ));
     };
     let shop = etsy.api.shop(&tokens.access, etsy_shop_id).await.map_err(etsy_api_failed)?;
+    let listing_defaults = etsy_listing_defaults(&etsy.api, &tokens.access, shop.shop_id).await?;
     let id = AggregateId::derived(tenant.clone(), "shop", &format!("etsy/{}", shop.shop_id));
     pod_marketplaces::etsy::tokens::keep(&s.pool, keys, tenant, id.id, &tokens).await.map_err(store_failure)?;
     let name = display_name(&shop.shop_name);
@@ -160,6 +161,7 @@ pub async fn connect_etsy_shop(
         external_shop_id: shop.shop_id.to_string(),
         display_name: name.clone(),
         token_expires_at: Some(tokens.expires_at),
+        listing_defaults,
     });
     match s.shops.execute(&id, connect, &EventMeta::new_command()).await {
         Ok(_) => {}
@@ -171,6 +173,19 @@ pub async fn connect_etsy_shop(
         Err(e) => return Err(failed(e)),
     }
     Ok(name)
+}
+
+/// What the shop's listings are drafted with when published straight to
+/// it: its first shipping profile and return policy (Etsy lists them
+/// oldest first; a shop that has none gets none, and publishing to it says
+/// to add one and connect again).
+async fn etsy_listing_defaults(api: &EtsyApi, token: &Secret, shop_id: u64) -> Result<ListingDefaults, Problem> {
+    let profiles = api.shipping_profiles(token, shop_id).await.map_err(etsy_api_failed)?;
+    let policies = api.return_policies(token, shop_id).await.map_err(etsy_api_failed)?;
+    Ok(ListingDefaults {
+        shipping_profile_id: profiles.first().map(|p| p.shipping_profile_id),
+        return_policy_id: policies.first().map(|p| p.return_policy_id),
+    })
 }
 
 /// Disconnects a tenant's shop and forgets its tokens. A shop already
@@ -308,6 +323,7 @@ pub async fn connect_printify_shop(
         external_shop_id: shop.id.to_string(),
         display_name: name.clone(),
         token_expires_at: None,
+        listing_defaults: Default::default(),
     });
     match s.shops.execute(&id, connect, &EventMeta::new_command()).await {
         // Connected already: its token was just replaced, its webhooks renewed.

@@ -39,6 +39,31 @@ pub struct EtsySettings {
     pub scopes: Vec<String>,
     /// How long before its expiry an access token is refreshed.
     pub refresh_ahead_secs: u32,
+    /// Product type → Etsy's seller taxonomy id (`getSellerTaxonomyNodes`),
+    /// the category a listing published straight to Etsy is filed under.
+    /// Configured types replace the defaults of the same name.
+    pub taxonomies: BTreeMap<String, u64>,
+    /// Etsy's limits on the app (all its shops together): requests a
+    /// second and a day. Work beyond them waits its turn.
+    pub requests_per_second: u32,
+    pub requests_per_day: u32,
+}
+
+/// The taxonomy ids known without configuration: Etsy's "Clothing ›
+/// Unisex Adult Clothing › Tops & Tees › T-shirts". Other product types
+/// are set in `[marketplaces.etsy.taxonomies]` from Etsy's seller
+/// taxonomy, as each shop files them.
+pub fn default_taxonomies() -> BTreeMap<String, u64> {
+    BTreeMap::from([("t-shirt".to_owned(), 482)])
+}
+
+impl EtsySettings {
+    /// The taxonomy id for a product type, if one is known.
+    pub fn taxonomy_for(&self, product_type: &str) -> Option<u64> {
+        let wanted = product_type.trim().to_lowercase();
+        let configured = self.taxonomies.iter().find(|(k, _)| k.trim().to_lowercase() == wanted).map(|(_, v)| *v);
+        configured.or_else(|| default_taxonomies().get(&wanted).copied())
+    }
 }
 
 impl Default for EtsySettings {
@@ -51,6 +76,9 @@ impl Default for EtsySettings {
             shared_secret: None,
             scopes: ETSY_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             refresh_ahead_secs: 300,
+            taxonomies: BTreeMap::new(),
+            requests_per_second: 10,
+            requests_per_day: 10_000,
         }
     }
 }
@@ -65,6 +93,9 @@ impl std::fmt::Debug for EtsySettings {
             .field("shared_secret", &self.shared_secret.as_ref().map(|_| "***"))
             .field("scopes", &self.scopes)
             .field("refresh_ahead_secs", &self.refresh_ahead_secs)
+            .field("taxonomies", &self.taxonomies)
+            .field("requests_per_second", &self.requests_per_second)
+            .field("requests_per_day", &self.requests_per_day)
             .finish()
     }
 }

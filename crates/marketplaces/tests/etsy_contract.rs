@@ -20,13 +20,7 @@ async fn proxy(upstream: &str) -> Proxy {
 
 /// A token the stand-in issued, through its own OAuth round trip.
 async fn token(etsy: &EtsyStandIn, settings: &EtsySettings) -> Secret {
-    let oauth = EtsyOAuth::new(settings, "http://127.0.0.1:9/cb").unwrap();
-    let started = oauth.authorize();
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let back = browser.get(&started.url).send().await.unwrap();
-    let back = reqwest::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
-    let code = back.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-    let tokens = oauth.exchange(&code, &started.verifier).await.unwrap();
+    let tokens = etsy.consent(&EtsyOAuth::new(settings, "http://127.0.0.1:9/cb").unwrap()).await.unwrap();
     assert!(etsy.access_is_live(tokens.access.expose()));
     tokens.access
 }
@@ -181,4 +175,35 @@ async fn over_etsys_rate_the_answer_is_read_as_a_wait_not_a_failure() {
     }
     assert_eq!(waited, Some(std::time::Duration::from_secs(1)));
     assert!(etsy.throttled() >= 1);
+}
+
+#[tokio::test]
+async fn the_shops_policies_drafts_and_images_are_read_within_the_contract_with_the_apps_headroom() {
+    let (etsy, _prism, api, access) = through_prism().await;
+    etsy.set_policies(vec![191, 192], vec![291]);
+    let profiles = api.shipping_profiles(&access, standin::SHOP_ID).await.unwrap();
+    assert_eq!(profiles.iter().map(|p| p.shipping_profile_id).collect::<Vec<_>>(), vec![191, 192]);
+    let policies = api.return_policies(&access, standin::SHOP_ID).await.unwrap();
+    assert_eq!(policies.iter().map(|p| p.return_policy_id).collect::<Vec<_>>(), vec![291]);
+
+    let older = etsy.add_draft("Proud Cat Mom Shirt, Cat Lover Gift", 1_700_000_000);
+    let made = api.create_draft_listing(&access, standin::SHOP_ID, &draft()).await.unwrap();
+    let drafts = api.newest_drafts(&access, standin::SHOP_ID).await.unwrap();
+    assert_eq!(drafts.iter().map(|d| d.listing_id).collect::<Vec<_>>(), vec![made.listing_id, older], "newest first");
+    assert_eq!(drafts[1].created_timestamp, Some(1_700_000_000));
+    assert_eq!(drafts[0].title.as_deref(), Some("Proud Cat Mom Shirt, Cat Lover Gift"));
+
+    assert!(api.listing_images(&access, made.listing_id).await.unwrap().is_empty());
+    api.upload_listing_image(&access, standin::SHOP_ID, made.listing_id, PNG.to_vec(), "Cat mom tee").await.unwrap();
+    let images = api.listing_images(&access, made.listing_id).await.unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0].listing_id, made.listing_id);
+
+    // Every answer says what is left of the app's day.
+    etsy.set_per_day(8);
+    api.me(&access).await.unwrap();
+    let headroom = api.headroom().expect("Etsy's answers carry the app's headroom");
+    assert_eq!(headroom.remaining_today, Some(0), "{headroom:?}");
+    assert!(headroom.day_spent(chrono::Utc::now(), std::time::Duration::from_secs(60)));
+    assert!(!headroom.day_spent(chrono::Utc::now() + chrono::Duration::minutes(5), std::time::Duration::from_secs(60)));
 }

@@ -19,6 +19,7 @@ use crate::listings::Listings;
 use crate::openai::OpenAi;
 use crate::pipeline::Pipeline;
 use crate::publishing::Publishing;
+use crate::publishing::etsy::EtsyPublisher;
 use crate::publishing::printify::PrintifyPublisher;
 use crate::runtime::{Handler, Worker, WorkerError, WorkerOptions};
 use crate::screening::{Screening, ScreeningIndex};
@@ -36,6 +37,9 @@ pub struct ShopAccess {
     pub pool: sqlx::PgPool,
     pub keys: Arc<Keyring>,
     pub marketplaces: MarketplacesSettings,
+    /// Where the app's OAuth client sends sellers back (Etsy's client is
+    /// one client, connecting or refreshing).
+    pub etsy_redirect: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -176,6 +180,13 @@ pub async fn handler(
                     PrintifyPublisher::new(&access.marketplaces.printify, access.pool.clone(), access.keys.clone())
                         .map_err(|e| StartError::Settings { field: "marketplaces.printify", reason: e.to_string() })?;
                 publishing = publishing.with_printify(printify);
+                let etsy = &access.marketplaces.etsy;
+                if etsy.keystring.as_deref().is_some_and(|k| !k.trim().is_empty()) {
+                    let etsy =
+                        EtsyPublisher::new(etsy, &access.etsy_redirect, access.pool.clone(), access.keys.clone())
+                            .map_err(|reason| StartError::Settings { field: "marketplaces.etsy", reason })?;
+                    publishing = publishing.with_etsy(etsy);
+                }
             }
             Arc::new(publishing)
         }

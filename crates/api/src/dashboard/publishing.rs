@@ -24,11 +24,30 @@ pub struct Ready {
     pub age: String,
 }
 
-/// A shop a listing can be published to: connected, through Printify, and
-/// its token still taken.
+/// A shop a listing can be published to: connected, and its token still
+/// taken.
 pub struct ShopChoice {
     pub shop_id: uuid::Uuid,
     pub display_name: String,
+    pub marketplace: String,
+}
+
+impl ShopChoice {
+    /// What publishing to it does, in a line.
+    pub fn how(&self) -> &'static str {
+        match self.marketplace.as_str() {
+            "etsy" => "Drafts the listing on Etsy, adds its artwork and makes it active",
+            _ => "Makes the product on Printify and publishes it to the shop's sales channel",
+        }
+    }
+
+    /// The marketplace's name, as shown.
+    pub fn marketplace_name(&self) -> &'static str {
+        match self.marketplace.as_str() {
+            "etsy" => "Etsy",
+            _ => "Printify",
+        }
+    }
 }
 
 /// The tenant's shops a listing can be published to now.
@@ -39,8 +58,8 @@ pub(crate) async fn publishable_shops(
     Ok(read::shops(&s.pool, tenant)
         .await?
         .into_iter()
-        .filter(|sh| sh.connected && !sh.needs_reconnect && sh.marketplace == "printify")
-        .map(|sh| ShopChoice { shop_id: sh.shop_id, display_name: sh.display_name })
+        .filter(|sh| sh.connected && !sh.needs_reconnect && matches!(sh.marketplace.as_str(), "printify" | "etsy"))
+        .map(|sh| ShopChoice { shop_id: sh.shop_id, display_name: sh.display_name, marketplace: sh.marketplace })
         .collect())
 }
 
@@ -59,6 +78,9 @@ impl From<QueuedListing> for QueueRow {
             ("published", _, _) => ("published", "good"),
             ("queued", true, _) => ("retrying", "warn"),
             ("queued", false, Some("publish_requested")) => ("publishing", "info"),
+            ("queued", false, Some(_)) if l.printify_product_id.is_none() && l.etsy_listing_id.is_some() => {
+                ("drafted on Etsy", "info")
+            }
             ("queued", false, Some(_)) => ("product made", "info"),
             ("queued", false, None) => ("queued", "info"),
             _ => ("failed", "bad"),

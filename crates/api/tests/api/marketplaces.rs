@@ -112,6 +112,20 @@ async fn an_owner_connects_an_etsy_shop_whose_tokens_stay_sealed_and_out_of_the_
     assert_eq!(shop["external_shop_id"], standin::SHOP_ID.to_string());
     assert_eq!(shop["connected"], true);
     assert!(shop["token_expires_at"].is_string(), "{shop}");
+    // The shop's shipping profile and return policy, for listings published straight to it.
+    let connected = api.log().await.into_iter().find(|e| e.event_type == "ShopConnected").unwrap();
+    assert_eq!(connected.payload["listing_defaults"]["shipping_profile_id"], standin::SHIPPING_PROFILE_ID);
+    assert_eq!(connected.payload["listing_defaults"]["return_policy_id"], standin::RETURN_POLICY_ID);
+    // An approved listing can be published straight to it.
+    let listing = api.seeded.acme_listing;
+    let auth = format!("Bearer {}", api.acme_editor);
+    let approve = format!("/api/v1/listings/{listing}/approve");
+    let (status, _, body) = api.send("POST", &approve, &[("authorization", auth.as_str())], "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    api.project().await;
+    let (_, _, editor) = api.send("GET", &format!("/listings/{listing}"), &[("cookie", &owner.cookie)], "").await;
+    assert!(editor.contains(&format!("{} (Etsy)</option>", standin::SHOP_NAME)), "{editor}");
+    assert!(editor.contains("Drafts the listing on Etsy"), "{editor}");
 
     // The tokens are sealed in the shop's row; no event, page or answer holds them.
     let acme = TenantId::parse("acme").unwrap();
@@ -371,7 +385,8 @@ mod printify {
         };
 
         let editor = get(format!("/listings/{listing}")).await;
-        assert!(editor.contains(&format!(r#"<option value="{shop_id}">Cat Mom Tees</option>"#)), "{editor}");
+        assert!(editor.contains(&format!(r#"<option value="{shop_id}""#)), "{editor}");
+        assert!(editor.contains("Cat Mom Tees (Printify)</option>"), "{editor}");
         assert!(editor.contains(">Publish</button>") && editor.contains("Submit as a dry run"), "{editor}");
         let publishing = get("/publishing".into()).await;
         assert!(publishing.contains("Publish to Cat Mom Tees"), "{publishing}");

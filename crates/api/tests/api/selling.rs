@@ -73,6 +73,7 @@ async fn approved_listings_are_submitted_dry_or_to_a_connected_shop_and_queue_up
         external_shop_id: "4242".into(),
         display_name: "Cat Mom Tees".into(),
         token_expires_at: None,
+        listing_defaults: Default::default(),
     };
     api.shops().await.execute(&shop, ShopCommand::Connect(connected), &EventMeta::new_command()).await.unwrap();
     api.project().await;
@@ -124,6 +125,7 @@ async fn approved_listings_are_submitted_dry_or_to_a_connected_shop_and_queue_up
         external_shop_id: "4242".into(),
         display_name: "Cat Mom Tees".into(),
         token_expires_at: None,
+        listing_defaults: Default::default(),
     };
     api.shops().await.execute(&shop, ShopCommand::Connect(again), &EventMeta::new_command()).await.unwrap();
     api.project().await;
@@ -347,6 +349,7 @@ async fn a_shop_whose_tokens_are_refused_takes_nothing_until_it_is_connected_aga
         external_shop_id: "8080".into(),
         display_name: "Dog Dad Goods".into(),
         token_expires_at: None,
+        listing_defaults: Default::default(),
     };
     let shops = api.shops().await;
     shops.execute(&shop, ShopCommand::Connect(connected()), &EventMeta::new_command()).await.unwrap();

@@ -116,6 +116,10 @@ pub struct ListingExternalIdRecorded {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ListingProductStarted {
     pub shop_id: Uuid,
+    /// When (events from before it was kept have none): a search for what
+    /// was made looks at what the marketplace made from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// The marketplace was asked to publish the submission's product; it
@@ -264,7 +268,9 @@ pub enum ListingCommand {
         id: String,
     },
     /// The marketplace is about to make the product; again changes nothing.
-    RecordProductStarted,
+    RecordProductStarted {
+        started_at: DateTime<Utc>,
+    },
     /// The marketplace was asked to publish; asking again changes nothing.
     RecordPublishRequest {
         requested_at: DateTime<Utc>,
@@ -379,6 +385,9 @@ pub struct Submission {
     /// A product may have been made (and not recorded): look before making.
     #[serde(default)]
     pub product_started: bool,
+    /// When it was started, where known.
+    #[serde(default)]
+    pub product_started_at: Option<DateTime<Utc>>,
 }
 
 impl Submission {
@@ -405,8 +414,9 @@ impl Listing {
 }
 
 impl super::StateVersion for Listing {
-    // 2: submissions are numbered and keep their marketplace ids.
-    const STATE_VERSION: u32 = 2;
+    // 2: submissions are numbered and keep their marketplace ids; 3: when
+    // their product was started.
+    const STATE_VERSION: u32 = 3;
 }
 
 impl Aggregate for Listing {
@@ -511,10 +521,11 @@ impl Aggregate for Listing {
                     }
                 }
             }
-            ListingCommand::RecordProductStarted => {
+            ListingCommand::RecordProductStarted { started_at } => {
                 let shop_id = self.queued_shop("given a product")?;
                 if self.submission.as_ref().is_some_and(|s| !s.product_started) {
-                    sink.write(ListingEvent::ListingProductStarted(ListingProductStarted { shop_id }), self).await;
+                    let e = ListingProductStarted { shop_id, started_at: Some(started_at) };
+                    sink.write(ListingEvent::ListingProductStarted(e), self).await;
                 }
             }
             ListingCommand::RecordPublishRequest { requested_at } => {
@@ -589,9 +600,10 @@ impl Aggregate for Listing {
                     s.publish_requested_at = Some(e.requested_at);
                 }
             }
-            ListingEvent::ListingProductStarted(_) => {
+            ListingEvent::ListingProductStarted(e) => {
                 if let Some(s) = self.submission.as_mut() {
                     s.product_started = true;
+                    s.product_started_at = e.started_at;
                 }
             }
             ListingEvent::ListingPublished(_) => self.status = ListingStatus::Published,
@@ -948,13 +960,16 @@ mod tests {
 
     #[test]
     fn a_product_is_started_once_per_submission() {
+        let at = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        let started = ListingProductStarted { shop_id: SHOP, started_at: Some(at) };
         let mut given = queued_for_a_shop();
-        given.push(ListingEvent::ListingProductStarted(ListingProductStarted { shop_id: SHOP }));
-        T::with(()).given(given).when(ListingCommand::RecordProductStarted).then_expect_events(vec![]);
+        given.push(ListingEvent::ListingProductStarted(started.clone()));
+        let again = ListingCommand::RecordProductStarted { started_at: at + chrono::Duration::seconds(9) };
+        T::with(()).given(given).when(again).then_expect_events(vec![]);
         T::with(())
             .given(queued_for_a_shop())
-            .when(ListingCommand::RecordProductStarted)
-            .then_expect_events(vec![ListingEvent::ListingProductStarted(ListingProductStarted { shop_id: SHOP })]);
+            .when(ListingCommand::RecordProductStarted { started_at: at })
+            .then_expect_events(vec![ListingEvent::ListingProductStarted(started)]);
     }
 
     #[test]

@@ -25,6 +25,19 @@ pub struct ShopConnected {
     pub external_shop_id: String,
     pub display_name: String,
     pub token_expires_at: Option<DateTime<Utc>>,
+    /// What the shop's listings are drafted with when published straight
+    /// to it (Etsy), as chosen when it was connected.
+    #[serde(default)]
+    pub listing_defaults: ListingDefaults,
+}
+
+/// The shop's own policies a listing published straight to it names:
+/// Etsy asks a physical listing for its shipping profile, and takes a
+/// return policy. None where the shop had none when it was connected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingDefaults {
+    pub shipping_profile_id: Option<u64>,
+    pub return_policy_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -95,11 +108,13 @@ pub struct Shop {
     /// The shop's id at its marketplace (Etsy's shop_id, Printify's shop id).
     #[serde(default)]
     pub external_shop_id: Option<String>,
+    #[serde(default)]
+    pub listing_defaults: ListingDefaults,
 }
 
 impl super::StateVersion for Shop {
-    // 3: the marketplace's shop id is kept.
-    const STATE_VERSION: u32 = 3;
+    // 3: the marketplace's shop id is kept; 4: its listing defaults.
+    const STATE_VERSION: u32 = 4;
 }
 
 impl Aggregate for Shop {
@@ -153,6 +168,7 @@ impl Aggregate for Shop {
                 self.needs_reconnect = false;
                 self.marketplace = Some(e.marketplace);
                 self.external_shop_id = Some(e.external_shop_id);
+                self.listing_defaults = e.listing_defaults;
             }
             // Tokens that refresh work again.
             ShopEvent::ShopTokenRefreshed(_) => self.needs_reconnect = false,
@@ -185,6 +201,7 @@ mod tests {
             external_shop_id: "123".into(),
             display_name: "Cat Shop".into(),
             token_expires_at: None,
+            listing_defaults: ListingDefaults::default(),
         };
         TestFramework::<Shop>::with(())
             .given(vec![ShopEvent::ShopConnected(c.clone())])
@@ -198,6 +215,7 @@ mod tests {
             external_shop_id: "123".into(),
             display_name: "Cat Shop".into(),
             token_expires_at: None,
+            listing_defaults: ListingDefaults::default(),
         }
     }
 

@@ -1,7 +1,10 @@
 //! Etsy's Open API v3, the calls this app makes: every request carries the
 //! app's `x-api-key` and the shop's bearer token.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -47,11 +50,66 @@ pub struct EtsyShop {
     pub shop_name: String,
 }
 
+/// A shipping profile of a shop (`getShopShippingProfiles`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ShippingProfile {
+    pub shipping_profile_id: u64,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub is_deleted: bool,
+}
+
+/// A return policy of a shop (`getShopReturnPolicies`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReturnPolicy {
+    pub return_policy_id: u64,
+    #[serde(default)]
+    pub accepts_returns: bool,
+}
+
+/// Etsy's answer for a collection.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Results<T> {
+    pub results: Vec<T>,
+}
+
+/// What Etsy's last answer said is left of the app's limits
+/// (`x-remaining-this-second`, `x-remaining-today`), and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Headroom {
+    pub remaining_this_second: Option<u64>,
+    pub remaining_today: Option<u64>,
+    pub limit_per_day: Option<u64>,
+    pub seen_at: DateTime<Utc>,
+}
+
+impl Headroom {
+    fn read(headers: &reqwest::header::HeaderMap) -> Option<Self> {
+        let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        let headroom = Self {
+            remaining_this_second: number("x-remaining-this-second"),
+            remaining_today: number("x-remaining-today"),
+            limit_per_day: number("x-limit-per-day"),
+            seen_at: Utc::now(),
+        };
+        (headroom.remaining_this_second.is_some() || headroom.remaining_today.is_some()).then_some(headroom)
+    }
+
+    /// The day's requests were spent as of an answer seen `within` of
+    /// `now` (Etsy's day is a rolling one: after a while, ask again).
+    pub fn day_spent(&self, now: DateTime<Utc>, within: Duration) -> bool {
+        let within = chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX);
+        self.remaining_today == Some(0) && now - self.seen_at < within
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct EtsyApi {
     base: String,
     api_key: Secret,
     http: reqwest::Client,
+    headroom: Arc<Mutex<Option<Headroom>>>,
 }
 
 impl EtsyApi {
@@ -70,7 +128,31 @@ impl EtsyApi {
         };
         let http =
             client(Duration::from_secs(30)).map_err(|e| ApiError::Settings { field: "http", reason: e.to_string() })?;
-        Ok(Self { base: settings.base_url.trim_end_matches('/').to_owned(), api_key: Secret::new(api_key), http })
+        Ok(Self {
+            base: settings.base_url.trim_end_matches('/').to_owned(),
+            api_key: Secret::new(api_key),
+            http,
+            headroom: Arc::default(),
+        })
+    }
+
+    /// What Etsy last said is left of the app's limits, if it said.
+    pub fn headroom(&self) -> Option<Headroom> {
+        *self.headroom.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `getShopShippingProfiles`: the profiles in force (not deleted).
+    pub async fn shipping_profiles(&self, token: &Secret, shop_id: u64) -> Result<Vec<ShippingProfile>, ApiError> {
+        let all: Results<ShippingProfile> =
+            self.get(token, &format!("/v3/application/shops/{shop_id}/shipping-profiles")).await?;
+        Ok(all.results.into_iter().filter(|p| !p.is_deleted).collect())
+    }
+
+    /// `getShopReturnPolicies`.
+    pub async fn return_policies(&self, token: &Secret, shop_id: u64) -> Result<Vec<ReturnPolicy>, ApiError> {
+        let all: Results<ReturnPolicy> =
+            self.get(token, &format!("/v3/application/shops/{shop_id}/policies/return")).await?;
+        Ok(all.results)
     }
 
     /// `getMe`: the user the token was issued to, and their shop.
@@ -83,7 +165,7 @@ impl EtsyApi {
         self.get(token, &format!("/v3/application/shops/{shop_id}")).await
     }
 
-    async fn get<T: DeserializeOwned>(&self, token: &Secret, path: &str) -> Result<T, ApiError> {
+    pub(crate) async fn get<T: DeserializeOwned>(&self, token: &Secret, path: &str) -> Result<T, ApiError> {
         self.call(token, reqwest::Method::GET, path, Body::None).await
     }
 
@@ -105,6 +187,9 @@ impl EtsyApi {
             Body::Multipart(form) => req.multipart(form),
         };
         let resp = req.send().await.map_err(|e| ApiError::Unavailable(e.without_url().to_string()))?;
+        if let Some(seen) = Headroom::read(resp.headers()) {
+            *self.headroom.lock().unwrap_or_else(|p| p.into_inner()) = Some(seen);
+        }
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED {
             return Err(ApiError::Unauthorized);

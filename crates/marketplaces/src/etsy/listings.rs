@@ -84,7 +84,15 @@ pub struct EtsyListing {
     pub state: String,
     #[serde(default)]
     pub url: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// When it was made, in seconds since the epoch.
+    #[serde(default)]
+    pub created_timestamp: Option<i64>,
 }
+
+/// How many of a shop's newest drafts a search looks through.
+pub const DRAFTS_PAGE: u32 = 100;
 
 /// An image of a listing.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -122,6 +130,22 @@ impl EtsyApi {
         let alt: String = alt_text.chars().take(250).collect();
         let form = reqwest::multipart::Form::new().part("image", image).text("rank", "1").text("alt_text", alt);
         self.call(token, reqwest::Method::POST, &path, Body::Multipart(form)).await
+    }
+
+    /// `getListingsByShop`: the shop's newest drafts, newest first.
+    pub async fn newest_drafts(&self, token: &Secret, shop_id: u64) -> Result<Vec<EtsyListing>, ApiError> {
+        let path = format!(
+            "/v3/application/shops/{shop_id}/listings?state=draft&sort_on=created&sort_order=desc&limit={DRAFTS_PAGE}"
+        );
+        let drafts: super::api::Results<EtsyListing> = self.get(token, &path).await?;
+        Ok(drafts.results)
+    }
+
+    /// `getListingImages`.
+    pub async fn listing_images(&self, token: &Secret, listing_id: u64) -> Result<Vec<ListingImage>, ApiError> {
+        let images: super::api::Results<ListingImage> =
+            self.get(token, &format!("/v3/application/listings/{listing_id}/images")).await?;
+        Ok(images.results)
     }
 
     /// `updateListing` with `state=active`: the draft goes on sale.

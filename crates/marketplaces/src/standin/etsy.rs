@@ -14,8 +14,13 @@
 //! - Listings: `createDraftListing` (form-encoded, Etsy's required fields),
 //!   `uploadListingImage` (multipart, a PNG), `updateListing` to `active`
 //!   (refused without an image, as Etsy does).
+//! - The shop's shipping profiles and return policies, its newest drafts
+//!   (`getListingsByShop`) and a listing's images (`getListingImages`).
 //! - Etsy's limit of requests per second, when set: beyond it, 429 with
-//!   `retry-after`, counted for the benchmark.
+//!   `retry-after`, counted for the benchmark. Every answer says what is
+//!   left (`x-remaining-this-second`, `x-remaining-today`).
+//! - For the hard cases: drafts refused with Etsy's message, answers that
+//!   fail with 503, access tokens that expire while refresh tokens live.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,6 +40,9 @@ use sha2::{Digest, Sha256};
 pub const USER_ID: u64 = 40_123_456;
 pub const SHOP_ID: u64 = 52_345_678;
 pub const SHOP_NAME: &str = "InkAndOakStudio";
+/// The shop's shipping profile and return policy, until others are set.
+pub const SHIPPING_PROFILE_ID: u64 = 190_000_001;
+pub const RETURN_POLICY_ID: u64 = 290_000_001;
 
 #[derive(Debug)]
 struct Code {
@@ -64,6 +72,16 @@ struct Server {
     per_second: Option<usize>,
     recent: std::collections::VecDeque<std::time::Instant>,
     throttled: u64,
+    /// Requests answered (for `x-remaining-today`), of a day's `per_day`.
+    requests: u64,
+    per_day: u64,
+    shipping_profiles: Vec<u64>,
+    return_policies: Vec<u64>,
+    /// Drafts are refused with this message (400) while set.
+    refuse_drafts: Option<String>,
+    /// After `fail_skip` more API requests, the next `failures` answer 503.
+    fail_skip: u32,
+    failures: u32,
 }
 
 /// A listing as the stand-in keeps it.
@@ -77,6 +95,8 @@ pub struct StandInListing {
     pub images: Vec<u64>,
     /// Each image's bytes as received.
     pub image_bytes: Vec<Vec<u8>>,
+    /// When it was made, in seconds since the epoch.
+    pub created: i64,
 }
 
 /// A running stand-in; stops when dropped.
@@ -116,15 +136,26 @@ impl EtsyStandIn {
             per_second: None,
             recent: std::collections::VecDeque::new(),
             throttled: 0,
+            requests: 0,
+            per_day: 10_000,
+            shipping_profiles: vec![SHIPPING_PROFILE_ID],
+            return_policies: vec![RETURN_POLICY_ID],
+            refuse_drafts: None,
+            fail_skip: 0,
+            failures: 0,
         }));
         let app = Router::new()
             .route("/oauth/connect", get(authorize))
             .route("/v3/public/oauth/token", post(token))
             .route("/v3/application/users/me", get(me))
             .route("/v3/application/shops/{shop_id}", get(shop))
-            .route("/v3/application/shops/{shop_id}/listings", post(create_draft))
+            .route("/v3/application/shops/{shop_id}/shipping-profiles", get(shipping_profiles))
+            .route("/v3/application/shops/{shop_id}/policies/return", get(return_policies))
+            .route("/v3/application/shops/{shop_id}/listings", post(create_draft).get(listings_by_shop))
             .route("/v3/application/shops/{shop_id}/listings/{listing_id}/images", post(upload_image))
+            .route("/v3/application/listings/{listing_id}/images", get(listing_images))
             .route("/v3/application/shops/{shop_id}/listings/{listing_id}", axum::routing::patch(update_listing))
+            .layer(axum::middleware::from_fn_with_state(server.clone(), say_headroom))
             .with_state(server.clone());
         let (url, task) = super::serve(app).await?;
         Ok(Self { url, server, task })
@@ -174,9 +205,75 @@ impl EtsyStandIn {
         lock(&self.server).per_second = Some(n.max(1));
     }
 
+    /// The API requests received (429s included).
+    pub fn requests(&self) -> u64 {
+        lock(&self.server).requests
+    }
+
     /// The requests answered 429 for going over the limit.
     pub fn throttled(&self) -> u64 {
         lock(&self.server).throttled
+    }
+
+    /// The shop's shipping profiles and return policies from now on.
+    pub fn set_policies(&self, shipping_profiles: Vec<u64>, return_policies: Vec<u64>) {
+        let mut s = lock(&self.server);
+        s.shipping_profiles = shipping_profiles;
+        s.return_policies = return_policies;
+    }
+
+    /// Drafts are refused (400) with Etsy's `message` while set.
+    pub fn refuse_drafts(&self, message: Option<&str>) {
+        lock(&self.server).refuse_drafts = message.map(str::to_owned);
+    }
+
+    /// After `skip` more API requests, the next `n` answer 503.
+    pub fn fail_after(&self, skip: u32, n: u32) {
+        let mut s = lock(&self.server);
+        (s.fail_skip, s.failures) = (skip, n);
+    }
+
+    /// Every access token issued so far expires now; refresh tokens live on.
+    pub fn expire_access_tokens(&self) {
+        lock(&self.server).live_access.clear();
+    }
+
+    /// The app's requests a day (for `x-remaining-today`).
+    pub fn set_per_day(&self, n: u64) {
+        lock(&self.server).per_day = n;
+    }
+
+    /// A draft made in the shop by hand (or by another app).
+    pub fn add_draft(&self, title: &str, created: i64) -> u64 {
+        let mut s = lock(&self.server);
+        s.next_id += 1;
+        let listing_id = s.next_id;
+        s.listings.push(StandInListing {
+            listing_id,
+            shop_id: SHOP_ID,
+            state: "draft".into(),
+            drafted: HashMap::from([("title".to_owned(), title.to_owned())]),
+            images: Vec::new(),
+            image_bytes: Vec::new(),
+            created,
+        });
+        listing_id
+    }
+
+    /// The seller's round trip through the consent page with `oauth`,
+    /// and the tokens its code is exchanged for.
+    pub async fn consent(&self, oauth: &crate::etsy::EtsyOAuth) -> Result<crate::etsy::Tokens, String> {
+        let started = oauth.authorize();
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let back = browser.get(&started.url).send().await.map_err(|e| e.to_string())?;
+        let location = back.headers().get(header::LOCATION).and_then(|l| l.to_str().ok());
+        let back =
+            reqwest::Url::parse(location.ok_or("the consent page did not redirect")?).map_err(|e| e.to_string())?;
+        let code = back.query_pairs().find(|(k, _)| k == "code").ok_or("no code came back")?.1.into_owned();
+        oauth.exchange(&code, &started.verifier).await.map_err(|e| e.to_string())
     }
 
     pub fn access_is_live(&self, token: &str) -> bool {
@@ -302,6 +399,13 @@ fn issue(s: &mut Server, access: String, refresh: String) -> Response {
 /// The API's own checks: the app's key and a live bearer token; what to
 /// answer when they fail.
 fn refusal(s: &mut Server, h: &HeaderMap) -> Option<Response> {
+    s.requests += 1;
+    if s.fail_skip > 0 {
+        s.fail_skip -= 1;
+    } else if s.failures > 0 {
+        s.failures -= 1;
+        return Some((StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "Service Unavailable"}))).into_response());
+    }
     if let Some(limit) = s.per_second {
         let now = std::time::Instant::now();
         while s.recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
@@ -344,29 +448,132 @@ async fn me(State(s): State<Shared>, h: HeaderMap) -> Response {
 
 async fn shop(State(s): State<Shared>, Path(shop_id): Path<u64>, h: HeaderMap) -> Response {
     let mut s = lock(&s);
-    if let Some(refused) = refusal(&mut s, &h) {
+    if let Some(refused) = shop_refusal(&mut s, &h, shop_id) {
         return refused;
-    }
-    if shop_id != SHOP_ID {
-        return (StatusCode::NOT_FOUND, Json(json!({"error": "Shop not found"}))).into_response();
     }
     Json(json!({"shop_id": SHOP_ID, "user_id": USER_ID, "shop_name": SHOP_NAME, "currency_code": "USD"}))
         .into_response()
+}
+
+/// Says on every API answer what is left of the app's limits, as Etsy does.
+async fn say_headroom(
+    State(s): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/v3/application/");
+    let mut answer = next.run(request).await;
+    if api {
+        let (second, today) = {
+            let s = lock(&s);
+            let second = s.per_second.map(|n| n.saturating_sub(s.recent.len()) as u64).unwrap_or(10);
+            (second, s.per_day.saturating_sub(s.requests))
+        };
+        let headers = answer.headers_mut();
+        headers.insert("x-limit-per-second", header::HeaderValue::from(10u64));
+        headers.insert("x-remaining-this-second", header::HeaderValue::from(second));
+        headers.insert("x-remaining-today", header::HeaderValue::from(today));
+    }
+    answer
+}
+
+/// `{count, results}`, as Etsy answers a collection.
+fn results(items: Vec<serde_json::Value>) -> Response {
+    Json(json!({"count": items.len(), "results": items})).into_response()
+}
+
+/// `refusal`, then a shop other than the stand-in's is not found.
+fn shop_refusal(s: &mut Server, h: &HeaderMap, shop_id: u64) -> Option<Response> {
+    refusal(s, h).or_else(|| {
+        (shop_id != SHOP_ID).then(|| (StatusCode::NOT_FOUND, Json(json!({"error": "Shop not found"}))).into_response())
+    })
+}
+
+async fn shipping_profiles(State(s): State<Shared>, Path(shop_id): Path<u64>, h: HeaderMap) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = shop_refusal(&mut s, &h, shop_id) {
+        return refused;
+    }
+    let profiles = s
+        .shipping_profiles
+        .iter()
+        .map(|id| {
+            json!({"shipping_profile_id": id, "title": format!("Profile {id}"), "user_id": USER_ID,
+                   "origin_country_iso": "US", "is_deleted": false, "profile_type": "manual"})
+        })
+        .collect();
+    results(profiles)
+}
+
+async fn return_policies(State(s): State<Shared>, Path(shop_id): Path<u64>, h: HeaderMap) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = shop_refusal(&mut s, &h, shop_id) {
+        return refused;
+    }
+    let policies = s
+        .return_policies
+        .iter()
+        .map(|id| {
+            json!({"return_policy_id": id, "shop_id": SHOP_ID, "accepts_returns": true,
+                   "accepts_exchanges": true, "return_deadline": 30})
+        })
+        .collect();
+    results(policies)
+}
+
+/// `getListingsByShop`: by state, newest first (`sort_on=created`, the
+/// only order kept here), `limit` at most 100.
+async fn listings_by_shop(
+    State(s): State<Shared>,
+    Path(shop_id): Path<u64>,
+    Query(q): Query<HashMap<String, String>>,
+    h: HeaderMap,
+) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = shop_refusal(&mut s, &h, shop_id) {
+        return refused;
+    }
+    let state = q.get("state").map(String::as_str).unwrap_or("active");
+    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(25).clamp(1, 100);
+    let mut found: Vec<&StandInListing> = s.listings.iter().filter(|l| l.state == state).collect();
+    found.sort_by_key(|l| std::cmp::Reverse((l.created, l.listing_id)));
+    results(found.into_iter().take(limit).map(listing_value).collect())
+}
+
+async fn listing_images(State(s): State<Shared>, Path(listing_id): Path<u64>, h: HeaderMap) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
+        return refused;
+    }
+    let Some(listing) = s.listings.iter().find(|l| l.listing_id == listing_id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "Listing not found"}))).into_response();
+    };
+    let images = listing
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, id)| json!({"listing_id": listing_id, "listing_image_id": id, "rank": i + 1}))
+        .collect();
+    results(images)
 }
 
 fn bad_request(error: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response()
 }
 
-fn listing_json(l: &StandInListing) -> Response {
-    let body = json!({
+fn listing_value(l: &StandInListing) -> serde_json::Value {
+    json!({
         "listing_id": l.listing_id,
         "shop_id": l.shop_id,
         "state": l.state,
         "title": l.drafted.get("title"),
+        "created_timestamp": l.created,
         "url": format!("https://www.etsy.com/listing/{}", l.listing_id),
-    });
-    Json(body).into_response()
+    })
+}
+
+fn listing_json(l: &StandInListing) -> Response {
+    Json(listing_value(l)).into_response()
 }
 
 async fn create_draft(
@@ -376,11 +583,8 @@ async fn create_draft(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let mut s = lock(&s);
-    if let Some(refused) = refusal(&mut s, &h) {
+    if let Some(refused) = shop_refusal(&mut s, &h, shop_id) {
         return refused;
-    }
-    if shop_id != SHOP_ID {
-        return (StatusCode::NOT_FOUND, Json(json!({"error": "Shop not found"}))).into_response();
     }
     let mut drafted: HashMap<String, String> = HashMap::new();
     for (k, v) in fields {
@@ -400,6 +604,9 @@ async fn create_draft(
     if drafted.get("type").is_none_or(|t| t == "physical") && !drafted.contains_key("shipping_profile_id") {
         return bad_request("shipping_profile_id is required for physical listings");
     }
+    if let Some(message) = &s.refuse_drafts {
+        return bad_request(&message.clone());
+    }
     s.next_id += 1;
     let listing = StandInListing {
         listing_id: s.next_id,
@@ -408,6 +615,7 @@ async fn create_draft(
         drafted,
         images: Vec::new(),
         image_bytes: Vec::new(),
+        created: chrono::Utc::now().timestamp(),
     };
     s.listings.push(listing.clone());
     let mut answer = listing_json(&listing);

@@ -1,5 +1,6 @@
-//! A marketplace's budgets per shop: requests per minute, publishes per
-//! half hour. A call that would overspend waits here when the wait is
+//! A marketplace's budgets: per shop (Printify: requests per minute,
+//! publishes per half hour, each shop having its own token) or per app
+//! (Etsy: requests a second and a day, all shops together). A call that would overspend waits here when the wait is
 //! short (at most [`INLINE_WAIT`] per call); otherwise the event is
 //! deferred until the budget allows it, so queued work waits instead of
 //! failing and one shop's spent budget does not hold a handler slot for
@@ -9,7 +10,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
 use pod_events::TenantId;
 use uuid::Uuid;
 
@@ -69,19 +70,63 @@ impl ShopLimits {
         what: &str,
     ) -> Result<(), HandlerError> {
         let key = (tenant.clone(), shop);
-        loop {
-            match limiter.check_key(&key) {
-                Ok(()) => return Ok(()),
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(self.clock.now());
-                    if wait > INLINE_WAIT {
-                        let reason = format!("shop {shop}'s {} budget of {what} is spent for now", self.marketplace);
-                        return Err(HandlerError::deferred(reason, wait));
-                    }
-                    tokio::time::sleep(wait).await;
+        let reason = || format!("shop {shop}'s {} budget of {what} is spent for now", self.marketplace);
+        spend_with(&self.clock, || limiter.check_key(&key), reason).await
+    }
+}
+
+/// Takes one from a limiter, waiting out a short wait and deferring a long one.
+async fn spend_with(
+    clock: &DefaultClock,
+    check: impl Fn() -> Result<(), NotUntil<<DefaultClock as Clock>::Instant>>,
+    reason: impl Fn() -> String,
+) -> Result<(), HandlerError> {
+    loop {
+        match check() {
+            Ok(()) => return Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(clock.now());
+                if wait > INLINE_WAIT {
+                    return Err(HandlerError::deferred(reason(), wait));
                 }
+                tokio::time::sleep(wait).await;
             }
         }
+    }
+}
+
+/// Budgets of a marketplace's app, shared by all its shops, in this
+/// process: requests a second (waited out) and a day (deferred).
+pub struct AppLimits {
+    marketplace: &'static str,
+    per_second: DefaultDirectRateLimiter,
+    per_day: DefaultDirectRateLimiter,
+    clock: DefaultClock,
+}
+
+impl AppLimits {
+    pub fn new(marketplace: &'static str, per_second: u32, per_day: u32) -> Self {
+        let second = Budget { n: per_second, period: Duration::from_secs(1) };
+        let day = Budget { n: per_day, period: Duration::from_secs(24 * 3600) };
+        // The second's requests evenly spaced, no burst: however the
+        // marketplace counts its second (a sliding window, a bucket), no
+        // second then holds more than its limit.
+        let even = second.quota().allow_burst(NonZeroU32::MIN);
+        Self {
+            marketplace,
+            per_second: RateLimiter::direct(even),
+            per_day: RateLimiter::direct(day.quota()),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Spends one request of the day's and the second's budget: the day's
+    /// first, so a deferral for the day does not waste a second's.
+    pub async fn request(&self) -> Result<(), HandlerError> {
+        let day = || format!("the {} app's requests for today are spent", self.marketplace);
+        spend_with(&self.clock, || self.per_day.check(), day).await?;
+        let second = || format!("the {} app's requests per second are spent", self.marketplace);
+        spend_with(&self.clock, || self.per_second.check(), second).await
     }
 }
 
@@ -112,6 +157,25 @@ mod tests {
         // Another shop, and the same shop id of another tenant, have their own.
         limits.publish(&acme, Uuid::from_u128(2)).await.unwrap();
         limits.publish(&tenant("globex"), shop).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_apps_requests_are_paced_per_second_and_deferred_when_the_day_is_spent() {
+        let limits = AppLimits::new("Etsy", 10, 25);
+        let started = std::time::Instant::now();
+        for _ in 0..20 {
+            limits.request().await.unwrap();
+        }
+        // One every 100 ms, no burst.
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(1800) && took < Duration::from_secs(4), "{took:?}");
+        for _ in 0..5 {
+            limits.request().await.unwrap();
+        }
+        match limits.request().await {
+            Err(HandlerError::Deferred { wait, .. }) => assert!(wait > Duration::from_secs(3000), "{wait:?}"),
+            other => panic!("expected a deferral for the day, got {other:?}"),
+        }
     }
 
     #[tokio::test]

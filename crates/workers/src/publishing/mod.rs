@@ -9,9 +9,10 @@
 //!
 //! A submission to a connected Printify shop goes on through `printify`
 //! (product made, publish asked, settled when listed), within the shop's
-//! budgets (`limits`). Publishing straight to an Etsy shop is not in this
-//! version: such a submission is failed back with a message that says so.
+//! budgets (`limits`); one to a connected Etsy shop through `etsy` (draft
+//! made, image uploaded, made active), within the app's budgets.
 
+pub mod etsy;
 pub mod limits;
 pub mod printify;
 
@@ -29,7 +30,8 @@ use pod_events::{AggregateId, EventMeta, RecordedEvent};
 
 use crate::pipeline::{Pipeline, settle, source_id, store_failure};
 use crate::runtime::{Handler, HandlerError};
-use printify::{Job, PrintifyPublisher, Settled};
+use etsy::EtsyPublisher;
+use printify::PrintifyPublisher;
 
 /// What the checks look at: the listing as it stands and its design's artwork.
 pub struct Preflight<'a> {
@@ -91,11 +93,18 @@ pub struct Publishing {
     pipeline: Arc<Pipeline>,
     blobs: Arc<dyn BlobStore>,
     printify: Option<PrintifyPublisher>,
+    etsy: Option<EtsyPublisher>,
 }
 
 impl Publishing {
     pub fn new(pipeline: Arc<Pipeline>, blobs: Arc<dyn BlobStore>) -> Self {
-        Self { pipeline, blobs, printify: None }
+        Self { pipeline, blobs, printify: None, etsy: None }
+    }
+
+    /// Publishes straight to connected Etsy shops.
+    pub fn with_etsy(mut self, etsy: EtsyPublisher) -> Self {
+        self.etsy = Some(etsy);
+        self
     }
 
     /// Publishes to connected Printify shops (without it, only dry runs).
@@ -127,30 +136,129 @@ impl Publishing {
                 "shop {shop_id} needs reconnecting: its marketplace no longer takes its token; connect it again, then submit"
             )));
         }
-        match shop_state.marketplace {
-            Some(Marketplace::Printify) => {}
-            _ => {
-                return Ok(failure(format!(
-                    "shop {shop_id} is an Etsy shop: publishing straight to Etsy is not available in this version; \
-                     submit to a connected Printify shop"
-                )));
+        let Some(marketplace_shop) = shop_state.external_shop_id.as_deref().and_then(|s| s.parse::<u64>().ok()) else {
+            return Ok(failure(format!("shop {shop_id} has no marketplace shop id on record; connect it again")));
+        };
+        let job = Job { listing, cause: event, submission, content, product_type, artwork, shop_id, marketplace_shop };
+        let settled = match shop_state.marketplace {
+            Some(Marketplace::Etsy) => {
+                let Some(etsy) = &self.etsy else {
+                    tracing::error!(
+                        "a submission to an Etsy shop, and this publishing worker has no Etsy app (keystring) or vault keys"
+                    );
+                    return Ok(failure(
+                        "publishing to Etsy shops is not set up on this server (marketplaces.etsy.keystring, vault keys); ask its operator",
+                    ));
+                };
+                etsy.publish(&self.pipeline, &job, shop_state.listing_defaults).await?
             }
-        }
-        let Some(printify) = &self.printify else {
-            tracing::error!("a submission to a shop, and this publishing worker has no vault.keys to open its token");
-            return Ok(failure(
-                "publishing to shops is not set up on this server (vault keys); ask its operator, or submit a dry run",
-            ));
+            _ => {
+                let Some(printify) = &self.printify else {
+                    tracing::error!(
+                        "a submission to a shop, and this publishing worker has no vault.keys to open its token"
+                    );
+                    return Ok(failure(
+                        "publishing to shops is not set up on this server (vault keys); ask its operator, or submit a dry run",
+                    ));
+                };
+                printify.publish(&self.pipeline, &job).await?
+            }
         };
-        let Some(printify_shop) = shop_state.external_shop_id.as_deref().and_then(|s| s.parse::<u64>().ok()) else {
-            return Ok(failure(format!("shop {shop_id} has no Printify shop id on record; connect it again")));
-        };
-        let job = Job { listing, cause: event, submission, content, product_type, artwork, shop_id, printify_shop };
-        Ok(match printify.publish(&self.pipeline, &job).await? {
-            Settled::Published(p) => ListingCommand::RecordPublished(p),
-            Settled::Failed(f) => ListingCommand::RecordPublishFailure(f),
-        })
+        Ok(settled_command(settled))
     }
+}
+
+/// What is published, and where.
+pub struct Job<'a> {
+    pub listing: &'a AggregateId,
+    pub cause: &'a RecordedEvent,
+    pub submission: &'a pod_events::domain::listing::Submission,
+    pub content: &'a ListingContent,
+    pub product_type: &'a str,
+    /// The artwork (empty where it was not read: a submission under way
+    /// at Printify, whose product has it already).
+    pub artwork: &'a [u8],
+    pub shop_id: uuid::Uuid,
+    /// The shop's id at its marketplace.
+    pub marketplace_shop: u64,
+}
+
+/// What is recorded of how a submission ended.
+fn settled_command(settled: Settled) -> ListingCommand {
+    match settled {
+        Settled::Published(p) => ListingCommand::RecordPublished(p),
+        Settled::Failed(f) => ListingCommand::RecordPublishFailure(f),
+    }
+}
+
+/// How a submission to a shop ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    Published(ListingPublished),
+    Failed(ListingPublishFailed),
+}
+
+/// A failure the seller fixes, its reason made fit for the log.
+fn failed(reason: impl Into<String>) -> Settled {
+    Settled::Failed(ListingPublishFailed { reason: pod_events::domain::text::note(&reason.into()), retryable: false })
+}
+
+/// Why a step of a run stopped it: settled, or to carry on later.
+enum Stop {
+    Settled(Settled),
+    Handler(HandlerError),
+}
+
+impl From<HandlerError> for Stop {
+    fn from(e: HandlerError) -> Self {
+        Stop::Handler(e)
+    }
+}
+
+/// A run's end as its handler answers it: settled, or when to carry on.
+fn ended(run: Result<Settled, Stop>) -> Result<Settled, HandlerError> {
+    match run {
+        Ok(settled) | Err(Stop::Settled(settled)) => Ok(settled),
+        Err(Stop::Handler(e)) => Err(e),
+    }
+}
+
+/// Records a step of a submission on its listing, caused by the event
+/// being handled (a listing settled meanwhile is left as it is).
+async fn record_step(
+    pipeline: &Pipeline,
+    listing: &AggregateId,
+    cause: &RecordedEvent,
+    command: ListingCommand,
+    step: &str,
+) -> Result<(), Stop> {
+    let meta = EventMeta::caused_by(cause, step);
+    settle(&pipeline.listings, listing, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
+    Ok(())
+}
+
+/// Marks the listing's shop as needing reconnecting, saying `why` (once:
+/// a shop already marked stays as it is).
+async fn mark_needs_reconnect(
+    pipeline: &Pipeline,
+    listing: &AggregateId,
+    shop_id: uuid::Uuid,
+    cause: &RecordedEvent,
+    step: &str,
+    why: &str,
+) -> Result<(), Stop> {
+    let shop = AggregateId::new(listing.tenant.clone(), shop_id);
+    let reason =
+        pod_events::domain::text::Note::parse(&pod_events::domain::text::note(why)).map_err(HandlerError::permanent)?;
+    let meta = EventMeta::caused_by(cause, step);
+    let command = pod_events::domain::shop::ShopCommand::MarkNeedsReconnect { reason };
+    settle(&pipeline.shops, &shop, command, &meta, |_| true).await?;
+    Ok(())
+}
+
+/// A URL fit to link to: https, one line, of a sensible length.
+fn is_listing_url(u: &str) -> bool {
+    u.starts_with("https://") && u.len() <= 2048 && !u.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 /// A failure the seller fixes: the listing goes back to its editor.
@@ -194,9 +302,9 @@ impl Handler for Publishing {
             settle(&self.pipeline.listings, &id, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
             return Ok(());
         };
-        // Under way at the marketplace (the product made, maybe published):
-        // what was checked then stands, and only the product is looked at,
-        // so a design changed or a check tightened since cannot send back a
+        // Under way at Printify (the product made, maybe published): what
+        // was checked then stands, and only the product is looked at, so a
+        // design changed or a check tightened since cannot send back a
         // listing the marketplace is putting on sale.
         if submission.printify_product_id.is_some() {
             let command = self.publish_to_shop(event, &id, submission, content, "", &[]).await?;
@@ -214,6 +322,15 @@ impl Handler for Publishing {
                 Err(e) => return Err(HandlerError::transient(e)),
             },
         };
+        // Under way at Etsy (the draft made): what was checked then stands;
+        // the artwork is still wanted, for a draft that has no image yet.
+        if submission.etsy_listing_id.is_some() {
+            let product_type = design.request.as_ref().map(|r| r.product_type.as_str()).unwrap_or_default();
+            let artwork = bytes.as_deref().unwrap_or_default();
+            let command = self.publish_to_shop(event, &id, submission, content, product_type, artwork).await?;
+            settle(&self.pipeline.listings, &id, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
+            return Ok(());
+        }
         let problems = preflight(&Preflight {
             content,
             verdict: listing.verdict,

@@ -14,12 +14,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pod_events::domain::listing::{
-    ExternalKind, ListingCommand, ListingContent, ListingError, ListingPublishFailed, ListingPublished, Submission,
-};
-use pod_events::domain::shop::ShopCommand;
-use pod_events::domain::text::{Note, note};
-use pod_events::{AggregateId, EventMeta, RecordedEvent, TenantId};
+use pod_events::domain::listing::{ExternalKind, ListingCommand, ListingContent, ListingError, ListingPublished};
+use pod_events::{EventMeta, TenantId};
 use pod_marketplaces::credentials::{self, Kind};
 use pod_marketplaces::printify::catalog::{Catalog, ProductTemplate, template_for, variants_of};
 use pod_marketplaces::printify::products::{
@@ -33,36 +29,13 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::limits::{Budget, ShopLimits};
-use crate::pipeline::{Pipeline, settle};
+use super::{Job, Settled, Stop, ended, failed, is_listing_url, mark_needs_reconnect, record_step};
+use crate::pipeline::Pipeline;
 use crate::runtime::HandlerError;
 use pod_events::store::CommandError;
 
 /// How long to wait before looking again at a product Printify publishes.
 const LOOK_AGAIN: Duration = Duration::from_secs(10);
-
-/// How a submission to a Printify shop ends.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Settled {
-    Published(ListingPublished),
-    Failed(ListingPublishFailed),
-}
-
-fn failed(reason: impl Into<String>) -> Settled {
-    Settled::Failed(ListingPublishFailed { reason: note(&reason.into()), retryable: false })
-}
-
-/// What is published, and where.
-pub struct Job<'a> {
-    pub listing: &'a AggregateId,
-    pub cause: &'a RecordedEvent,
-    pub submission: &'a Submission,
-    pub content: &'a ListingContent,
-    pub product_type: &'a str,
-    pub artwork: &'a [u8],
-    pub shop_id: Uuid,
-    /// The shop's id at Printify.
-    pub printify_shop: u64,
-}
 
 pub struct PrintifyPublisher {
     api: PrintifyApi,
@@ -105,23 +78,7 @@ impl PrintifyPublisher {
             Err(e) => return Err(HandlerError::of(e)),
         };
         let call = Call { publisher: self, pipeline, job, token: &token };
-        match call.run().await {
-            Ok(settled) => Ok(settled),
-            Err(Stop::Settled(s)) => Ok(s),
-            Err(Stop::Handler(e)) => Err(e),
-        }
-    }
-}
-
-/// Why a step stopped the run.
-enum Stop {
-    Settled(Settled),
-    Handler(HandlerError),
-}
-
-impl From<HandlerError> for Stop {
-    fn from(e: HandlerError) -> Self {
-        Stop::Handler(e)
+        ended(call.run().await)
     }
 }
 
@@ -150,7 +107,7 @@ impl Call<'_> {
                 if product.external.is_none() && !product.is_locked {
                     self.spend_publish().await?;
                     self.api(
-                        self.publisher.api.publish(self.token, job.printify_shop, &product_id),
+                        self.publisher.api.publish(self.token, job.marketplace_shop, &product_id),
                         "the publish request",
                     )
                     .await?;
@@ -184,7 +141,7 @@ impl Call<'_> {
                 if made {
                     tracing::warn!(listing = %job.listing, kept = %recorded, extra = %id, "two runs made a product; deleting the extra one");
                     self.api(
-                        self.publisher.api.delete_product(self.token, job.printify_shop, &id),
+                        self.publisher.api.delete_product(self.token, job.marketplace_shop, &id),
                         "the extra product",
                     )
                     .await?;
@@ -199,7 +156,7 @@ impl Call<'_> {
                 let recorded = now.submission.and_then(|s| s.printify_product_id);
                 if made && recorded.as_deref() != Some(id.as_str()) {
                     self.api(
-                        self.publisher.api.delete_product(self.token, job.printify_shop, &id),
+                        self.publisher.api.delete_product(self.token, job.marketplace_shop, &id),
                         "the extra product",
                     )
                     .await?;
@@ -254,8 +211,8 @@ impl Call<'_> {
             ))));
         }
         if !job.submission.product_started {
-            self.record(ListingCommand::RecordProductStarted, &format!("printify-started/{}", job.submission.number))
-                .await?;
+            let started = ListingCommand::RecordProductStarted { started_at: Utc::now() };
+            self.record(started, &format!("printify-started/{}", job.submission.number)).await?;
         }
         self.spend().await?;
         let file_name = format!("{}-{}.png", job.listing.id.simple(), job.submission.number);
@@ -264,7 +221,7 @@ impl Call<'_> {
         let new = new_product(job.content, template, &variants, &upload.id, &prefix);
         self.spend().await?;
         let made =
-            self.api(self.publisher.api.create_product(self.token, job.printify_shop, &new), "the product").await?;
+            self.api(self.publisher.api.create_product(self.token, job.marketplace_shop, &new), "the product").await?;
         Ok((made.id, true))
     }
 
@@ -274,7 +231,10 @@ impl Call<'_> {
         for page in 1..=MAX_PAGES {
             self.spend().await?;
             let found = self
-                .api(self.publisher.api.products_page(self.token, self.job.printify_shop, page), "the product search")
+                .api(
+                    self.publisher.api.products_page(self.token, self.job.marketplace_shop, page),
+                    "the product search",
+                )
                 .await?;
             let last = found.is_last();
             if let Some(p) = found.with_sku_prefix(prefix) {
@@ -289,7 +249,7 @@ impl Call<'_> {
 
     async fn product(&self, id: &str) -> Result<Product, Stop> {
         self.spend().await?;
-        match self.publisher.api.product(self.token, self.job.printify_shop, id).await {
+        match self.publisher.api.product(self.token, self.job.marketplace_shop, id).await {
             Err(ApiError::Refused { status: 404, .. }) => Err(Stop::Settled(failed(format!(
                 "the Printify product {id} made for this listing was deleted on Printify; submit again to make another"
             )))),
@@ -333,20 +293,13 @@ impl Call<'_> {
 
     async fn shop_needs_reconnect(&self) -> Result<(), Stop> {
         let job = self.job;
-        let shop = AggregateId::new(job.listing.tenant.clone(), job.shop_id);
-        let reason = Note::parse("Printify refused the shop's token").map_err(HandlerError::permanent)?;
-        let meta = EventMeta::caused_by(job.cause, &format!("printify-token-refused/{}", job.submission.number));
-        settle(&self.pipeline.shops, &shop, ShopCommand::MarkNeedsReconnect { reason }, &meta, |_| true).await?;
-        Ok(())
+        let step = format!("printify-token-refused/{}", job.submission.number);
+        let why = "Printify refused the shop's token";
+        mark_needs_reconnect(self.pipeline, job.listing, job.shop_id, job.cause, &step, why).await
     }
 
     async fn record(&self, command: ListingCommand, step: &str) -> Result<(), Stop> {
-        let meta = EventMeta::caused_by(self.job.cause, step);
-        settle(&self.pipeline.listings, self.job.listing, command, &meta, |e| {
-            matches!(e, ListingError::WrongState(..))
-        })
-        .await?;
-        Ok(())
+        record_step(self.pipeline, self.job.listing, self.job.cause, command, step).await
     }
 }
 
@@ -438,14 +391,10 @@ fn settle_from(
     Err(HandlerError::deferred(format!("Printify is publishing product {}", product.id), LOOK_AGAIN).into())
 }
 
-/// A URL fit to link to: https, one line, of a sensible length.
-fn is_listing_url(u: &str) -> bool {
-    u.starts_with("https://") && u.len() <= 2048 && !u.chars().any(|c| c.is_control() || c.is_whitespace())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pod_events::domain::listing::ListingPublishFailed;
     use pod_marketplaces::printify::catalog::default_templates;
     use pod_marketplaces::printify::products::External;
 

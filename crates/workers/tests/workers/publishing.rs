@@ -279,6 +279,11 @@ async fn an_old_submission_redelivered_settles_the_current_one_by_its_own_settin
     );
 }
 
+/// Why the listing's last publish failed, as recorded.
+fn reason_of(events: &[(String, serde_json::Value)]) -> String {
+    events.iter().rfind(|(t, _)| t == "ListingPublishFailed").map(|(_, p)| p["reason"].to_string()).unwrap_or_default()
+}
+
 mod printify {
     //! A submission to a connected Printify shop, against the Printify
     //! stand-in: the product made once, published once, settled when
@@ -340,6 +345,7 @@ mod printify {
                 external_shop_id: PRINTIFY_SHOP.to_string(),
                 display_name: "Cat Shop".into(),
                 token_expires_at: None,
+                listing_defaults: Default::default(),
             });
             let id = AggregateId::new(tenant(), shop_id);
             shops.execute(&id, connect, &EventMeta::new_command()).await.unwrap();
@@ -362,14 +368,6 @@ mod printify {
         async fn done(self) {
             drop_db(self.pool, &self.admin, &self.db).await;
         }
-    }
-
-    fn reason_of(events: &[(String, serde_json::Value)]) -> String {
-        events
-            .iter()
-            .rfind(|(t, _)| t == "ListingPublishFailed")
-            .map(|(_, p)| p["reason"].to_string())
-            .unwrap_or_default()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,7 +456,7 @@ mod printify {
         );
         api.create_product(&token, PRINTIFY_SHOP, &other).await.unwrap();
         // The earlier run had said it was making one.
-        let started = ListingCommand::RecordProductStarted;
+        let started = ListingCommand::RecordProductStarted { started_at: chrono::Utc::now() };
         c.shop.listings.execute(&listing, started, &EventMeta::new_command()).await.unwrap();
 
         c.shop.handler.handle(&submitted).await.unwrap();
@@ -639,6 +637,288 @@ mod printify {
         let reason = reason_of(&c.shop.outcome(&listing).await.1);
         assert!(reason.contains("offers none of the variants") && reason.contains("blueprint 6"), "{reason}");
         assert!(c.printify.products(PRINTIFY_SHOP).is_empty());
+        c.done().await;
+    }
+}
+
+mod etsy {
+    //! A submission straight to a connected Etsy shop, against the Etsy
+    //! stand-in: one draft, its image, made active; expiring and revoked
+    //! tokens, refused fields, outages and a crash between Etsy's answer
+    //! and its recording on the way.
+
+    use pod_events::domain::shop::{ListingDefaults, Marketplace, Shop as ShopAggregate, ShopCommand, ShopConnected};
+    use pod_marketplaces::etsy::{self as etsy_api, EtsyOAuth};
+    use pod_marketplaces::standin::etsy::{self as standin, EtsyStandIn};
+    use pod_marketplaces::{EtsySettings, Keyring};
+    use pod_workers::publishing::etsy::EtsyPublisher;
+    use pod_workers::runtime::HandlerError;
+    use sqlx::PgPool;
+
+    use crate::shared_db::{drop_db, fresh_db};
+
+    use super::*;
+
+    const APP: &str = "pod-publishing-test-app";
+    const REDIRECT: &str = "http://127.0.0.1:9/integrations/etsy/callback";
+    const TITLE: &str = "Proud Cat Mom Shirt, Cat Lover Gift";
+
+    /// A connected Etsy shop: its Shop aggregate (with the stand-in's
+    /// shipping profile and return policy), its tokens sealed in a
+    /// database of the test's own, the stand-in behind it.
+    struct Connected {
+        shop: Shop,
+        etsy: EtsyStandIn,
+        shop_id: uuid::Uuid,
+        pool: PgPool,
+        db: String,
+        admin: String,
+    }
+
+    impl Connected {
+        async fn new() -> Self {
+            Self::with(|_| {}, Some(standin::SHIPPING_PROFILE_ID)).await
+        }
+
+        async fn with(tune: impl FnOnce(&mut EtsySettings), shipping_profile_id: Option<u64>) -> Self {
+            let (pool, admin, db) = fresh_db().await;
+            let keys = Arc::new(Keyring::parse(&Keyring::new_entry("t1").unwrap()).unwrap());
+            let etsy = EtsyStandIn::start(APP).await.unwrap();
+            let mut settings = EtsySettings {
+                base_url: etsy.url.clone(),
+                authorize_url: etsy.authorize_url(),
+                token_url: etsy.token_url(),
+                keystring: Some(APP.into()),
+                ..EtsySettings::default()
+            };
+            tune(&mut settings);
+            let shop_id = uuid::Uuid::new_v4();
+            // The seller's consent, and the tokens it gave kept.
+            let tokens = etsy.consent(&EtsyOAuth::new(&settings, REDIRECT).unwrap()).await.unwrap();
+            etsy_api::tokens::keep(&pool, &keys, &tenant(), shop_id, &tokens).await.unwrap();
+
+            let mut shop = Shop::new().await;
+            let publisher = EtsyPublisher::new(&settings, REDIRECT, pool.clone(), keys.clone()).unwrap();
+            let pipeline = Arc::new(Pipeline::open(shop.env.client.clone(), &shop.env.ns).await.unwrap());
+            shop.handler = Publishing::new(pipeline, shop.blobs.clone()).with_etsy(publisher);
+            let shops = CommandBus::new(shop.env.store_of::<ShopAggregate>().await, ());
+            let connect = ShopCommand::Connect(ShopConnected {
+                marketplace: Marketplace::Etsy,
+                external_shop_id: standin::SHOP_ID.to_string(),
+                display_name: standin::SHOP_NAME.into(),
+                token_expires_at: Some(tokens.expires_at),
+                listing_defaults: ListingDefaults {
+                    shipping_profile_id,
+                    return_policy_id: Some(standin::RETURN_POLICY_ID),
+                },
+            });
+            shops.execute(&AggregateId::new(tenant(), shop_id), connect, &EventMeta::new_command()).await.unwrap();
+            Self { shop, etsy, shop_id, pool, db, admin }
+        }
+
+        async fn submitted(&self) -> (AggregateId, RecordedEvent) {
+            let (listing, _, event, _) = self.shop.submitted(TITLE, Some(self.shop_id), false).await;
+            (listing, event)
+        }
+
+        async fn shop_state(&self) -> ShopAggregate {
+            let id = AggregateId::new(tenant(), self.shop_id);
+            self.shop.env.store_of::<ShopAggregate>().await.load_fresh(&id).await.unwrap().aggregate
+        }
+
+        async fn shop_events(&self) -> Vec<String> {
+            let id = AggregateId::new(tenant(), self.shop_id).to_string();
+            self.shop.log().await.into_iter().filter(|e| e.aggregate_id == id).map(|e| e.event_type).collect()
+        }
+
+        async fn done(self) {
+            drop_db(self.pool, &self.admin, &self.db).await;
+        }
+    }
+
+    fn published(events: &[(String, serde_json::Value)]) -> Vec<serde_json::Value> {
+        events.iter().filter(|(t, _)| t == "ListingPublished").map(|(_, p)| p.clone()).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_submission_is_drafted_with_the_shops_policies_given_its_image_and_made_active_once() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.shop.handler.handle(&submitted).await.unwrap();
+        // Redelivered after it settled: nothing more happens.
+        c.shop.handler.handle(&submitted).await.unwrap();
+
+        let made = c.etsy.listings();
+        assert_eq!(made.len(), 1, "{made:#?}");
+        let l = &made[0];
+        assert_eq!(l.state, "active");
+        let f = &l.drafted;
+        assert_eq!(f["title"], TITLE);
+        assert_eq!(f["price"], "24.99");
+        assert_eq!(f["taxonomy_id"], "482", "a t-shirt's category");
+        assert_eq!(f["shipping_profile_id"], standin::SHIPPING_PROFILE_ID.to_string());
+        assert_eq!(f["return_policy_id"], standin::RETURN_POLICY_ID.to_string());
+        assert_eq!((f["who_made"].as_str(), f["when_made"].as_str()), ("i_did", "made_to_order"));
+        assert_eq!(f["tags[]"], "cat mom|cat lover gift");
+        assert_eq!(l.image_bytes, vec![PNG.to_vec()], "the artwork, byte for byte");
+
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Published);
+        let published = published(&events);
+        assert_eq!(published.len(), 1, "{events:?}");
+        assert_eq!(published[0]["etsy_listing_id"], l.listing_id.to_string());
+        assert_eq!(published[0]["url"], format!("https://www.etsy.com/listing/{}", l.listing_id));
+        let recorded: Vec<_> =
+            c.shop.log().await.into_iter().filter(|e| e.event_type == "ListingExternalIdRecorded").collect();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(
+            (recorded[0].payload["kind"].as_str(), recorded[0].payload["id"].as_str()),
+            (Some("etsy_listing"), Some(l.listing_id.to_string().as_str()))
+        );
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_token_that_expires_mid_publish_is_refreshed_and_the_request_tried_once_more() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.etsy.expire_access_tokens();
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert_eq!(c.etsy.refreshes(), 1, "one refresh");
+        assert_eq!(c.etsy.listings().len(), 1);
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        assert!(c.shop_events().await.contains(&"ShopTokenRefreshed".to_owned()), "the refresh is recorded");
+        assert!(!c.shop_state().await.needs_reconnect);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revoked_grant_marks_the_shop_for_reconnecting_and_sends_the_listing_back() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.etsy.revoke_all();
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert!(c.shop_state().await.needs_reconnect, "the shop needs reconnecting");
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Draft, "back to its editor");
+        assert!(reason_of(&events).contains("connect the shop again"), "{events:?}");
+        assert!(c.etsy.listings().is_empty());
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_field_etsy_refuses_is_named_in_the_editor() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.etsy.refuse_drafts(Some("Invalid taxonomy_id: 482 is not a valid taxonomy node for this shop"));
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Draft);
+        let reason = reason_of(&events);
+        assert!(reason.contains("Etsy refused the draft (400): Invalid taxonomy_id"), "{reason}");
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_draft_made_by_a_run_that_died_before_recording_it_is_found_not_made_again() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        // A draft of the same title made long before: another listing's.
+        let older = c.etsy.add_draft(TITLE, chrono::Utc::now().timestamp() - 86_400);
+        // The earlier run said it was starting, and Etsy made its draft;
+        // then kill -9, before the draft's id was recorded.
+        let started = ListingCommand::RecordProductStarted { started_at: chrono::Utc::now() };
+        c.shop.listings.execute(&listing, started, &EventMeta::new_command()).await.unwrap();
+        let earlier = c.etsy.add_draft(TITLE, chrono::Utc::now().timestamp());
+
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let all = c.etsy.listings();
+        assert_eq!(all.len(), 2, "nothing drafted again: {all:#?}");
+        let found = all.iter().find(|l| l.listing_id == earlier).unwrap();
+        assert_eq!((found.state.as_str(), found.images.len()), ("active", 1));
+        let untouched = all.iter().find(|l| l.listing_id == older).unwrap();
+        assert_eq!((untouched.state.as_str(), untouched.images.len()), ("draft", 0));
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Published);
+        assert_eq!(published(&events)[0]["etsy_listing_id"], earlier.to_string());
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outage_before_the_draft_is_retried_and_then_succeeds_with_one_draft() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        c.etsy.fail_after(0, 1);
+        let first = c.shop.handler.handle(&submitted).await;
+        assert!(matches!(first, Err(HandlerError::Transient { .. })), "{first:?}");
+        assert!(c.etsy.listings().is_empty());
+        // The retry looks for a draft first (the run had started), finds
+        // none, and makes it.
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert_eq!(c.etsy.listings().len(), 1);
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outage_after_the_image_carries_on_with_that_draft_and_does_not_upload_it_again() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        // The draft is made, its image uploaded, and the activation fails.
+        c.etsy.fail_after(2, 1);
+        let first = c.shop.handler.handle(&submitted).await;
+        assert!(matches!(first, Err(HandlerError::Transient { .. })), "{first:?}");
+        let drafted = c.etsy.listings();
+        assert_eq!((drafted.len(), drafted[0].state.as_str(), drafted[0].images.len()), (1, "draft", 1));
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let done = c.etsy.listings();
+        assert_eq!((done.len(), done[0].state.as_str(), done[0].images.len()), (1, "active", 1), "one image");
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn etsys_rate_limit_defers_the_work_for_as_long_as_etsy_asks() {
+        let c = Connected::with(|s| s.requests_per_second = 1000, Some(standin::SHIPPING_PROFILE_ID)).await;
+        let (listing, submitted) = c.submitted().await;
+        // Two a second: the draft and its image go, the activation is refused.
+        c.etsy.limit_per_second(2);
+        let mut deferred = None;
+        for _ in 0..10 {
+            match c.shop.handler.handle(&submitted).await {
+                Ok(()) => break,
+                Err(HandlerError::Deferred { wait, .. }) => {
+                    deferred = Some(wait);
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(deferred, Some(std::time::Duration::from_secs(1)), "deferred as long as retry-after says");
+        assert!(c.etsy.throttled() >= 1);
+        assert_eq!(c.etsy.listings().len(), 1, "one draft all the same");
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn what_the_seller_must_set_up_first_is_named() {
+        // A product type with no Etsy category.
+        let c = Connected::new().await;
+        let (listing, _, submitted, _) = c.shop.submitted_as(TITLE, "mug", Some(c.shop_id), false).await;
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Draft);
+        assert!(reason_of(&events).contains("marketplaces.etsy.taxonomies"), "{events:?}");
+        c.done().await;
+        // A shop that had no shipping profile.
+        let c = Connected::with(|_| {}, None).await;
+        let (listing, submitted) = c.submitted().await;
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Draft);
+        assert!(reason_of(&events).contains("no shipping profile"), "{events:?}");
+        assert!(c.etsy.listings().is_empty());
         c.done().await;
     }
 }
