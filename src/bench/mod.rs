@@ -4,6 +4,7 @@
 mod api;
 mod backbone;
 mod pipeline;
+mod publish;
 
 use clap::Subcommand;
 
@@ -17,6 +18,8 @@ pub enum BenchCommand {
     Pipeline(pipeline::PipelineArgs),
     /// The gateway's read endpoints and commands under load, against its static route.
     Api(api::ApiArgs),
+    /// Listings published straight to the Etsy stand-in at Etsy's rate limit: 429s caused, wall time against the minimum.
+    Publish(publish::PublishArgs),
 }
 
 pub async fn run(s: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
@@ -24,5 +27,6 @@ pub async fn run(s: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Backbone(args) => backbone::run(s, args).await,
         BenchCommand::Pipeline(args) => pipeline::run(s, args).await,
         BenchCommand::Api(args) => api::run(s, args).await,
+        BenchCommand::Publish(args) => publish::run(s, args).await,
     }
 }
