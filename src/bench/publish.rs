@@ -141,6 +141,7 @@ async fn measure(
         listing_defaults: ListingDefaults {
             shipping_profile_id: Some(standin::SHIPPING_PROFILE_ID),
             return_policy_id: Some(standin::RETURN_POLICY_ID),
+            currency: Some("USD".into()),
         },
     });
     pipeline.shops.execute(&AggregateId::new(tenant.clone(), shop_id), connect, &EventMeta::new_command()).await?;

@@ -152,7 +152,14 @@ pub async fn connect_etsy_shop(
         ));
     };
     let shop = etsy.api.shop(&tokens.access, etsy_shop_id).await.map_err(etsy_api_failed)?;
-    let listing_defaults = etsy_listing_defaults(&etsy.api, &tokens.access, shop.shop_id).await?;
+    let mut listing_defaults = etsy_listing_defaults(&etsy.api, &tokens.access, shop.shop_id).await?;
+    // A currency code fit to keep: three ASCII capitals.
+    listing_defaults.currency = shop
+        .currency_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        .map(str::to_owned);
     let id = AggregateId::derived(tenant.clone(), "shop", &format!("etsy/{}", shop.shop_id));
     pod_marketplaces::etsy::tokens::keep(&s.pool, keys, tenant, id.id, &tokens).await.map_err(store_failure)?;
     let name = display_name(&shop.shop_name);
@@ -185,6 +192,7 @@ async fn etsy_listing_defaults(api: &EtsyApi, token: &Secret, shop_id: u64) -> R
     Ok(ListingDefaults {
         shipping_profile_id: profiles.first().map(|p| p.shipping_profile_id),
         return_policy_id: policies.first().map(|p| p.return_policy_id),
+        currency: None,
     })
 }
 

@@ -43,7 +43,8 @@ async fn the_clients_reads_keep_to_etsys_contract_and_the_contract_is_enforced()
     let me = api.me(&access).await.unwrap();
     assert_eq!(me, Me { user_id: standin::USER_ID, shop_id: Some(standin::SHOP_ID) });
     let shop = api.shop(&access, standin::SHOP_ID).await.unwrap();
-    assert_eq!(shop, EtsyShop { shop_id: standin::SHOP_ID, shop_name: standin::SHOP_NAME.into() });
+    let usd = Some("USD".to_owned());
+    assert_eq!(shop, EtsyShop { shop_id: standin::SHOP_ID, shop_name: standin::SHOP_NAME.into(), currency_code: usd });
 
     // Prism is checking: a request without the app's key never reaches the stand-in.
     let raw = reqwest::Client::new()
@@ -188,7 +189,7 @@ async fn the_shops_policies_drafts_and_images_are_read_within_the_contract_with_
 
     let older = etsy.add_draft("Proud Cat Mom Shirt, Cat Lover Gift", 1_700_000_000);
     let made = api.create_draft_listing(&access, standin::SHOP_ID, &draft()).await.unwrap();
-    let drafts = api.newest_drafts(&access, standin::SHOP_ID).await.unwrap();
+    let drafts = api.newest_drafts(&access, standin::SHOP_ID, 0).await.unwrap();
     assert_eq!(drafts.iter().map(|d| d.listing_id).collect::<Vec<_>>(), vec![made.listing_id, older], "newest first");
     assert_eq!(drafts[1].created_timestamp, Some(1_700_000_000));
     assert_eq!(drafts[0].title.as_deref(), Some("Proud Cat Mom Shirt, Cat Lover Gift"));
@@ -206,4 +207,38 @@ async fn the_shops_policies_drafts_and_images_are_read_within_the_contract_with_
     assert_eq!(headroom.remaining_today, Some(0), "{headroom:?}");
     assert!(headroom.day_spent(chrono::Utc::now(), std::time::Duration::from_secs(60)));
     assert!(!headroom.day_spent(chrono::Utc::now() + chrono::Duration::minutes(5), std::time::Duration::from_secs(60)));
+}
+
+#[tokio::test]
+async fn receipts_their_payments_and_listings_by_id_are_read_within_the_contract() {
+    use pod_marketplaces::etsy::receipts;
+    let (etsy, _prism, api, access) = through_prism().await;
+    let money = |amount: i64| serde_json::json!({"amount": amount, "divisor": 100, "currency_code": "USD"});
+    let made = api.create_draft_listing(&access, standin::SHOP_ID, &draft()).await.unwrap();
+    let receipt = |id: u64, status: &str| {
+        serde_json::json!({
+            "receipt_id": id, "status": status, "is_paid": true, "grandtotal": money(2499),
+            "transactions": [{"transaction_id": id + 1, "listing_id": made.listing_id, "quantity": 1, "price": money(2499)}],
+            "shipments": [{"carrier_name": "usps", "tracking_code": "9400111"}],
+        })
+    };
+    etsy.put_receipt(receipt(3_000_000_001, "paid"), 412);
+    etsy.put_receipt(receipt(3_000_000_002, "completed"), 380);
+
+    let all = api.receipts_changed_since(&access, standin::SHOP_ID, 946_684_800, 0).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.receipt_id).collect::<Vec<_>>(), vec![3_000_000_001, 3_000_000_002]);
+    let since = all[1].updated_timestamp;
+    let later = api.receipts_changed_since(&access, standin::SHOP_ID, since, 0).await.unwrap();
+    assert_eq!(later.iter().map(|r| r.receipt_id).collect::<Vec<_>>(), vec![3_000_000_002], "by when they changed");
+    let order = receipts::received(uuid::Uuid::nil(), &all[0]).unwrap();
+    assert_eq!(order.line_items[0].external_listing_id, made.listing_id.to_string());
+    assert_eq!(receipts::shipments(&all[0])[0].tracking_ref, "9400111");
+
+    let payments = api.receipt_payments(&access, standin::SHOP_ID, 3_000_000_001).await.unwrap();
+    assert_eq!(payments[0].amount_fees.cents(), Some(412));
+
+    etsy.set_listing_state(made.listing_id, Some("sold_out"));
+    let found = api.listings_by_ids(&access, &[made.listing_id, 42]).await.unwrap();
+    assert_eq!(found.len(), 1, "a listing that does not exist is not answered");
+    assert_eq!((found[0].listing_id, found[0].state.as_str()), (made.listing_id, "sold_out"));
 }

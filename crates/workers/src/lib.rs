@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod budget;
 pub mod config;
 pub mod designs;
+pub mod etsy_session;
 pub mod ideation;
 pub mod kinds;
 pub mod listings;

@@ -34,10 +34,14 @@ pub struct ShopConnected {
 /// The shop's own policies a listing published straight to it names:
 /// Etsy asks a physical listing for its shipping profile, and takes a
 /// return policy. None where the shop had none when it was connected.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ListingDefaults {
     pub shipping_profile_id: Option<u64>,
     pub return_policy_id: Option<u64>,
+    /// The currency the shop sells in (listings priced in another are
+    /// refused, not mispriced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -48,6 +48,9 @@ pub struct Me {
 pub struct EtsyShop {
     pub shop_id: u64,
     pub shop_name: String,
+    /// The currency the shop sells in.
+    #[serde(default)]
+    pub currency_code: Option<String>,
 }
 
 /// A shipping profile of a shop (`getShopShippingProfiles`).

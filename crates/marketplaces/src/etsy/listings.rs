@@ -132,13 +132,23 @@ impl EtsyApi {
         self.call(token, reqwest::Method::POST, &path, Body::Multipart(form)).await
     }
 
-    /// `getListingsByShop`: the shop's newest drafts, newest first.
-    pub async fn newest_drafts(&self, token: &Secret, shop_id: u64) -> Result<Vec<EtsyListing>, ApiError> {
+    /// `getListingsByShop`: the shop's drafts, newest first, a page from `offset`.
+    pub async fn newest_drafts(&self, token: &Secret, shop_id: u64, offset: u32) -> Result<Vec<EtsyListing>, ApiError> {
         let path = format!(
-            "/v3/application/shops/{shop_id}/listings?state=draft&sort_on=created&sort_order=desc&limit={DRAFTS_PAGE}"
+            "/v3/application/shops/{shop_id}/listings?state=draft&sort_on=created&sort_order=desc\
+             &limit={DRAFTS_PAGE}&offset={offset}"
         );
         let drafts: super::api::Results<EtsyListing> = self.get(token, &path).await?;
         Ok(drafts.results)
+    }
+
+    /// `getListingsByListingIds`: those of the listings (at most 100) that
+    /// exist on Etsy, in whatever state.
+    pub async fn listings_by_ids(&self, token: &Secret, ids: &[u64]) -> Result<Vec<EtsyListing>, ApiError> {
+        let query: Vec<String> = ids.iter().take(100).map(|id| format!("listing_ids={id}")).collect();
+        let path = format!("/v3/application/listings/batch?{}", query.join("&"));
+        let found: super::api::Results<EtsyListing> = self.get(token, &path).await?;
+        Ok(found.results)
     }
 
     /// `getListingImages`.

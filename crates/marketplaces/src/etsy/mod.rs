@@ -10,6 +10,7 @@
 pub mod api;
 pub mod listings;
 pub mod oauth;
+pub mod receipts;
 pub mod tokens;
 
 pub use oauth::{Authorization, EtsyOAuth, OAuthError, Tokens};

@@ -19,6 +19,10 @@
 //! - Etsy's limit of requests per second, when set: beyond it, 429 with
 //!   `retry-after`, counted for the benchmark. Every answer says what is
 //!   left (`x-remaining-this-second`, `x-remaining-today`).
+//! - Receipts (`getShopReceipts` by `min_last_modified`, sorted on
+//!   `updated`, paged) and their payments, as the test puts them.
+//! - Listings by id (`getListingsByListingIds`), for drift: a listing the
+//!   test deactivates, sells out or deletes.
 //! - For the hard cases: drafts refused with Etsy's message, answers that
 //!   fail with 503, access tokens that expire while refresh tokens live.
 
@@ -79,6 +83,12 @@ struct Server {
     return_policies: Vec<u64>,
     /// Drafts are refused with this message (400) while set.
     refuse_drafts: Option<String>,
+    /// The next this many drafts are made, and answered 503 all the same
+    /// (the answer lost on its way back).
+    lose_draft_answers: u32,
+    /// Receipts as put, and each one's fees (in cents).
+    receipts: Vec<serde_json::Value>,
+    fees: HashMap<u64, i64>,
     /// After `fail_skip` more API requests, the next `failures` answer 503.
     fail_skip: u32,
     failures: u32,
@@ -141,6 +151,9 @@ impl EtsyStandIn {
             shipping_profiles: vec![SHIPPING_PROFILE_ID],
             return_policies: vec![RETURN_POLICY_ID],
             refuse_drafts: None,
+            lose_draft_answers: 0,
+            receipts: Vec::new(),
+            fees: HashMap::new(),
             fail_skip: 0,
             failures: 0,
         }));
@@ -154,6 +167,9 @@ impl EtsyStandIn {
             .route("/v3/application/shops/{shop_id}/listings", post(create_draft).get(listings_by_shop))
             .route("/v3/application/shops/{shop_id}/listings/{listing_id}/images", post(upload_image))
             .route("/v3/application/listings/{listing_id}/images", get(listing_images))
+            .route("/v3/application/listings/batch", get(listings_by_ids))
+            .route("/v3/application/shops/{shop_id}/receipts", get(receipts))
+            .route("/v3/application/shops/{shop_id}/receipts/{receipt_id}/payments", get(payments))
             .route("/v3/application/shops/{shop_id}/listings/{listing_id}", axum::routing::patch(update_listing))
             .layer(axum::middleware::from_fn_with_state(server.clone(), say_headroom))
             .with_state(server.clone());
@@ -227,6 +243,11 @@ impl EtsyStandIn {
         lock(&self.server).refuse_drafts = message.map(str::to_owned);
     }
 
+    /// The next `n` drafts are made, and their answers lost (503).
+    pub fn lose_draft_answers(&self, n: u32) {
+        lock(&self.server).lose_draft_answers = n;
+    }
+
     /// After `skip` more API requests, the next `n` answer 503.
     pub fn fail_after(&self, skip: u32, n: u32) {
         let mut s = lock(&self.server);
@@ -241,6 +262,33 @@ impl EtsyStandIn {
     /// The app's requests a day (for `x-remaining-today`).
     pub fn set_per_day(&self, n: u64) {
         lock(&self.server).per_day = n;
+    }
+
+    /// Puts a receipt (Etsy's JSON; its `receipt_id` replaces the one
+    /// put before), changed now, with Etsy's fees on it in cents.
+    pub fn put_receipt(&self, mut receipt: serde_json::Value, fees_cents: i64) {
+        let mut s = lock(&self.server);
+        let id = receipt["receipt_id"].as_u64().unwrap_or_default();
+        // Later than anything put before, as Etsy's clock would have it.
+        let last = s.receipts.iter().filter_map(|r| r["updated_timestamp"].as_i64()).max().unwrap_or_default();
+        receipt["updated_timestamp"] = json!(chrono::Utc::now().timestamp().max(last + 1));
+        s.receipts.retain(|r| r["receipt_id"].as_u64() != Some(id));
+        s.receipts.push(receipt);
+        s.fees.insert(id, fees_cents);
+    }
+
+    /// A listing's state changed on Etsy (`inactive`, `sold_out`, …), or,
+    /// with `None`, the listing deleted there.
+    pub fn set_listing_state(&self, listing_id: u64, state: Option<&str>) {
+        let mut s = lock(&self.server);
+        match state {
+            Some(state) => {
+                if let Some(l) = s.listings.iter_mut().find(|l| l.listing_id == listing_id) {
+                    l.state = state.to_owned();
+                }
+            }
+            None => s.listings.retain(|l| l.listing_id != listing_id),
+        }
     }
 
     /// A draft made in the shop by hand (or by another app).
@@ -535,9 +583,62 @@ async fn listings_by_shop(
     }
     let state = q.get("state").map(String::as_str).unwrap_or("active");
     let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(25).clamp(1, 100);
+    let offset = q.get("offset").and_then(|o| o.parse::<usize>().ok()).unwrap_or(0);
     let mut found: Vec<&StandInListing> = s.listings.iter().filter(|l| l.state == state).collect();
     found.sort_by_key(|l| std::cmp::Reverse((l.created, l.listing_id)));
-    results(found.into_iter().take(limit).map(listing_value).collect())
+    results(found.into_iter().skip(offset).take(limit).map(listing_value).collect())
+}
+
+/// `getShopReceipts`: changed at or after `min_last_modified`, sorted on
+/// when they changed, least recent first, `limit` from `offset`.
+async fn receipts(
+    State(s): State<Shared>,
+    Path(shop_id): Path<u64>,
+    Query(q): Query<HashMap<String, String>>,
+    h: HeaderMap,
+) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = shop_refusal(&mut s, &h, shop_id) {
+        return refused;
+    }
+    let number = |k: &str, default: i64| q.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(default);
+    let since = number("min_last_modified", 0);
+    let (limit, offset) = (number("limit", 25).clamp(1, 100) as usize, number("offset", 0).max(0) as usize);
+    let mut changed: Vec<&serde_json::Value> =
+        s.receipts.iter().filter(|r| r["updated_timestamp"].as_i64().unwrap_or_default() >= since).collect();
+    changed.sort_by_key(|r| (r["updated_timestamp"].as_i64(), r["receipt_id"].as_u64()));
+    results(changed.into_iter().skip(offset).take(limit).cloned().collect())
+}
+
+async fn payments(State(s): State<Shared>, Path((shop_id, receipt_id)): Path<(u64, u64)>, h: HeaderMap) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = shop_refusal(&mut s, &h, shop_id) {
+        return refused;
+    }
+    let Some(fees) = s.fees.get(&receipt_id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "Receipt not found"}))).into_response();
+    };
+    let money = |amount: i64| json!({"amount": amount, "divisor": 100, "currency_code": "USD"});
+    results(vec![json!({"payment_id": receipt_id + 1, "shop_id": SHOP_ID, "receipt_id": receipt_id,
+                        "amount_fees": money(*fees), "currency": "USD"})])
+}
+
+/// `getListingsByListingIds`: those of the ids that exist, in any state.
+async fn listings_by_ids(State(s): State<Shared>, h: HeaderMap, raw: axum::extract::RawQuery) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
+        return refused;
+    }
+    let query = raw.0.unwrap_or_default();
+    let ids: HashSet<u64> = reqwest::Url::parse(&format!("http://x/?{query}"))
+        .map(|u| {
+            u.query_pairs()
+                .filter(|(k, _)| k == "listing_ids")
+                .flat_map(|(_, v)| v.split(',').filter_map(|id| id.trim().parse().ok()).collect::<Vec<u64>>())
+                .collect()
+        })
+        .unwrap_or_default();
+    results(s.listings.iter().filter(|l| ids.contains(&l.listing_id)).map(listing_value).collect())
 }
 
 async fn listing_images(State(s): State<Shared>, Path(listing_id): Path<u64>, h: HeaderMap) -> Response {
@@ -618,6 +719,10 @@ async fn create_draft(
         created: chrono::Utc::now().timestamp(),
     };
     s.listings.push(listing.clone());
+    if s.lose_draft_answers > 0 {
+        s.lose_draft_answers -= 1;
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "Service Unavailable"}))).into_response();
+    }
     let mut answer = listing_json(&listing);
     *answer.status_mut() = StatusCode::CREATED;
     answer

@@ -15,23 +15,20 @@
 //! expiry; a token Etsy refuses mid-publish is refreshed and the request
 //! tried once more.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use pod_events::domain::listing::{ExternalKind, ListingCommand, ListingContent, ListingError, ListingPublished};
 use pod_events::domain::shop::{ListingDefaults, ShopCommand};
 use pod_events::store::CommandError;
-use pod_events::{AggregateId, EventMeta, Transient};
-use pod_marketplaces::etsy::api::{ApiError, EtsyApi};
+use pod_events::{AggregateId, EventMeta};
+use pod_marketplaces::etsy::api::ApiError;
 use pod_marketplaces::etsy::listings::{DraftListing, EtsyListing, WhoMade};
-use pod_marketplaces::etsy::tokens::{ShopTokens, TokenError};
-use pod_marketplaces::etsy::{EtsyOAuth, OAuthError};
 use pod_marketplaces::{EtsySettings, Keyring, Secret};
 use sqlx::PgPool;
 
-use super::limits::AppLimits;
 use super::{Job, Settled, Stop, ended, failed, is_listing_url, mark_needs_reconnect, record_step};
+use crate::etsy_session::{EtsyApp, Session, SessionError};
 use crate::pipeline::{Pipeline, settle, store_failure};
 use crate::runtime::HandlerError;
 
@@ -39,29 +36,49 @@ use crate::runtime::HandlerError;
 /// (Etsy's clock against ours).
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(2);
 
-/// How long to wait when Etsy said the app's requests for the day are spent.
-const DAY_SPENT_WAIT: Duration = Duration::from_secs(15 * 60);
+/// How long a run waits for another run of the same listing to finish.
+const ANOTHER_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Pages of a shop's newest drafts a search reads at most.
+const DRAFT_PAGES: u32 = 10;
+
+/// A step of a run: what is asked of Etsy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Search,
+    Draft,
+    Images,
+    Image,
+    Activation,
+}
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Search => "the draft search",
+            Self::Draft => "the draft",
+            Self::Images => "the listing's images",
+            Self::Image => "the image",
+            Self::Activation => "the activation",
+        }
+    }
+
+    /// Asked of the submission's draft (a 404 may mean the draft is gone).
+    fn on_the_draft(self) -> bool {
+        matches!(self, Self::Images | Self::Image | Self::Activation)
+    }
+}
 
 pub struct EtsyPublisher {
-    api: EtsyApi,
-    tokens: ShopTokens,
-    settings: EtsySettings,
-    limits: AppLimits,
+    app: EtsyApp,
+    pool: PgPool,
 }
 
 impl EtsyPublisher {
     /// `redirect` is where the app's OAuth client sends sellers back (the
     /// same as the API's; a refresh does not use it, but the client is one).
     pub fn new(settings: &EtsySettings, redirect: &str, pool: PgPool, keys: Arc<Keyring>) -> Result<Self, String> {
-        let api = EtsyApi::new(settings).map_err(|e| e.to_string())?;
-        let oauth = EtsyOAuth::new(settings, redirect).map_err(|e: OAuthError| e.to_string())?;
-        let ahead = chrono::Duration::seconds(settings.refresh_ahead_secs.into());
-        Ok(Self {
-            api,
-            tokens: ShopTokens::new(pool, keys, oauth, ahead),
-            settings: settings.clone(),
-            limits: AppLimits::new("Etsy", settings.requests_per_second, settings.requests_per_day),
-        })
+        Ok(Self { app: EtsyApp::new(settings, redirect, pool.clone(), keys)?, pool })
     }
 
     /// Takes the submission as far as it can go now: settled, or an error
@@ -73,8 +90,25 @@ impl EtsyPublisher {
         job: &Job<'_>,
         defaults: ListingDefaults,
     ) -> Result<Settled, HandlerError> {
-        let call = Call { publisher: self, pipeline, job, defaults, token: Mutex::new(None) };
-        ended(call.run().await)
+        // One run of a submission at a time (a redelivery racing its
+        // deferred copy would otherwise draft twice and upload the image
+        // twice): the lock is the transaction's, so a run that dies frees it.
+        let mut tx = self.pool.begin().await.map_err(HandlerError::transient)?;
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("pod/etsy-publish/{}/{}", job.listing.tenant, job.listing.id))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(HandlerError::transient)?;
+        if !held {
+            return Err(HandlerError::deferred("another run is publishing this listing", ANOTHER_RUN_WAIT));
+        }
+        let session = self.app.session(&job.listing.tenant, job.shop_id);
+        let call = Call { publisher: self, pipeline, job, defaults, session };
+        let ended = ended(call.run().await);
+        if let Err(e) = tx.rollback().await {
+            tracing::warn!(listing = %job.listing, error = %e, "releasing the publish lock (it goes with the connection)");
+        }
+        ended
     }
 }
 
@@ -84,8 +118,7 @@ struct Call<'a> {
     pipeline: &'a Pipeline,
     job: &'a Job<'a>,
     defaults: ListingDefaults,
-    /// The access token in use, once loaded.
-    token: Mutex<Option<Secret>>,
+    session: Session<'a>,
 }
 
 impl Call<'_> {
@@ -101,11 +134,8 @@ impl Call<'_> {
         // A draft carried on may have its image already (a run stopped
         // after uploading it); one made now has none.
         let has_image = !made_now && {
-            let api = &self.publisher.api;
-            !self
-                .call("the listing's images", |t| async move { api.listing_images(&t, listing_id).await })
-                .await?
-                .is_empty()
+            let api = &self.publisher.app.api;
+            !self.call(Step::Images, |t| async move { api.listing_images(&t, listing_id).await }).await?.is_empty()
         };
         if !has_image {
             if job.artwork.is_empty() {
@@ -113,20 +143,28 @@ impl Call<'_> {
                     "the artwork could not be read to upload to the Etsy draft; render the design again, then submit",
                 )));
             }
-            let (api, shop, png) = (&self.publisher.api, job.marketplace_shop, job.artwork);
+            let (api, shop, png) = (&self.publisher.app.api, job.marketplace_shop, job.artwork);
             let alt = job.content.title.as_str();
-            self.call("the image", |t| async move {
+            self.call(Step::Image, |t| async move {
                 api.upload_listing_image(&t, shop, listing_id, png.to_vec(), alt).await
             })
             .await?;
         }
-        let (api, shop) = (&self.publisher.api, job.marketplace_shop);
+        let (api, shop) = (&self.publisher.app.api, job.marketplace_shop);
         let active =
-            self.call("the activation", |t| async move { api.activate_listing(&t, shop, listing_id).await }).await?;
+            self.call(Step::Activation, |t| async move { api.activate_listing(&t, shop, listing_id).await }).await?;
+        if active.state != "active" {
+            return Err(Stop::Settled(failed(format!(
+                "Etsy kept listing {listing_id} {:?} when asked to make it active; see why on Etsy, then submit again",
+                pod_marketplaces::http::one_line(&active.state)
+            ))));
+        }
+        // The link is ours to make: Etsy's own may carry a slug of any text.
+        let url = format!("https://www.etsy.com/listing/{listing_id}");
         Ok(Settled::Published(ListingPublished {
             printify_product_id: None,
-            etsy_listing_id: Some(active.listing_id.to_string()),
-            url: active.url.filter(|u| is_listing_url(u)),
+            etsy_listing_id: Some(listing_id.to_string()),
+            url: Some(url).filter(|u| is_listing_url(u)),
             dry_run: false,
         }))
     }
@@ -146,8 +184,8 @@ impl Call<'_> {
             let started = ListingCommand::RecordProductStarted { started_at: Utc::now() };
             self.record(started, &format!("etsy-started/{}", job.submission.number)).await?;
         }
-        let (api, shop, draft) = (&self.publisher.api, job.marketplace_shop, &draft);
-        let made = self.call("the draft", |t| async move { api.create_draft_listing(&t, shop, draft).await }).await?;
+        let (api, shop, draft) = (&self.publisher.app.api, job.marketplace_shop, &draft);
+        let made = self.call(Step::Draft, |t| async move { api.create_draft_listing(&t, shop, draft).await }).await?;
         let kept = self.record_listing(made.listing_id).await?;
         Ok((kept, kept == made.listing_id))
     }
@@ -155,13 +193,21 @@ impl Call<'_> {
     /// What Etsy is asked to draft, or why it cannot be.
     fn draft(&self) -> Result<DraftListing, Stop> {
         let job = self.job;
-        let Some(taxonomy_id) = self.publisher.settings.taxonomy_for(job.product_type) else {
+        let Some(taxonomy_id) = self.publisher.app.settings.taxonomy_for(job.product_type) else {
             return Err(Stop::Settled(failed(format!(
                 "product type {:?} has no Etsy category; set marketplaces.etsy.taxonomies.{:?} to its seller taxonomy id",
                 job.product_type,
                 job.product_type.trim().to_lowercase()
             ))));
         };
+        if let Some(shop_currency) = self.defaults.currency.as_deref()
+            && !shop_currency.eq_ignore_ascii_case(&job.content.currency)
+        {
+            return Err(Stop::Settled(failed(format!(
+                "the listing is priced in {} and the Etsy shop sells in {shop_currency}; price it in {shop_currency}, then submit",
+                job.content.currency
+            ))));
+        }
         let Some(shipping_profile_id) = self.defaults.shipping_profile_id else {
             return Err(Stop::Settled(failed(format!(
                 "shop {} had no shipping profile when it was connected; add one on Etsy, then connect the shop again",
@@ -171,12 +217,55 @@ impl Call<'_> {
         Ok(draft_of(job.content, taxonomy_id, shipping_profile_id, self.defaults.return_policy_id))
     }
 
-    /// The shop's newest draft with this listing's title made since the
-    /// run started, if any.
+    /// The shop's draft with this listing's title made since the run
+    /// started and recorded by no listing, if there is one; more than one
+    /// sends the listing back (which is ours cannot be told).
     async fn search(&self) -> Result<Option<u64>, Stop> {
-        let (api, shop) = (&self.publisher.api, self.job.marketplace_shop);
-        let drafts = self.call("the draft search", |t| async move { api.newest_drafts(&t, shop).await }).await?;
-        Ok(made_for(&drafts, &self.job.content.title, self.job.submission.product_started_at))
+        let Some(started_at) = self.job.submission.product_started_at else { return Ok(None) };
+        let (api, shop) = (&self.publisher.app.api, self.job.marketplace_shop);
+        let mut candidates = Vec::new();
+        for page in 0..DRAFT_PAGES {
+            let offset = page * pod_marketplaces::etsy::listings::DRAFTS_PAGE;
+            let drafts = self.call(Step::Search, |t| async move { api.newest_drafts(&t, shop, offset).await }).await?;
+            candidates.extend(made_for(&drafts, &self.job.content.title, started_at));
+            let older = drafts
+                .last()
+                .and_then(|d| d.created_timestamp)
+                .is_none_or(|at| at < (started_at - CLOCK_SKEW).timestamp());
+            if older || drafts.len() < pod_marketplaces::etsy::listings::DRAFTS_PAGE as usize {
+                break;
+            }
+        }
+        let taken = self.recorded_elsewhere(&candidates).await?;
+        candidates.retain(|id| !taken.contains(id));
+        match candidates.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            several => Err(Stop::Settled(failed(format!(
+                "Etsy has {} drafts titled like this one made since publishing started ({}); delete the extra ones on Etsy, then submit again",
+                several.len(),
+                several.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            )))),
+        }
+    }
+
+    /// Of these Etsy listings, those another listing (of any shop) has recorded.
+    async fn recorded_elsewhere(&self, ids: &[u64]) -> Result<Vec<u64>, Stop> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+        let taken: Vec<String> = sqlx::query_scalar(
+            "SELECT etsy_listing_id FROM listings
+             WHERE etsy_listing_id = ANY($1) AND NOT (tenant = $2 AND listing_id = $3)",
+        )
+        .bind(&ids)
+        .bind(&self.job.listing.tenant)
+        .bind(self.job.listing.id)
+        .fetch_all(&self.publisher.pool)
+        .await
+        .map_err(HandlerError::transient)?;
+        Ok(taken.iter().filter_map(|id| id.parse().ok()).collect())
     }
 
     /// Records the submission's Etsy listing; the one it keeps. Another
@@ -205,71 +294,38 @@ impl Call<'_> {
         }
     }
 
-    /// One Etsy request: within the app's budgets, with a working token,
-    /// tried once more with a fresh token if Etsy refuses the one sent.
-    async fn call<T, F, Fut>(&self, what: &str, request: F) -> Result<T, Stop>
+    /// One Etsy request (`etsy_session`), what its failure means for the
+    /// submission, and a refresh it made recorded on the shop.
+    async fn call<T, F, Fut>(&self, step: Step, request: F) -> Result<T, Stop>
     where
         F: Fn(Secret) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let token = self.token(None).await?;
-        self.spend().await?;
-        match request(token.clone()).await {
-            Err(ApiError::Unauthorized) => {
-                let fresh = self.token(Some(&token)).await?;
-                self.spend().await?;
-                self.outcome(request(fresh).await, what).await
-            }
-            other => self.outcome(other, what).await,
-        }
-    }
-
-    async fn spend(&self) -> Result<(), Stop> {
-        if self.publisher.api.headroom().is_some_and(|h| h.day_spent(Utc::now(), DAY_SPENT_WAIT)) {
-            return Err(
-                HandlerError::deferred("Etsy says the app's requests for today are spent", DAY_SPENT_WAIT).into()
-            );
-        }
-        Ok(self.publisher.limits.request().await?)
-    }
-
-    /// The token to send: the one in use, or (after `rejected` was
-    /// refused) a fresh one. A refresh is recorded on the shop.
-    async fn token(&self, rejected: Option<&Secret>) -> Result<Secret, Stop> {
-        let in_use = self.token.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let (Some(t), None) = (&in_use, rejected) {
-            return Ok(t.clone());
-        }
-        let (tenant, shop) = (&self.job.listing.tenant, self.job.shop_id);
-        let got = match rejected {
-            None => self.publisher.tokens.access(tenant, shop).await,
-            Some(r) => self.publisher.tokens.after_rejection(tenant, shop, r).await,
-        };
-        let access = match got {
-            Ok(a) => a,
-            Err(TokenError::NeedsReconnect { reason, .. }) => {
-                self.shop_needs_reconnect(&format!("Etsy no longer takes the shop's tokens: {reason}")).await?;
-                return Err(Stop::Settled(failed(
-                    "Etsy no longer takes the shop's tokens; connect the shop again in Integrations, then submit",
-                )));
-            }
-            Err(TokenError::NotConnected { .. }) => {
-                return Err(Stop::Settled(failed(format!(
-                    "shop {shop}: no Etsy tokens are kept; connect it again, then submit"
-                ))));
-            }
-            Err(e) if e.is_transient() => return Err(HandlerError::transient(e).into()),
-            Err(e) => return Err(HandlerError::of(e).into()),
-        };
-        if let Some(until) = access.refreshed_until {
+        let answer = self.session.call(request).await;
+        if let Some(until) = self.session.take_refresh() {
             self.record_refresh(until).await?;
         }
-        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(access.token.clone());
-        Ok(access.token)
+        match answer {
+            Ok(v) => Ok(v),
+            Err(SessionError::Api(e)) => self.outcome(Err(e), step).await,
+            Err(SessionError::Budget(deferred)) => Err(deferred.into()),
+            Err(SessionError::NeedsReconnect(reason)) => {
+                self.shop_needs_reconnect(&format!("Etsy no longer takes the shop's tokens: {reason}")).await?;
+                Err(Stop::Settled(failed(
+                    "Etsy no longer takes the shop's tokens; connect the shop again in Integrations, then submit",
+                )))
+            }
+            Err(SessionError::NotConnected) => Err(Stop::Settled(failed(format!(
+                "shop {}: no Etsy tokens are kept; connect it again, then submit",
+                self.job.shop_id
+            )))),
+            Err(e) => Err(HandlerError::of(e).into()),
+        }
     }
 
     /// A call's answer, or what its failure means for the submission.
-    async fn outcome<T>(&self, answer: Result<T, ApiError>, what: &str) -> Result<T, Stop> {
+    async fn outcome<T>(&self, answer: Result<T, ApiError>, step: Step) -> Result<T, Stop> {
+        let what = step.name();
         match answer {
             Ok(v) => Ok(v),
             Err(ApiError::RateLimited(wait)) => {
@@ -280,7 +336,13 @@ impl Call<'_> {
                 self.shop_needs_reconnect("Etsy refused the shop's freshly refreshed token").await?;
                 Err(Stop::Settled(failed("Etsy refused the shop's token; connect the shop again, then submit")))
             }
-            Err(ApiError::Refused { status: 404, .. }) if what != "the draft" => Err(Stop::Settled(failed(format!(
+            Err(ApiError::Refused { status: 404, message }) if message.contains("Shop") => {
+                Err(Stop::Settled(failed(format!(
+                    "Etsy does not know shop {} any more ({message}); connect it again, then submit",
+                    self.job.marketplace_shop
+                ))))
+            }
+            Err(ApiError::Refused { status: 404, .. }) if step.on_the_draft() => Err(Stop::Settled(failed(format!(
                 "the Etsy draft made for this listing is gone (deleted on Etsy?) at {what}; submit again to make another"
             )))),
             Err(ApiError::Refused { status, message }) => {
@@ -334,17 +396,27 @@ pub fn draft_of(
     }
 }
 
-/// Among a shop's newest drafts, the one made for a submission: its title,
-/// made since the run started (less the clocks' skew), the oldest such (the
-/// first made). With no start time on record, none is taken for it.
-pub fn made_for(drafts: &[EtsyListing], title: &str, started_at: Option<DateTime<Utc>>) -> Option<u64> {
-    let since = (started_at? - CLOCK_SKEW).timestamp();
+/// Among a shop's drafts, those that may be a submission's: its title (as
+/// Etsy gives titles back, HTML-escaped), made since the run started (less
+/// the clocks' skew).
+pub fn made_for(drafts: &[EtsyListing], title: &str, started_at: DateTime<Utc>) -> Vec<u64> {
+    let since = (started_at - CLOCK_SKEW).timestamp();
     drafts
         .iter()
-        .filter(|d| d.state == "draft" && d.title.as_deref() == Some(title))
+        .filter(|d| d.state == "draft" && d.title.as_deref().is_some_and(|t| unescape_html(t).trim() == title.trim()))
         .filter(|d| d.created_timestamp.is_some_and(|at| at >= since))
-        .min_by_key(|d| (d.created_timestamp, d.listing_id))
         .map(|d| d.listing_id)
+        .collect()
+}
+
+/// The few HTML escapes Etsy puts in the text it gives back.
+fn unescape_html(text: &str) -> String {
+    text.replace("&#39;", "'")
+        .replace("&#039;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -371,12 +443,14 @@ mod tests {
             draft(3, "Cat Mom Shirt", t + 10),
             draft(4, "Cat Mom Shirt", t + 20),
         ];
-        assert_eq!(made_for(&drafts, "Cat Mom Shirt", Some(started)), Some(3), "the first made since the start");
-        assert_eq!(made_for(&drafts, "Cat Mom Shirt", None), None, "no start time: nothing is taken");
-        assert_eq!(made_for(&drafts, "Bird Shirt", Some(started)), None);
+        assert_eq!(made_for(&drafts, "Cat Mom Shirt", started), vec![3, 4], "made since the start");
+        assert_eq!(made_for(&drafts, "Bird Shirt", started), Vec::<u64>::new());
         let mut active = draft(5, "Bird Shirt", t + 1);
         active.state = "active".into();
-        assert_eq!(made_for(&[active], "Bird Shirt", Some(started)), None, "only drafts");
+        assert_eq!(made_for(&[active], "Bird Shirt", started), Vec::<u64>::new(), "only drafts");
+        // Etsy gives titles back HTML-escaped.
+        let escaped = [draft(6, "Mom&#39;s &amp; Dad&#39;s Shirt", t + 3)];
+        assert_eq!(made_for(&escaped, "Mom's & Dad's Shirt", started), vec![6]);
     }
 
     #[test]

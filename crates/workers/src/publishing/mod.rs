@@ -150,7 +150,7 @@ impl Publishing {
                         "publishing to Etsy shops is not set up on this server (marketplaces.etsy.keystring, vault keys); ask its operator",
                     ));
                 };
-                etsy.publish(&self.pipeline, &job, shop_state.listing_defaults).await?
+                etsy.publish(&self.pipeline, &job, shop_state.listing_defaults.clone()).await?
             }
             _ => {
                 let Some(printify) = &self.printify else {
@@ -258,7 +258,11 @@ async fn mark_needs_reconnect(
 
 /// A URL fit to link to: https, one line, of a sensible length.
 fn is_listing_url(u: &str) -> bool {
-    u.starts_with("https://") && u.len() <= 2048 && !u.chars().any(|c| c.is_control() || c.is_whitespace())
+    let invisible =
+        |c: char| matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
+    u.starts_with("https://")
+        && u.len() <= 2048
+        && !u.chars().any(|c| c.is_control() || c.is_whitespace() || invisible(c))
 }
 
 /// A failure the seller fixes: the listing goes back to its editor.
@@ -323,10 +327,12 @@ impl Handler for Publishing {
             },
         };
         // Under way at Etsy (the draft made): what was checked then stands;
-        // the artwork is still wanted, for a draft that has no image yet.
+        // the artwork is still wanted, for a draft that has no image yet,
+        // and only as the design recorded it (its checksum).
         if submission.etsy_listing_id.is_some() {
             let product_type = design.request.as_ref().map(|r| r.product_type.as_str()).unwrap_or_default();
-            let artwork = bytes.as_deref().unwrap_or_default();
+            let intact = |b: &&Vec<u8>| artwork.is_some_and(|a| sha256_hex(b) == a.sha256);
+            let artwork = bytes.as_ref().filter(intact).map(Vec::as_slice).unwrap_or_default();
             let command = self.publish_to_shop(event, &id, submission, content, product_type, artwork).await?;
             settle(&self.pipeline.listings, &id, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
             return Ok(());

@@ -681,6 +681,14 @@ mod etsy {
         }
 
         async fn with(tune: impl FnOnce(&mut EtsySettings), shipping_profile_id: Option<u64>) -> Self {
+            Self::with_shop(tune, shipping_profile_id, "USD").await
+        }
+
+        async fn with_shop(
+            tune: impl FnOnce(&mut EtsySettings),
+            shipping_profile_id: Option<u64>,
+            currency: &str,
+        ) -> Self {
             let (pool, admin, db) = fresh_db().await;
             let keys = Arc::new(Keyring::parse(&Keyring::new_entry("t1").unwrap()).unwrap());
             let etsy = EtsyStandIn::start(APP).await.unwrap();
@@ -710,6 +718,7 @@ mod etsy {
                 listing_defaults: ListingDefaults {
                     shipping_profile_id,
                     return_policy_id: Some(standin::RETURN_POLICY_ID),
+                    currency: Some(currency.into()),
                 },
             });
             shops.execute(&AggregateId::new(tenant(), shop_id), connect, &EventMeta::new_command()).await.unwrap();
@@ -845,6 +854,23 @@ mod etsy {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_draft_whose_answer_was_lost_is_found_by_the_retry_not_made_again() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        // Etsy makes the draft; its answer never arrives.
+        c.etsy.lose_draft_answers(1);
+        let first = c.shop.handler.handle(&submitted).await;
+        assert!(matches!(first, Err(HandlerError::Transient { .. })), "{first:?}");
+        assert_eq!(c.etsy.listings().len(), 1);
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let all = c.etsy.listings();
+        assert_eq!(all.len(), 1, "found, not drafted again: {all:#?}");
+        assert_eq!((all[0].state.as_str(), all[0].images.len()), ("active", 1));
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_outage_before_the_draft_is_retried_and_then_succeeds_with_one_draft() {
         let c = Connected::new().await;
         let (listing, submitted) = c.submitted().await;
@@ -852,11 +878,45 @@ mod etsy {
         let first = c.shop.handler.handle(&submitted).await;
         assert!(matches!(first, Err(HandlerError::Transient { .. })), "{first:?}");
         assert!(c.etsy.listings().is_empty());
-        // The retry looks for a draft first (the run had started), finds
-        // none, and makes it.
         c.shop.handler.handle(&submitted).await.unwrap();
         assert_eq!(c.etsy.listings().len(), 1);
         assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_runs_of_one_submission_at_once_make_one_listing_with_one_image() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        let (a, b) = tokio::join!(c.shop.handler.handle(&submitted), c.shop.handler.handle(&submitted));
+        for r in [&a, &b] {
+            assert!(matches!(r, Ok(()) | Err(HandlerError::Deferred { .. })), "{r:?}");
+        }
+        // The one deferred carries on later and finds the listing settled.
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let all = c.etsy.listings();
+        assert_eq!(all.len(), 1, "{all:#?}");
+        assert_eq!((all[0].state.as_str(), all[0].images.len()), ("active", 1));
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Published);
+        assert_eq!(published(&events).len(), 1);
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_drafts_that_may_each_be_the_lost_one_send_the_listing_back_naming_both() {
+        let c = Connected::new().await;
+        let (listing, submitted) = c.submitted().await;
+        let started = ListingCommand::RecordProductStarted { started_at: chrono::Utc::now() };
+        c.shop.listings.execute(&listing, started, &EventMeta::new_command()).await.unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let (one, two) = (c.etsy.add_draft(TITLE, now), c.etsy.add_draft(TITLE, now + 1));
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Draft);
+        let reason = reason_of(&events);
+        assert!(reason.contains(&one.to_string()) && reason.contains(&two.to_string()), "{reason}");
+        assert!(c.etsy.listings().iter().all(|l| l.state == "draft"), "neither activated");
         c.done().await;
     }
 
@@ -903,6 +963,14 @@ mod etsy {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn what_the_seller_must_set_up_first_is_named() {
+        // A shop that sells in another currency than the listing's price.
+        let c = Connected::with_shop(|_| {}, Some(standin::SHIPPING_PROFILE_ID), "GBP").await;
+        let (listing, submitted) = c.submitted().await;
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let (status, events) = c.shop.outcome(&listing).await;
+        assert_eq!(status, ListingStatus::Draft);
+        assert!(reason_of(&events).contains("sells in GBP"), "{events:?}");
+        c.done().await;
         // A product type with no Etsy category.
         let c = Connected::new().await;
         let (listing, _, submitted, _) = c.shop.submitted_as(TITLE, "mug", Some(c.shop_id), false).await;
