@@ -25,7 +25,7 @@ async fn shop_access(s: &Settings) -> anyhow::Result<Option<kinds::ShopAccess>> 
 /// Runs one worker kind until stopped.
 pub async fn worker(s: &Settings, kind: WorkerKind) -> anyhow::Result<()> {
     let client = nats(s).await?;
-    let shops = if kind == WorkerKind::Publishing { shop_access(s).await? } else { None };
+    let shops = if matches!(kind, WorkerKind::Publishing | WorkerKind::Sync) { shop_access(s).await? } else { None };
     kinds::run(kind, client, namespace(s)?, &s.workers, shops.as_ref(), shutdown_signal())
         .await
         .with_context(|| format!("worker {kind}"))
@@ -40,7 +40,7 @@ pub async fn all_workers(s: &Settings) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     for kind in WorkerKind::ALL {
         let (client, ns, settings, mut stop) = (client.clone(), ns.clone(), s.workers.clone(), stop_rx.clone());
-        let shops = shops.clone().filter(|_| kind == WorkerKind::Publishing);
+        let shops = shops.clone().filter(|_| matches!(kind, WorkerKind::Publishing | WorkerKind::Sync));
         tasks.spawn(async move {
             let res = kinds::run(kind, client, ns, &settings, shops.as_ref(), async move {
                 let _ = stop.wait_for(|v| *v).await;

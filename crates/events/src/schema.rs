@@ -58,6 +58,7 @@ pub fn all() -> Vec<EventSchema> {
         entry::<listing::ListingExternalIdRecorded>("listing", L::ALL, "ListingExternalIdRecorded"),
         entry::<listing::ListingPublishRequested>("listing", L::ALL, "ListingPublishRequested"),
         entry::<listing::ListingProductStarted>("listing", L::ALL, "ListingProductStarted"),
+        entry::<listing::ListingMarketplaceStateChanged>("listing", L::ALL, "ListingMarketplaceStateChanged"),
         entry::<shop::ShopConnected>("shop", S::ALL, "ShopConnected"),
         entry::<shop::ShopTokenRefreshed>("shop", S::ALL, "ShopTokenRefreshed"),
         entry::<shop::ShopDisconnected>("shop", S::ALL, "ShopDisconnected"),

@@ -12,6 +12,7 @@ use crate::config::WorkersSettings;
 use crate::designs::openai::OpenAiImages;
 use crate::designs::typographic::TypographicRenderer;
 use crate::designs::{Designs, Renderer};
+use crate::etsy_session::EtsyApp;
 use crate::ideation::offline::OfflineIdeas;
 use crate::ideation::openai::OpenAiIdeas;
 use crate::ideation::{IdeaProvider, Ideation};
@@ -23,6 +24,7 @@ use crate::publishing::etsy::EtsyPublisher;
 use crate::publishing::printify::PrintifyPublisher;
 use crate::runtime::{Handler, Worker, WorkerError, WorkerOptions};
 use crate::screening::{Screening, ScreeningIndex};
+use crate::sync::EtsySync;
 use crate::trends::browser::ChromiumScraper;
 use crate::trends::sources::{PageScraper, SourceKind};
 use crate::trends::{TrendsError, TrendsWorker};
@@ -50,12 +52,14 @@ pub enum WorkerKind {
     Designs,
     Listings,
     Publishing,
+    /// Polls connected Etsy shops: receipts become orders, listings' drift.
+    Sync,
 }
 
 impl WorkerKind {
-    pub const ALL: [WorkerKind; 6] =
-        [Self::Trends, Self::Ideation, Self::Screening, Self::Designs, Self::Listings, Self::Publishing];
-    /// The kinds that consume the event log (all but `trends`, which polls sources).
+    pub const ALL: [WorkerKind; 7] =
+        [Self::Trends, Self::Ideation, Self::Screening, Self::Designs, Self::Listings, Self::Publishing, Self::Sync];
+    /// The kinds that consume the event log (all but `trends` and `sync`, which poll).
     pub const CONSUMERS: [WorkerKind; 5] =
         [Self::Ideation, Self::Screening, Self::Designs, Self::Listings, Self::Publishing];
 
@@ -67,6 +71,7 @@ impl WorkerKind {
             Self::Designs => "designs",
             Self::Listings => "listings",
             Self::Publishing => "publishing",
+            Self::Sync => "sync",
         }
     }
 }
@@ -158,7 +163,7 @@ pub async fn handler(
     shops: Option<&ShopAccess>,
 ) -> Result<Option<Arc<dyn Handler>>, StartError> {
     Ok(Some(match kind {
-        WorkerKind::Trends => return Ok(None),
+        WorkerKind::Trends | WorkerKind::Sync => return Ok(None),
         WorkerKind::Ideation => Arc::new(
             Ideation::new(pipeline, idea_provider(settings)?, settings.ideation.clone())
                 .with_budget(settings.openai.monthly_budget_micros),
@@ -193,6 +198,25 @@ pub async fn handler(
     }))
 }
 
+/// Polls the connected Etsy shops until `shutdown`; with no Etsy app or
+/// vault keys there is nothing to poll, and it waits, saying so.
+async fn sync(
+    pipeline: Arc<Pipeline>,
+    shops: Option<&ShopAccess>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StartError> {
+    let etsy = shops.filter(|a| a.marketplaces.etsy.keystring.as_deref().is_some_and(|k| !k.trim().is_empty()));
+    let Some(access) = etsy else {
+        tracing::info!("sync: no Etsy app (marketplaces.etsy.keystring) or vault keys here: nothing to poll");
+        shutdown.await;
+        return Ok(());
+    };
+    let app = EtsyApp::new(&access.marketplaces.etsy, &access.etsy_redirect, access.pool.clone(), access.keys.clone())
+        .map_err(|reason| StartError::Settings { field: "marketplaces.etsy", reason })?;
+    EtsySync::new(pipeline, access.pool.clone(), app).run(shutdown).await;
+    Ok(())
+}
+
 /// Runs one worker of `kind` until `shutdown`.
 pub async fn run(
     kind: WorkerKind,
@@ -203,6 +227,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartError> {
     let pipeline = Arc::new(Pipeline::open(client.clone(), &ns).await?);
+    if kind == WorkerKind::Sync {
+        return sync(pipeline, shops, shutdown).await;
+    }
     match handler(kind, pipeline.clone(), settings, shops).await? {
         Some(h) => {
             let options = WorkerOptions {

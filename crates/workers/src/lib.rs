@@ -17,4 +17,5 @@ pub mod provider;
 pub mod publishing;
 pub mod runtime;
 pub mod screening;
+pub mod sync;
 pub mod trends;

@@ -2,7 +2,8 @@
 //! command's outcome into a handler's result.
 
 use pod_events::domain::{
-    budget::Budget, design::Design, idea::Idea, listing::Listing, shop::Shop, source::TrendSource, trend::Trend,
+    budget::Budget, design::Design, idea::Idea, listing::Listing, order::Order, shop::Shop, source::TrendSource,
+    trend::Trend,
 };
 use pod_events::store::{CommandBus, CommandError, JetStreamStore, Outcome, StoreConfig, StoreError};
 use pod_events::{AggregateId, EventMeta, Namespace, RecordedEvent, TenantId};
@@ -18,6 +19,7 @@ pub struct Pipeline {
     pub budgets: CommandBus<Budget>,
     pub sources: CommandBus<TrendSource>,
     pub shops: CommandBus<Shop>,
+    pub orders: CommandBus<Order>,
 }
 
 impl Pipeline {
@@ -30,7 +32,8 @@ impl Pipeline {
             listings: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
             budgets: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
             sources: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
-            shops: CommandBus::new(JetStreamStore::open(client, config).await?, ()),
+            shops: CommandBus::new(JetStreamStore::open(client.clone(), config.clone()).await?, ()),
+            orders: CommandBus::new(JetStreamStore::open(client, config).await?, ()),
         })
     }
 }

@@ -24,6 +24,8 @@ use pod_projections::read::publishing::{self, Shop};
 pub struct ShopRow {
     pub s: Shop,
     pub token: String,
+    /// How its orders come back, and how that went last.
+    pub sync: String,
 }
 
 #[derive(Template)]
@@ -71,7 +73,13 @@ pub async fn integrations(
                 (_, Some(at)) if at - now < Duration::days(7) => format!("expires {}", at.format("%b %-d")),
                 (_, Some(at)) => format!("valid until {}", at.format("%b %-d, %Y")),
             };
-            ShopRow { s: sh, token }
+            let sync = match (&sh.sync_error, sh.last_synced_at) {
+                (Some(why), _) => format!("last sync failed: {why}"),
+                (None, Some(at)) => format!("synced {}", super::views::ago(at)),
+                (None, None) if sh.marketplace == "etsy" && sh.connected => "not synced yet".to_owned(),
+                (None, None) => "by webhook".to_owned(),
+            };
+            ShopRow { s: sh, token, sync }
         })
         .collect();
     let describe = |rows: Providers, (one, many): (&str, &str), none: &str| -> (String, String) {

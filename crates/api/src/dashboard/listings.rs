@@ -127,6 +127,7 @@ pub fn step_of(r: &Revision, me: uuid::Uuid) -> Step {
         },
         "ListingPublishRequested" => "Asked the marketplace to publish it".to_owned(),
         "ListingProductStarted" => "Making it on the marketplace".to_owned(),
+        "ListingMarketplaceStateChanged" => marketplace_state_words(c["state"].as_str().unwrap_or_default()).to_owned(),
         other => other.to_owned(),
     };
     let who = match (c["by"]["kind"].as_str(), c["by"]["user_id"].as_str()) {
@@ -136,6 +137,18 @@ pub fn step_of(r: &Revision, me: uuid::Uuid) -> Step {
         _ => "by the pipeline".to_owned(),
     };
     Step { what, who, age: ago(r.at) }
+}
+
+/// What a poll of the marketplace found of a published listing, in words.
+pub(crate) fn marketplace_state_words(state: &str) -> &'static str {
+    match state {
+        "active" => "For sale on the marketplace again",
+        "inactive" => "Deactivated on the marketplace",
+        "sold_out" => "Sold out on the marketplace",
+        "expired" => "Expired on the marketplace",
+        "removed" => "Deleted on the marketplace",
+        _ => "Changed on the marketplace",
+    }
 }
 
 /// The editor's fields as the browser sends them.

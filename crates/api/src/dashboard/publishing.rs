@@ -75,7 +75,13 @@ pub struct QueueRow {
 impl From<QueuedListing> for QueueRow {
     fn from(l: QueuedListing) -> Self {
         let (state, tone) = match (l.status.as_str(), l.publish_error.is_some(), l.publish_step.as_deref()) {
-            ("published", _, _) => ("published", "good"),
+            ("published", _, _) => match l.marketplace_state.as_deref() {
+                None => ("published", "good"),
+                Some("sold_out") => ("sold out", "warn"),
+                Some("inactive") => ("deactivated", "warn"),
+                Some("expired") => ("expired", "warn"),
+                Some(_) => ("deleted on the marketplace", "bad"),
+            },
             ("queued", true, _) => ("retrying", "warn"),
             ("queued", false, Some("publish_requested")) => ("publishing", "info"),
             ("queued", false, Some(_)) if l.printify_product_id.is_none() && l.etsy_listing_id.is_some() => {

@@ -142,6 +142,24 @@ async fn an_owner_connects_an_etsy_shop_whose_tokens_stay_sealed_and_out_of_the_
     told.push_str(&listed.to_string());
     let (_, _, page) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;
     assert!(page.contains(standin::SHOP_NAME), "the page shows the shop");
+    assert!(page.contains("not synced yet"), "its orders' health: {page}");
+    // The sync worker's last poll of the shop is its health on the page.
+    sqlx::query(
+        "INSERT INTO marketplace_sync (tenant, shop_id, receipts_synced_at) VALUES ('acme', $1, now() - interval '3 minutes')",
+    )
+    .bind(shop_id)
+    .execute(&api.pool)
+    .await
+    .unwrap();
+    let (_, _, synced) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;
+    assert!(synced.contains("synced 3 min ago"), "{synced}");
+    sqlx::query("UPDATE marketplace_sync SET last_error = 'Etsy: rate limited' WHERE shop_id = $1")
+        .bind(shop_id)
+        .execute(&api.pool)
+        .await
+        .unwrap();
+    let (_, _, failed) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;
+    assert!(failed.contains("last sync failed: Etsy: rate limited"), "{failed}");
     told.push_str(&page);
     for secret in &secrets {
         let token_part = secret.split('.').nth(1).unwrap();
@@ -409,6 +427,26 @@ mod printify {
         let row = publishing.split("<tr>").find(|r| r.contains("Proud Cat Mom Shirt")).unwrap_or_default();
         assert!(row.contains(">queued<") && row.contains("Cat Mom Tees"), "{row}");
         assert!(publishing.contains(r#"hx-get="/publishing?state=queued" hx-trigger="every 5s""#), "{publishing}");
+
+        // Published, then sold out on the marketplace (as the sync finds it).
+        use pod_events::domain::listing::{ListingCommand, ListingPublished, MarketplaceState};
+        let id = pod_events::AggregateId::new(pod_events::TenantId::parse("acme").unwrap(), listing);
+        let published = ListingCommand::RecordPublished(ListingPublished {
+            printify_product_id: Some("5d39b159e7c48c000728c89f".into()),
+            etsy_listing_id: Some("1700000001".into()),
+            url: Some("https://www.etsy.com/listing/1700000001".into()),
+            dry_run: false,
+        });
+        let sold_out = ListingCommand::RecordMarketplaceState { state: MarketplaceState::SoldOut };
+        for command in [published, sold_out] {
+            api.state.listings.execute(&id, command, &pod_events::EventMeta::new_command()).await.unwrap();
+        }
+        api.project().await;
+        let publishing = get("/publishing?state=published".into()).await;
+        let row = publishing.split("<tr>").find(|r| r.contains("Proud Cat Mom Shirt")).unwrap_or_default();
+        assert!(row.contains(">sold out<"), "{row}");
+        let editor = get(format!("/listings/{listing}")).await;
+        assert!(editor.contains("Sold out on the marketplace"), "the editor's history says so");
     }
 
     /// The owner sends a token with several shops: the page to choose one,

@@ -130,6 +130,53 @@ pub struct ListingPublishRequested {
     pub requested_at: DateTime<Utc>,
 }
 
+/// Where a published listing stands on its marketplace, as last polled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketplaceState {
+    /// For sale.
+    #[default]
+    Active,
+    /// Deactivated by the seller.
+    Inactive,
+    SoldOut,
+    /// Not renewed when its four months ran out.
+    Expired,
+    /// Deleted on the marketplace.
+    Removed,
+}
+
+impl MarketplaceState {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::SoldOut => "sold_out",
+            Self::Expired => "expired",
+            Self::Removed => "removed",
+        }
+    }
+
+    /// Etsy's `state` of a listing; a draft or an unknown state is none of these.
+    pub fn from_etsy(state: &str) -> Option<Self> {
+        match state {
+            "active" => Some(Self::Active),
+            "inactive" => Some(Self::Inactive),
+            "sold_out" => Some(Self::SoldOut),
+            "expired" => Some(Self::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// A published listing changed on its marketplace since (deactivated, sold
+/// out, expired, deleted, or for sale again), as a poll found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ListingMarketplaceStateChanged {
+    pub shop_id: Uuid,
+    pub state: MarketplaceState,
+}
+
 event_enum! {
     /// Events of the Listing aggregate.
     pub enum ListingEvent {
@@ -142,6 +189,7 @@ event_enum! {
         ListingExternalIdRecorded(ListingExternalIdRecorded) = 1,
         ListingPublishRequested(ListingPublishRequested) = 1,
         ListingProductStarted(ListingProductStarted) = 1,
+        ListingMarketplaceStateChanged(ListingMarketplaceStateChanged) = 1,
     }
 }
 
@@ -275,6 +323,11 @@ pub enum ListingCommand {
     RecordPublishRequest {
         requested_at: DateTime<Utc>,
     },
+    /// What a poll found of the published listing on its marketplace; the
+    /// same state again changes nothing.
+    RecordMarketplaceState {
+        state: MarketplaceState,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -365,6 +418,9 @@ pub struct Listing {
     /// Submissions so far: numbers them.
     #[serde(default)]
     pub submissions: u32,
+    /// Where it stands on its marketplace once published, as last polled.
+    #[serde(default)]
+    pub marketplace_state: MarketplaceState,
 }
 
 /// Where a queued listing goes, and how far publishing it has come.
@@ -415,8 +471,8 @@ impl Listing {
 
 impl super::StateVersion for Listing {
     // 2: submissions are numbered and keep their marketplace ids; 3: when
-    // their product was started.
-    const STATE_VERSION: u32 = 3;
+    // their product was started; 4: the marketplace's state once published.
+    const STATE_VERSION: u32 = 4;
 }
 
 impl Aggregate for Listing {
@@ -528,6 +584,16 @@ impl Aggregate for Listing {
                     sink.write(ListingEvent::ListingProductStarted(e), self).await;
                 }
             }
+            ListingCommand::RecordMarketplaceState { state } => {
+                if self.status != ListingStatus::Published {
+                    return Err(ListingError::WrongState(self.status.name(), "polled on its marketplace"));
+                }
+                let shop_id = self.submission.as_ref().and_then(|s| s.shop_id).ok_or(ListingError::NotForAShop)?;
+                if state != self.marketplace_state {
+                    let e = ListingMarketplaceStateChanged { shop_id, state };
+                    sink.write(ListingEvent::ListingMarketplaceStateChanged(e), self).await;
+                }
+            }
             ListingCommand::RecordPublishRequest { requested_at } => {
                 let shop_id = self.queued_shop("published")?;
                 if self.submission.as_ref().is_some_and(|s| s.publish_requested_at.is_none()) {
@@ -606,7 +672,11 @@ impl Aggregate for Listing {
                     s.product_started_at = e.started_at;
                 }
             }
-            ListingEvent::ListingPublished(_) => self.status = ListingStatus::Published,
+            ListingEvent::ListingPublished(_) => {
+                self.status = ListingStatus::Published;
+                self.marketplace_state = MarketplaceState::Active;
+            }
+            ListingEvent::ListingMarketplaceStateChanged(e) => self.marketplace_state = e.state,
             // A permanent failure sends it back for editing; a transient one stays queued.
             ListingEvent::ListingPublishFailed(e) => {
                 if !e.retryable {
@@ -970,6 +1040,40 @@ mod tests {
             .given(queued_for_a_shop())
             .when(ListingCommand::RecordProductStarted { started_at: at })
             .then_expect_events(vec![ListingEvent::ListingProductStarted(started)]);
+    }
+
+    #[test]
+    fn a_published_listing_records_what_its_marketplace_says_of_it_once_each_change() {
+        let published = |dry_run| {
+            ListingEvent::ListingPublished(ListingPublished {
+                printify_product_id: None,
+                etsy_listing_id: Some("1700000001".into()),
+                url: None,
+                dry_run,
+            })
+        };
+        let mut given = queued_for_a_shop();
+        given.push(published(false));
+        let changed = |state| {
+            ListingEvent::ListingMarketplaceStateChanged(ListingMarketplaceStateChanged { shop_id: SHOP, state })
+        };
+        let sold_out = ListingCommand::RecordMarketplaceState { state: MarketplaceState::SoldOut };
+        T::with(())
+            .given(given.clone())
+            .when(sold_out.clone())
+            .then_expect_events(vec![changed(MarketplaceState::SoldOut)]);
+        // Still active, as published: nothing to say.
+        let active = ListingCommand::RecordMarketplaceState { state: MarketplaceState::Active };
+        T::with(()).given(given.clone()).when(active.clone()).then_expect_events(vec![]);
+        // Sold out, then for sale again.
+        given.push(changed(MarketplaceState::SoldOut));
+        T::with(()).given(given.clone()).when(sold_out).then_expect_events(vec![]);
+        T::with(()).given(given).when(active).then_expect_events(vec![changed(MarketplaceState::Active)]);
+        // Not published: refused.
+        T::with(())
+            .given(queued_for_a_shop())
+            .when(ListingCommand::RecordMarketplaceState { state: MarketplaceState::Removed })
+            .then_expect_error(ListingError::WrongState("queued", "polled on its marketplace"));
     }
 
     #[test]

@@ -78,7 +78,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(at)
             .bind(v),
             ListingEvent::ListingPublished(p) => sqlx::query(
-                "UPDATE listings SET status = 'published', publish_step = NULL,
+                "UPDATE listings SET status = 'published', publish_step = NULL, marketplace_state = NULL,
                         printify_product_id = COALESCE($3, printify_product_id),
                         etsy_listing_id = COALESCE($4, etsy_listing_id), url = $5,
                         publish_error = NULL, published_at = $6, updated_at = $6, version = $7
@@ -124,6 +124,15 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             )
             .bind(&e.tenant)
             .bind(id)
+            .bind(at)
+            .bind(v),
+            ListingEvent::ListingMarketplaceStateChanged(m) => sqlx::query(
+                "UPDATE listings SET marketplace_state = $3, updated_at = $4, version = $5
+                 WHERE tenant = $1 AND listing_id = $2",
+            )
+            .bind(&e.tenant)
+            .bind(id)
+            .bind(Some(m.state.name()).filter(|s| *s != "active"))
             .bind(at)
             .bind(v),
             ListingEvent::ListingPublishRequested(_) => sqlx::query(

@@ -61,6 +61,9 @@ pub struct QueuedListing {
     pub url: Option<String>,
     pub submitted_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    /// Once published: `inactive`, `sold_out`, `expired` or `removed` when a
+    /// poll of the marketplace found it so; none while for sale.
+    pub marketplace_state: Option<String>,
 }
 
 impl Keyed for QueuedListing {
@@ -82,7 +85,8 @@ pub async fn queue(
     // The predicate is one of the constants above; values are bound.
     let sql = format!(
         "SELECT listing_id, design_id, title, price_cents, currency, status, shop_id, dry_run, publish_error,
-                publish_step, printify_product_id, etsy_listing_id, url, submitted_at, published_at
+                publish_step, printify_product_id, etsy_listing_id, url, submitted_at, published_at,
+                marketplace_state
          FROM listings
          WHERE tenant = $1 AND submitted_at IS NOT NULL AND ({predicate}) AND (submitted_at, listing_id) < ($2, $3)
          ORDER BY submitted_at DESC, listing_id DESC LIMIT $4"
@@ -115,14 +119,20 @@ pub struct Shop {
     /// it again.
     pub needs_reconnect: bool,
     pub needs_reconnect_reason: Option<String>,
+    /// When its receipts and listings were last polled (Etsy shops), and
+    /// why the last poll failed, if it did.
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub sync_error: Option<String>,
 }
 
 /// The tenant's shops, connected first (at most 500).
 pub async fn shops(pool: &PgPool, tenant: &TenantId) -> Result<Vec<Shop>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT shop_id, marketplace, external_shop_id, display_name, connected, token_expires_at, connected_at,
-                refreshed_at, disconnected_at, disconnect_reason, needs_reconnect, needs_reconnect_reason
-         FROM shops WHERE tenant = $1 ORDER BY connected DESC, display_name, shop_id LIMIT 500",
+        "SELECT s.shop_id, s.marketplace, s.external_shop_id, s.display_name, s.connected, s.token_expires_at,
+                s.connected_at, s.refreshed_at, s.disconnected_at, s.disconnect_reason, s.needs_reconnect,
+                s.needs_reconnect_reason, m.receipts_synced_at AS last_synced_at, m.last_error AS sync_error
+         FROM shops s LEFT JOIN marketplace_sync m ON m.tenant = s.tenant AND m.shop_id = s.shop_id
+         WHERE s.tenant = $1 ORDER BY s.connected DESC, s.display_name, s.shop_id LIMIT 500",
     )
     .bind(tenant)
     .fetch_all(pool)

@@ -669,6 +669,8 @@ mod etsy {
     struct Connected {
         shop: Shop,
         etsy: EtsyStandIn,
+        settings: EtsySettings,
+        keys: Arc<Keyring>,
         shop_id: uuid::Uuid,
         pool: PgPool,
         db: String,
@@ -722,7 +724,7 @@ mod etsy {
                 },
             });
             shops.execute(&AggregateId::new(tenant(), shop_id), connect, &EventMeta::new_command()).await.unwrap();
-            Self { shop, etsy, shop_id, pool, db, admin }
+            Self { shop, etsy, settings, keys, shop_id, pool, db, admin }
         }
 
         async fn submitted(&self) -> (AggregateId, RecordedEvent) {
@@ -988,5 +990,177 @@ mod etsy {
         assert!(reason_of(&events).contains("no shipping profile"), "{events:?}");
         assert!(c.etsy.listings().is_empty());
         c.done().await;
+    }
+
+    mod sync {
+        //! The sync worker against the same stand-in: receipts become
+        //! orders once, by a durable cursor; listings' drift comes back;
+        //! sales of Printify's listings are left to Printify.
+
+        use pod_events::domain::listing::MarketplaceState;
+        use pod_workers::etsy_session::EtsyApp;
+        use pod_workers::sync::{EtsyShop, EtsySync};
+
+        use super::*;
+
+        fn money(amount: i64) -> serde_json::Value {
+            serde_json::json!({"amount": amount, "divisor": 100, "currency_code": "USD"})
+        }
+
+        fn receipt(id: u64, etsy_listing: u64, status: &str) -> serde_json::Value {
+            serde_json::json!({
+                "receipt_id": id, "status": status, "is_paid": true, "grandtotal": money(4998),
+                "transactions": [{"transaction_id": id + 1, "listing_id": etsy_listing, "quantity": 2, "price": money(2499)}],
+                "shipments": [{"carrier_name": "usps", "tracking_code": "9400111"}],
+            })
+        }
+
+        impl Connected {
+            async fn sync(&self) -> EtsySync {
+                let pipeline = Arc::new(Pipeline::open(self.shop.env.client.clone(), &self.shop.env.ns).await.unwrap());
+                let app = EtsyApp::new(&self.settings, REDIRECT, self.pool.clone(), self.keys.clone()).unwrap();
+                EtsySync::new(pipeline, self.pool.clone(), app)
+            }
+
+            fn etsy_shop(&self) -> EtsyShop {
+                EtsyShop { tenant: tenant(), shop_id: self.shop_id, etsy_shop: standin::SHOP_ID }
+            }
+
+            /// A listing published to the shop, as the read model has it.
+            async fn published(&self, printify_product: Option<&str>) -> (AggregateId, u64) {
+                let (listing, submitted) = self.submitted().await;
+                self.shop.handler.handle(&submitted).await.unwrap();
+                let etsy_id = self.etsy.listings().last().unwrap().listing_id;
+                sqlx::query(
+                    "INSERT INTO listings (tenant, listing_id, idea_id, design_id, title, description, price_cents,
+                         currency, seo_score, status, shop_id, dry_run, printify_product_id, etsy_listing_id,
+                         created_at, updated_at, version)
+                     VALUES ($1, $2, $3, $3, $4, 'd', 2499, 'USD', 70, 'published', $5, false, $6, $7, now(), now(), 5)",
+                )
+                .bind(tenant())
+                .bind(listing.id)
+                .bind(uuid::Uuid::nil())
+                .bind(TITLE)
+                .bind(self.shop_id)
+                .bind(printify_product)
+                .bind(etsy_id.to_string())
+                .execute(&self.pool)
+                .await
+                .unwrap();
+                (listing, etsy_id)
+            }
+
+            async fn marketplace_state(&self, listing: &AggregateId) -> MarketplaceState {
+                let store = self.shop.env.store_of::<Listing>().await;
+                store.load_fresh(listing).await.unwrap().aggregate.marketplace_state
+            }
+
+            async fn count(&self, event_type: &str) -> Vec<serde_json::Value> {
+                let log = self.shop.log().await;
+                log.into_iter().filter(|e| e.event_type == event_type).map(|e| e.payload).collect()
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn receipts_become_orders_once_with_fees_and_parcels_from_a_durable_cursor() {
+            let c = Connected::new().await;
+            let (listing, etsy_id) = c.published(None).await;
+            c.etsy.put_receipt(receipt(3_000_000_001, etsy_id, "paid"), 412);
+
+            let sync = c.sync().await;
+            let done = sync.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!(done.receipts, 1, "{done:?}");
+            let received = c.count("OrderReceived").await;
+            assert_eq!(received.len(), 1);
+            let r = &received[0];
+            assert_eq!(
+                (r["marketplace"].as_str(), r["external_order_id"].as_str()),
+                (Some("etsy"), Some("3000000001"))
+            );
+            assert_eq!((r["total_cents"].as_u64(), r["currency"].as_str()), (Some(4998), Some("USD")));
+            assert_eq!(r["line_items"][0]["listing_id"], listing.id.to_string(), "the line names our listing");
+            let paid = c.count("OrderPaid").await;
+            assert_eq!((paid.len(), paid[0]["fees_cents"].as_u64()), (1, Some(412)), "Etsy's fees");
+            assert_eq!(c.count("OrderShipped").await.len(), 1);
+
+            // Again, and after a restart (a new sync reading the kept cursor): nothing new.
+            sync.sync_shop(&c.etsy_shop()).await.unwrap();
+            c.sync().await.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!(c.count("OrderReceived").await.len(), 1);
+            assert_eq!(c.count("OrderPaid").await.len(), 1);
+            assert_eq!(c.count("OrderShipped").await.len(), 1);
+
+            // A new receipt, and the first one changed since: one new order, its change recorded.
+            c.etsy.put_receipt(receipt(3_000_000_003, etsy_id, "paid"), 380);
+            let mut shipped_again = receipt(3_000_000_001, etsy_id, "completed");
+            shipped_again["shipments"] = serde_json::json!([
+                {"carrier_name": "usps", "tracking_code": "9400111"},
+                {"carrier_name": "ups", "tracking_code": "1Z999"}
+            ]);
+            c.etsy.put_receipt(shipped_again, 412);
+            let done = sync.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!(done.receipts, 2, "{done:?}");
+            assert_eq!(c.count("OrderReceived").await.len(), 2);
+            assert_eq!(c.count("OrderShipped").await.len(), 3, "the second parcel of the first order");
+            let cursor: Option<i64> =
+                sqlx::query_scalar("SELECT receipts_cursor FROM marketplace_sync WHERE shop_id = $1")
+                    .bind(c.shop_id)
+                    .fetch_one(&c.pool)
+                    .await
+                    .unwrap();
+            assert!(cursor.unwrap() > 1_700_000_000, "{cursor:?}");
+            c.done().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn listings_deactivated_sold_out_or_deleted_on_etsy_come_back_into_the_listing() {
+            let c = Connected::new().await;
+            let (listing, etsy_id) = c.published(None).await;
+            let sync = c.sync().await;
+            let done = sync.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!((done.listings_checked, done.listings_changed), (1, 0), "still for sale");
+
+            c.etsy.set_listing_state(etsy_id, Some("sold_out"));
+            let done = sync.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!(done.listings_changed, 1);
+            assert_eq!(c.marketplace_state(&listing).await, MarketplaceState::SoldOut);
+            sync.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!(c.count("ListingMarketplaceStateChanged").await.len(), 1, "recorded once");
+
+            c.etsy.set_listing_state(etsy_id, None);
+            sync.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!(c.marketplace_state(&listing).await, MarketplaceState::Removed);
+            c.done().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_sale_of_a_listing_published_through_printify_is_left_to_printifys_order() {
+            let c = Connected::new().await;
+            let (_, etsy_id) = c.published(Some("5d39b159e7c48c000728c89f")).await;
+            c.etsy.put_receipt(receipt(3_000_000_009, etsy_id, "paid"), 412);
+            let done = c.sync().await.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!((done.receipts, done.left_to_printify), (0, 1));
+            assert!(c.count("OrderReceived").await.is_empty());
+            c.done().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_shop_etsy_no_longer_takes_is_marked_and_its_failure_kept_for_its_health() {
+            let c = Connected::new().await;
+            // Its access token is refused, and the refresh too (invalid_grant).
+            c.etsy.revoke_all();
+            let sync = c.sync().await;
+            assert!(sync.sync_and_note(&c.etsy_shop()).await.is_none());
+            let kept: Option<String> = sqlx::query_scalar("SELECT last_error FROM marketplace_sync WHERE shop_id = $1")
+                .bind(c.shop_id)
+                .fetch_one(&c.pool)
+                .await
+                .unwrap();
+            assert!(kept.unwrap().contains("no longer takes"), "the failure is kept");
+            let id = AggregateId::new(tenant(), c.shop_id);
+            let shop = c.shop.env.store_of::<ShopAggregate>().await.load_fresh(&id).await.unwrap().aggregate;
+            assert!(shop.needs_reconnect);
+            c.done().await;
+        }
     }
 }
