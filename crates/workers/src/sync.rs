@@ -37,6 +37,21 @@ use crate::pipeline::Pipeline;
 /// Pages of receipts one sync reads at most (the rest wait for the next).
 const MAX_PAGES: u32 = 50;
 
+/// How far back of the last change seen the next sync starts reading.
+const CURSOR_MARGIN_SECS: i64 = 300;
+
+/// How far ahead of our clock a receipt's time is believed.
+const CLOCK_ALLOWANCE: i64 = 60;
+
+/// What became of a receipt.
+enum Recorded {
+    Order,
+    /// Every line is of a listing published through Printify: its order.
+    LeftToPrintify,
+    /// Its figures cannot be believed: why.
+    Unusable(String),
+}
+
 /// A connected Etsy shop to sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EtsyShop {
@@ -54,6 +69,8 @@ pub struct Synced {
     pub receipts: usize,
     /// Receipts of listings published through Printify, left to its webhook.
     pub left_to_printify: usize,
+    /// Receipts not recorded, and why (kept as the shop's health).
+    pub unusable: Vec<String>,
     pub listings_checked: usize,
     pub listings_changed: usize,
 }
@@ -175,7 +192,9 @@ impl EtsySync {
         if let Err(SyncError::Etsy(SessionError::NeedsReconnect(why))) = &done {
             self.needs_reconnect(shop, why).await;
         }
-        lock.rollback().await?;
+        if let Err(e) = lock.rollback().await {
+            tracing::warn!(shop = %shop.shop_id, error = %e, "releasing the sync lock (it goes with the connection)");
+        }
         done
     }
 
@@ -190,39 +209,73 @@ impl EtsySync {
                 .await?
                 .flatten();
         let since = cursor.unwrap_or(first.timestamp()).max(946_684_800);
-        let api = &self.app.api;
-        let mut next = since;
-        for page in 0..MAX_PAGES {
-            let offset = page * RECEIPTS_PAGE;
-            let etsy_shop = shop.etsy_shop;
-            let receipts =
-                session.call(|t| async move { api.receipts_changed_since(&t, etsy_shop, since, offset).await }).await?;
-            for receipt in &receipts {
-                if self.record_receipt(shop, session, receipt).await? {
-                    done.receipts += 1;
-                } else {
-                    done.left_to_printify += 1;
+        // Read from the last change seen, not by offset from the start: a
+        // receipt that changes during the read moves to the end instead of
+        // shifting an unread one before the next page. The offset is used
+        // only within one second that fills a whole page.
+        let (api, etsy_shop) = (&self.app.api, shop.etsy_shop);
+        let ceiling = Utc::now().timestamp() + CLOCK_ALLOWANCE;
+        let (mut from, mut offset, mut next) = (since, 0u32, since);
+        let mut seen = std::collections::HashSet::new();
+        let mut read = Ok(());
+        for _ in 0..MAX_PAGES {
+            let page = match session
+                .call(|t| async move { api.receipts_changed_since(&t, etsy_shop, from, offset).await })
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    read = Err(SyncError::from(e));
+                    break;
                 }
-                next = next.max(receipt.updated_timestamp);
+            };
+            for raw in &page {
+                let updated = raw["updated_timestamp"].as_i64().unwrap_or(from);
+                if !seen.insert((raw["receipt_id"].as_u64(), updated)) {
+                    continue;
+                }
+                match receipts::read(raw) {
+                    Ok(receipt) => match self.record_receipt(shop, session, &receipt).await? {
+                        Recorded::Order => done.receipts += 1,
+                        Recorded::LeftToPrintify => done.left_to_printify += 1,
+                        Recorded::Unusable(why) => done.unusable.push(why),
+                    },
+                    Err(why) => done.unusable.push(why.to_string()),
+                }
+                // A date from the future (bad data, a clock) must not carry
+                // the cursor past the orders still to come.
+                next = next.max(updated.min(ceiling));
             }
-            // Recorded up to here: the next sync starts from the last change
-            // seen (its own second again: read twice, recorded once).
-            self.keep_cursor(shop, next).await?;
-            if receipts.len() < RECEIPTS_PAGE as usize {
+            // Recorded up to here; the next sync reads the last few minutes
+            // again (a receipt Etsy shows late), recording only what is new.
+            self.keep_cursor(shop, next - CURSOR_MARGIN_SECS).await?;
+            if page.len() < RECEIPTS_PAGE as usize {
                 break;
             }
+            let last = page.last().and_then(|r| r["updated_timestamp"].as_i64()).unwrap_or(from);
+            if last <= from {
+                offset += RECEIPTS_PAGE;
+            } else {
+                (from, offset) = (last, 0);
+            }
         }
+        for why in &done.unusable {
+            tracing::warn!(tenant = %shop.tenant, shop = %shop.shop_id, "Etsy receipt not recorded: {why}");
+        }
+        // The listings are looked at even when the receipts could not be read.
         let (checked, changed) = self.drift(shop, session).await?;
         (done.listings_checked, done.listings_changed) = (checked, changed);
+        read?;
         sqlx::query(
             "INSERT INTO marketplace_sync (tenant, shop_id, receipts_cursor, receipts_synced_at, listings_synced_at)
              VALUES ($1, $2, $3, now(), now())
              ON CONFLICT (tenant, shop_id) DO UPDATE SET receipts_synced_at = now(), listings_synced_at = now(),
-                 last_error = NULL, last_error_at = NULL",
+                 last_error = $4, last_error_at = CASE WHEN $4 IS NULL THEN NULL ELSE now() END",
         )
         .bind(&shop.tenant)
         .bind(shop.shop_id)
-        .bind(next)
+        .bind(next - CURSOR_MARGIN_SECS)
+        .bind(done.unusable.last().map(|why| note(&format!("{} receipt(s) not recorded: {why}", done.unusable.len()))))
         .execute(&self.pool)
         .await?;
         Ok(done)
@@ -241,19 +294,16 @@ impl EtsySync {
         Ok(())
     }
 
-    /// Records a receipt as an Order; false when it is Printify's to record.
+    /// Records a receipt as an Order (what of it is new).
     async fn record_receipt(
         &self,
         shop: &EtsyShop,
         session: &Session<'_>,
         receipt: &Receipt,
-    ) -> Result<bool, SyncError> {
+    ) -> Result<Recorded, SyncError> {
         let mut received = match receipts::received(shop.shop_id, receipt) {
             Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(tenant = %shop.tenant, shop = %shop.shop_id, error = %e, "Etsy receipt not recorded");
-                return Ok(true);
-            }
+            Err(e) => return Ok(Recorded::Unusable(e.to_string())),
         };
         let ids: Vec<String> = received.line_items.iter().map(|l| l.external_listing_id.clone()).collect();
         let ours: Vec<(String, Uuid, bool)> = sqlx::query_as(
@@ -266,24 +316,42 @@ impl EtsySync {
         .await?;
         let through_printify = |id: &str| ours.iter().any(|(e, _, printify)| e == id && *printify);
         if !ids.is_empty() && ids.iter().all(|id| through_printify(id)) {
-            return Ok(false);
+            return Ok(Recorded::LeftToPrintify);
         }
         for line in &mut received.line_items {
             line.listing_id = ours.iter().find(|(e, _, _)| *e == line.external_listing_id).map(|(_, l, _)| *l);
         }
-        let fees = if receipts::paid(receipt, None).is_some() {
-            let (api, etsy_shop, receipt_id) = (&self.app.api, shop.etsy_shop, receipt.receipt_id);
-            let payments =
-                session.call(|t| async move { api.receipt_payments(&t, etsy_shop, receipt_id).await }).await?;
-            payments.into_iter().next().map(|p| p.amount_fees)
-        } else {
-            None
-        };
         let id = AggregateId::derived(
             shop.tenant.clone(),
             "order",
             &format!("etsy/{}/{}", shop.shop_id, receipt.receipt_id),
         );
+        let fees = match receipts::paid(receipt, None) {
+            None => None,
+            Some(due) => {
+                // Fees already recorded for this payment are not asked for again.
+                let order = self.pipeline.orders.store().load_fresh(&id).await;
+                let known = order.map_err(|e| SyncError::Record(format!("order {id}: {e}")))?.aggregate.paid;
+                match known.filter(|p| p.amount_cents == due.amount_cents).and_then(|p| p.fees_cents) {
+                    Some(cents) => Some(receipts::Money {
+                        amount: i64::try_from(cents).unwrap_or(i64::MAX),
+                        divisor: 100,
+                        currency_code: receipt.grandtotal.currency_code.clone(),
+                    }),
+                    None => {
+                        let (api, etsy_shop, receipt_id) = (&self.app.api, shop.etsy_shop, receipt.receipt_id);
+                        let payments = session
+                            .call(|t| async move { api.receipt_payments(&t, etsy_shop, receipt_id).await })
+                            .await?;
+                        // Fees in another currency than the receipt's are not mixed in.
+                        payments
+                            .into_iter()
+                            .map(|p| p.amount_fees)
+                            .find(|m| m.currency_code == receipt.grandtotal.currency_code)
+                    }
+                }
+            }
+        };
         let step = |what: String| {
             EventMeta::with_command_id(format!(
                 "etsy-receipt/{}/{}/{}/{what}",
@@ -306,7 +374,7 @@ impl EtsySync {
                 Err(e) => return Err(SyncError::Record(format!("order {id}: {e}"))),
             }
         }
-        Ok(true)
+        Ok(Recorded::Order)
     }
 
     /// Looks up the shop's published listings on Etsy and records each one
@@ -329,7 +397,15 @@ impl EtsySync {
             let ids_ref = &ids;
             let found = session.call(|t| async move { api.listings_by_ids(&t, ids_ref).await }).await?;
             for (listing, etsy_id) in chunk {
-                let state = match found.iter().find(|f| f.listing_id == *etsy_id) {
+                let etsy_listing = match found.iter().find(|f| f.listing_id == *etsy_id) {
+                    Some(f) => Some(f.clone()),
+                    // Left out of the batch: deleted only if Etsy has no such listing.
+                    None => {
+                        let one = *etsy_id;
+                        session.call(|t| async move { api.listing(&t, one).await }).await?
+                    }
+                };
+                let state = match etsy_listing {
                     None => MarketplaceState::Removed,
                     Some(f) => match MarketplaceState::from_etsy(&f.state) {
                         Some(s) => s,
@@ -338,7 +414,8 @@ impl EtsySync {
                 };
                 checked += 1;
                 let id = AggregateId::new(shop.tenant.clone(), *listing);
-                let command = ListingCommand::RecordMarketplaceState { state };
+                let etsy_listing_id = etsy_id.to_string();
+                let command = ListingCommand::RecordMarketplaceState { etsy_listing_id, state };
                 match self.pipeline.listings.execute(&id, command, &EventMeta::new_command()).await {
                     Ok(pod_events::store::Outcome::Committed { .. }) => changed += 1,
                     Ok(_) | Err(CommandError::Rejected(ListingError::WrongState(..))) => {}

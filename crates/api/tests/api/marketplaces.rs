@@ -437,7 +437,10 @@ mod printify {
             url: Some("https://www.etsy.com/listing/1700000001".into()),
             dry_run: false,
         });
-        let sold_out = ListingCommand::RecordMarketplaceState { state: MarketplaceState::SoldOut };
+        let sold_out = ListingCommand::RecordMarketplaceState {
+            etsy_listing_id: "1700000001".into(),
+            state: MarketplaceState::SoldOut,
+        };
         for command in [published, sold_out] {
             api.state.listings.execute(&id, command, &pod_events::EventMeta::new_command()).await.unwrap();
         }

@@ -326,6 +326,9 @@ pub enum ListingCommand {
     /// What a poll found of the published listing on its marketplace; the
     /// same state again changes nothing.
     RecordMarketplaceState {
+        /// The Etsy listing the poll looked at: a poll of an earlier
+        /// publication (the listing published again since) changes nothing.
+        etsy_listing_id: String,
         state: MarketplaceState,
     },
 }
@@ -421,6 +424,9 @@ pub struct Listing {
     /// Where it stands on its marketplace once published, as last polled.
     #[serde(default)]
     pub marketplace_state: MarketplaceState,
+    /// The Etsy listing it was last published as, if on Etsy.
+    #[serde(default)]
+    pub published_etsy_listing_id: Option<String>,
 }
 
 /// Where a queued listing goes, and how far publishing it has come.
@@ -584,9 +590,12 @@ impl Aggregate for Listing {
                     sink.write(ListingEvent::ListingProductStarted(e), self).await;
                 }
             }
-            ListingCommand::RecordMarketplaceState { state } => {
+            ListingCommand::RecordMarketplaceState { etsy_listing_id, state } => {
                 if self.status != ListingStatus::Published {
                     return Err(ListingError::WrongState(self.status.name(), "polled on its marketplace"));
+                }
+                if self.published_etsy_listing_id.as_deref() != Some(etsy_listing_id.as_str()) {
+                    return Ok(());
                 }
                 let shop_id = self.submission.as_ref().and_then(|s| s.shop_id).ok_or(ListingError::NotForAShop)?;
                 if state != self.marketplace_state {
@@ -672,9 +681,10 @@ impl Aggregate for Listing {
                     s.product_started_at = e.started_at;
                 }
             }
-            ListingEvent::ListingPublished(_) => {
+            ListingEvent::ListingPublished(p) => {
                 self.status = ListingStatus::Published;
                 self.marketplace_state = MarketplaceState::Active;
+                self.published_etsy_listing_id = p.etsy_listing_id;
             }
             ListingEvent::ListingMarketplaceStateChanged(e) => self.marketplace_state = e.state,
             // A permanent failure sends it back for editing; a transient one stays queued.
@@ -1057,14 +1067,21 @@ mod tests {
         let changed = |state| {
             ListingEvent::ListingMarketplaceStateChanged(ListingMarketplaceStateChanged { shop_id: SHOP, state })
         };
-        let sold_out = ListingCommand::RecordMarketplaceState { state: MarketplaceState::SoldOut };
+        let polled = |state| ListingCommand::RecordMarketplaceState { etsy_listing_id: "1700000001".into(), state };
+        let sold_out = polled(MarketplaceState::SoldOut);
         T::with(())
             .given(given.clone())
             .when(sold_out.clone())
             .then_expect_events(vec![changed(MarketplaceState::SoldOut)]);
         // Still active, as published: nothing to say.
-        let active = ListingCommand::RecordMarketplaceState { state: MarketplaceState::Active };
+        let active = polled(MarketplaceState::Active);
         T::with(()).given(given.clone()).when(active.clone()).then_expect_events(vec![]);
+        // A poll of another Etsy listing (an earlier publication) changes nothing.
+        let other = ListingCommand::RecordMarketplaceState {
+            etsy_listing_id: "1600000000".into(),
+            state: MarketplaceState::Removed,
+        };
+        T::with(()).given(given.clone()).when(other).then_expect_events(vec![]);
         // Sold out, then for sale again.
         given.push(changed(MarketplaceState::SoldOut));
         T::with(()).given(given.clone()).when(sold_out).then_expect_events(vec![]);
@@ -1072,7 +1089,7 @@ mod tests {
         // Not published: refused.
         T::with(())
             .given(queued_for_a_shop())
-            .when(ListingCommand::RecordMarketplaceState { state: MarketplaceState::Removed })
+            .when(polled(MarketplaceState::Removed))
             .then_expect_error(ListingError::WrongState("queued", "polled on its marketplace"));
     }
 

@@ -142,6 +142,16 @@ impl EtsyApi {
         Ok(drafts.results)
     }
 
+    /// `getListing`: the listing, in whatever state; none where Etsy has
+    /// no such listing (deleted).
+    pub async fn listing(&self, token: &Secret, listing_id: u64) -> Result<Option<EtsyListing>, ApiError> {
+        match self.get(token, &format!("/v3/application/listings/{listing_id}")).await {
+            Ok(found) => Ok(Some(found)),
+            Err(ApiError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `getListingsByListingIds`: those of the listings (at most 100) that
     /// exist on Etsy, in whatever state.
     pub async fn listings_by_ids(&self, token: &Secret, ids: &[u64]) -> Result<Vec<EtsyListing>, ApiError> {

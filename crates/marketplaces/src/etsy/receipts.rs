@@ -92,23 +92,26 @@ pub struct UnusableReceipt {
 
 impl EtsyApi {
     /// `getShopReceipts`: those changed since `min_last_modified` (seconds
-    /// since the epoch), the least recently changed first, a page at `offset`.
+    /// since the epoch), the least recently changed first, a page at
+    /// `offset`; each as Etsy sent it (`read` makes it a [`Receipt`], one at
+    /// a time, so one that cannot be read does not hide the others).
     pub async fn receipts_changed_since(
         &self,
         token: &Secret,
         shop_id: u64,
         min_last_modified: i64,
         offset: u32,
-    ) -> Result<Vec<Receipt>, ApiError> {
+    ) -> Result<Vec<serde_json::Value>, ApiError> {
         let path = format!(
             "/v3/application/shops/{shop_id}/receipts?min_last_modified={min_last_modified}\
              &sort_on=updated&sort_order=asc&limit={RECEIPTS_PAGE}&offset={offset}"
         );
-        let page: Results<Receipt> = self.get(token, &path).await?;
+        let page: Results<serde_json::Value> = self.get(token, &path).await?;
         Ok(page.results)
     }
 
-    /// `getShopPaymentByReceiptId`: the receipt's payments (one, once paid).
+    /// `getShopPaymentByReceiptId`: the receipt's payments (one, once
+    /// paid; none where Etsy has none to show).
     pub async fn receipt_payments(
         &self,
         token: &Secret,
@@ -116,9 +119,18 @@ impl EtsyApi {
         receipt_id: u64,
     ) -> Result<Vec<Payment>, ApiError> {
         let path = format!("/v3/application/shops/{shop_id}/receipts/{receipt_id}/payments");
-        let payments: Results<Payment> = self.get(token, &path).await?;
-        Ok(payments.results)
+        match self.get::<Results<Payment>>(token, &path).await {
+            Ok(payments) => Ok(payments.results),
+            Err(ApiError::Refused { status: 404, .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
+}
+
+/// A receipt as Etsy sent it, read; why not, where it cannot be.
+pub fn read(raw: &serde_json::Value) -> Result<Receipt, UnusableReceipt> {
+    let receipt = raw["receipt_id"].as_u64().unwrap_or_default();
+    serde_json::from_value(raw.clone()).map_err(|_| UnusableReceipt { receipt, what: "shape" })
 }
 
 /// The receipt as received, for the shop `shop_id` (ours). Lines of a

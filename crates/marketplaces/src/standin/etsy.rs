@@ -88,6 +88,8 @@ struct Server {
     lose_draft_answers: u32,
     /// Receipts as put, and each one's fees (in cents).
     receipts: Vec<serde_json::Value>,
+    /// Listings `getListingsByListingIds` leaves out.
+    batch_omits: HashSet<u64>,
     fees: HashMap<u64, i64>,
     /// After `fail_skip` more API requests, the next `failures` answer 503.
     fail_skip: u32,
@@ -153,6 +155,7 @@ impl EtsyStandIn {
             refuse_drafts: None,
             lose_draft_answers: 0,
             receipts: Vec::new(),
+            batch_omits: HashSet::new(),
             fees: HashMap::new(),
             fail_skip: 0,
             failures: 0,
@@ -168,6 +171,7 @@ impl EtsyStandIn {
             .route("/v3/application/shops/{shop_id}/listings/{listing_id}/images", post(upload_image))
             .route("/v3/application/listings/{listing_id}/images", get(listing_images))
             .route("/v3/application/listings/batch", get(listings_by_ids))
+            .route("/v3/application/listings/{listing_id}", get(one_listing))
             .route("/v3/application/shops/{shop_id}/receipts", get(receipts))
             .route("/v3/application/shops/{shop_id}/receipts/{receipt_id}/payments", get(payments))
             .route("/v3/application/shops/{shop_id}/listings/{listing_id}", axum::routing::patch(update_listing))
@@ -275,6 +279,21 @@ impl EtsyStandIn {
         s.receipts.retain(|r| r["receipt_id"].as_u64() != Some(id));
         s.receipts.push(receipt);
         s.fees.insert(id, fees_cents);
+    }
+
+    /// `getListingsByListingIds` leaves this listing out from now on.
+    pub fn omit_from_batches(&self, listing_id: u64) {
+        lock(&self.server).batch_omits.insert(listing_id);
+    }
+
+    /// Puts a receipt changed at `updated` (seconds since the epoch),
+    /// exactly, with no fees on record (its payments are then not found).
+    pub fn put_receipt_at(&self, mut receipt: serde_json::Value, updated: i64) {
+        let mut s = lock(&self.server);
+        let id = receipt["receipt_id"].as_u64().unwrap_or_default();
+        receipt["updated_timestamp"] = json!(updated);
+        s.receipts.retain(|r| r["receipt_id"].as_u64() != Some(id));
+        s.receipts.push(receipt);
     }
 
     /// A listing's state changed on Etsy (`inactive`, `sold_out`, …), or,
@@ -623,6 +642,24 @@ async fn payments(State(s): State<Shared>, Path((shop_id, receipt_id)): Path<(u6
                         "amount_fees": money(*fees), "currency": "USD"})])
 }
 
+/// `getListing`.
+async fn one_listing(State(s): State<Shared>, Path(listing_id): Path<u64>, h: HeaderMap) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
+        return refused;
+    }
+    match s.listings.iter().find(|l| l.listing_id == listing_id) {
+        Some(l) => listing_json(l),
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": "Listing not found"}))).into_response(),
+    }
+}
+
+/// Whether `getListingsByListingIds` leaves this listing out (as Etsy may
+/// for listings in some states).
+fn batch_omits(s: &Server, id: u64) -> bool {
+    s.batch_omits.contains(&id)
+}
+
 /// `getListingsByListingIds`: those of the ids that exist, in any state.
 async fn listings_by_ids(State(s): State<Shared>, h: HeaderMap, raw: axum::extract::RawQuery) -> Response {
     let mut s = lock(&s);
@@ -638,7 +675,8 @@ async fn listings_by_ids(State(s): State<Shared>, h: HeaderMap, raw: axum::extra
                 .collect()
         })
         .unwrap_or_default();
-    results(s.listings.iter().filter(|l| ids.contains(&l.listing_id)).map(listing_value).collect())
+    let found = s.listings.iter().filter(|l| ids.contains(&l.listing_id) && !batch_omits(&s, l.listing_id));
+    results(found.map(listing_value).collect())
 }
 
 async fn listing_images(State(s): State<Shared>, Path(listing_id): Path<u64>, h: HeaderMap) -> Response {

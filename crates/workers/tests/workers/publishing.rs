@@ -1134,6 +1134,47 @@ mod etsy {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_full_page_of_receipts_in_one_second_is_read_to_the_end_and_a_bad_one_stalls_nothing() {
+            let c = Connected::new().await;
+            let (_, etsy_id) = c.published(None).await;
+            // 150 receipts changed in the same second (more than a page),
+            // without payments to read (Etsy has none to show), one of them
+            // unusable, then one a second later.
+            let at = chrono::Utc::now().timestamp() - 60;
+            for n in 0..150u64 {
+                let mut r = receipt(4_000_000_000 + n * 2, etsy_id, "paid");
+                if n == 7 {
+                    r["grandtotal"] = money(-1);
+                }
+                c.etsy.put_receipt_at(r, at);
+            }
+            c.etsy.put_receipt_at(receipt(4_100_000_000, etsy_id, "paid"), at + 1);
+            let done = c.sync().await.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!((done.receipts, done.unusable.len()), (150, 1), "{:?}", done.unusable);
+            assert_eq!(c.count("OrderReceived").await.len(), 150, "each once");
+            let paid = c.count("OrderPaid").await;
+            assert!(paid.len() == 150 && paid.iter().all(|p| p["fees_cents"].is_null()), "paid, fees unknown");
+            let kept: Option<String> = sqlx::query_scalar("SELECT last_error FROM marketplace_sync WHERE shop_id = $1")
+                .bind(c.shop_id)
+                .fetch_one(&c.pool)
+                .await
+                .unwrap();
+            assert!(kept.unwrap_or_default().contains("1 receipt(s) not recorded"), "the bad one is said");
+            c.done().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_listing_left_out_of_etsys_batch_answer_is_looked_up_before_it_is_called_deleted() {
+            let c = Connected::new().await;
+            let (listing, etsy_id) = c.published(None).await;
+            c.etsy.omit_from_batches(etsy_id);
+            let done = c.sync().await.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!((done.listings_checked, done.listings_changed), (1, 0), "still for sale: {done:?}");
+            assert_eq!(c.marketplace_state(&listing).await, MarketplaceState::Active);
+            c.done().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_sale_of_a_listing_published_through_printify_is_left_to_printifys_order() {
             let c = Connected::new().await;
             let (_, etsy_id) = c.published(Some("5d39b159e7c48c000728c89f")).await;
