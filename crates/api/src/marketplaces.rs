@@ -153,13 +153,7 @@ pub async fn connect_etsy_shop(
     };
     let shop = etsy.api.shop(&tokens.access, etsy_shop_id).await.map_err(etsy_api_failed)?;
     let mut listing_defaults = etsy_listing_defaults(&etsy.api, &tokens.access, shop.shop_id).await?;
-    // A currency code fit to keep: three ASCII capitals.
-    listing_defaults.currency = shop
-        .currency_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
-        .map(str::to_owned);
+    listing_defaults.currency = shop.currency_code.as_deref().and_then(pod_marketplaces::etsy::receipts::currency_code);
     let id = AggregateId::derived(tenant.clone(), "shop", &format!("etsy/{}", shop.shop_id));
     pod_marketplaces::etsy::tokens::keep(&s.pool, keys, tenant, id.id, &tokens).await.map_err(store_failure)?;
     let name = display_name(&shop.shop_name);

@@ -164,9 +164,14 @@ pub fn received(shop_id: Uuid, receipt: &Receipt) -> Result<OrderReceived, Unusa
     })
 }
 
-/// A currency code fit to keep: three ASCII capitals.
+/// The amount's currency, if its code is fit to keep.
 fn currency_of(m: &Money) -> Option<String> {
-    let code = m.currency_code.trim();
+    currency_code(&m.currency_code)
+}
+
+/// A currency code as Etsy gives it, fit to keep: three ASCII capitals.
+pub fn currency_code(raw: &str) -> Option<String> {
+    let code = raw.trim();
     (code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())).then(|| code.to_owned())
 }
 

@@ -556,36 +556,45 @@ fn shop_refusal(s: &mut Server, h: &HeaderMap, shop_id: u64) -> Option<Response>
     })
 }
 
-async fn shipping_profiles(State(s): State<Shared>, Path(shop_id): Path<u64>, h: HeaderMap) -> Response {
-    let mut s = lock(&s);
-    if let Some(refused) = shop_refusal(&mut s, &h, shop_id) {
+/// A collection of the shop's, each of `ids` as `item` makes it.
+fn of_the_shop(
+    s: &Shared,
+    h: &HeaderMap,
+    shop_id: u64,
+    ids: impl Fn(&Server) -> &Vec<u64>,
+    item: impl Fn(u64) -> serde_json::Value,
+) -> Response {
+    let mut s = lock(s);
+    if let Some(refused) = shop_refusal(&mut s, h, shop_id) {
         return refused;
     }
-    let profiles = s
-        .shipping_profiles
-        .iter()
-        .map(|id| {
+    results(ids(&s).iter().map(|id| item(*id)).collect())
+}
+
+async fn shipping_profiles(State(s): State<Shared>, Path(shop_id): Path<u64>, h: HeaderMap) -> Response {
+    of_the_shop(
+        &s,
+        &h,
+        shop_id,
+        |s| &s.shipping_profiles,
+        |id| {
             json!({"shipping_profile_id": id, "title": format!("Profile {id}"), "user_id": USER_ID,
-                   "origin_country_iso": "US", "is_deleted": false, "profile_type": "manual"})
-        })
-        .collect();
-    results(profiles)
+               "origin_country_iso": "US", "is_deleted": false, "profile_type": "manual"})
+        },
+    )
 }
 
 async fn return_policies(State(s): State<Shared>, Path(shop_id): Path<u64>, h: HeaderMap) -> Response {
-    let mut s = lock(&s);
-    if let Some(refused) = shop_refusal(&mut s, &h, shop_id) {
-        return refused;
-    }
-    let policies = s
-        .return_policies
-        .iter()
-        .map(|id| {
+    of_the_shop(
+        &s,
+        &h,
+        shop_id,
+        |s| &s.return_policies,
+        |id| {
             json!({"return_policy_id": id, "shop_id": SHOP_ID, "accepts_returns": true,
-                   "accepts_exchanges": true, "return_deadline": 30})
-        })
-        .collect();
-    results(policies)
+               "accepts_exchanges": true, "return_deadline": 30})
+        },
+    )
 }
 
 /// `getListingsByShop`: by state, newest first (`sort_on=created`, the
