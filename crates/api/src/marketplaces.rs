@@ -53,6 +53,9 @@ pub struct Connectors {
     pub printify: Option<PrintifyApi>,
     /// Where marketplaces reach this server (webhooks).
     pub public_url: String,
+    /// A tenant's share of the Etsy app's requests a day, where it is less
+    /// than the whole day.
+    pub etsy_tenant_share: Option<u32>,
 }
 
 impl Connectors {
@@ -78,6 +81,8 @@ impl Connectors {
             etsy,
             printify: Some(PrintifyApi::new(&settings.printify)?),
             public_url: public_url.trim_end_matches('/').to_owned(),
+            etsy_tenant_share: (settings.etsy.tenant_requests_per_day < settings.etsy.requests_per_day)
+                .then_some(settings.etsy.tenant_requests_per_day),
         })
     }
 

@@ -47,6 +47,10 @@ pub struct EtsySettings {
     /// second and a day. Work beyond them waits its turn.
     pub requests_per_second: u32,
     pub requests_per_day: u32,
+    /// The most of the app's day one tenant may spend (counted per UTC
+    /// day across every worker), so one tenant's bulk publish never spends
+    /// every other tenant's day. At least the whole day: no share.
+    pub tenant_requests_per_day: u32,
     /// How often each connected shop's receipts and listings are polled.
     pub sync_every_secs: u32,
     /// How far back a shop's first sync reads its receipts.
@@ -83,6 +87,7 @@ impl Default for EtsySettings {
             taxonomies: BTreeMap::new(),
             requests_per_second: 10,
             requests_per_day: 10_000,
+            tenant_requests_per_day: 5_000,
             sync_every_secs: 300,
             first_sync_days: 30,
         }
@@ -102,6 +107,7 @@ impl std::fmt::Debug for EtsySettings {
             .field("taxonomies", &self.taxonomies)
             .field("requests_per_second", &self.requests_per_second)
             .field("requests_per_day", &self.requests_per_day)
+            .field("tenant_requests_per_day", &self.tenant_requests_per_day)
             .field("sync_every_secs", &self.sync_every_secs)
             .field("first_sync_days", &self.first_sync_days)
             .finish()

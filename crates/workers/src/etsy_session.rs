@@ -1,16 +1,18 @@
 //! Requests to Etsy on a shop's behalf, as the publishing and sync workers
 //! make them: within the app's budgets (Etsy's limits are per app:
 //! requests a second, evenly spaced, and a day; a day Etsy says is spent
-//! waits), with the shop's token refreshed ahead of its expiry, and, when
-//! Etsy refuses the token sent (it expired mid-run, or was refreshed by
-//! another process), refreshed and the request tried once more.
+//! waits) and the tenant's share of the day (counted in Postgres across
+//! processes), with the shop's token refreshed ahead of its expiry, and,
+//! when Etsy refuses the token sent (it expired mid-run, or was refreshed
+//! by another process), refreshed and the request tried once more. What
+//! Etsy says is left of the day is kept for the Integrations page.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pod_events::{TenantId, Transient};
-use pod_marketplaces::etsy::api::{ApiError, EtsyApi};
+use pod_marketplaces::etsy::api::{ApiError, EtsyApi, Headroom};
 use pod_marketplaces::etsy::tokens::{ShopTokens, TokenError};
 use pod_marketplaces::etsy::{EtsyOAuth, OAuthError};
 use pod_marketplaces::{EtsySettings, Keyring, Secret};
@@ -23,12 +25,18 @@ use crate::runtime::HandlerError;
 /// How long to wait when Etsy said the app's requests for the day are spent.
 pub const DAY_SPENT_WAIT: Duration = Duration::from_secs(15 * 60);
 
+/// How often, at most, this process writes down the headroom Etsy reports.
+const KEEP_HEADROOM_EVERY: Duration = Duration::from_secs(10);
+
 /// The app at Etsy, in this process: its client, its shops' tokens, its budgets.
 pub struct EtsyApp {
     pub api: EtsyApi,
     pub settings: EtsySettings,
     tokens: ShopTokens,
     limits: AppLimits,
+    pool: PgPool,
+    /// When this process last wrote down the headroom.
+    headroom_kept: Mutex<Option<Instant>>,
 }
 
 impl EtsyApp {
@@ -41,8 +49,10 @@ impl EtsyApp {
         Ok(Self {
             api,
             settings: settings.clone(),
-            tokens: ShopTokens::new(pool, keys, oauth, ahead),
+            tokens: ShopTokens::new(pool.clone(), keys, oauth, ahead),
             limits: AppLimits::new("Etsy", settings.requests_per_second, settings.requests_per_day),
+            pool,
+            headroom_kept: Mutex::new(None),
         })
     }
 
@@ -50,6 +60,80 @@ impl EtsyApp {
     pub fn session<'a>(&'a self, tenant: &'a TenantId, shop_id: Uuid) -> Session<'a> {
         Session { app: self, tenant, shop_id, token: Mutex::new(None), refreshed_until: Mutex::new(None) }
     }
+
+    /// Spends one request of the tenant's share of the app's day, counted
+    /// in Postgres so every process counts together; a spent share defers
+    /// the tenant's work to the next UTC day. No share is kept when the
+    /// share is the whole day.
+    async fn spend_share(&self, tenant: &TenantId) -> Result<(), SessionError> {
+        let share = self.settings.tenant_requests_per_day;
+        if share >= self.settings.requests_per_day {
+            return Ok(());
+        }
+        let spent: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO marketplace_usage (tenant, marketplace, day, requests)
+             VALUES ($1, 'etsy', (now() AT TIME ZONE 'UTC')::date, 1)
+             ON CONFLICT (tenant, marketplace, day) DO UPDATE SET requests = marketplace_usage.requests + 1
+             WHERE marketplace_usage.requests < $2
+             RETURNING requests",
+        )
+        .bind(tenant)
+        .bind(i64::from(share))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            SessionError::Budget(HandlerError::transient(format!("counting the tenant's Etsy requests: {e}")))
+        })?;
+        match spent {
+            Some(_) => Ok(()),
+            None => {
+                let why = format!("tenant {tenant} has spent its share of the Etsy app's requests for today ({share})");
+                Err(SessionError::Budget(HandlerError::deferred(why, until_next_utc_day(Utc::now()))))
+            }
+        }
+    }
+
+    /// Writes down what Etsy last said is left of the app's day, at most
+    /// every [`KEEP_HEADROOM_EVERY`] per process; a failure to is logged,
+    /// never in the way of the request.
+    async fn keep_headroom(&self) {
+        let Some(seen) = self.api.headroom() else { return };
+        {
+            let mut kept = self.headroom_kept.lock().unwrap_or_else(|p| p.into_inner());
+            if kept.is_some_and(|at| at.elapsed() < KEEP_HEADROOM_EVERY) {
+                return;
+            }
+            *kept = Some(Instant::now());
+        }
+        if let Err(e) = keep_headroom(&self.pool, &seen).await {
+            tracing::warn!(error = %e, "Etsy's headroom was not written down");
+        }
+    }
+}
+
+/// Upserts the app's headroom unless a newer one is kept already.
+async fn keep_headroom(pool: &PgPool, seen: &Headroom) -> Result<(), sqlx::Error> {
+    let number = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    sqlx::query(
+        "INSERT INTO marketplace_quota (marketplace, remaining_today, limit_per_day, seen_at)
+         VALUES ('etsy', $1, $2, $3)
+         ON CONFLICT (marketplace) DO UPDATE
+         SET remaining_today = $1, limit_per_day = COALESCE($2, marketplace_quota.limit_per_day), seen_at = $3
+         WHERE marketplace_quota.seen_at <= $3",
+    )
+    .bind(number(seen.remaining_today))
+    .bind(number(seen.limit_per_day))
+    .bind(seen.seen_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// How long until the next UTC day begins (a minute at least).
+fn until_next_utc_day(now: DateTime<Utc>) -> Duration {
+    let tomorrow = now.date_naive().succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
+    let wait = tomorrow.map(|t| t - now).and_then(|d| d.to_std().ok()).unwrap_or(Duration::from_secs(3600));
+    wait.max(Duration::from_secs(60))
 }
 
 /// Why a request was not answered.
@@ -102,14 +186,16 @@ impl Session<'_> {
     {
         let token = self.token(None).await?;
         self.spend().await?;
-        match request(token.clone()).await {
+        let answer = match request(token.clone()).await {
             Err(ApiError::Unauthorized) => {
                 let fresh = self.token(Some(&token)).await?;
                 self.spend().await?;
-                Ok(request(fresh).await?)
+                request(fresh).await
             }
-            other => Ok(other?),
-        }
+            other => other,
+        };
+        self.app.keep_headroom().await;
+        Ok(answer?)
     }
 
     /// Until when the tokens now work, if this session refreshed them
@@ -123,6 +209,7 @@ impl Session<'_> {
             let why = "Etsy says the app's requests for today are spent";
             return Err(SessionError::Budget(HandlerError::deferred(why, DAY_SPENT_WAIT)));
         }
+        self.app.spend_share(self.tenant).await?;
         self.app.limits.request().await.map_err(SessionError::Budget)
     }
 
@@ -148,5 +235,17 @@ impl Session<'_> {
         }
         *self.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(access.token.clone());
         Ok(access.token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spent_share_waits_for_the_next_utc_day() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(until_next_utc_day(at("2026-12-03T18:00:00Z")), Duration::from_secs(6 * 3600));
+        assert_eq!(until_next_utc_day(at("2026-12-03T23:59:50Z")), Duration::from_secs(60), "a minute at least");
     }
 }

@@ -9,7 +9,9 @@
 //!   a receipt read again (a retry, the cursor's own second, a restart)
 //!   changes nothing. The cursor moves only once a page is recorded. A sale
 //!   of a listing published through Printify is Printify's order (its
-//!   webhook records it): such receipts are not counted again.
+//!   webhook records it): such lines are left out of the receipt's order,
+//!   their price out of its figures, and a receipt of only such lines is
+//!   left to Printify whole, so no sale is counted twice.
 //! - **Drift.** The shop's published listings are looked up on Etsy; one
 //!   deactivated, sold out, expired or deleted there (or for sale again) is
 //!   recorded on its Listing.
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use pod_events::domain::listing::{ListingCommand, ListingError, MarketplaceState};
-use pod_events::domain::order::{OrderCommand, OrderError};
+use pod_events::domain::order::{LineItem, OrderCommand, OrderError, OrderReceived};
 use pod_events::domain::shop::ShopCommand;
 use pod_events::domain::text::{Note, note};
 use pod_events::store::CommandError;
@@ -315,9 +317,9 @@ impl EtsySync {
         .fetch_all(&self.pool)
         .await?;
         let through_printify = |id: &str| ours.iter().any(|(e, _, printify)| e == id && *printify);
-        if !ids.is_empty() && ids.iter().all(|id| through_printify(id)) {
+        let Some(printify_cents) = leave_to_printify(&mut received, through_printify) else {
             return Ok(Recorded::LeftToPrintify);
-        }
+        };
         for line in &mut received.line_items {
             line.listing_id = ours.iter().find(|(e, _, _)| *e == line.external_listing_id).map(|(_, l, _)| *l);
         }
@@ -326,7 +328,13 @@ impl EtsySync {
             "order",
             &format!("etsy/{}/{}", shop.shop_id, receipt.receipt_id),
         );
-        let fees = match receipts::paid(receipt, None) {
+        let paid_here = |fees| {
+            receipts::paid(receipt, fees).map(|mut p| {
+                p.amount_cents = p.amount_cents.saturating_sub(printify_cents);
+                p
+            })
+        };
+        let fees = match paid_here(None) {
             None => None,
             Some(due) => {
                 // Fees already recorded for this payment are not asked for again.
@@ -361,7 +369,7 @@ impl EtsySync {
         let mut commands = vec![(step("receive".into()), OrderCommand::Receive(received))];
         if receipts::is_cancelled(receipt) {
             commands.push((step("cancel".into()), OrderCommand::Cancel { reason: "cancelled on Etsy".into() }));
-        } else if let Some(p) = receipts::paid(receipt, fees.as_ref()) {
+        } else if let Some(p) = paid_here(fees.as_ref()) {
             let what = format!("pay/{}/{:?}", p.amount_cents, p.fees_cents);
             commands.push((step(what), OrderCommand::RecordPayment(p)));
         }
@@ -434,5 +442,68 @@ impl EtsySync {
             Ok(_) => {}
             Err(e) => tracing::warn!(shop = %shop.shop_id, error = %e, "marking the shop for reconnecting"),
         }
+    }
+}
+
+/// Takes the lines Printify fulfils (`through_printify`, by Etsy listing
+/// id) out of a receipt's order, and what the buyer paid for them out of
+/// its total: Printify's own order counts them. What they came to, or
+/// None when every line is Printify's (the receipt is Printify's order).
+fn leave_to_printify(received: &mut OrderReceived, through_printify: impl Fn(&str) -> bool) -> Option<u64> {
+    let (printify, ours): (Vec<LineItem>, Vec<LineItem>) =
+        received.line_items.drain(..).partition(|l| through_printify(&l.external_listing_id));
+    if ours.is_empty() {
+        received.line_items = printify;
+        return None;
+    }
+    let cents =
+        printify.iter().fold(0u64, |sum, l| sum.saturating_add(l.price_cents.saturating_mul(u64::from(l.quantity))));
+    received.line_items = ours;
+    received.total_cents = received.total_cents.saturating_sub(cents);
+    Some(cents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pod_events::domain::shop::Marketplace;
+
+    fn line(etsy_id: &str, quantity: u32, price_cents: u64) -> LineItem {
+        LineItem { listing_id: None, external_listing_id: etsy_id.into(), quantity, price_cents }
+    }
+
+    fn receipt_of(lines: Vec<LineItem>, total_cents: u64) -> OrderReceived {
+        OrderReceived {
+            shop_id: Uuid::nil(),
+            marketplace: Marketplace::Etsy,
+            external_order_id: "3000000001".into(),
+            line_items: lines,
+            total_cents,
+            currency: "USD".into(),
+        }
+    }
+
+    #[test]
+    fn printifys_lines_leave_a_receipts_order_with_what_they_came_to() {
+        // Two of a Printify-made shirt at 24.99 and one mug fulfilled by the
+        // seller at 14.99, with 5.00 shipping: 69.97 in all.
+        let mut r = receipt_of(vec![line("11", 2, 2499), line("22", 1, 1499)], 6997);
+        assert_eq!(leave_to_printify(&mut r, |id| id == "11"), Some(4998));
+        assert_eq!(r.line_items, vec![line("22", 1, 1499)]);
+        assert_eq!(r.total_cents, 1999, "the mug and the shipping");
+
+        let mut none = receipt_of(vec![line("22", 1, 1499)], 1999);
+        assert_eq!(leave_to_printify(&mut none, |id| id == "11"), Some(0));
+        assert_eq!((none.line_items.len(), none.total_cents), (1, 1999), "nothing taken");
+    }
+
+    #[test]
+    fn a_receipt_of_only_printifys_lines_is_printifys_order() {
+        let mut r = receipt_of(vec![line("11", 1, 2499), line("12", 1, 2499)], 5498);
+        assert_eq!(leave_to_printify(&mut r, |id| id.starts_with('1')), None);
+        assert_eq!((r.line_items.len(), r.total_cents), (2, 5498), "left as it was");
+        let mut absurd = receipt_of(vec![line("11", u32::MAX, u64::MAX), line("22", 1, 100)], 100);
+        assert_eq!(leave_to_printify(&mut absurd, |id| id == "11"), Some(u64::MAX), "saturates");
+        assert_eq!(absurd.total_cents, 0, "never wraps below zero");
     }
 }

@@ -26,6 +26,45 @@ pub struct ShopRow {
     pub token: String,
     /// How its orders come back, and how that went last.
     pub sync: String,
+    /// Its rate-limit headroom.
+    pub headroom: String,
+}
+
+/// A shop's rate-limit headroom, in words: for Etsy, what Etsy last said is
+/// left of the app's requests today (every shop's together) and what this
+/// account has spent of its share; Printify reports none (its budgets are
+/// kept per shop by the publisher).
+pub fn headroom_words(sh: &Shop, share: Option<u32>, now: chrono::DateTime<Utc>) -> String {
+    if sh.marketplace != "etsy" {
+        return "paced per shop by the publisher".to_owned();
+    }
+    let app = match (sh.app_requests_left, sh.app_headroom_seen_at) {
+        (Some(left), Some(at)) => {
+            let of = sh.app_requests_per_day.map(|d| format!(" of {}", grouped(d))).unwrap_or_default();
+            format!("{}{of} app requests left today ({})", grouped(left), super::views::ago_from(at, now))
+        }
+        _ => "no answer from Etsy yet".to_owned(),
+    };
+    match share {
+        Some(share) => {
+            let used = sh.tenant_requests_today.unwrap_or(0);
+            format!("{app}; this account used {} of its {} today", grouped(used), grouped(share.into()))
+        }
+        None => app,
+    }
+}
+
+/// A count with thousands separated: 10,000.
+fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 #[derive(Template)]
@@ -79,7 +118,8 @@ pub async fn integrations(
                 (None, None) if sh.marketplace == "etsy" && sh.connected => "not synced yet".to_owned(),
                 (None, None) => "by webhook".to_owned(),
             };
-            ShopRow { s: sh, token, sync }
+            let headroom = headroom_words(&sh, s.marketplaces.etsy_tenant_share, now);
+            ShopRow { s: sh, token, sync, headroom }
         })
         .collect();
     let describe = |rows: Providers, (one, many): (&str, &str), none: &str| -> (String, String) {
@@ -270,5 +310,60 @@ pub async fn connect_printify(
             };
             Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], render(&page)).into_response())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn etsy_shop() -> Shop {
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        Shop {
+            shop_id: uuid::Uuid::nil(),
+            marketplace: "etsy".into(),
+            external_shop_id: "5".into(),
+            display_name: "Cat Tees".into(),
+            connected: true,
+            token_expires_at: None,
+            connected_at: at,
+            refreshed_at: None,
+            disconnected_at: None,
+            disconnect_reason: None,
+            needs_reconnect: false,
+            needs_reconnect_reason: None,
+            last_synced_at: None,
+            sync_error: None,
+            app_requests_left: Some(9_870),
+            app_requests_per_day: Some(10_000),
+            app_headroom_seen_at: Some(at),
+            tenant_requests_today: Some(1_130),
+        }
+    }
+
+    #[test]
+    fn an_etsy_shops_headroom_is_the_apps_day_left_and_the_accounts_share_spent() {
+        let sh = etsy_shop();
+        let now = sh.app_headroom_seen_at.unwrap() + Duration::minutes(3);
+        assert_eq!(
+            headroom_words(&sh, Some(5_000), now),
+            "9,870 of 10,000 app requests left today (3 min ago); this account used 1,130 of its 5,000 today"
+        );
+        assert_eq!(headroom_words(&sh, None, now), "9,870 of 10,000 app requests left today (3 min ago)");
+        let unheard = Shop { app_requests_left: None, app_headroom_seen_at: None, tenant_requests_today: None, ..sh };
+        assert_eq!(
+            headroom_words(&unheard, Some(5_000), now),
+            "no answer from Etsy yet; this account used 0 of its 5,000 today"
+        );
+        let printify = Shop { marketplace: "printify".into(), ..unheard };
+        assert_eq!(headroom_words(&printify, Some(5_000), now), "paced per shop by the publisher");
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(
+            [0, 999, 1_000, 10_000, 1_234_567, -4_200].map(grouped),
+            ["0", "999", "1,000", "10,000", "1,234,567", "-4,200"]
+        );
     }
 }

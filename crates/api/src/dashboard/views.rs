@@ -49,7 +49,12 @@ pub fn money(cents: i64, currency: &str) -> String {
 
 /// "3 min ago"-style time for tables.
 pub fn ago(at: chrono::DateTime<chrono::Utc>) -> String {
-    let secs = (chrono::Utc::now() - at).num_seconds().max(0);
+    ago_from(at, chrono::Utc::now())
+}
+
+/// How long before `now` something happened, in words.
+pub fn ago_from(at: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = (now - at).num_seconds().max(0);
     match secs {
         0..=59 => "just now".into(),
         60..=3599 => format!("{} min ago", secs / 60),

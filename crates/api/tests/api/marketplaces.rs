@@ -160,6 +160,30 @@ async fn an_owner_connects_an_etsy_shop_whose_tokens_stay_sealed_and_out_of_the_
         .unwrap();
     let (_, _, failed) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;
     assert!(failed.contains("last sync failed: Etsy: rate limited"), "{failed}");
+    // What Etsy last said is left of the app's day, and this account's share spent.
+    assert!(failed.contains("no answer from Etsy yet"), "{failed}");
+    sqlx::raw_sql(
+        "INSERT INTO marketplace_quota (marketplace, remaining_today, limit_per_day, seen_at)
+         VALUES ('etsy', 8765, 10000, now() - interval '2 minutes');
+         INSERT INTO marketplace_usage (tenant, marketplace, day, requests)
+         VALUES ('acme', 'etsy', (now() AT TIME ZONE 'UTC')::date, 1234),
+                ('globex', 'etsy', (now() AT TIME ZONE 'UTC')::date, 4321)",
+    )
+    .execute(&api.pool)
+    .await
+    .unwrap();
+    let (_, _, headroom) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;
+    assert!(
+        headroom.contains(
+            "8,765 of 10,000 app requests left today (2 min ago); this account used 1,234 of its 5,000 today"
+        ),
+        "{headroom}"
+    );
+    let listed = shops(&api).await;
+    assert_eq!(
+        (listed[0]["app_requests_left"].as_i64(), listed[0]["tenant_requests_today"].as_i64()),
+        (Some(8765), Some(1234))
+    );
     told.push_str(&page);
     for secret in &secrets {
         let token_part = secret.split('.').nth(1).unwrap();

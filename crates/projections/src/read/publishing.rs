@@ -123,6 +123,14 @@ pub struct Shop {
     /// why the last poll failed, if it did.
     pub last_synced_at: Option<DateTime<Utc>>,
     pub sync_error: Option<String>,
+    /// What the marketplace last said is left of its app's requests today
+    /// (Etsy: all shops of every tenant together), of how many, and when.
+    pub app_requests_left: Option<i64>,
+    pub app_requests_per_day: Option<i64>,
+    pub app_headroom_seen_at: Option<DateTime<Utc>>,
+    /// The tenant's requests to the marketplace's app this UTC day (what
+    /// it has spent of its share).
+    pub tenant_requests_today: Option<i64>,
 }
 
 /// The tenant's shops, connected first (at most 500).
@@ -130,8 +138,14 @@ pub async fn shops(pool: &PgPool, tenant: &TenantId) -> Result<Vec<Shop>, sqlx::
     sqlx::query_as(
         "SELECT s.shop_id, s.marketplace, s.external_shop_id, s.display_name, s.connected, s.token_expires_at,
                 s.connected_at, s.refreshed_at, s.disconnected_at, s.disconnect_reason, s.needs_reconnect,
-                s.needs_reconnect_reason, m.receipts_synced_at AS last_synced_at, m.last_error AS sync_error
-         FROM shops s LEFT JOIN marketplace_sync m ON m.tenant = s.tenant AND m.shop_id = s.shop_id
+                s.needs_reconnect_reason, m.receipts_synced_at AS last_synced_at, m.last_error AS sync_error,
+                q.remaining_today AS app_requests_left, q.limit_per_day AS app_requests_per_day,
+                q.seen_at AS app_headroom_seen_at, u.requests AS tenant_requests_today
+         FROM shops s
+         LEFT JOIN marketplace_sync m ON m.tenant = s.tenant AND m.shop_id = s.shop_id
+         LEFT JOIN marketplace_quota q ON q.marketplace = s.marketplace
+         LEFT JOIN marketplace_usage u ON u.tenant = s.tenant AND u.marketplace = s.marketplace
+              AND u.day = (now() AT TIME ZONE 'UTC')::date
          WHERE s.tenant = $1 ORDER BY s.connected DESC, s.display_name, s.shop_id LIMIT 500",
     )
     .bind(tenant)

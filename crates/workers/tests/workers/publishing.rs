@@ -964,6 +964,48 @@ mod etsy {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tenant_spends_only_its_share_of_the_apps_day_counted_across_processes_and_the_headroom_is_kept() {
+        let c = Connected::with(|s| s.tenant_requests_per_day = 2, Some(standin::SHIPPING_PROFILE_ID)).await;
+        // Another tenant has spent far more today: that is its own share.
+        sqlx::query(
+            "INSERT INTO marketplace_usage (tenant, marketplace, day, requests)
+             VALUES ('globex', 'etsy', (now() AT TIME ZONE 'UTC')::date, 900)",
+        )
+        .execute(&c.pool)
+        .await
+        .unwrap();
+        let (listing, submitted) = c.submitted().await;
+        // The draft and its image: the share is spent before the
+        // activation, which waits for the next UTC day.
+        match c.shop.handler.handle(&submitted).await {
+            Err(HandlerError::Deferred { wait, reason }) => {
+                assert!(reason.contains("share") && wait >= std::time::Duration::from_secs(60), "{reason} {wait:?}")
+            }
+            other => panic!("expected a deferral for the share, got {other:?}"),
+        }
+        assert_eq!(c.etsy.listings().len(), 1, "drafted as far as the share went");
+        assert_ne!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        let spent: Vec<(String, i64)> =
+            sqlx::query_as("SELECT tenant, requests FROM marketplace_usage ORDER BY tenant")
+                .fetch_all(&c.pool)
+                .await
+                .unwrap();
+        assert_eq!(spent, vec![("acme".to_owned(), 2), ("globex".to_owned(), 900)]);
+        // Another process (a publisher of its own) counts the same share.
+        let again = EtsyPublisher::new(&c.settings, REDIRECT, c.pool.clone(), c.keys.clone()).unwrap();
+        let pipeline = Arc::new(Pipeline::open(c.shop.env.client.clone(), &c.shop.env.ns).await.unwrap());
+        let other = Publishing::new(pipeline, c.shop.blobs.clone()).with_etsy(again);
+        assert!(matches!(other.handle(&submitted).await, Err(HandlerError::Deferred { .. })));
+        let headroom: (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT remaining_today, limit_per_day FROM marketplace_quota WHERE marketplace = 'etsy'")
+                .fetch_one(&c.pool)
+                .await
+                .unwrap();
+        assert!(headroom.0.is_some_and(|left| left > 0 && left < 10_000), "Etsy's word on the day: {headroom:?}");
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn what_the_seller_must_set_up_first_is_named() {
         // A shop that sells in another currency than the listing's price.
         let c = Connected::with_shop(|_| {}, Some(standin::SHIPPING_PROFILE_ID), "GBP").await;
@@ -1182,6 +1224,24 @@ mod etsy {
             let done = c.sync().await.sync_shop(&c.etsy_shop()).await.unwrap();
             assert_eq!((done.receipts, done.left_to_printify), (0, 1));
             assert!(c.count("OrderReceived").await.is_empty());
+
+            // A receipt with that shirt and a mug the seller fulfils: the
+            // mug's order, the shirt left out of its lines and its figures.
+            let mut mixed = receipt(3_000_000_011, etsy_id, "paid");
+            mixed["grandtotal"] = money(4998 + 1499 + 500);
+            mixed["transactions"].as_array_mut().unwrap().push(
+                serde_json::json!({"transaction_id": 3_000_000_099u64, "listing_id": 777, "quantity": 1, "price": money(1499)}),
+            );
+            c.etsy.put_receipt(mixed, 412);
+            let done = c.sync().await.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!(done.receipts, 1, "{done:?}");
+            let received = c.count("OrderReceived").await;
+            assert_eq!(received.len(), 1);
+            assert_eq!(received[0]["line_items"].as_array().unwrap().len(), 1);
+            assert_eq!(received[0]["line_items"][0]["external_listing_id"], "777");
+            assert_eq!(received[0]["total_cents"].as_u64(), Some(1499 + 500), "the mug and the shipping");
+            let paid = c.count("OrderPaid").await;
+            assert_eq!((paid[0]["amount_cents"].as_u64(), paid[0]["fees_cents"].as_u64()), (Some(1999), Some(412)));
             c.done().await;
         }
 
