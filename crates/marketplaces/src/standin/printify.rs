@@ -118,6 +118,11 @@ impl PrintifyStandIn {
             .route("/v1/shops/{shop}/products.json", get(list_products).post(create_product))
             .route("/v1/shops/{shop}/products/{id}", get(product).delete(delete_product))
             .route("/v1/shops/{shop}/products/{id}/publish.json", axum::routing::post(publish))
+            .route(
+                "/v1/shops/{shop}/products/{id}/publishing_succeeded.json",
+                axum::routing::post(publishing_succeeded),
+            )
+            .route("/v1/shops/{shop}/products/{id}/publishing_failed.json", axum::routing::post(publishing_failed))
             .with_state(server.clone());
         let (url, task) = super::serve(app).await?;
         Ok(Self { url, server, task })
@@ -491,4 +496,56 @@ async fn publish(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>,
     s.next_id += 1;
     s.publish_requests.push((shop, id.clone()));
     Json(json!({"id": id})).into_response()
+}
+
+/// A channel's confirmation of a product the publish call locked: the
+/// product unlocked, `external` set where it is listed; or why not.
+fn confirm(s: &mut Server, shop: u64, id: &str, external: Option<External>) -> Response {
+    let Some(products) = s.products.get_mut(&shop) else { return unknown_shop() };
+    let Some(product) = products.iter_mut().find(|p| p.id == id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Product not found."}))).into_response();
+    };
+    if !product.is_locked {
+        return invalid(json!({"product": "The product is not being published."}));
+    }
+    product.is_locked = false;
+    product.external = external;
+    Json(json!({})).into_response()
+}
+
+/// A custom channel's integration confirms the product is listed, and where:
+/// Printify unlocks it and keeps `external`.
+async fn publishing_succeeded(
+    State(s): State<Shared>,
+    Path((shop, id)): Path<(u64, String)>,
+    h: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
+        return refused;
+    }
+    let Ok(external) = serde_json::from_value::<External>(body["external"].clone()) else {
+        return invalid(json!({"external": "The external field is required: {id, handle}."}));
+    };
+    confirm(&mut s, shop, &id, Some(external))
+}
+
+/// A custom channel's integration says the product could not be listed,
+/// and why (Printify shows the seller the reason): Printify unlocks it,
+/// unlisted.
+async fn publishing_failed(
+    State(s): State<Shared>,
+    Path((shop, id)): Path<(u64, String)>,
+    h: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Response {
+    let mut s = lock(&s);
+    if let Some(refused) = refusal(&mut s, &h) {
+        return refused;
+    }
+    if !body["reason"].is_string() {
+        return invalid(json!({"reason": "The reason field is required."}));
+    }
+    confirm(&mut s, shop, &id, None)
 }

@@ -42,7 +42,9 @@ pub struct PrintifyPublisher {
     catalog: Catalog,
     templates: BTreeMap<String, ProductTemplate>,
     limits: ShopLimits,
-    deadline: chrono::Duration,
+    /// How long an unlocked, unlisted product is given after the publish
+    /// request before it counts as not published.
+    unlisted_after: chrono::Duration,
     pool: PgPool,
     keys: Arc<Keyring>,
 }
@@ -60,7 +62,7 @@ impl PrintifyPublisher {
             api,
             templates: settings.templates(),
             limits,
-            deadline: chrono::Duration::minutes(settings.publish_deadline_mins.max(1).into()),
+            unlisted_after: chrono::Duration::seconds(settings.unlisted_after_secs.into()),
             pool,
             keys,
         })
@@ -122,7 +124,7 @@ impl Call<'_> {
             }
         };
         let product = self.product(&product_id).await?;
-        settle_from(&product, requested_at, Utc::now(), self.publisher.deadline)
+        settle_from(&product, requested_at, Utc::now(), self.publisher.unlisted_after)
     }
 
     /// Records the submission's product. Another run of the same
@@ -358,13 +360,17 @@ pub fn description_html(text: &str) -> String {
         .collect()
 }
 
-/// Where a product stands after the publish was asked for: listed
-/// (published), still publishing (look again later), or past the deadline.
+/// Where a product stands after the publish was asked for, as Printify
+/// tells it: listed (`external` set: the channel's `publishing_succeeded`)
+/// is published; locked is still publishing (look again later); unlocked
+/// and unlisted once `unlisted_after` has passed since the request
+/// (`publishing_failed`, or the publish cancelled on Printify) is failed
+/// back to the editor.
 fn settle_from(
     product: &Product,
     requested_at: DateTime<Utc>,
     now: DateTime<Utc>,
-    deadline: chrono::Duration,
+    unlisted_after: chrono::Duration,
 ) -> Result<Settled, Stop> {
     if let Some(external) = &product.external {
         let url = Some(external.handle.clone()).filter(|h| is_listing_url(h));
@@ -379,13 +385,13 @@ fn settle_from(
             dry_run: false,
         }));
     }
-    // Printify still at it (locked) is waited for past the deadline: the
-    // product may yet go on sale, and failing it now would lose track.
-    if now - requested_at > deadline && !product.is_locked {
+    // Printify still at it (locked) is waited for however long it takes:
+    // the product may yet go on sale, and failing it now would lose track.
+    if !product.is_locked && now - requested_at >= unlisted_after {
         return Err(Stop::Settled(failed(format!(
-            "Printify has not published product {} within {} minutes of being asked; see why in Printify, then submit again",
-            product.id,
-            deadline.num_minutes()
+            "Printify stopped publishing product {} without listing it: its sales channel refused it, or the publish \
+             was cancelled; Printify shows why on the product. Fix it there or here, then submit again",
+            product.id
         ))));
     }
     Err(HandlerError::deferred(format!("Printify is publishing product {}", product.id), LOOK_AGAIN).into())
@@ -459,14 +465,24 @@ mod tests {
     }
 
     #[test]
-    fn a_product_still_publishing_is_looked_at_again_until_the_deadline() {
-        let deadline = chrono::Duration::minutes(30);
+    fn a_locked_product_is_waited_for_and_an_unlocked_unlisted_one_fails_after_its_grace() {
+        let grace = chrono::Duration::minutes(2);
+        let locked = Product { is_locked: true, ..product(None) };
+        for later in [60, 3 * 60, 24 * 3600] {
+            assert!(
+                matches!(
+                    settle_from(&locked, at(0), at(later), grace),
+                    Err(Stop::Handler(HandlerError::Deferred { .. }))
+                ),
+                "locked, {later} s on: still publishing"
+            );
+        }
         assert!(matches!(
-            settle_from(&product(None), at(0), at(60), deadline),
+            settle_from(&product(None), at(0), at(60), grace),
             Err(Stop::Handler(HandlerError::Deferred { .. }))
         ));
         assert!(matches!(
-            settle_from(&product(None), at(0), at(31 * 60), deadline),
+            settle_from(&product(None), at(0), at(2 * 60), grace),
             Err(Stop::Settled(Settled::Failed(ListingPublishFailed { retryable: false, .. })))
         ));
     }

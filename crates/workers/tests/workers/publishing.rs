@@ -585,6 +585,71 @@ mod printify {
         c.done().await;
     }
 
+    /// What a custom sales channel's integration tells Printify of a
+    /// product it was asked to publish (`publishing_succeeded.json` or
+    /// `publishing_failed.json`), as that integration would.
+    async fn channel_confirms(c: &Connected, product: &str, outcome: &str, body: serde_json::Value) {
+        let url = format!("{}/v1/shops/{PRINTIFY_SHOP}/products/{product}/{outcome}.json", c.printify.url);
+        let answer = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(TOKEN)
+            .header("user-agent", "the-channels-integration")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publish_the_channel_confirms_settles_published_and_one_it_fails_goes_back_to_the_editor() {
+        let c = Connected::with(|s| s.unlisted_after_secs = 0).await;
+        c.printify.hold_publishing();
+        let (listed, submitted) = c.submitted().await;
+        let (refused, refused_submitted) = c.submitted().await;
+        for s in [&submitted, &refused_submitted] {
+            let first = c.shop.handler.handle(s).await;
+            assert!(matches!(first, Err(HandlerError::Deferred { .. })), "locked, publishing: {first:?}");
+        }
+        let products = c.printify.products(PRINTIFY_SHOP);
+        assert_eq!(products.len(), 2);
+        let product_of = |listing: &AggregateId| {
+            let prefix = pod_workers::publishing::printify::sku_prefix(&tenant(), listing.id, 1);
+            products.iter().find(|p| p.variants[0].sku.starts_with(&prefix)).unwrap().id.clone()
+        };
+        let (made, unmade) = (product_of(&listed), product_of(&refused));
+        let handle = "https://shop.example.com/products/proud-cat-mom";
+        channel_confirms(
+            &c,
+            &made,
+            "publishing_succeeded",
+            serde_json::json!({"external": {"id": "cat-mom-1", "handle": handle}}),
+        )
+        .await;
+        channel_confirms(
+            &c,
+            &unmade,
+            "publishing_failed",
+            serde_json::json!({"reason": "Tags refused by the channel"}),
+        )
+        .await;
+
+        c.shop.handler.handle(&submitted).await.unwrap();
+        let (status, events) = c.shop.outcome(&listed).await;
+        assert_eq!(status, ListingStatus::Published);
+        let p: Vec<_> = events.iter().filter(|(t, _)| t == "ListingPublished").map(|(_, p)| p).collect();
+        assert_eq!((p[0]["url"].as_str(), p[0]["printify_product_id"].as_str()), (Some(handle), Some(made.as_str())));
+        assert!(p[0]["etsy_listing_id"].is_null(), "not an Etsy listing");
+
+        c.shop.handler.handle(&refused_submitted).await.unwrap();
+        let (status, events) = c.shop.outcome(&refused).await;
+        assert_eq!(status, ListingStatus::Draft, "back to its editor");
+        let reason = reason_of(&events);
+        assert!(reason.contains(&unmade) && reason.contains("without listing it"), "{reason}");
+        assert_eq!(c.printify.publish_requests().len(), 2, "each asked once");
+        c.done().await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refused_publish_goes_back_to_the_editor_with_printifys_reason() {
         let c = Connected::new().await;
