@@ -498,9 +498,25 @@ async fn publish(State(s): State<Shared>, Path((shop, id)): Path<(u64, String)>,
     Json(json!({"id": id})).into_response()
 }
 
-/// A channel's confirmation of a product the publish call locked: the
-/// product unlocked, `external` set where it is listed; or why not.
-fn confirm(s: &mut Server, shop: u64, id: &str, external: Option<External>) -> Response {
+/// What a custom channel's integration tells of a product the publish call
+/// locked: listed, and where (`publishing_succeeded`: Printify keeps
+/// `external`), or not, and why (`publishing_failed`: Printify shows the
+/// seller the reason). Either way the product is unlocked.
+fn confirm(s: &Shared, shop: u64, id: &str, h: &HeaderMap, body: &serde_json::Value, listed: bool) -> Response {
+    let mut s = lock(s);
+    if let Some(refused) = refusal(&mut s, h) {
+        return refused;
+    }
+    let external = if listed {
+        match serde_json::from_value::<External>(body["external"].clone()) {
+            Ok(external) => Some(external),
+            Err(_) => return invalid(json!({"external": "The external field is required: {id, handle}."})),
+        }
+    } else if body["reason"].is_string() {
+        None
+    } else {
+        return invalid(json!({"reason": "The reason field is required."}));
+    };
     let Some(products) = s.products.get_mut(&shop) else { return unknown_shop() };
     let Some(product) = products.iter_mut().find(|p| p.id == id) else {
         return (StatusCode::NOT_FOUND, Json(json!({"message": "Product not found."}))).into_response();
@@ -513,39 +529,20 @@ fn confirm(s: &mut Server, shop: u64, id: &str, external: Option<External>) -> R
     Json(json!({})).into_response()
 }
 
-/// A custom channel's integration confirms the product is listed, and where:
-/// Printify unlocks it and keeps `external`.
 async fn publishing_succeeded(
     State(s): State<Shared>,
     Path((shop, id)): Path<(u64, String)>,
     h: HeaderMap,
     Json(body): Json<serde_json::Value>,
 ) -> Response {
-    let mut s = lock(&s);
-    if let Some(refused) = refusal(&mut s, &h) {
-        return refused;
-    }
-    let Ok(external) = serde_json::from_value::<External>(body["external"].clone()) else {
-        return invalid(json!({"external": "The external field is required: {id, handle}."}));
-    };
-    confirm(&mut s, shop, &id, Some(external))
+    confirm(&s, shop, &id, &h, &body, true)
 }
 
-/// A custom channel's integration says the product could not be listed,
-/// and why (Printify shows the seller the reason): Printify unlocks it,
-/// unlisted.
 async fn publishing_failed(
     State(s): State<Shared>,
     Path((shop, id)): Path<(u64, String)>,
     h: HeaderMap,
     Json(body): Json<serde_json::Value>,
 ) -> Response {
-    let mut s = lock(&s);
-    if let Some(refused) = refusal(&mut s, &h) {
-        return refused;
-    }
-    if !body["reason"].is_string() {
-        return invalid(json!({"reason": "The reason field is required."}));
-    }
-    confirm(&mut s, shop, &id, None)
+    confirm(&s, shop, &id, &h, &body, false)
 }
