@@ -143,6 +143,7 @@ async fn measure(
             return_policy_id: Some(standin::RETURN_POLICY_ID),
             currency: Some("USD".into()),
         },
+        sales_channel: None,
     });
     pipeline.shops.execute(&AggregateId::new(tenant.clone(), shop_id), connect, &EventMeta::new_command()).await?;
 

@@ -52,6 +52,7 @@ async fn with_printify_shop(printify: &PrintifyStandIn) -> (Pipeline, uuid::Uuid
         display_name: "Acme Tees".into(),
         token_expires_at: None,
         listing_defaults: Default::default(),
+        sales_channel: Some("etsy".into()),
     });
     let shops = bus::<Shop>(&p).await;
     shops.execute(&AggregateId::new(acme(), shop_id), connect, &EventMeta::new_command()).await.unwrap();

@@ -168,6 +168,7 @@ pub async fn connect_etsy_shop(
         display_name: name.clone(),
         token_expires_at: Some(tokens.expires_at),
         listing_defaults,
+        sales_channel: None,
     });
     match s.shops.execute(&id, connect, &EventMeta::new_command()).await {
         Ok(_) => {}
@@ -306,6 +307,18 @@ pub async fn connect_printify_shop(
         (None, 1) => shops[0].clone(),
         (None, _) => return Ok(PrintifyConnect::Choose(shops)),
     };
+    let sales_channel = display_name(&shop.sales_channel);
+    // Printify publishes a disconnected shop's products nowhere.
+    if sales_channel.eq_ignore_ascii_case(printify::api::DISCONNECTED) {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!(
+                "the Printify shop “{}” has no sales channel: connect it to Etsy, Shopify or another channel on \
+                 Printify first, then connect it here",
+                display_name(&shop.title)
+            ),
+        ));
+    }
     let id = AggregateId::derived(tenant.clone(), "shop", &format!("printify/{}", shop.id));
     // The shop keeps its webhook secret across reconnections: two connects
     // at once, or one that stopped half-way, register under the same one.
@@ -331,6 +344,7 @@ pub async fn connect_printify_shop(
         display_name: name.clone(),
         token_expires_at: None,
         listing_defaults: Default::default(),
+        sales_channel: Some(sales_channel).filter(|c| !c.is_empty()),
     });
     match s.shops.execute(&id, connect, &EventMeta::new_command()).await {
         // Connected already: its token was just replaced, its webhooks renewed.

@@ -324,6 +324,7 @@ mod tests {
             marketplace: "etsy".into(),
             external_shop_id: "5".into(),
             display_name: "Cat Tees".into(),
+            sales_channel: None,
             connected: true,
             token_expires_at: None,
             connected_at: at,

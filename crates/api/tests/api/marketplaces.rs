@@ -364,6 +364,9 @@ mod printify {
         assert_eq!(listed[0]["display_name"], "Cat Mom Tees", "{listed}");
         assert_eq!(listed[0]["marketplace"], "printify");
         assert_eq!(listed[0]["external_shop_id"], "8101");
+        assert_eq!(listed[0]["sales_channel"], "etsy", "where its products are sold");
+        let (_, _, page) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;
+        assert!(page.contains("sells on etsy"), "{page}");
         let shop_id: uuid::Uuid = listed[0]["shop_id"].as_str().unwrap().parse().unwrap();
 
         // The token and the webhook secret are sealed; Printify signs with that secret.
@@ -489,6 +492,22 @@ mod printify {
         let field = "name=\"pending\" value=\"";
         let at = page.find(field).unwrap() + field.len();
         page[at..at + page[at..].find('"').unwrap()].to_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_shop_with_no_sales_channel_is_refused_before_anything_is_kept_or_registered() {
+        let spare = PrintifyShop { id: 8_103, title: "Spare\u{202E}Shop".into(), sales_channel: "disconnected".into() };
+        let (api, printify) = with_printify(vec![spare]).await;
+        let owner = api.person("acme", Role::Owner).await;
+        let (status, _, body) =
+            api.send("POST", "/integrations/printify/connect", &form_headers(&owner), form(&owner, TOKEN, None)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body.contains("“Spare Shop” has no sales channel") && body.contains("on Printify first"), "{body}");
+        api.project().await;
+        assert_eq!(shops(&api).await, serde_json::json!([]), "nothing connected");
+        assert!(printify.webhooks(8_103).is_empty(), "no webhook registered");
+        let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM shop_credentials").fetch_one(&api.pool).await.unwrap();
+        assert_eq!(kept, 0, "no token kept");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

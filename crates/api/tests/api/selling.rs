@@ -74,6 +74,7 @@ async fn approved_listings_are_submitted_dry_or_to_a_connected_shop_and_queue_up
         display_name: "Cat Mom Tees".into(),
         token_expires_at: None,
         listing_defaults: Default::default(),
+        sales_channel: None,
     };
     api.shops().await.execute(&shop, ShopCommand::Connect(connected), &EventMeta::new_command()).await.unwrap();
     api.project().await;
@@ -126,6 +127,7 @@ async fn approved_listings_are_submitted_dry_or_to_a_connected_shop_and_queue_up
         display_name: "Cat Mom Tees".into(),
         token_expires_at: None,
         listing_defaults: Default::default(),
+        sales_channel: None,
     };
     api.shops().await.execute(&shop, ShopCommand::Connect(again), &EventMeta::new_command()).await.unwrap();
     api.project().await;
@@ -350,6 +352,7 @@ async fn a_shop_whose_tokens_are_refused_takes_nothing_until_it_is_connected_aga
         display_name: "Dog Dad Goods".into(),
         token_expires_at: None,
         listing_defaults: Default::default(),
+        sales_channel: None,
     };
     let shops = api.shops().await;
     shops.execute(&shop, ShopCommand::Connect(connected()), &EventMeta::new_command()).await.unwrap();

@@ -29,6 +29,11 @@ pub struct ShopConnected {
     /// to it (Etsy), as chosen when it was connected.
     #[serde(default)]
     pub listing_defaults: ListingDefaults,
+    /// Where the shop's products are sold, as its marketplace names it
+    /// (Printify: the shop's sales channel, `etsy`, `shopify`, or a custom
+    /// integration's name). None where the marketplace is the storefront.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales_channel: Option<String>,
 }
 
 /// The shop's own policies a listing published straight to it names:
@@ -206,6 +211,7 @@ mod tests {
             display_name: "Cat Shop".into(),
             token_expires_at: None,
             listing_defaults: ListingDefaults::default(),
+            sales_channel: None,
         };
         TestFramework::<Shop>::with(())
             .given(vec![ShopEvent::ShopConnected(c.clone())])
@@ -220,6 +226,7 @@ mod tests {
             display_name: "Cat Shop".into(),
             token_expires_at: None,
             listing_defaults: ListingDefaults::default(),
+            sales_channel: None,
         }
     }
 

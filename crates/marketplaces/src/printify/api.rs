@@ -37,7 +37,11 @@ impl pod_events::Transient for ApiError {
     }
 }
 
-/// A Printify shop the token can use, and the sales channel it publishes to.
+/// The sales channel of a Printify shop connected to none.
+pub const DISCONNECTED: &str = "disconnected";
+
+/// A Printify shop the token can use, and the sales channel it publishes to
+/// (`etsy`, `shopify`, … a custom integration's name, or [`DISCONNECTED`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrintifyShop {
     pub id: u64,

@@ -18,11 +18,11 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             // A reconnection after a disconnection is a new connection of the same shop.
             ShopEvent::ShopConnected(c) => sqlx::query(
                 "INSERT INTO shops (tenant, shop_id, marketplace, external_shop_id, display_name, connected,
-                                    token_expires_at, connected_at, version)
-                 VALUES ($1, $2, $3, $4, $5, true, $6, $7, $8)
+                                    token_expires_at, connected_at, version, sales_channel)
+                 VALUES ($1, $2, $3, $4, $5, true, $6, $7, $8, $9)
                  ON CONFLICT (tenant, shop_id) DO UPDATE SET
                     marketplace = excluded.marketplace, external_shop_id = excluded.external_shop_id,
-                    display_name = excluded.display_name, connected = true,
+                    display_name = excluded.display_name, connected = true, sales_channel = excluded.sales_channel,
                     token_expires_at = excluded.token_expires_at, connected_at = excluded.connected_at,
                     disconnected_at = NULL, disconnect_reason = NULL, needs_reconnect = false,
                     needs_reconnect_reason = NULL, needs_reconnect_at = NULL, version = excluded.version",
@@ -34,7 +34,8 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(c.display_name)
             .bind(c.token_expires_at)
             .bind(at)
-            .bind(v),
+            .bind(v)
+            .bind(c.sales_channel),
             ShopEvent::ShopTokenRefreshed(r) => sqlx::query(
                 "UPDATE shops SET token_expires_at = $3, refreshed_at = $4, needs_reconnect = false,
                         needs_reconnect_reason = NULL, needs_reconnect_at = NULL, version = $5

@@ -109,6 +109,8 @@ pub struct Shop {
     pub marketplace: String,
     pub external_shop_id: String,
     pub display_name: String,
+    /// Where its products are sold (a Printify shop's sales channel).
+    pub sales_channel: Option<String>,
     pub connected: bool,
     pub token_expires_at: Option<DateTime<Utc>>,
     pub connected_at: DateTime<Utc>,
@@ -136,7 +138,7 @@ pub struct Shop {
 /// The tenant's shops, connected first (at most 500).
 pub async fn shops(pool: &PgPool, tenant: &TenantId) -> Result<Vec<Shop>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT s.shop_id, s.marketplace, s.external_shop_id, s.display_name, s.connected, s.token_expires_at,
+        "SELECT s.shop_id, s.marketplace, s.external_shop_id, s.display_name, s.sales_channel, s.connected, s.token_expires_at,
                 s.connected_at, s.refreshed_at, s.disconnected_at, s.disconnect_reason, s.needs_reconnect,
                 s.needs_reconnect_reason, m.receipts_synced_at AS last_synced_at, m.last_error AS sync_error,
                 q.remaining_today AS app_requests_left, q.limit_per_day AS app_requests_per_day,

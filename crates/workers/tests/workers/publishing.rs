@@ -346,6 +346,7 @@ mod printify {
                 display_name: "Cat Shop".into(),
                 token_expires_at: None,
                 listing_defaults: Default::default(),
+                sales_channel: None,
             });
             let id = AggregateId::new(tenant(), shop_id);
             shops.execute(&id, connect, &EventMeta::new_command()).await.unwrap();
@@ -787,6 +788,7 @@ mod etsy {
                     return_policy_id: Some(standin::RETURN_POLICY_ID),
                     currency: Some(currency.into()),
                 },
+                sales_channel: None,
             });
             shops.execute(&AggregateId::new(tenant(), shop_id), connect, &EventMeta::new_command()).await.unwrap();
             Self { shop, etsy, settings, keys, shop_id, pool, db, admin }
