@@ -132,11 +132,13 @@ pub struct PrintifySettings {
     /// waits its turn.
     pub requests_per_minute: u32,
     pub publishes_per_half_hour: u32,
-    /// Seconds after the publish request from which a product Printify
-    /// no longer works on (unlocked: `publishing_failed`, or the publish
-    /// cancelled) yet has not listed is failed back to its editor. A
-    /// product still locked is waited for: its channel is at it.
-    pub unlisted_after_secs: u32,
+    /// Minutes after the publish request from which a product Printify
+    /// no longer works on (unlocked: its channel's `publishing_failed`, or
+    /// the publish cancelled) yet has not listed is failed back to its
+    /// editor. Long enough for a lock Printify takes late: a product failed
+    /// back while its publish is still coming would be made again by the
+    /// next submission. A product still locked is waited for.
+    pub publish_deadline_mins: u32,
 }
 
 impl Default for PrintifySettings {
@@ -147,7 +149,7 @@ impl Default for PrintifySettings {
             catalog_ttl_secs: 24 * 3600,
             requests_per_minute: 600,
             publishes_per_half_hour: 200,
-            unlisted_after_secs: 120,
+            publish_deadline_mins: 30,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Requests to Etsy on a shop's behalf, as the publishing and sync workers
 //! make them: within the app's budgets (Etsy's limits are per app:
 //! requests a second, evenly spaced, and a day; a day Etsy says is spent
-//! waits) and the tenant's share of the day (counted in Postgres across
-//! processes), with the shop's token refreshed ahead of its expiry, and,
+//! waits) and, for publishing, the tenant's share of the day (counted in
+//! Postgres across processes; a sync's few requests are not counted, so
+//! orders always come back), with the shop's token refreshed ahead of its expiry, and,
 //! when Etsy refuses the token sent (it expired mid-run, or was refreshed
 //! by another process), refreshed and the request tried once more. What
 //! Etsy says is left of the day is kept for the Integrations page.
@@ -27,6 +28,14 @@ pub const DAY_SPENT_WAIT: Duration = Duration::from_secs(15 * 60);
 
 /// How often, at most, this process writes down the headroom Etsy reports.
 const KEEP_HEADROOM_EVERY: Duration = Duration::from_secs(10);
+
+/// The longest a spent share defers work before the share is looked at
+/// again (the day's end by the database's clock may come sooner than by
+/// this process's).
+const SHARE_LOOKED_AT_AGAIN: Duration = Duration::from_secs(3600);
+
+/// Days of each tenant's counts kept.
+const USAGE_KEPT_DAYS: i32 = 7;
 
 /// The app at Etsy, in this process: its client, its shops' tokens, its budgets.
 pub struct EtsyApp {
@@ -56,40 +65,92 @@ impl EtsyApp {
         })
     }
 
-    /// Requests on behalf of one shop.
+    /// Requests on behalf of one shop, to publish: within the tenant's
+    /// share of the day.
     pub fn session<'a>(&'a self, tenant: &'a TenantId, shop_id: Uuid) -> Session<'a> {
-        Session { app: self, tenant, shop_id, token: Mutex::new(None), refreshed_until: Mutex::new(None) }
+        Session {
+            app: self,
+            tenant,
+            shop_id,
+            token: Mutex::new(None),
+            refreshed_until: Mutex::new(None),
+            counts_share: true,
+        }
+    }
+
+    /// Requests on behalf of one shop, to sync it: a few every few minutes
+    /// however much the tenant publishes, not counted in its share, so its
+    /// orders come back even when its share is spent.
+    pub fn sync_session<'a>(&'a self, tenant: &'a TenantId, shop_id: Uuid) -> Session<'a> {
+        Session { counts_share: false, ..self.session(tenant, shop_id) }
     }
 
     /// Spends one request of the tenant's share of the app's day, counted
     /// in Postgres so every process counts together; a spent share defers
-    /// the tenant's work to the next UTC day. No share is kept when the
-    /// share is the whole day.
+    /// the tenant's work to the next UTC day (looked at again within the
+    /// hour). No share is kept when the share is the whole day.
     async fn spend_share(&self, tenant: &TenantId) -> Result<(), SessionError> {
         let share = self.settings.tenant_requests_per_day;
         if share >= self.settings.requests_per_day {
             return Ok(());
         }
-        let spent: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO marketplace_usage (tenant, marketplace, day, requests)
-             VALUES ($1, 'etsy', (now() AT TIME ZONE 'UTC')::date, 1)
-             ON CONFLICT (tenant, marketplace, day) DO UPDATE SET requests = marketplace_usage.requests + 1
-             WHERE marketplace_usage.requests < $2
-             RETURNING requests",
-        )
-        .bind(tenant)
-        .bind(i64::from(share))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| {
+        let counting = |e: sqlx::Error| {
             SessionError::Budget(HandlerError::transient(format!("counting the tenant's Etsy requests: {e}")))
-        })?;
+        };
+        let spent: Option<i64> = if share == 0 {
+            None
+        } else {
+            sqlx::query_scalar(
+                "INSERT INTO marketplace_usage (tenant, marketplace, day, requests)
+                 VALUES ($1, 'etsy', (now() AT TIME ZONE 'UTC')::date, 1)
+                 ON CONFLICT (tenant, marketplace, day) DO UPDATE SET requests = marketplace_usage.requests + 1
+                 WHERE marketplace_usage.requests < $2
+                 RETURNING requests",
+            )
+            .bind(tenant)
+            .bind(i64::from(share))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(counting)?
+        };
         match spent {
+            // The tenant's first request of the day: its old counts go.
+            Some(1) => {
+                sqlx::query(
+                    "DELETE FROM marketplace_usage WHERE tenant = $1 AND marketplace = 'etsy'
+                     AND day < (now() AT TIME ZONE 'UTC')::date - $2",
+                )
+                .bind(tenant)
+                .bind(USAGE_KEPT_DAYS)
+                .execute(&self.pool)
+                .await
+                .map_err(counting)?;
+                Ok(())
+            }
             Some(_) => Ok(()),
             None => {
                 let why = format!("tenant {tenant} has spent its share of the Etsy app's requests for today ({share})");
-                Err(SessionError::Budget(HandlerError::deferred(why, until_next_utc_day(Utc::now()))))
+                let wait = until_next_utc_day(Utc::now()).min(SHARE_LOOKED_AT_AGAIN);
+                Err(SessionError::Budget(HandlerError::deferred(why, wait)))
             }
+        }
+    }
+
+    /// Gives back a request of the tenant's share that was counted and then
+    /// not made (the app's own budgets deferred it).
+    async fn refund_share(&self, tenant: &TenantId) {
+        if self.settings.tenant_requests_per_day >= self.settings.requests_per_day {
+            return;
+        }
+        let refunded = sqlx::query(
+            "UPDATE marketplace_usage SET requests = requests - 1
+             WHERE tenant = $1 AND marketplace = 'etsy' AND day = (now() AT TIME ZONE 'UTC')::date AND requests > 0",
+        )
+        .bind(tenant)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = refunded {
+            tracing::warn!(%tenant, error = %e, "a request counted in the tenant's Etsy share and not made was not given back");
         }
     }
 
@@ -118,7 +179,8 @@ async fn keep_headroom(pool: &PgPool, seen: &Headroom) -> Result<(), sqlx::Error
         "INSERT INTO marketplace_quota (marketplace, remaining_today, limit_per_day, seen_at)
          VALUES ('etsy', $1, $2, $3)
          ON CONFLICT (marketplace) DO UPDATE
-         SET remaining_today = $1, limit_per_day = COALESCE($2, marketplace_quota.limit_per_day), seen_at = $3
+         SET remaining_today = COALESCE($1, marketplace_quota.remaining_today),
+             limit_per_day = COALESCE($2, marketplace_quota.limit_per_day), seen_at = $3
          WHERE marketplace_quota.seen_at <= $3",
     )
     .bind(number(seen.remaining_today))
@@ -174,6 +236,8 @@ pub struct Session<'a> {
     shop_id: Uuid,
     token: Mutex<Option<Secret>>,
     refreshed_until: Mutex<Option<DateTime<Utc>>>,
+    /// Its requests count in the tenant's share of the day.
+    counts_share: bool,
 }
 
 impl Session<'_> {
@@ -209,8 +273,15 @@ impl Session<'_> {
             let why = "Etsy says the app's requests for today are spent";
             return Err(SessionError::Budget(HandlerError::deferred(why, DAY_SPENT_WAIT)));
         }
+        if !self.counts_share {
+            return self.app.limits.request().await.map_err(SessionError::Budget);
+        }
         self.app.spend_share(self.tenant).await?;
-        self.app.limits.request().await.map_err(SessionError::Budget)
+        if let Err(deferred) = self.app.limits.request().await {
+            self.app.refund_share(self.tenant).await;
+            return Err(SessionError::Budget(deferred));
+        }
+        Ok(())
     }
 
     /// The token to send: the one in use, or (after `rejected` was

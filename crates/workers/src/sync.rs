@@ -176,7 +176,7 @@ impl EtsySync {
         if !held {
             return Ok(Synced { busy: true, ..Synced::default() });
         }
-        let session = self.app.session(&shop.tenant, shop.shop_id);
+        let session = self.app.sync_session(&shop.tenant, shop.shop_id);
         let done = self.sync_with(shop, &session).await;
         if let Some(until) = session.take_refresh() {
             let meta = EventMeta::with_command_id(format!(
@@ -370,7 +370,10 @@ impl EtsySync {
         if receipts::is_cancelled(receipt) {
             commands.push((step("cancel".into()), OrderCommand::Cancel { reason: "cancelled on Etsy".into() }));
         } else if let Some(p) = paid_here(fees.as_ref()) {
-            let what = format!("pay/{}/{:?}", p.amount_cents, p.fees_cents);
+            // Named by the receipt's whole amount, as it was before Printify's
+            // lines were left out: a receipt recorded whole then, read again
+            // now, is the same payment, not a second one.
+            let what = format!("pay/{}/{:?}", p.amount_cents.saturating_add(printify_cents), p.fees_cents);
             commands.push((step(what), OrderCommand::RecordPayment(p)));
         }
         for parcel in receipts::shipments(receipt) {

@@ -458,12 +458,15 @@ mod printify {
         // Published, then sold out on the marketplace (as the sync finds it).
         use pod_events::domain::listing::{ListingCommand, ListingPublished, MarketplaceState};
         let id = pod_events::AggregateId::new(pod_events::TenantId::parse("acme").unwrap(), listing);
-        let published = ListingCommand::RecordPublished(ListingPublished {
-            printify_product_id: Some("5d39b159e7c48c000728c89f".into()),
-            etsy_listing_id: Some("1700000001".into()),
-            url: Some("https://www.etsy.com/listing/1700000001".into()),
-            dry_run: false,
-        });
+        let published = ListingCommand::RecordPublished {
+            submission: 1,
+            published: ListingPublished {
+                printify_product_id: Some("5d39b159e7c48c000728c89f".into()),
+                etsy_listing_id: Some("1700000001".into()),
+                url: Some("https://www.etsy.com/listing/1700000001".into()),
+                dry_run: false,
+            },
+        };
         let sold_out = ListingCommand::RecordMarketplaceState {
             etsy_listing_id: "1700000001".into(),
             state: MarketplaceState::SoldOut,
@@ -512,7 +515,9 @@ mod printify {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_token_with_several_shops_asks_which_one() {
-        let (api, printify) = with_printify(vec![shop(8_101, "Cat Mom Tees"), shop(8_102, "Dog Dad Mugs")]).await;
+        let spare = PrintifyShop { id: 8_103, title: "Spare".into(), sales_channel: "disconnected".into() };
+        let (api, printify) =
+            with_printify(vec![shop(8_101, "Cat Mom Tees"), shop(8_102, "Dog Dad Mugs"), spare]).await;
         let owner = api.person("acme", Role::Owner).await;
         let editor = api.person("acme", Role::Editor).await;
         let connect = "/integrations/printify/connect";
@@ -523,6 +528,10 @@ mod printify {
         let pending = choose_among_shops(&api, &owner).await;
         api.project().await;
         assert_eq!(shops(&api).await, serde_json::json!([]), "nothing connected before choosing");
+        // A shop with no sales channel is shown, not offered.
+        let (_, _, page) = api.send("POST", connect, &form_headers(&owner), form(&owner, TOKEN, None)).await;
+        assert!(page.contains(r#"value="8103" id="shop-8103" disabled"#), "{page}");
+        assert!(page.contains("none: connect one on Printify first"), "{page}");
 
         // A shop the token cannot use is refused, and the held token is spent.
         let chosen = |pending: &str, shop: u64| format!("csrf={}&pending={pending}&shop={shop}", owner.csrf);
@@ -666,7 +675,11 @@ mod printify_webhooks {
         for command in [
             ListingCommand::Approve { by: by.clone() },
             ListingCommand::Submit { by, shop_id: shop, dry_run: false },
-            ListingCommand::RecordExternalId { kind: ExternalKind::PrintifyProduct, id: "65a1c0ffee".into() },
+            ListingCommand::RecordExternalId {
+                submission: 1,
+                kind: ExternalKind::PrintifyProduct,
+                id: "65a1c0ffee".into(),
+            },
         ] {
             api.state.listings.execute(&listing, command, &EventMeta::new_command()).await.unwrap();
         }

@@ -307,20 +307,34 @@ pub enum ListingCommand {
         shop_id: Option<Uuid>,
         dry_run: bool,
     },
-    RecordPublished(ListingPublished),
-    RecordPublishFailure(ListingPublishFailed),
+    // The steps of a submission name it by number: a run of an earlier
+    // submission (a redelivery that outlived it) is refused, never taken
+    // for the submission queued since.
+    /// The submission is published.
+    RecordPublished {
+        submission: u32,
+        published: ListingPublished,
+    },
+    /// The submission failed: back to its editor.
+    RecordPublishFailure {
+        submission: u32,
+        failed: ListingPublishFailed,
+    },
     /// An id the marketplace gave the queued submission; the same id again
     /// changes nothing.
     RecordExternalId {
+        submission: u32,
         kind: ExternalKind,
         id: String,
     },
     /// The marketplace is about to make the product; again changes nothing.
     RecordProductStarted {
+        submission: u32,
         started_at: DateTime<Utc>,
     },
     /// The marketplace was asked to publish; asking again changes nothing.
     RecordPublishRequest {
+        submission: u32,
         requested_at: DateTime<Utc>,
     },
     /// What a poll found of the published listing on its marketplace; the
@@ -367,6 +381,16 @@ pub enum ListingError {
     BadExternalId { kind: ExternalKind, id: String },
     #[error("the submission already has {} {recorded:?}, not {id:?}", kind.name())]
     ExternalIdConflict { kind: ExternalKind, recorded: String, id: String },
+    #[error("submission {given} is over: the listing is queued as submission {current}")]
+    OtherSubmission { given: u32, current: u32 },
+}
+
+impl ListingError {
+    /// The submission a step names is over (settled, or another queued
+    /// since): the step's run has nothing left to record.
+    pub fn is_submission_over(&self) -> bool {
+        matches!(self, Self::WrongState(..) | Self::OtherSubmission { .. })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -463,13 +487,22 @@ impl Submission {
 }
 
 impl Listing {
-    /// The shop of the queued submission, for a step of publishing to it.
-    fn queued_shop(&self, step: &'static str) -> Result<Uuid, ListingError> {
+    /// The queued submission numbered `number`, for a step of it.
+    fn queued(&self, number: u32, step: &'static str) -> Result<&Submission, ListingError> {
         if self.status != ListingStatus::Queued {
             return Err(ListingError::WrongState(self.status.name(), step));
         }
         match self.submission.as_ref() {
-            Some(Submission { shop_id: Some(shop), dry_run: false, .. }) => Ok(*shop),
+            Some(s) if s.number == number => Ok(s),
+            other => Err(ListingError::OtherSubmission { given: number, current: other.map_or(0, |s| s.number) }),
+        }
+    }
+
+    /// The shop of the queued submission numbered `number`, for a step of
+    /// publishing to it.
+    fn queued_shop(&self, number: u32, step: &'static str) -> Result<Uuid, ListingError> {
+        match self.queued(number, step)? {
+            Submission { shop_id: Some(shop), dry_run: false, .. } => Ok(*shop),
             _ => Err(ListingError::NotForAShop),
         }
     }
@@ -554,20 +587,16 @@ impl Aggregate for Listing {
                 }
                 sink.write(ListingEvent::ListingSubmitted(ListingSubmitted { by, shop_id, dry_run }), self).await;
             }
-            ListingCommand::RecordPublished(e) => {
-                if self.status != S::Queued {
-                    return Err(ListingError::WrongState(self.status.name(), "published"));
-                }
-                sink.write(ListingEvent::ListingPublished(e), self).await;
+            ListingCommand::RecordPublished { submission, published } => {
+                self.queued(submission, "published")?;
+                sink.write(ListingEvent::ListingPublished(published), self).await;
             }
-            ListingCommand::RecordPublishFailure(e) => {
-                if self.status != S::Queued {
-                    return Err(ListingError::WrongState(self.status.name(), "failed"));
-                }
-                sink.write(ListingEvent::ListingPublishFailed(e), self).await;
+            ListingCommand::RecordPublishFailure { submission, failed } => {
+                self.queued(submission, "failed")?;
+                sink.write(ListingEvent::ListingPublishFailed(failed), self).await;
             }
-            ListingCommand::RecordExternalId { kind, id } => {
-                let shop_id = self.queued_shop("given a marketplace id")?;
+            ListingCommand::RecordExternalId { submission, kind, id } => {
+                let shop_id = self.queued_shop(submission, "given a marketplace id")?;
                 let usable = !id.is_empty() && id.len() <= MAX_EXTERNAL_ID && !id.chars().any(char::is_control);
                 if !usable {
                     return Err(ListingError::BadExternalId { kind, id });
@@ -583,8 +612,8 @@ impl Aggregate for Listing {
                     }
                 }
             }
-            ListingCommand::RecordProductStarted { started_at } => {
-                let shop_id = self.queued_shop("given a product")?;
+            ListingCommand::RecordProductStarted { submission, started_at } => {
+                let shop_id = self.queued_shop(submission, "given a product")?;
                 if self.submission.as_ref().is_some_and(|s| !s.product_started) {
                     let e = ListingProductStarted { shop_id, started_at: Some(started_at) };
                     sink.write(ListingEvent::ListingProductStarted(e), self).await;
@@ -603,8 +632,8 @@ impl Aggregate for Listing {
                     sink.write(ListingEvent::ListingMarketplaceStateChanged(e), self).await;
                 }
             }
-            ListingCommand::RecordPublishRequest { requested_at } => {
-                let shop_id = self.queued_shop("published")?;
+            ListingCommand::RecordPublishRequest { submission, requested_at } => {
+                let shop_id = self.queued_shop(submission, "published")?;
                 if self.submission.as_ref().is_some_and(|s| s.publish_requested_at.is_none()) {
                     let e = ListingPublishRequested { shop_id, requested_at };
                     sink.write(ListingEvent::ListingPublishRequested(e), self).await;
@@ -986,7 +1015,7 @@ mod tests {
     }
 
     fn product(id: &str) -> ListingCommand {
-        ListingCommand::RecordExternalId { kind: ExternalKind::PrintifyProduct, id: id.into() }
+        ListingCommand::RecordExternalId { submission: 1, kind: ExternalKind::PrintifyProduct, id: id.into() }
     }
 
     fn product_recorded(id: &str) -> ListingEvent {
@@ -1044,11 +1073,12 @@ mod tests {
         let started = ListingProductStarted { shop_id: SHOP, started_at: Some(at) };
         let mut given = queued_for_a_shop();
         given.push(ListingEvent::ListingProductStarted(started.clone()));
-        let again = ListingCommand::RecordProductStarted { started_at: at + chrono::Duration::seconds(9) };
+        let again =
+            ListingCommand::RecordProductStarted { submission: 1, started_at: at + chrono::Duration::seconds(9) };
         T::with(()).given(given).when(again).then_expect_events(vec![]);
         T::with(())
             .given(queued_for_a_shop())
-            .when(ListingCommand::RecordProductStarted { started_at: at })
+            .when(ListingCommand::RecordProductStarted { submission: 1, started_at: at })
             .then_expect_events(vec![ListingEvent::ListingProductStarted(started)]);
     }
 
@@ -1100,23 +1130,29 @@ mod tests {
         given.push(ListingEvent::ListingPublishRequested(ListingPublishRequested { shop_id: SHOP, requested_at: at }));
         T::with(())
             .given(given)
-            .when(ListingCommand::RecordPublishRequest { requested_at: at + chrono::Duration::seconds(5) })
+            .when(ListingCommand::RecordPublishRequest {
+                submission: 1,
+                requested_at: at + chrono::Duration::seconds(5),
+            })
             .then_expect_events(vec![]);
+    }
+
+    /// Queued for a shop, `during` the first submission, failed, then
+    /// approved and submitted again: submission 2.
+    fn queued_again(during: Vec<ListingEvent>) -> Vec<ListingEvent> {
+        let mut events = queued_for_a_shop();
+        events.extend(during);
+        events.push(ListingEvent::ListingPublishFailed(ListingPublishFailed { reason: "x".into(), retryable: false }));
+        events.push(ListingEvent::ListingApproved(ListingApproved { by: Actor::System }));
+        let again = ListingSubmitted { by: Actor::System, shop_id: Some(SHOP), dry_run: false };
+        events.push(ListingEvent::ListingSubmitted(again));
+        events
     }
 
     #[test]
     fn a_new_submission_starts_without_the_last_ones_ids() {
         let mut listing = Listing::default();
-        let mut events = queued_for_a_shop();
-        events.push(product_recorded("abc"));
-        events.push(ListingEvent::ListingPublishFailed(ListingPublishFailed { reason: "x".into(), retryable: false }));
-        events.push(ListingEvent::ListingApproved(ListingApproved { by: Actor::System }));
-        events.push(ListingEvent::ListingSubmitted(ListingSubmitted {
-            by: Actor::System,
-            shop_id: Some(SHOP),
-            dry_run: false,
-        }));
-        for e in events {
+        for e in queued_again(vec![product_recorded("abc")]) {
             listing.apply(e);
         }
         let submission = listing.submission.expect("queued");
@@ -1124,11 +1160,36 @@ mod tests {
     }
 
     #[test]
+    fn a_step_of_an_earlier_submission_is_refused_once_another_is_queued() {
+        let given = queued_again(vec![]);
+        let over = || ListingError::OtherSubmission { given: 1, current: 2 };
+        let published =
+            ListingPublished { printify_product_id: None, etsy_listing_id: None, url: None, dry_run: false };
+        let failed = ListingPublishFailed { reason: "late".into(), retryable: false };
+        let at = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        for stale in [
+            ListingCommand::RecordPublished { submission: 1, published: published.clone() },
+            ListingCommand::RecordPublishFailure { submission: 1, failed },
+            product("abc"),
+            ListingCommand::RecordProductStarted { submission: 1, started_at: at },
+            ListingCommand::RecordPublishRequest { submission: 1, requested_at: at },
+        ] {
+            T::with(()).given(given.clone()).when(stale).then_expect_error(over());
+        }
+        assert!(over().is_submission_over() && ListingError::WrongState("a draft", "published").is_submission_over());
+        // Its own steps are taken.
+        T::with(())
+            .given(given)
+            .when(ListingCommand::RecordPublished { submission: 2, published: published.clone() })
+            .then_expect_events(vec![ListingEvent::ListingPublished(published)]);
+    }
+
+    #[test]
     fn a_queued_listing_is_recorded_as_published() {
         let published = ListingPublished { printify_product_id: None, etsy_listing_id: None, url: None, dry_run: true };
         T::with(())
             .given(queued())
-            .when(ListingCommand::RecordPublished(published.clone()))
+            .when(ListingCommand::RecordPublished { submission: 1, published: published.clone() })
             .then_expect_events(vec![ListingEvent::ListingPublished(published)]);
     }
 
@@ -1137,7 +1198,7 @@ mod tests {
         let failed = ListingPublishFailed { reason: "the artwork's checksum does not match".into(), retryable: false };
         T::with(())
             .given(queued())
-            .when(ListingCommand::RecordPublishFailure(failed.clone()))
+            .when(ListingCommand::RecordPublishFailure { submission: 1, failed: failed.clone() })
             .then_expect_events(vec![ListingEvent::ListingPublishFailed(failed)]);
     }
 
@@ -1146,8 +1207,8 @@ mod tests {
         let published = ListingPublished { printify_product_id: None, etsy_listing_id: None, url: None, dry_run: true };
         let failed = ListingPublishFailed { reason: "x".into(), retryable: true };
         let cases: [(ListingCommand, &'static str); 2] = [
-            (ListingCommand::RecordPublished(published), "published"),
-            (ListingCommand::RecordPublishFailure(failed), "failed"),
+            (ListingCommand::RecordPublished { submission: 1, published }, "published"),
+            (ListingCommand::RecordPublishFailure { submission: 1, failed }, "failed"),
         ];
         for (command, what) in cases {
             T::with(())

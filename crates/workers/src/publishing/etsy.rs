@@ -181,7 +181,8 @@ impl Call<'_> {
         }
         let draft = self.draft()?;
         if !job.submission.product_started {
-            let started = ListingCommand::RecordProductStarted { started_at: Utc::now() };
+            let started =
+                ListingCommand::RecordProductStarted { submission: job.submission.number, started_at: Utc::now() };
             self.record(started, &format!("etsy-started/{}", job.submission.number)).await?;
         }
         let (api, shop, draft) = (&self.publisher.app.api, job.marketplace_shop, &draft);
@@ -274,7 +275,9 @@ impl Call<'_> {
     async fn record_listing(&self, id: u64) -> Result<u64, Stop> {
         let job = self.job;
         let meta = EventMeta::caused_by(job.cause, &format!("etsy-listing/{}/{id}", job.submission.number));
-        let command = ListingCommand::RecordExternalId { kind: ExternalKind::EtsyListing, id: id.to_string() };
+        let submission = job.submission.number;
+        let command =
+            ListingCommand::RecordExternalId { submission, kind: ExternalKind::EtsyListing, id: id.to_string() };
         match self.pipeline.listings.execute(job.listing, command, &meta).await {
             Ok(_) => Ok(id),
             Err(CommandError::Rejected(ListingError::ExternalIdConflict { recorded, .. })) => {
@@ -283,7 +286,7 @@ impl Call<'_> {
                     .parse()
                     .map_err(|_| Stop::Settled(failed(format!("the Etsy listing id {recorded:?} on record is no id"))))
             }
-            Err(CommandError::Rejected(ListingError::WrongState(..))) => {
+            Err(CommandError::Rejected(e)) if e.is_submission_over() => {
                 Err(Stop::Settled(failed("settled by another run meanwhile")))
             }
             Err(CommandError::Rejected(e)) => {

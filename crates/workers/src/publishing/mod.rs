@@ -124,20 +124,29 @@ impl Publishing {
         artwork: &[u8],
     ) -> Result<ListingCommand, HandlerError> {
         let Some(shop_id) = submission.shop_id else {
-            return Ok(failure("a real submission needs a shop; submit again to one"));
+            return Ok(failure(submission.number, "a real submission needs a shop; submit again to one"));
         };
         let shop = AggregateId::new(listing.tenant.clone(), shop_id);
         let shop_state = self.pipeline.shops.store().load_fresh(&shop).await.map_err(store_failure)?.aggregate;
         if !shop_state.connected {
-            return Ok(failure(format!("shop {shop_id} is not connected; connect it in Integrations, then submit")));
+            return Ok(failure(
+                submission.number,
+                format!("shop {shop_id} is not connected; connect it in Integrations, then submit"),
+            ));
         }
         if shop_state.needs_reconnect {
-            return Ok(failure(format!(
-                "shop {shop_id} needs reconnecting: its marketplace no longer takes its token; connect it again, then submit"
-            )));
+            return Ok(failure(
+                submission.number,
+                format!(
+                    "shop {shop_id} needs reconnecting: its marketplace no longer takes its token; connect it again, then submit"
+                ),
+            ));
         }
         let Some(marketplace_shop) = shop_state.external_shop_id.as_deref().and_then(|s| s.parse::<u64>().ok()) else {
-            return Ok(failure(format!("shop {shop_id} has no marketplace shop id on record; connect it again")));
+            return Ok(failure(
+                submission.number,
+                format!("shop {shop_id} has no marketplace shop id on record; connect it again"),
+            ));
         };
         let job = Job { listing, cause: event, submission, content, product_type, artwork, shop_id, marketplace_shop };
         let settled = match shop_state.marketplace {
@@ -147,6 +156,7 @@ impl Publishing {
                         "a submission to an Etsy shop, and this publishing worker has no Etsy app (keystring) or vault keys"
                     );
                     return Ok(failure(
+                        submission.number,
                         "publishing to Etsy shops is not set up on this server (marketplaces.etsy.keystring, vault keys); ask its operator",
                     ));
                 };
@@ -158,13 +168,14 @@ impl Publishing {
                         "a submission to a shop, and this publishing worker has no vault.keys to open its token"
                     );
                     return Ok(failure(
+                        submission.number,
                         "publishing to shops is not set up on this server (vault keys); ask its operator, or submit a dry run",
                     ));
                 };
                 printify.publish(&self.pipeline, &job).await?
             }
         };
-        Ok(settled_command(settled))
+        Ok(settled_command(submission.number, settled))
     }
 }
 
@@ -183,11 +194,11 @@ pub struct Job<'a> {
     pub marketplace_shop: u64,
 }
 
-/// What is recorded of how a submission ended.
-fn settled_command(settled: Settled) -> ListingCommand {
+/// What is recorded of how submission `number` ended.
+fn settled_command(number: u32, settled: Settled) -> ListingCommand {
     match settled {
-        Settled::Published(p) => ListingCommand::RecordPublished(p),
-        Settled::Failed(f) => ListingCommand::RecordPublishFailure(f),
+        Settled::Published(published) => ListingCommand::RecordPublished { submission: number, published },
+        Settled::Failed(failed) => ListingCommand::RecordPublishFailure { submission: number, failed },
     }
 }
 
@@ -233,7 +244,7 @@ async fn record_step(
     step: &str,
 ) -> Result<(), Stop> {
     let meta = EventMeta::caused_by(cause, step);
-    settle(&pipeline.listings, listing, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
+    settle(&pipeline.listings, listing, command, &meta, ListingError::is_submission_over).await?;
     Ok(())
 }
 
@@ -265,9 +276,11 @@ fn is_listing_url(u: &str) -> bool {
         && !u.chars().any(|c| c.is_control() || c.is_whitespace() || invisible(c))
 }
 
-/// A failure the seller fixes: the listing goes back to its editor.
-fn failure(reason: impl Into<String>) -> ListingCommand {
-    ListingCommand::RecordPublishFailure(ListingPublishFailed { reason: reason.into(), retryable: false })
+/// Submission `number` failed in a way the seller fixes: the listing goes
+/// back to its editor.
+fn failure(number: u32, reason: impl Into<String>) -> ListingCommand {
+    let failed = ListingPublishFailed { reason: reason.into(), retryable: false };
+    ListingCommand::RecordPublishFailure { submission: number, failed }
 }
 
 #[async_trait::async_trait]
@@ -302,8 +315,8 @@ impl Handler for Publishing {
                 reason: "the listing's text is not known here; save it again and resubmit".into(),
                 retryable: false,
             };
-            let command = ListingCommand::RecordPublishFailure(failed);
-            settle(&self.pipeline.listings, &id, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
+            let command = ListingCommand::RecordPublishFailure { submission: submission.number, failed };
+            settle(&self.pipeline.listings, &id, command, &meta, ListingError::is_submission_over).await?;
             return Ok(());
         };
         // Under way at Printify (the product made, maybe published): what
@@ -312,7 +325,7 @@ impl Handler for Publishing {
         // listing the marketplace is putting on sale.
         if submission.printify_product_id.is_some() {
             let command = self.publish_to_shop(event, &id, submission, content, "", &[]).await?;
-            settle(&self.pipeline.listings, &id, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
+            settle(&self.pipeline.listings, &id, command, &meta, ListingError::is_submission_over).await?;
             return Ok(());
         }
         let design_id = AggregateId::new(id.tenant.clone(), content.design_id);
@@ -334,7 +347,7 @@ impl Handler for Publishing {
             let intact = |b: &&Vec<u8>| artwork.is_some_and(|a| sha256_hex(b) == a.sha256);
             let artwork = bytes.as_ref().filter(intact).map(Vec::as_slice).unwrap_or_default();
             let command = self.publish_to_shop(event, &id, submission, content, product_type, artwork).await?;
-            settle(&self.pipeline.listings, &id, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
+            settle(&self.pipeline.listings, &id, command, &meta, ListingError::is_submission_over).await?;
             return Ok(());
         }
         let problems = preflight(&Preflight {
@@ -346,20 +359,17 @@ impl Handler for Publishing {
             design_current: matches!(design.status, DesignStatus::Rendered | DesignStatus::Approved),
         });
         let command = if !problems.is_empty() {
-            ListingCommand::RecordPublishFailure(ListingPublishFailed { reason: problems.join("; "), retryable: false })
+            failure(submission.number, problems.join("; "))
         } else if submission.dry_run {
-            ListingCommand::RecordPublished(ListingPublished {
-                printify_product_id: None,
-                etsy_listing_id: None,
-                url: None,
-                dry_run: true,
-            })
+            let published =
+                ListingPublished { printify_product_id: None, etsy_listing_id: None, url: None, dry_run: true };
+            ListingCommand::RecordPublished { submission: submission.number, published }
         } else {
             let product_type = design.request.as_ref().map(|r| r.product_type.as_str()).unwrap_or_default();
             let artwork = bytes.as_deref().unwrap_or_default();
             self.publish_to_shop(event, &id, submission, content, product_type, artwork).await?
         };
-        settle(&self.pipeline.listings, &id, command, &meta, |e| matches!(e, ListingError::WrongState(..))).await?;
+        settle(&self.pipeline.listings, &id, command, &meta, ListingError::is_submission_over).await?;
         Ok(())
     }
 }

@@ -62,7 +62,7 @@ impl PrintifyPublisher {
             api,
             templates: settings.templates(),
             limits,
-            unlisted_after: chrono::Duration::seconds(settings.unlisted_after_secs.into()),
+            unlisted_after: chrono::Duration::minutes(settings.publish_deadline_mins.into()),
             pool,
             keys,
         })
@@ -116,7 +116,7 @@ impl Call<'_> {
                 }
                 let now = Utc::now();
                 self.record(
-                    ListingCommand::RecordPublishRequest { requested_at: now },
+                    ListingCommand::RecordPublishRequest { submission: number, requested_at: now },
                     &format!("printify-publish/{number}"),
                 )
                 .await?;
@@ -136,7 +136,9 @@ impl Call<'_> {
         // The id is part of the command's: another run's product is another
         // command, refused as a conflict, not taken for this one repeated.
         let meta = EventMeta::caused_by(job.cause, &format!("printify-product/{}/{id}", job.submission.number));
-        let command = ListingCommand::RecordExternalId { kind: ExternalKind::PrintifyProduct, id: id.clone() };
+        let submission = job.submission.number;
+        let command =
+            ListingCommand::RecordExternalId { submission, kind: ExternalKind::PrintifyProduct, id: id.clone() };
         match self.pipeline.listings.execute(job.listing, command, &meta).await {
             Ok(_) => Ok(id),
             Err(CommandError::Rejected(ListingError::ExternalIdConflict { recorded, .. })) => {
@@ -150,7 +152,7 @@ impl Call<'_> {
                 }
                 Ok(recorded)
             }
-            Err(CommandError::Rejected(ListingError::WrongState(..))) => {
+            Err(CommandError::Rejected(e)) if e.is_submission_over() => {
                 // Settled meanwhile by another run: a product this run made
                 // that is not the one recorded is extra.
                 let now = self.pipeline.listings.store().load_fresh(job.listing).await;
@@ -213,7 +215,8 @@ impl Call<'_> {
             ))));
         }
         if !job.submission.product_started {
-            let started = ListingCommand::RecordProductStarted { started_at: Utc::now() };
+            let started =
+                ListingCommand::RecordProductStarted { submission: job.submission.number, started_at: Utc::now() };
             self.record(started, &format!("printify-started/{}", job.submission.number)).await?;
         }
         self.spend().await?;

@@ -457,7 +457,7 @@ mod printify {
         );
         api.create_product(&token, PRINTIFY_SHOP, &other).await.unwrap();
         // The earlier run had said it was making one.
-        let started = ListingCommand::RecordProductStarted { started_at: chrono::Utc::now() };
+        let started = ListingCommand::RecordProductStarted { submission: 1, started_at: chrono::Utc::now() };
         c.shop.listings.execute(&listing, started, &EventMeta::new_command()).await.unwrap();
 
         c.shop.handler.handle(&submitted).await.unwrap();
@@ -604,7 +604,7 @@ mod printify {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_publish_the_channel_confirms_settles_published_and_one_it_fails_goes_back_to_the_editor() {
-        let c = Connected::with(|s| s.unlisted_after_secs = 0).await;
+        let c = Connected::with(|s| s.publish_deadline_mins = 0).await;
         c.printify.hold_publishing();
         let (listed, submitted) = c.submitted().await;
         let (refused, refused_submitted) = c.submitted().await;
@@ -905,7 +905,7 @@ mod etsy {
         let older = c.etsy.add_draft(TITLE, chrono::Utc::now().timestamp() - 86_400);
         // The earlier run said it was starting, and Etsy made its draft;
         // then kill -9, before the draft's id was recorded.
-        let started = ListingCommand::RecordProductStarted { started_at: chrono::Utc::now() };
+        let started = ListingCommand::RecordProductStarted { submission: 1, started_at: chrono::Utc::now() };
         c.shop.listings.execute(&listing, started, &EventMeta::new_command()).await.unwrap();
         let earlier = c.etsy.add_draft(TITLE, chrono::Utc::now().timestamp());
 
@@ -976,7 +976,7 @@ mod etsy {
     async fn two_drafts_that_may_each_be_the_lost_one_send_the_listing_back_naming_both() {
         let c = Connected::new().await;
         let (listing, submitted) = c.submitted().await;
-        let started = ListingCommand::RecordProductStarted { started_at: chrono::Utc::now() };
+        let started = ListingCommand::RecordProductStarted { submission: 1, started_at: chrono::Utc::now() };
         c.shop.listings.execute(&listing, started, &EventMeta::new_command()).await.unwrap();
         let now = chrono::Utc::now().timestamp();
         let (one, two) = (c.etsy.add_draft(TITLE, now), c.etsy.add_draft(TITLE, now + 1));
@@ -1062,7 +1062,24 @@ mod etsy {
         let again = EtsyPublisher::new(&c.settings, REDIRECT, c.pool.clone(), c.keys.clone()).unwrap();
         let pipeline = Arc::new(Pipeline::open(c.shop.env.client.clone(), &c.shop.env.ns).await.unwrap());
         let other = Publishing::new(pipeline, c.shop.blobs.clone()).with_etsy(again);
-        assert!(matches!(other.handle(&submitted).await, Err(HandlerError::Deferred { .. })));
+        match other.handle(&submitted).await {
+            Err(HandlerError::Deferred { reason, .. }) => assert!(reason.contains("share"), "{reason}"),
+            other => panic!("expected a deferral for the share, got {other:?}"),
+        }
+        let acme: i64 = sqlx::query_scalar("SELECT requests FROM marketplace_usage WHERE tenant = 'acme'")
+            .fetch_one(&c.pool)
+            .await
+            .unwrap();
+        assert_eq!(acme, 2, "nothing more counted, nothing more sent");
+        assert_eq!(c.etsy.listings().len(), 1);
+        // Its orders still come back: a sync is not counted in the share.
+        let app =
+            pod_workers::etsy_session::EtsyApp::new(&c.settings, REDIRECT, c.pool.clone(), c.keys.clone()).unwrap();
+        let acme = tenant();
+        let session = app.sync_session(&acme, c.shop_id);
+        let api = &app.api;
+        let shop = session.call(|t| async move { api.shop(&t, standin::SHOP_ID).await }).await;
+        assert!(shop.is_ok(), "{:?}", shop.err());
         let headroom: (Option<i64>, Option<i64>) =
             sqlx::query_as("SELECT remaining_today, limit_per_day FROM marketplace_quota WHERE marketplace = 'etsy'")
                 .fetch_one(&c.pool)
