@@ -221,6 +221,7 @@ async fn seed(
             }],
             total_cents: 2499 * (1 + (i % 3) as u64),
             currency: "USD".into(),
+            placed_at: None,
         };
         let order = AggregateId::generate(tenant.clone());
         orders.execute(&order, OrderCommand::Receive(sale), &EventMeta::new_command()).await?;

@@ -166,6 +166,7 @@ async fn a_trend_sold_through_printify_shows_in_analytics_with_its_profit() {
             total_shipping: 475,
             total_tax: 0,
             shipments: vec![],
+            created_at: None,
         },
     );
     let body = format!(

@@ -483,6 +483,7 @@ mod tests {
             line_items: lines,
             total_cents,
             currency: "USD".into(),
+            placed_at: None,
         }
     }
 

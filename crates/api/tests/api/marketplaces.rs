@@ -603,6 +603,7 @@ mod printify_webhooks {
             total_shipping: 475,
             total_tax: 0,
             shipments: vec![],
+            created_at: Some("2026-11-30 18:04:05+00:00".into()),
         }
     }
 

@@ -162,6 +162,7 @@ async fn analytics_sums_orders_per_currency_and_day_and_names_the_best_sellers()
         }],
         total_cents: qty as u64 * price,
         currency: currency.into(),
+        placed_at: None,
     };
     let paid = AggregateId::generate(acme.clone());
     orders
@@ -175,11 +176,15 @@ async fn analytics_sums_orders_per_currency_and_day_and_names_the_best_sellers()
         .execute(&unpaid, OrderCommand::Receive(order("A-2", 1, 2499, "USD")), &EventMeta::new_command())
         .await
         .unwrap();
-    let euro = AggregateId::generate(acme);
+    let euro = AggregateId::generate(acme.clone());
     orders
         .execute(&euro, OrderCommand::Receive(order("A-3", 1, 1999, "EUR")), &EventMeta::new_command())
         .await
         .unwrap();
+    // A sale placed long ago, brought in only now (a shop's first poll).
+    let old = OrderReceived { placed_at: "2020-01-15T12:00:00Z".parse().ok(), ..order("A-4", 1, 1000, "USD") };
+    let late = AggregateId::generate(acme);
+    orders.execute(&late, OrderCommand::Receive(old), &EventMeta::new_command()).await.unwrap();
     api.project().await;
 
     let summary = api.get("/api/v1/analytics/summary").await;
@@ -204,8 +209,14 @@ async fn analytics_sums_orders_per_currency_and_day_and_names_the_best_sellers()
     assert_eq!(summary["funnel"]["listings"], 1);
     assert_eq!(summary["funnel"]["ideas"], 1);
 
-    // A period before any of it: nothing.
-    let empty = api.get("/api/v1/analytics/summary?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z").await;
+    // A period before any of it: nothing but the sale placed then.
+    let then = api.get("/api/v1/analytics/summary?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z").await;
+    assert_eq!(then["totals"].as_array().unwrap().len(), 1, "{then}");
+    assert_eq!(
+        (then["totals"][0]["orders"].as_i64(), then["totals"][0]["revenue_cents"].as_i64()),
+        (Some(1), Some(1000))
+    );
+    let empty = api.get("/api/v1/analytics/summary?from=2019-01-01T00:00:00Z&to=2019-02-01T00:00:00Z").await;
     assert_eq!(empty["totals"], serde_json::json!([]));
     for bad in ["?bucket=month", "?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "?from=2020-01-01T00:00:00Z"] {
         let (status, _, body) =

@@ -421,6 +421,7 @@ impl Api {
             }],
             total_cents: quantity as u64 * price_cents,
             currency: "USD".into(),
+            placed_at: None,
         };
         let id = AggregateId::generate(TenantId::parse("acme").unwrap());
         self.orders().await.execute(&id, OrderCommand::Receive(order), &EventMeta::new_command()).await.unwrap();

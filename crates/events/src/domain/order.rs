@@ -28,6 +28,11 @@ pub struct OrderReceived {
     pub line_items: Vec<LineItem>,
     pub total_cents: u64,
     pub currency: String,
+    /// When the buyer placed it, as the marketplace says (a poll may bring
+    /// an order days after it was placed). Where unknown, or said to be
+    /// after it was received, the read models use when it was received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -202,6 +207,7 @@ mod tests {
                 line_items: vec![],
                 total_cents: 0,
                 currency: "USD".into(),
+                placed_at: None,
             }))
             .then_expect_error(OrderError::NoItems);
     }
@@ -219,6 +225,7 @@ mod tests {
             }],
             total_cents: 2000,
             currency: "USD".into(),
+            placed_at: None,
         })
     }
 

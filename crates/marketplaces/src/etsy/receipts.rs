@@ -68,6 +68,9 @@ pub struct Receipt {
     /// When it last changed, in seconds since the epoch.
     #[serde(default)]
     pub updated_timestamp: i64,
+    /// When the buyer placed it, in seconds since the epoch.
+    #[serde(default)]
+    pub created_timestamp: Option<i64>,
     pub grandtotal: Money,
     #[serde(default)]
     pub transactions: Vec<Transaction>,
@@ -161,6 +164,7 @@ pub fn received(shop_id: Uuid, receipt: &Receipt) -> Result<OrderReceived, Unusa
         line_items,
         total_cents,
         currency,
+        placed_at: receipt.created_timestamp.and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
     })
 }
 
@@ -220,6 +224,7 @@ mod tests {
             status: "paid".into(),
             is_paid: true,
             updated_timestamp: 1_800_000_000,
+            created_timestamp: Some(1_799_990_000),
             grandtotal: usd(5497),
             transactions: vec![
                 Transaction { transaction_id: 1, listing_id: Some(1_700_000_001), quantity: 2, price: usd(2499) },
@@ -238,6 +243,7 @@ mod tests {
         assert_eq!(r.line_items[0].external_listing_id, "1700000001");
         assert_eq!((r.line_items[0].quantity, r.line_items[0].price_cents), (2, 2499));
         assert_eq!(r.line_items[1].external_listing_id, "", "a listing since deleted");
+        assert_eq!(r.placed_at.map(|t| t.timestamp()), Some(1_799_990_000), "when the buyer placed it");
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub struct PrintifyOrder {
     pub total_tax: u64,
     #[serde(default)]
     pub shipments: Vec<PrintifyShipment>,
+    /// When the buyer placed it: `2017-04-18 13:24:28+00:00`.
+    #[serde(default)]
+    pub created_at: Option<String>,
 }
 
 /// A parcel on its way: the carrier and its tracking number.

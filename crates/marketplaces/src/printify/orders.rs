@@ -2,6 +2,7 @@
 //! item and in all, and (once Printify has calculated it) what producing
 //! and shipping it cost the seller.
 
+use chrono::{DateTime, Utc};
 use pod_events::domain::order::{LineItem, OrderPaid, OrderReceived, OrderShipped};
 use pod_events::domain::shop::Marketplace;
 use uuid::Uuid;
@@ -47,7 +48,16 @@ pub fn received(shop_id: Uuid, order: &PrintifyOrder) -> Result<OrderReceived, U
         line_items,
         total_cents: buyer_total(order),
         currency: CURRENCY.to_owned(),
+        placed_at: order.created_at.as_deref().and_then(placed_at),
     })
+}
+
+/// Printify's time of an order (`2017-04-18 13:24:28+00:00`, or RFC 3339).
+fn placed_at(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_str(raw.trim(), "%Y-%m-%d %H:%M:%S%:z")
+        .or_else(|_| DateTime::parse_from_rfc3339(raw.trim()))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// What the buyer paid for the whole order.
@@ -104,6 +114,7 @@ mod tests {
             total_shipping: 475,
             total_tax: 0,
             shipments: vec![],
+            created_at: Some("2017-04-18 13:24:28+00:00".into()),
         }
     }
 
@@ -115,6 +126,10 @@ mod tests {
         assert_eq!(r.line_items[0].external_listing_id, "p-1");
         assert_eq!((r.line_items[0].quantity, r.line_items[0].price_cents), (2, 2499));
         assert_eq!((r.shop_id, r.marketplace, r.currency.as_str()), (shop, Marketplace::Printify, "USD"));
+        assert_eq!(r.placed_at, DateTime::from_timestamp(1_492_521_868, 0), "2017-04-18 13:24:28+00:00");
+        let mut odd = order("in-production");
+        odd.created_at = Some("yesterday\u{0}".into());
+        assert_eq!(received(shop, &odd).unwrap().placed_at, None, "an unreadable time is no time");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `orders` and `order_lines`: what was sold, for how much, and what it
 //! cost; the figures analytics sums.
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use pod_events::RecordedEvent;
 use pod_events::domain::order::OrderEvent;
@@ -16,6 +17,9 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
         let (at, v) = (e.occurred_at, e.aggregate_seq as i64);
         let q = match decode::<OrderEvent>(e)? {
             OrderEvent::OrderReceived(o) => {
+                // A sale counts on the day it was placed (a poll may bring
+                // it days later), never after it was received.
+                let placed = placed_on(o.placed_at, at);
                 for (line, item) in o.line_items.iter().enumerate() {
                     sqlx::query(
                         "INSERT INTO order_lines (tenant, order_id, line, listing_id, external_listing_id, quantity,
@@ -29,7 +33,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
                     .bind(&item.external_listing_id)
                     .bind(i32::try_from(item.quantity).unwrap_or(i32::MAX))
                     .bind(i64::try_from(item.price_cents).unwrap_or(i64::MAX))
-                    .bind(at)
+                    .bind(placed)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -46,7 +50,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
                 .bind(i64::try_from(o.total_cents).unwrap_or(i64::MAX))
                 .bind(o.currency)
                 .bind(o.line_items.iter().map(|i| i.quantity as i64).sum::<i64>() as i32)
-                .bind(at)
+                .bind(placed)
                 .bind(v)
             }
             OrderEvent::OrderPaid(p) => sqlx::query(
@@ -81,6 +85,12 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
     Ok(())
 }
 
+/// When a sale counts: when the marketplace says it was placed, unless
+/// that is unknown or after it was received.
+fn placed_on(placed_at: Option<DateTime<Utc>>, received_at: DateTime<Utc>) -> DateTime<Utc> {
+    placed_at.filter(|p| *p <= received_at).unwrap_or(received_at)
+}
+
 impl Projection for Orders {
     fn name(&self) -> &'static str {
         "orders"
@@ -97,5 +107,19 @@ impl Projection for Orders {
         events: &'a [RecordedEvent],
     ) -> BoxFuture<'a, Result<(), ApplyError>> {
         Box::pin(apply(tx, events))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sale_counts_when_it_was_placed_never_after_it_was_received() {
+        let received = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let days_before = received - chrono::Duration::days(3);
+        assert_eq!(placed_on(Some(days_before), received), days_before);
+        assert_eq!(placed_on(None, received), received);
+        assert_eq!(placed_on(Some(received + chrono::Duration::days(400)), received), received, "a time to come");
     }
 }

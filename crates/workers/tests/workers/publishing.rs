@@ -1133,9 +1133,15 @@ mod etsy {
             serde_json::json!({"amount": amount, "divisor": 100, "currency_code": "USD"})
         }
 
+        /// When the receipts were placed: three days before the test.
+        fn placed() -> i64 {
+            chrono::Utc::now().timestamp() - 3 * 86_400
+        }
+
         fn receipt(id: u64, etsy_listing: u64, status: &str) -> serde_json::Value {
             serde_json::json!({
                 "receipt_id": id, "status": status, "is_paid": true, "grandtotal": money(4998),
+                "created_timestamp": placed(),
                 "transactions": [{"transaction_id": id + 1, "listing_id": etsy_listing, "quantity": 2, "price": money(2499)}],
                 "shipments": [{"carrier_name": "usps", "tracking_code": "9400111"}],
             })
@@ -1204,6 +1210,8 @@ mod etsy {
                 (Some("etsy"), Some("3000000001"))
             );
             assert_eq!((r["total_cents"].as_u64(), r["currency"].as_str()), (Some(4998), Some("USD")));
+            let placed_at: chrono::DateTime<chrono::Utc> = serde_json::from_value(r["placed_at"].clone()).unwrap();
+            assert!((placed_at.timestamp() - placed()).abs() < 60, "placed when Etsy says: {placed_at}");
             assert_eq!(r["line_items"][0]["listing_id"], listing.id.to_string(), "the line names our listing");
             let paid = c.count("OrderPaid").await;
             assert_eq!((paid.len(), paid[0]["fees_cents"].as_u64()), (1, Some(412)), "Etsy's fees");
