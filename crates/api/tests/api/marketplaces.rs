@@ -204,6 +204,20 @@ async fn an_owner_connects_an_etsy_shop_whose_tokens_stay_sealed_and_out_of_the_
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     let now = credentials::load(&api.pool, &keys, &acme, shop_id, Kind::AccessToken).await.unwrap().unwrap();
     assert_ne!(now.secret, access.secret);
+    // Connected again after a shipping profile was added on Etsy: the
+    // shop's listings are drafted with it from then on.
+    let store = api.shops().await;
+    let shop = pod_events::AggregateId::new(acme.clone(), shop_id);
+    let before = store.store().load_fresh(&shop).await.unwrap().aggregate.listing_defaults;
+    etsy.set_policies(vec![991_001], vec![standin::RETURN_POLICY_ID]);
+    let callback = consent(&api, &owner).await;
+    let (status, _, body) = api.send("GET", &callback, &[("cookie", &owner.cookie)], "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let after = store.store().load_fresh(&shop).await.unwrap().aggregate.listing_defaults;
+    assert_eq!(
+        (before.shipping_profile_id, after.shipping_profile_id),
+        (Some(standin::SHIPPING_PROFILE_ID), Some(991_001))
+    );
 
     // Disconnected: refused to publish, and the tokens are gone.
     let (status, h, body) = api

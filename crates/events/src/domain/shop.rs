@@ -83,7 +83,10 @@ impl EventCodec for ShopEvent {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ShopCommand {
-    /// Connects the shop, or connects it again when it needs reconnecting.
+    /// Connects the shop, or connects it again: when it needs reconnecting,
+    /// or when what its marketplace says of it (its listing defaults, its
+    /// sales channel) has changed since; a shop connected as it is already
+    /// is refused as `AlreadyConnected`.
     Connect(ShopConnected),
     RecordTokenRefresh {
         token_expires_at: DateTime<Utc>,
@@ -119,11 +122,15 @@ pub struct Shop {
     pub external_shop_id: Option<String>,
     #[serde(default)]
     pub listing_defaults: ListingDefaults,
+    /// Where its products are sold (a Printify shop's sales channel).
+    #[serde(default)]
+    pub sales_channel: Option<String>,
 }
 
 impl super::StateVersion for Shop {
-    // 3: the marketplace's shop id is kept; 4: its listing defaults.
-    const STATE_VERSION: u32 = 4;
+    // 3: the marketplace's shop id is kept; 4: its listing defaults; 5: its
+    // sales channel.
+    const STATE_VERSION: u32 = 5;
 }
 
 impl Aggregate for Shop {
@@ -136,7 +143,10 @@ impl Aggregate for Shop {
     async fn handle(&mut self, command: ShopCommand, _: &(), sink: &EventSink<Self>) -> Result<(), ShopError> {
         match command {
             ShopCommand::Connect(e) => {
-                if self.connected && !self.needs_reconnect {
+                let unchanged = e.listing_defaults == self.listing_defaults
+                    && e.sales_channel == self.sales_channel
+                    && Some(&e.external_shop_id) == self.external_shop_id.as_ref();
+                if self.connected && !self.needs_reconnect && unchanged {
                     return Err(ShopError::AlreadyConnected);
                 }
                 if e.external_shop_id.trim().is_empty() {
@@ -178,6 +188,7 @@ impl Aggregate for Shop {
                 self.marketplace = Some(e.marketplace);
                 self.external_shop_id = Some(e.external_shop_id);
                 self.listing_defaults = e.listing_defaults;
+                self.sales_channel = e.sales_channel;
             }
             // Tokens that refresh work again.
             ShopEvent::ShopTokenRefreshed(_) => self.needs_reconnect = false,
@@ -216,6 +227,30 @@ mod tests {
         TestFramework::<Shop>::with(())
             .given(vec![ShopEvent::ShopConnected(c.clone())])
             .when(ShopCommand::Connect(c))
+            .then_expect_error(ShopError::AlreadyConnected);
+    }
+
+    #[test]
+    fn a_shop_connected_again_with_what_changed_since_is_connected_anew() {
+        // A shipping profile added on Etsy, then the shop connected again.
+        let with_profile = ShopConnected {
+            listing_defaults: ListingDefaults { shipping_profile_id: Some(7), ..ListingDefaults::default() },
+            ..connected()
+        };
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(connected())])
+            .when(ShopCommand::Connect(with_profile.clone()))
+            .then_expect_events(vec![ShopEvent::ShopConnected(with_profile.clone())]);
+        // A Printify shop whose sales channel changed.
+        let on_shopify = ShopConnected { sales_channel: Some("shopify".into()), ..connected() };
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(connected())])
+            .when(ShopCommand::Connect(on_shopify.clone()))
+            .then_expect_events(vec![ShopEvent::ShopConnected(on_shopify)]);
+        // The same again: nothing new.
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(with_profile.clone())])
+            .when(ShopCommand::Connect(with_profile))
             .then_expect_error(ShopError::AlreadyConnected);
     }
 
