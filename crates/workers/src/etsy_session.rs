@@ -78,9 +78,10 @@ impl EtsyApp {
         }
     }
 
-    /// Requests on behalf of one shop, to sync it: a few every few minutes
-    /// however much the tenant publishes, not counted in its share, so its
-    /// orders come back even when its share is spent.
+    /// Requests on behalf of one shop, to sync it: as many as changed on
+    /// Etsy since the last sync, however much the tenant publishes, not
+    /// counted in its share, so its orders come back even when its share is
+    /// spent.
     pub fn sync_session<'a>(&'a self, tenant: &'a TenantId, shop_id: Uuid) -> Session<'a> {
         Session { counts_share: false, ..self.session(tenant, shop_id) }
     }

@@ -373,7 +373,8 @@ impl EtsySync {
             // Named by the receipt's whole amount, as it was before Printify's
             // lines were left out: a receipt recorded whole then, read again
             // now, is the same payment, not a second one.
-            let what = format!("pay/{}/{:?}", p.amount_cents.saturating_add(printify_cents), p.fees_cents);
+            let whole = receipt.grandtotal.cents().unwrap_or(p.amount_cents);
+            let what = format!("pay/{whole}/{:?}", p.fees_cents);
             commands.push((step(what), OrderCommand::RecordPayment(p)));
         }
         for parcel in receipts::shipments(receipt) {
@@ -393,7 +394,8 @@ impl EtsySync {
     async fn drift(&self, shop: &EtsyShop, session: &Session<'_>) -> Result<(usize, usize), SyncError> {
         let published: Vec<(Uuid, String)> = sqlx::query_as(
             "SELECT listing_id, etsy_listing_id FROM listings
-             WHERE tenant = $1 AND shop_id = $2 AND status = 'published' AND etsy_listing_id IS NOT NULL",
+             WHERE tenant = $1 AND shop_id = $2 AND status = 'published' AND etsy_listing_id IS NOT NULL
+               AND marketplace_state IS DISTINCT FROM 'removed'",
         )
         .bind(&shop.tenant)
         .bind(shop.shop_id)

@@ -235,7 +235,8 @@ fn ended(run: Result<Settled, Stop>) -> Result<Settled, HandlerError> {
 }
 
 /// Records a step of a submission on its listing, caused by the event
-/// being handled (a listing settled meanwhile is left as it is).
+/// being handled. A submission over meanwhile (settled by another run, or
+/// another queued since) stops the run: it has nothing more to do.
 async fn record_step(
     pipeline: &Pipeline,
     listing: &AggregateId,
@@ -244,7 +245,17 @@ async fn record_step(
     step: &str,
 ) -> Result<(), Stop> {
     let meta = EventMeta::caused_by(cause, step);
-    settle(&pipeline.listings, listing, command, &meta, ListingError::is_submission_over).await?;
+    let over = std::sync::atomic::AtomicBool::new(false);
+    let is_over = |e: &ListingError| {
+        let over_now = e.is_submission_over();
+        over.store(over_now, std::sync::atomic::Ordering::Relaxed);
+        over_now
+    };
+    settle(&pipeline.listings, listing, command, &meta, is_over).await?;
+    if over.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!(%listing, step, "the submission is over meanwhile; this run stops");
+        return Err(Stop::Settled(failed("settled by another run meanwhile")));
+    }
     Ok(())
 }
 

@@ -153,8 +153,10 @@ impl Call<'_> {
                 Ok(recorded)
             }
             Err(CommandError::Rejected(e)) if e.is_submission_over() => {
-                // Settled meanwhile by another run: a product this run made
-                // that is not the one recorded is extra.
+                // Settled meanwhile by another run (which may have found and
+                // recorded this very product), or another submission queued
+                // since (whose products have SKUs of their own): a product
+                // this run made that is not the one recorded is extra.
                 let now = self.pipeline.listings.store().load_fresh(job.listing).await;
                 let now = now.map_err(crate::pipeline::store_failure)?.aggregate;
                 let recorded = now.submission.and_then(|s| s.printify_product_id);

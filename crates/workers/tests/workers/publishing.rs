@@ -1264,6 +1264,14 @@ mod etsy {
             c.etsy.set_listing_state(etsy_id, None);
             sync.sync_shop(&c.etsy_shop()).await.unwrap();
             assert_eq!(c.marketplace_state(&listing).await, MarketplaceState::Removed);
+            // Once the read model has it removed, it is not looked up again.
+            sqlx::query("UPDATE listings SET marketplace_state = 'removed' WHERE listing_id = $1")
+                .bind(listing.id)
+                .execute(&c.pool)
+                .await
+                .unwrap();
+            let done = sync.sync_shop(&c.etsy_shop()).await.unwrap();
+            assert_eq!(done.listings_checked, 0, "{done:?}");
             c.done().await;
         }
 
