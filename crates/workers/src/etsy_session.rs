@@ -2,7 +2,7 @@
 //! make them: within the app's budgets (Etsy's limits are per app:
 //! requests a second, evenly spaced, and a day; a day Etsy says is spent
 //! waits) and, for publishing, the tenant's share of the day (counted in
-//! Postgres across processes; a sync's few requests are not counted, so
+//! Postgres across processes; a sync's requests are not counted, so
 //! orders always come back), with the shop's token refreshed ahead of its expiry, and,
 //! when Etsy refuses the token sent (it expired mid-run, or was refreshed
 //! by another process), refreshed and the request tried once more. What
@@ -90,9 +90,14 @@ impl EtsyApp {
     /// in Postgres so every process counts together; a spent share defers
     /// the tenant's work to the next UTC day (looked at again within the
     /// hour). No share is kept when the share is the whole day.
+    /// Whether a share is kept (one less than the whole day).
+    fn keeps_shares(&self) -> bool {
+        self.settings.tenant_requests_per_day < self.settings.requests_per_day
+    }
+
     async fn spend_share(&self, tenant: &TenantId) -> Result<(), SessionError> {
         let share = self.settings.tenant_requests_per_day;
-        if share >= self.settings.requests_per_day {
+        if !self.keeps_shares() {
             return Ok(());
         }
         let counting = |e: sqlx::Error| {
@@ -140,7 +145,7 @@ impl EtsyApp {
     /// Gives back a request of the tenant's share that was counted and then
     /// not made (the app's own budgets deferred it).
     async fn refund_share(&self, tenant: &TenantId) {
-        if self.settings.tenant_requests_per_day >= self.settings.requests_per_day {
+        if !self.keeps_shares() {
             return;
         }
         let refunded = sqlx::query(
