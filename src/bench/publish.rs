@@ -142,6 +142,7 @@ async fn measure(
             shipping_profile_id: Some(standin::SHIPPING_PROFILE_ID),
             return_policy_id: Some(standin::RETURN_POLICY_ID),
             currency: Some("USD".into()),
+            ..ListingDefaults::default()
         },
         sales_channel: None,
     });

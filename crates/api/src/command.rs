@@ -244,7 +244,12 @@ impl Refusal for OrderError {
 impl Refusal for ShopError {
     const WHAT: &'static str = "shop";
     fn problem(self) -> Problem {
-        refused(self)
+        match self {
+            e @ ShopError::NotAProductType(_) => {
+                Problem::invalid(vec![FieldError { field: "shipping_profile_by_type".into(), message: e.to_string() }])
+            }
+            e => refused(e),
+        }
     }
 }
 

@@ -2,23 +2,27 @@
 //! the app has a keystring, and the vault's keys that seal every shop's
 //! tokens. What is missing is said once, to the person who tries.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use pod_events::domain::shop::{ListingDefaults, Marketplace, ShopCommand, ShopConnected, ShopError};
+use pod_events::domain::Actor;
+use pod_events::domain::shop::{Marketplace, ShopCommand, ShopConnected, ShopError};
 use pod_events::domain::text::{self, DisplayName, Note};
 use pod_events::store::CommandError;
-use pod_events::{AggregateId, EventMeta, TenantId};
+use pod_events::{AggregateId, EventMeta, TenantId, Transient};
 use pod_marketplaces::credentials::{self, Credential, Kind};
-use pod_marketplaces::etsy::api::{ApiError, EtsyApi};
+use pod_marketplaces::etsy::api::{ApiError, EtsyApi, ReturnPolicy, ShippingProfile};
+use pod_marketplaces::etsy::tokens::{ShopTokens, TokenError};
 use pod_marketplaces::etsy::{EtsyOAuth, OAuthError};
 use pod_marketplaces::printify::{self, ApiError as PrintifyError, PrintifyApi, PrintifyShop};
 use pod_marketplaces::{Keyring, MarketplacesSettings, Secret};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::command::failed;
+use crate::command::{failed, refused};
 use crate::problem::{Problem, store_failure};
+use pod_projections::read::publishing;
 
 const NO_KEYS: &str =
     "no vault keys to seal shop tokens with: set POD__VAULT__KEYS (`pod vault new-key --id …` makes one)";
@@ -31,6 +35,11 @@ pub const ETSY_CALLBACK: &str = "/integrations/etsy/callback";
 pub struct EtsyConnector {
     pub oauth: EtsyOAuth,
     pub api: EtsyApi,
+    /// How long before expiry a shop's access token is refreshed.
+    pub refresh_ahead: chrono::Duration,
+    /// The product types Etsy can be published to with (those with a
+    /// taxonomy), each of which may ship with its own profile.
+    pub product_types: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +82,8 @@ impl Connectors {
                 Some(EtsyConnector {
                     oauth: EtsyOAuth::new(&settings.etsy, &redirect)?,
                     api: EtsyApi::new(&settings.etsy)?,
+                    refresh_ahead: chrono::Duration::seconds(settings.etsy.refresh_ahead_secs.into()),
+                    product_types: settings.etsy.product_types(),
                 })
             }
         };
@@ -123,7 +134,10 @@ fn etsy_refused(e: OAuthError) -> Problem {
 
 fn etsy_api_failed(e: ApiError) -> Problem {
     match e {
-        ApiError::Unavailable(why) => Problem::unavailable(format!("Etsy could not be reached: {why}; connect again")),
+        ApiError::Unavailable(why) => Problem::unavailable(format!("Etsy could not be reached: {why}; try again")),
+        ApiError::RateLimited(wait) => {
+            Problem::unavailable(format!("Etsy asks to wait {} s; try again then", wait.as_secs().max(1)))
+        }
         other => Problem::new(StatusCode::BAD_GATEWAY, format!("Etsy did not describe the shop: {other}")),
     }
 }
@@ -157,9 +171,14 @@ pub async fn connect_etsy_shop(
         ));
     };
     let shop = etsy.api.shop(&tokens.access, etsy_shop_id).await.map_err(etsy_api_failed)?;
-    let mut listing_defaults = etsy_listing_defaults(&etsy.api, &tokens.access, shop.shop_id).await?;
-    listing_defaults.currency = shop.currency_code.as_deref().and_then(pod_marketplaces::etsy::receipts::currency_code);
     let id = AggregateId::derived(tenant.clone(), "shop", &format!("etsy/{}", shop.shop_id));
+    // Connected again: what the seller chose is kept where the shop still has it.
+    let chosen = publishing::shop_defaults(&s.pool, tenant, id.id).await?.map(|d| d.listing_defaults());
+    let (profiles, policies) = etsy_policies(&etsy.api, &tokens.access, shop.shop_id).await.map_err(etsy_api_failed)?;
+    let mut listing_defaults = chosen
+        .unwrap_or_default()
+        .kept_on(&ids(&profiles, |p| p.shipping_profile_id), &ids(&policies, |p| p.return_policy_id));
+    listing_defaults.currency = shop.currency_code.as_deref().and_then(pod_marketplaces::etsy::receipts::currency_code);
     pod_marketplaces::etsy::tokens::keep(&s.pool, keys, tenant, id.id, &tokens).await.map_err(store_failure)?;
     let name = display_name(&shop.shop_name);
     let connect = ShopCommand::Connect(ShopConnected {
@@ -182,18 +201,249 @@ pub async fn connect_etsy_shop(
     Ok(name)
 }
 
-/// What the shop's listings are drafted with when published straight to
-/// it: its first shipping profile and return policy (Etsy lists them
-/// oldest first; a shop that has none gets none, and publishing to it says
-/// to add one and connect again).
-async fn etsy_listing_defaults(api: &EtsyApi, token: &Secret, shop_id: u64) -> Result<ListingDefaults, Problem> {
-    let profiles = api.shipping_profiles(token, shop_id).await.map_err(etsy_api_failed)?;
-    let policies = api.return_policies(token, shop_id).await.map_err(etsy_api_failed)?;
-    Ok(ListingDefaults {
-        shipping_profile_id: profiles.first().map(|p| p.shipping_profile_id),
-        return_policy_id: policies.first().map(|p| p.return_policy_id),
-        currency: None,
+/// The shop's shipping profiles and return policies on Etsy (oldest
+/// first), what its listings can be drafted with. Until the seller chooses
+/// (Integrations → Listing defaults) its first ones are; a shop that has
+/// none gets none, and publishing to it says to add one.
+async fn etsy_policies(
+    api: &EtsyApi,
+    token: &Secret,
+    shop_id: u64,
+) -> Result<(Vec<ShippingProfile>, Vec<ReturnPolicy>), ApiError> {
+    Ok((api.shipping_profiles(token, shop_id).await?, api.return_policies(token, shop_id).await?))
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> u64) -> Vec<u64> {
+    items.iter().map(id).collect()
+}
+
+/// A shipping profile a seller can choose.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct ShippingProfileOption {
+    pub id: u64,
+    /// Its title on Etsy, one line.
+    pub title: String,
+}
+
+/// A return policy a seller can choose.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct ReturnPolicyOption {
+    pub id: u64,
+    /// Its terms in words ("Returns and exchanges within 30 days").
+    pub terms: String,
+}
+
+/// What an Etsy shop's listings are drafted with, and what it could be.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct ListingDefaultsOptions {
+    pub shop_id: Uuid,
+    pub display_name: String,
+    /// Chosen now (the shop's first ones until the seller chooses).
+    pub shipping_profile_id: Option<u64>,
+    pub return_policy_id: Option<u64>,
+    /// Product type → its own shipping profile, where it has one.
+    pub shipping_profile_by_type: BTreeMap<String, u64>,
+    /// The shop's shipping profiles on Etsy now, oldest first.
+    pub shipping_profiles: Vec<ShippingProfileOption>,
+    pub return_policies: Vec<ReturnPolicyOption>,
+    /// The product types that can be published to Etsy here.
+    pub product_types: Vec<String>,
+}
+
+/// A seller's choice of what an Etsy shop's listings are drafted with.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListingDefaultsChoice {
+    /// One of the shop's shipping profiles.
+    pub shipping_profile_id: u64,
+    /// One of the shop's return policies, or none.
+    #[serde(default)]
+    pub return_policy_id: Option<u64>,
+    /// Product type → the shipping profile its listings ship with instead.
+    #[serde(default)]
+    pub shipping_profile_by_type: BTreeMap<String, u64>,
+}
+
+/// A connected Etsy shop of the tenant's, with Etsy and the vault's keys,
+/// or why its listing defaults cannot be chosen.
+async fn connected_etsy_shop<'a>(
+    s: &'a AppState,
+    tenant: &TenantId,
+    shop_id: Uuid,
+) -> Result<(publishing::ShopDefaults, &'a EtsyConnector, &'a Arc<Keyring>), Problem> {
+    let shop = publishing::shop_defaults(&s.pool, tenant, shop_id).await?.ok_or_else(|| Problem::not_found("shop"))?;
+    if shop.marketplace != "etsy" {
+        return Err(refused(ShopError::NoListingDefaults));
+    }
+    if !shop.connected {
+        return Err(refused("that shop is disconnected: connect it again first"));
+    }
+    if shop.needs_reconnect {
+        return Err(refused("Etsy no longer takes that shop's tokens: connect it again first"));
+    }
+    let (etsy, keys) = s.marketplaces.etsy().map_err(|why| Problem::new(StatusCode::CONFLICT, why))?;
+    Ok((shop, etsy, keys))
+}
+
+/// A shop's access token (refreshed ahead of expiry, or after Etsy
+/// `rejected` one), recording a refresh; a grant Etsy refuses marks the
+/// shop as needing reconnection.
+async fn shop_access(
+    s: &AppState,
+    tokens: &ShopTokens,
+    tenant: &TenantId,
+    shop_id: Uuid,
+    rejected: Option<&Secret>,
+) -> Result<Secret, Problem> {
+    let got = match rejected {
+        None => tokens.access(tenant, shop_id).await,
+        Some(r) => tokens.after_rejection(tenant, shop_id, r).await,
+    };
+    let id = AggregateId::new(tenant.clone(), shop_id);
+    match got {
+        Ok(access) => {
+            if let Some(token_expires_at) = access.refreshed_until {
+                let refreshed = ShopCommand::RecordTokenRefresh { token_expires_at };
+                s.shops.execute(&id, refreshed, &EventMeta::new_command()).await.map_err(failed)?;
+            }
+            Ok(access.token)
+        }
+        Err(TokenError::NeedsReconnect { reason, .. }) => {
+            let reason = Note::parse(&text::note(&reason)).map_err(|e| Problem::internal(e.to_string()))?;
+            let mark = ShopCommand::MarkNeedsReconnect { reason };
+            s.shops.execute(&id, mark, &EventMeta::new_command()).await.map_err(failed)?;
+            Err(refused("Etsy no longer takes that shop's tokens: connect it again first"))
+        }
+        Err(e) if e.is_transient() => Err(Problem::unavailable(format!("Etsy could not be reached: {e}"))),
+        Err(e) => Err(refused(e.to_string())),
+    }
+}
+
+/// The shop's shipping profiles and return policies as Etsy lists them now
+/// (with a token refreshed once if Etsy refuses the one kept).
+async fn policies_of(
+    s: &AppState,
+    etsy: &EtsyConnector,
+    keys: &Arc<Keyring>,
+    tenant: &TenantId,
+    shop: &publishing::ShopDefaults,
+) -> Result<(Vec<ShippingProfile>, Vec<ReturnPolicy>), Problem> {
+    let etsy_shop: u64 = shop
+        .external_shop_id
+        .parse()
+        .map_err(|_| Problem::internal(format!("shop {} has no Etsy shop id", shop.shop_id)))?;
+    let tokens = ShopTokens::new(s.pool.clone(), Arc::clone(keys), etsy.oauth.clone(), etsy.refresh_ahead);
+    let token = shop_access(s, &tokens, tenant, shop.shop_id, None).await?;
+    let listed = match etsy_policies(&etsy.api, &token, etsy_shop).await {
+        Err(ApiError::Unauthorized) => {
+            let token = shop_access(s, &tokens, tenant, shop.shop_id, Some(&token)).await?;
+            etsy_policies(&etsy.api, &token, etsy_shop).await
+        }
+        other => other,
+    };
+    listed.map_err(etsy_api_failed)
+}
+
+/// What the tenant's Etsy shop's listings are drafted with, and the
+/// shipping profiles and return policies it has on Etsy to choose from.
+pub async fn listing_defaults_options(
+    s: &AppState,
+    tenant: &TenantId,
+    shop_id: Uuid,
+) -> Result<ListingDefaultsOptions, Problem> {
+    let (shop, etsy, keys) = connected_etsy_shop(s, tenant, shop_id).await?;
+    let (profiles, policies) = policies_of(s, etsy, keys, tenant, &shop).await?;
+    let now = shop.listing_defaults();
+    Ok(ListingDefaultsOptions {
+        shop_id,
+        display_name: shop.display_name.clone(),
+        shipping_profile_id: now.shipping_profile_id,
+        return_policy_id: now.return_policy_id,
+        shipping_profile_by_type: now.shipping_profile_by_type,
+        shipping_profiles: profiles
+            .iter()
+            .map(|p| {
+                let title = p.title.as_deref().map(display_name).filter(|t| !t.is_empty());
+                let title = title.unwrap_or_else(|| format!("Profile {}", p.shipping_profile_id));
+                ShippingProfileOption { id: p.shipping_profile_id, title }
+            })
+            .collect(),
+        return_policies: policies
+            .iter()
+            .map(|p| ReturnPolicyOption { id: p.return_policy_id, terms: p.terms() })
+            .collect(),
+        product_types: etsy.product_types.clone(),
     })
+}
+
+/// Records the seller's choice of what the tenant's Etsy shop's listings
+/// are drafted with, each id checked against what the shop has on Etsy now
+/// and each product type against those Etsy is published with here.
+pub async fn choose_listing_defaults(
+    s: &AppState,
+    tenant: &TenantId,
+    by: Actor,
+    shop_id: Uuid,
+    choice: ListingDefaultsChoice,
+    meta: &EventMeta,
+) -> Result<(), Problem> {
+    let (shop, etsy, keys) = connected_etsy_shop(s, tenant, shop_id).await?;
+    let (profiles, policies) = policies_of(s, etsy, keys, tenant, &shop).await?;
+    let errors = choice_errors(
+        &choice,
+        &ids(&profiles, |p| p.shipping_profile_id),
+        &ids(&policies, |p| p.return_policy_id),
+        &etsy.product_types,
+    );
+    if !errors.is_empty() {
+        return Err(Problem::invalid(errors));
+    }
+    let command = ShopCommand::ChooseListingDefaults {
+        shipping_profile_id: choice.shipping_profile_id,
+        return_policy_id: choice.return_policy_id,
+        shipping_profile_by_type: choice.shipping_profile_by_type,
+        by,
+    };
+    s.shops.execute(&AggregateId::new(tenant.clone(), shop_id), command, meta).await.map(drop).map_err(failed)
+}
+
+/// What is wrong with a choice, field by field, given the shop's profiles
+/// and policies on Etsy and the product types published here.
+fn choice_errors(
+    choice: &ListingDefaultsChoice,
+    profiles: &[u64],
+    policies: &[u64],
+    product_types: &[String],
+) -> Vec<crate::problem::FieldError> {
+    let error = |field: String, message: &str| crate::problem::FieldError { field, message: message.to_owned() };
+    let mut errors = Vec::new();
+    if !profiles.contains(&choice.shipping_profile_id) {
+        errors.push(error(
+            "shipping_profile_id".into(),
+            "is not one of the shop's shipping profiles on Etsy (it may have been deleted there): reload and choose again",
+        ));
+    }
+    if choice.return_policy_id.is_some_and(|id| !policies.contains(&id)) {
+        errors.push(error(
+            "return_policy_id".into(),
+            "is not one of the shop's return policies on Etsy: reload and choose again",
+        ));
+    }
+    for (product_type, id) in &choice.shipping_profile_by_type {
+        let wanted = product_type.trim().to_lowercase();
+        if !product_types.contains(&wanted) {
+            errors.push(error(
+                "shipping_profile_by_type".into(),
+                "names a product type that is not published to Etsy here (one with a taxonomy in marketplaces.etsy.taxonomies)",
+            ));
+        } else if !profiles.contains(id) {
+            errors.push(error(
+                format!("shipping_profile_by_type.{wanted}"),
+                "is not one of the shop's shipping profiles on Etsy: reload and choose again",
+            ));
+        }
+    }
+    errors
 }
 
 /// Disconnects a tenant's shop and forgets its tokens. A shop already
@@ -356,6 +606,26 @@ pub async fn connect_printify_shop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_choice_is_checked_against_the_shops_policies_and_the_product_types() {
+        let types = ["mug".to_owned(), "t-shirt".to_owned()];
+        let choice = |profile, policy, by_type: &[(&str, u64)]| ListingDefaultsChoice {
+            shipping_profile_id: profile,
+            return_policy_id: policy,
+            shipping_profile_by_type: by_type.iter().map(|(t, id)| (t.to_string(), *id)).collect(),
+        };
+        let fields = |c: &ListingDefaultsChoice| {
+            choice_errors(c, &[191, 192], &[291], &types).into_iter().map(|e| e.field).collect::<Vec<_>>()
+        };
+        assert!(fields(&choice(192, Some(291), &[("Mug", 191)])).is_empty());
+        assert!(fields(&choice(192, None, &[])).is_empty());
+        assert_eq!(fields(&choice(7, Some(8), &[])), ["shipping_profile_id", "return_policy_id"]);
+        assert_eq!(
+            fields(&choice(191, None, &[("mug", 9), ("hoodie", 191), ("\u{202E}x", 191)])),
+            ["shipping_profile_by_type", "shipping_profile_by_type.mug", "shipping_profile_by_type"]
+        );
+    }
 
     #[test]
     fn a_marketplace_shop_name_becomes_a_display_name() {

@@ -63,6 +63,7 @@ pub fn all() -> Vec<EventSchema> {
         entry::<shop::ShopTokenRefreshed>("shop", S::ALL, "ShopTokenRefreshed"),
         entry::<shop::ShopDisconnected>("shop", S::ALL, "ShopDisconnected"),
         entry::<shop::ShopNeedsReconnect>("shop", S::ALL, "ShopNeedsReconnect"),
+        entry::<shop::ShopListingDefaultsChosen>("shop", S::ALL, "ShopListingDefaultsChosen"),
         entry::<source::SourceRefreshed>("source", source::SourceEvent::ALL, "SourceRefreshed"),
         entry::<budget::CostRecorded>("budget", B::ALL, "CostRecorded"),
         entry::<budget::BudgetExhausted>("budget", B::ALL, "BudgetExhausted"),

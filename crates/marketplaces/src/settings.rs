@@ -66,6 +66,17 @@ pub fn default_taxonomies() -> BTreeMap<String, u64> {
 }
 
 impl EtsySettings {
+    /// The product types that can be published straight to Etsy (those
+    /// with a taxonomy), lower case, sorted.
+    pub fn product_types(&self) -> Vec<String> {
+        let configured = self.taxonomies.keys().map(|k| k.trim().to_lowercase());
+        let mut all: Vec<String> =
+            configured.chain(default_taxonomies().into_keys()).filter(|k| !k.is_empty()).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// The taxonomy id for a product type, if one is known.
     pub fn taxonomy_for(&self, product_type: &str) -> Option<u64> {
         let wanted = product_type.trim().to_lowercase();
@@ -161,5 +172,18 @@ impl PrintifySettings {
         let mut all = default_templates();
         all.extend(self.products.iter().map(|(k, v)| (k.trim().to_lowercase(), v.clone())));
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_product_types_etsy_takes_are_those_with_a_taxonomy() {
+        let mut etsy = EtsySettings::default();
+        assert_eq!(etsy.product_types(), ["t-shirt"]);
+        etsy.taxonomies = BTreeMap::from([(" Mug".to_owned(), 1), ("T-Shirt".to_owned(), 2), ("".to_owned(), 3)]);
+        assert_eq!(etsy.product_types(), ["mug", "t-shirt"]);
     }
 }

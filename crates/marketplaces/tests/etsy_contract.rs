@@ -82,8 +82,8 @@ fn draft() -> DraftListing {
         tags: vec!["cat mom".into(), "cat lover gift".into()],
         taxonomy_id: 482,
         who_made: WhoMade::IDid,
-        shipping_profile_id: Some(91_001),
-        return_policy_id: Some(92_001),
+        shipping_profile_id: Some(standin::SHIPPING_PROFILE_ID),
+        return_policy_id: Some(standin::RETURN_POLICY_ID),
         production_partner_ids: vec![93_001],
     }
 }
@@ -188,7 +188,11 @@ async fn the_shops_policies_drafts_and_images_are_read_within_the_contract_with_
     assert_eq!(policies.iter().map(|p| p.return_policy_id).collect::<Vec<_>>(), vec![291]);
 
     let older = etsy.add_draft("Proud Cat Mom Shirt, Cat Lover Gift", 1_700_000_000);
-    let made = api.create_draft_listing(&access, standin::SHOP_ID, &draft()).await.unwrap();
+    // A profile the shop no longer has is refused, naming the field.
+    let e = api.create_draft_listing(&access, standin::SHOP_ID, &draft()).await.unwrap_err();
+    assert!(e.to_string().contains("shipping_profile_id is not a shipping profile of this shop"), "{e}");
+    let draft = DraftListing { shipping_profile_id: Some(192), return_policy_id: Some(291), ..draft() };
+    let made = api.create_draft_listing(&access, standin::SHOP_ID, &draft).await.unwrap();
     let drafts = api.newest_drafts(&access, standin::SHOP_ID, 0).await.unwrap();
     assert_eq!(drafts.iter().map(|d| d.listing_id).collect::<Vec<_>>(), vec![made.listing_id, older], "newest first");
     assert_eq!(drafts[1].created_timestamp, Some(1_700_000_000));

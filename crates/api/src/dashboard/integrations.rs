@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::auth::Role;
 use crate::auth::sessions::{Session, check_origin};
 use crate::extract::{PathId, Query};
-use crate::marketplaces;
+use crate::marketplaces::{self, ListingDefaultsChoice, ListingDefaultsOptions};
 use crate::problem::Problem;
 use pod_projections::read::operations::{self, Providers};
 use pod_projections::read::publishing::{self, Shop};
@@ -91,6 +91,7 @@ struct IntegrationsPage {
 pub struct Notice {
     connected: Option<String>,
     disconnected: Option<String>,
+    defaults: Option<String>,
 }
 
 pub async fn integrations(
@@ -145,6 +146,9 @@ pub async fn integrations(
         .await?;
     let sign_in = s.providers.iter().map(|p| (p.name.clone(), p.label.clone(), linked.contains(&p.name))).collect();
     let notice = match (n.connected.as_deref(), n.disconnected) {
+        _ if n.defaults.is_some() => {
+            Some("Listing defaults saved: listings published to the shop from now on are drafted with them.")
+        }
         (Some("etsy"), _) => Some("Etsy shop connected: it shows here as soon as it is recorded."),
         (Some("printify"), _) => {
             Some("Printify shop connected, its order webhooks registered: it shows here as soon as it is recorded.")
@@ -313,9 +317,151 @@ pub async fn connect_printify(
     }
 }
 
+/// An option of a select: its value, its words, whether it is chosen.
+pub struct Choice {
+    pub value: u64,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "listing_defaults.html")]
+struct ListingDefaultsPage {
+    shell: Shell,
+    shop_id: uuid::Uuid,
+    shop: String,
+    shipping: Vec<Choice>,
+    returns: Vec<Choice>,
+    /// Product type, and the profiles it can ship with instead.
+    types: Vec<(String, Vec<Choice>)>,
+}
+
+impl ListingDefaultsPage {
+    fn of(shell: Shell, o: ListingDefaultsOptions) -> Self {
+        let profiles = |chosen: Option<u64>| -> Vec<Choice> {
+            o.shipping_profiles
+                .iter()
+                .map(|p| Choice { value: p.id, label: p.title.clone(), selected: chosen == Some(p.id) })
+                .collect()
+        };
+        let returns = o
+            .return_policies
+            .iter()
+            .map(|p| Choice {
+                value: p.id,
+                label: format!("{} (#{})", p.terms, p.id),
+                selected: o.return_policy_id == Some(p.id),
+            })
+            .collect();
+        let types =
+            o.product_types.iter().map(|t| (t.clone(), profiles(o.shipping_profile_by_type.get(t).copied()))).collect();
+        Self {
+            shell,
+            shop_id: o.shop_id,
+            shop: o.display_name.clone(),
+            shipping: profiles(o.shipping_profile_id),
+            returns,
+            types,
+        }
+    }
+}
+
+/// The shop's listing defaults and what they can be, to choose (owners).
+pub async fn listing_defaults(
+    Person(session): Person,
+    State(s): State<AppState>,
+    PathId(shop_id): PathId,
+) -> Result<Response, PageError> {
+    session.caller().require(Role::Owner)?;
+    let options = marketplaces::listing_defaults_options(&s, &session.tenant, shop_id).await?;
+    let page = ListingDefaultsPage::of(Shell::load(&s, &session, "integrations").await?, options);
+    Ok(render(&page))
+}
+
+/// Saves the owner's choice of the shop's listing defaults.
+pub async fn choose_listing_defaults(
+    Person(session): Person,
+    State(s): State<AppState>,
+    PathId(shop_id): PathId,
+    headers: HeaderMap,
+    axum::Form(fields): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let (csrf, choice) = defaults_form(&fields)?;
+    owner_action(&session, &headers, &csrf)?;
+    let by = session.caller().actor();
+    let meta = pod_events::EventMeta::new_command();
+    marketplaces::choose_listing_defaults(&s, &session.tenant, by, shop_id, choice, &meta).await?;
+    Ok(Redirect::to("/integrations?defaults=1").into_response())
+}
+
+/// The listing-defaults form: its CSRF token and the choice, each id
+/// checked to be one (`type:<product type>` fields name a type's own
+/// profile; empty is the shop's).
+fn defaults_form(fields: &[(String, String)]) -> Result<(String, ListingDefaultsChoice), Problem> {
+    let id = |field: &str, v: &str| -> Result<Option<u64>, Problem> {
+        match v.trim() {
+            "" => Ok(None),
+            v => v
+                .parse()
+                .map(Some)
+                .map_err(|_| Problem::bad_request(field, "is not a choice offered: reload and choose again")),
+        }
+    };
+    let (mut csrf, mut shipping, mut returns) = (String::new(), None, None);
+    let mut by_type = std::collections::BTreeMap::new();
+    for (name, value) in fields {
+        match name.as_str() {
+            "csrf" => csrf = value.clone(),
+            "shipping_profile_id" => shipping = id("shipping_profile_id", value)?,
+            "return_policy_id" => returns = id("return_policy_id", value)?,
+            _ => {
+                if let Some(product_type) = name.strip_prefix("type:")
+                    && let Some(profile) = id("shipping_profile_by_type", value)?
+                {
+                    by_type.insert(product_type.to_owned(), profile);
+                }
+            }
+        }
+    }
+    let shipping_profile_id =
+        shipping.ok_or_else(|| Problem::bad_request("shipping_profile_id", "choose a shipping profile"))?;
+    Ok((
+        csrf,
+        ListingDefaultsChoice { shipping_profile_id, return_policy_id: returns, shipping_profile_by_type: by_type },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_defaults_form_reads_as_a_choice() {
+        let (csrf, c) = defaults_form(&fields(&[
+            ("csrf", "tok"),
+            ("shipping_profile_id", "192"),
+            ("return_policy_id", ""),
+            ("type:mug", "191"),
+            ("type:t-shirt", ""),
+            ("unrelated", "x"),
+        ]))
+        .unwrap();
+        assert_eq!((csrf.as_str(), c.shipping_profile_id, c.return_policy_id), ("tok", 192, None));
+        assert_eq!(c.shipping_profile_by_type, std::collections::BTreeMap::from([("mug".to_owned(), 191)]));
+        for (bad, field) in [
+            (vec![("return_policy_id", "1")], "shipping_profile_id"),
+            (vec![("shipping_profile_id", "-1")], "shipping_profile_id"),
+            (vec![("shipping_profile_id", "1"), ("return_policy_id", "x\u{0}")], "return_policy_id"),
+            (vec![("shipping_profile_id", "1"), ("type:mug", "99999999999999999999999")], "shipping_profile_by_type"),
+        ] {
+            let p = defaults_form(&fields(&bad)).unwrap_err();
+            assert_eq!(p.details().errors[0].field, field, "{bad:?}");
+        }
+    }
 
     fn etsy_shop() -> Shop {
         let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();

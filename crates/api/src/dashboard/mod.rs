@@ -69,6 +69,10 @@ pub fn pages() -> Router<AppState> {
         .route(crate::marketplaces::ETSY_CALLBACK, get(integrations::etsy_callback))
         .route("/integrations/printify/connect", post(integrations::connect_printify))
         .route("/integrations/shops/{id}/disconnect", post(integrations::disconnect))
+        .route(
+            "/integrations/shops/{id}/listing-defaults",
+            get(integrations::listing_defaults).post(integrations::choose_listing_defaults),
+        )
         .route("/operations", get(operations::operations))
         .route("/team", get(team::team))
         .route("/team/invitations", post(team::invite))
@@ -190,6 +194,8 @@ struct NotFound;
 struct ErrorPage {
     title: String,
     detail: String,
+    /// Each field refused, and why.
+    errors: Vec<(String, String)>,
 }
 
 /// A page's failure, shown as a page (the API's problem, for people).
@@ -214,7 +220,8 @@ impl IntoResponse for PageError {
         if status == StatusCode::NOT_FOUND {
             return (status, render(&NotFound)).into_response();
         }
-        (status, render(&ErrorPage { title: d.title.clone(), detail: d.detail.clone() })).into_response()
+        let errors = d.errors.iter().map(|e| (e.field.clone(), e.message.clone())).collect();
+        (status, render(&ErrorPage { title: d.title.clone(), detail: d.detail.clone(), errors })).into_response()
     }
 }
 

@@ -42,6 +42,10 @@ pub fn api() -> Router<AppState> {
         .route("/listings/{id}/submit", post(publishing::submit))
         .route("/publish-queue", get(publishing::queue))
         .route("/shops", get(publishing::shops))
+        .route(
+            "/shops/{id}/listing-defaults",
+            get(publishing::listing_defaults).put(publishing::choose_listing_defaults),
+        )
         .route("/analytics/summary", get(analytics::summary))
         .route("/runs", get(analytics::runs))
         .route("/runs/{id}", get(analytics::run))

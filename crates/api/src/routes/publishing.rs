@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::command::{CommandHeaders, CommandRequest, accepted, failed, refused};
-use crate::extract::{OptionalJson, PathId, Query};
+use crate::extract::{JsonBody, OptionalJson, PathId, Query};
+use crate::marketplaces::{self, ListingDefaultsChoice, ListingDefaultsOptions};
 use crate::pagination::{Page, PageQuery};
 use crate::problem::{FieldError, Problem};
 
@@ -117,4 +118,53 @@ pub async fn queue(
 )]
 pub async fn shops(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec<Shop>>, Problem> {
     Ok(Json(publishing::shops(&s.pool, &caller.tenant).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/shops/{id}/listing-defaults",
+    tag = "publishing",
+    summary = "What an Etsy shop's listings are drafted with, and its shipping profiles and return policies on Etsy to choose from",
+    params(("id" = uuid::Uuid, Path, description = "The shop's id")),
+    responses(
+        (status = 200, description = "The choice now and the options", body = ListingDefaultsOptions),
+        (status = 404, description = "No such shop in this tenant"),
+        (status = 409, description = "Not an Etsy shop, or not connected"),
+        (status = 503, description = "Etsy could not be reached")
+    ),
+    security(("token" = []), ("session" = []))
+)]
+pub async fn listing_defaults(
+    caller: Caller,
+    State(s): State<AppState>,
+    PathId(id): PathId,
+) -> Result<Json<ListingDefaultsOptions>, Problem> {
+    Ok(Json(marketplaces::listing_defaults_options(&s, &caller.tenant, id).await?))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/shops/{id}/listing-defaults",
+    tag = "publishing",
+    summary = "Choose the shipping profile (per product type where they differ) and return policy an Etsy shop's listings are drafted with (owner)",
+    params(("id" = uuid::Uuid, Path, description = "The shop's id"), CommandHeaders),
+    request_body(content = ListingDefaultsChoice),
+    responses(
+        (status = 202, description = "Recorded; listings drafted from now on use it", body = serde_json::Value),
+        (status = 404, description = "No such shop in this tenant"),
+        (status = 409, description = "Not an Etsy shop, or not connected"),
+        (status = 422, description = "An id the shop does not have on Etsy, or an unknown product type")
+    ),
+    security(("token" = []), ("session" = []))
+)]
+pub async fn choose_listing_defaults(
+    cmd: CommandRequest,
+    State(s): State<AppState>,
+    PathId(id): PathId,
+    JsonBody(choice): JsonBody<ListingDefaultsChoice>,
+) -> Result<Response, Problem> {
+    cmd.require(Role::Owner)?;
+    let meta = cmd.meta(&s, "shops/listing-defaults", id, &choice).await?;
+    marketplaces::choose_listing_defaults(&s, &cmd.caller.tenant, cmd.actor(), id, choice, &meta).await?;
+    Ok(accepted(format!("/api/v1/shops/{id}/listing-defaults")))
 }

@@ -811,3 +811,111 @@ mod printify_webhooks {
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }
+
+/// Connects the stand-in's Etsy shop to acme through the owner's consent,
+/// and returns its shop id once recorded.
+async fn connected_etsy_shop(api: &Api, owner: &Person) -> uuid::Uuid {
+    let callback = consent(api, owner).await;
+    let (status, _, body) = api.send("GET", &callback, &[("cookie", &owner.cookie)], "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    api.project().await;
+    shops(api).await[0]["shop_id"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_chooses_the_shipping_profile_and_return_policy_kept_across_reconnection() {
+    let etsy = EtsyStandIn::start(APP).await.unwrap();
+    etsy.set_policies(vec![191, 192, 193], vec![291, 292]);
+    let mut api = Api::new().await;
+    let mut settings = settings(&etsy);
+    settings.etsy.taxonomies.insert("mug".into(), 1120);
+    let connectors = Connectors::configure(&settings, Some(Keyring::parse(&key_entry()).unwrap()), SITE).unwrap();
+    api.reconfigure(|s| s.with_marketplaces(connectors));
+    let owner = api.person("acme", Role::Owner).await;
+    let shop_id = connected_etsy_shop(&api, &owner).await;
+    let page_path = format!("/integrations/shops/{shop_id}/listing-defaults");
+    let json_path = format!("/api/v1/shops/{shop_id}/listing-defaults");
+    let defaults = || async {
+        api.project().await;
+        let (status, _, body) = api.call("GET", &json_path, Some(&api.acme_viewer), &[]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let by_type = body["shipping_profile_by_type"].as_object().unwrap().clone();
+        (body["shipping_profile_id"].as_u64(), body["return_policy_id"].as_u64(), serde_json::Value::Object(by_type))
+    };
+    // Connected: the shop's first profile and policy, until the seller chooses.
+    assert_eq!(defaults().await, (Some(191), Some(291), serde_json::json!({})));
+    let (_, _, integrations) = api.send("GET", "/integrations", &[("cookie", &owner.cookie)], "").await;
+    assert!(integrations.contains(&format!("href=\"{page_path}\"")), "{integrations}");
+
+    // The page offers what the shop has on Etsy now, per product type too.
+    let (status, _, page) = api.send("GET", &page_path, &[("cookie", &owner.cookie)], "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("<option value=\"191\" selected>Profile 191</option>"), "{page}");
+    assert!(page.contains("<option value=\"292\" >Returns and exchanges within 30 days (#292)</option>"), "{page}");
+    assert!(page.contains("name=\"type:mug\"") && page.contains("name=\"type:t-shirt\""), "{page}");
+    let viewer = api.person("acme", Role::Viewer).await;
+    let (status, _, _) = api.send("GET", &page_path, &[("cookie", &viewer.cookie)], "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Chosen: profile 192 for the shop, 193 for mugs, policy 292.
+    let form =
+        format!("csrf={}&shipping_profile_id=192&return_policy_id=292&type%3Amug=193&type%3At-shirt=", owner.csrf);
+    let (status, h, body) = api.send("POST", &page_path, &form_headers(&owner), form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(h["location"], "/integrations?defaults=1");
+    assert_eq!(defaults().await, (Some(192), Some(292), serde_json::json!({"mug": 193})));
+    let log = api.log().await;
+    let chosen = log.iter().find(|e| e.event_type == "ShopListingDefaultsChosen").unwrap();
+    assert_eq!(chosen.payload["by"]["user_id"].as_str().map(str::len), Some(36), "{:?}", chosen.payload);
+
+    // What the shop does not have, a product type not published here, a
+    // form without its token, and callers who may not: refused, naming why.
+    let bad = format!("csrf={}&shipping_profile_id=999&return_policy_id=292", owner.csrf);
+    let (status, _, body) = api.send("POST", &page_path, &form_headers(&owner), bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("shipping_profile_id") && body.contains("reload and choose again"), "{body}");
+    let (status, _, _) =
+        api.send("POST", &page_path, &form_headers(&owner), "csrf=wrong&shipping_profile_id=191".to_owned()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let put = |token: String, body: serde_json::Value| {
+        let path = json_path.clone();
+        let api = &api;
+        async move {
+            let auth = format!("Bearer {token}");
+            let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+            api.send("PUT", &path, &headers, body.to_string()).await
+        }
+    };
+    let hostile = serde_json::json!({"shipping_profile_id": 191, "shipping_profile_by_type": {"mug\u{202E}": 193}});
+    let (status, _, body) = put(api.acme_editor.clone(), hostile.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "an editor does not choose: {body}");
+    let acme_owner = pod_api::auth::issue_token(&api.pool, "acme", "test", Role::Owner).await.unwrap();
+    let (status, _, body) = put(acme_owner.clone(), hostile).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("shipping_profile_by_type"), "{body}");
+    let (status, _, body) = put(acme_owner.clone(), serde_json::json!({"shipping_profile_id": 191, "tip": 1})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused: {body}");
+    // Another tenant's owner cannot see or change acme's shop.
+    let beta_owner = pod_api::auth::issue_token(&api.pool, "beta", "test", Role::Owner).await.unwrap();
+    let (status, _, body) = put(beta_owner.clone(), serde_json::json!({"shipping_profile_id": 191})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _, _) = api.call("GET", &json_path, Some(&beta_owner), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(defaults().await, (Some(192), Some(292), serde_json::json!({"mug": 193})), "nothing changed");
+
+    // Connected again: the choice is kept where the shop still has it.
+    connected_etsy_shop(&api, &owner).await;
+    assert_eq!(defaults().await, (Some(192), Some(292), serde_json::json!({"mug": 193})));
+    // Profile 192 and policy 292 deleted on Etsy, then connected again:
+    // the shop's first ones, mugs' own profile kept.
+    etsy.set_policies(vec![191, 193], vec![291]);
+    connected_etsy_shop(&api, &owner).await;
+    assert_eq!(defaults().await, (Some(191), Some(291), serde_json::json!({"mug": 193})));
+
+    // Through the API, by an owner's token: 202, then as chosen.
+    let (status, h, body) =
+        put(acme_owner, serde_json::json!({"shipping_profile_id": 193, "return_policy_id": null})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(h["location"], json_path.as_str());
+    assert_eq!(defaults().await, (Some(193), None, serde_json::json!({})), "mugs ship with the shop's profile now");
+}

@@ -2,14 +2,16 @@
 //! enter the log: they live encrypted in Postgres; events only say that a
 //! connection exists, when its token expires and when it was refreshed.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::event_enum;
 use super::text::Note;
+use super::{Actor, event_enum};
 use crate::codec::EventCodec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -38,7 +40,8 @@ pub struct ShopConnected {
 
 /// The shop's own policies a listing published straight to it names:
 /// Etsy asks a physical listing for its shipping profile, and takes a
-/// return policy. None where the shop had none when it was connected.
+/// return policy. Its first ones when it was connected, until the seller
+/// chooses others; None where the shop had none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ListingDefaults {
     pub shipping_profile_id: Option<u64>,
@@ -47,6 +50,49 @@ pub struct ListingDefaults {
     /// refused, not mispriced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// Product type (lower case) → the shipping profile its listings ship
+    /// with instead (a mug weighs more than a t-shirt).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shipping_profile_by_type: BTreeMap<String, u64>,
+}
+
+impl ListingDefaults {
+    /// The shipping profile a listing of `product_type` ships with.
+    pub fn shipping_profile_for(&self, product_type: &str) -> Option<u64> {
+        let wanted = product_type.trim().to_lowercase();
+        self.shipping_profile_by_type.get(&wanted).copied().or(self.shipping_profile_id)
+    }
+
+    /// These defaults kept where the shop still has them, on a shop whose
+    /// marketplace now lists `profiles` and `policies` (oldest first): a
+    /// profile or policy gone since falls back to the first there is, a
+    /// product type's own profile that is gone to the shop's.
+    pub fn kept_on(&self, profiles: &[u64], policies: &[u64]) -> ListingDefaults {
+        let still = |id: &Option<u64>, ids: &[u64]| id.filter(|id| ids.contains(id)).or(ids.first().copied());
+        ListingDefaults {
+            shipping_profile_id: still(&self.shipping_profile_id, profiles),
+            return_policy_id: still(&self.return_policy_id, policies),
+            currency: self.currency.clone(),
+            shipping_profile_by_type: self
+                .shipping_profile_by_type
+                .iter()
+                .filter(|(_, id)| profiles.contains(id))
+                .map(|(t, id)| (t.clone(), *id))
+                .collect(),
+        }
+    }
+}
+
+/// The seller chose what the shop's listings are drafted with (Etsy): its
+/// shipping profile, per product type where they differ, and its return
+/// policy, from those the shop has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ShopListingDefaultsChosen {
+    pub shipping_profile_id: u64,
+    pub return_policy_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shipping_profile_by_type: BTreeMap<String, u64>,
+    pub by: Actor,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -74,6 +120,7 @@ event_enum! {
         ShopTokenRefreshed(ShopTokenRefreshed) = 1,
         ShopDisconnected(ShopDisconnected) = 1,
         ShopNeedsReconnect(ShopNeedsReconnect) = 1,
+        ShopListingDefaultsChosen(ShopListingDefaultsChosen) = 1,
     }
 }
 
@@ -98,6 +145,15 @@ pub enum ShopCommand {
     MarkNeedsReconnect {
         reason: Note,
     },
+    /// The seller's choice of the policies the shop's listings are drafted
+    /// with, ids the marketplace was just asked for (checked there, not
+    /// here); the same choice again records nothing.
+    ChooseListingDefaults {
+        shipping_profile_id: u64,
+        return_policy_id: Option<u64>,
+        shipping_profile_by_type: BTreeMap<String, u64>,
+        by: Actor,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -108,6 +164,17 @@ pub enum ShopError {
     NotConnected,
     #[error("external shop id is empty")]
     EmptyExternalId,
+    #[error("only an Etsy shop drafts listings with its own shipping profile and return policy")]
+    NoListingDefaults,
+    #[error("{0:?} is not a product type (letters, digits, spaces and hyphens, at most 40)")]
+    NotAProductType(String),
+}
+
+/// A product type as the pipeline names them ("t-shirt", "tote bag").
+fn is_product_type(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 40
+        && name.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '_')
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -129,8 +196,8 @@ pub struct Shop {
 
 impl super::StateVersion for Shop {
     // 3: the marketplace's shop id is kept; 4: its listing defaults; 5: its
-    // sales channel.
-    const STATE_VERSION: u32 = 5;
+    // sales channel; 6: the seller's choice of defaults, per product type.
+    const STATE_VERSION: u32 = 6;
 }
 
 impl Aggregate for Shop {
@@ -176,6 +243,43 @@ impl Aggregate for Shop {
                     sink.write(ShopEvent::ShopNeedsReconnect(ShopNeedsReconnect { reason }), self).await;
                 }
             }
+            ShopCommand::ChooseListingDefaults {
+                shipping_profile_id,
+                return_policy_id,
+                shipping_profile_by_type,
+                by,
+            } => {
+                if !self.connected {
+                    return Err(ShopError::NotConnected);
+                }
+                if self.marketplace != Some(Marketplace::Etsy) {
+                    return Err(ShopError::NoListingDefaults);
+                }
+                let mut by_type = BTreeMap::new();
+                for (t, id) in shipping_profile_by_type {
+                    let t = t.trim().to_lowercase();
+                    if !is_product_type(&t) {
+                        return Err(ShopError::NotAProductType(t.chars().take(40).collect()));
+                    }
+                    // A type's own profile that is the shop's is no exception.
+                    if id != shipping_profile_id {
+                        by_type.insert(t, id);
+                    }
+                }
+                let d = &self.listing_defaults;
+                let same = d.shipping_profile_id == Some(shipping_profile_id)
+                    && d.return_policy_id == return_policy_id
+                    && d.shipping_profile_by_type == by_type;
+                if !same {
+                    let chosen = ShopListingDefaultsChosen {
+                        shipping_profile_id,
+                        return_policy_id,
+                        shipping_profile_by_type: by_type,
+                        by,
+                    };
+                    sink.write(ShopEvent::ShopListingDefaultsChosen(chosen), self).await;
+                }
+            }
         }
         Ok(())
     }
@@ -197,6 +301,11 @@ impl Aggregate for Shop {
                 self.needs_reconnect = false;
             }
             ShopEvent::ShopNeedsReconnect(_) => self.needs_reconnect = true,
+            ShopEvent::ShopListingDefaultsChosen(c) => {
+                self.listing_defaults.shipping_profile_id = Some(c.shipping_profile_id);
+                self.listing_defaults.return_policy_id = c.return_policy_id;
+                self.listing_defaults.shipping_profile_by_type = c.shipping_profile_by_type;
+            }
         }
     }
 }
@@ -328,6 +437,94 @@ mod tests {
             .given(vec![ShopEvent::ShopConnected(connected()), needs_reconnect()])
             .when(ShopCommand::Connect(connected()))
             .then_expect_events(vec![ShopEvent::ShopConnected(connected())]);
+    }
+
+    fn seller() -> Actor {
+        Actor::User { user_id: uuid::Uuid::from_u128(7) }
+    }
+
+    fn choose(shipping: u64, returns: Option<u64>, by_type: &[(&str, u64)]) -> ShopCommand {
+        ShopCommand::ChooseListingDefaults {
+            shipping_profile_id: shipping,
+            return_policy_id: returns,
+            shipping_profile_by_type: by_type.iter().map(|(t, id)| (t.to_string(), *id)).collect(),
+            by: seller(),
+        }
+    }
+
+    #[test]
+    fn a_seller_chooses_the_shops_listing_defaults_once() {
+        let chosen = ShopListingDefaultsChosen {
+            shipping_profile_id: 8,
+            return_policy_id: None,
+            // Keys are product types as the pipeline names them; a type
+            // given the shop's own profile is no exception.
+            shipping_profile_by_type: BTreeMap::from([("mug".to_owned(), 9)]),
+            by: seller(),
+        };
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(connected())])
+            .when(choose(8, None, &[(" Mug ", 9), ("t-shirt", 8)]))
+            .then_expect_events(vec![ShopEvent::ShopListingDefaultsChosen(chosen.clone())]);
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(connected()), ShopEvent::ShopListingDefaultsChosen(chosen)])
+            .when(choose(8, None, &[("mug", 9)]))
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_product_type_that_is_not_one_is_refused() {
+        for bad in ["", "mug\u{0}", "\u{202E}mug", &"m".repeat(41)] {
+            let refused = TestFramework::<Shop>::with(())
+                .given(vec![ShopEvent::ShopConnected(connected())])
+                .when(choose(8, None, &[(bad, 9)]))
+                .inspect_result();
+            assert!(matches!(refused, Err(ShopError::NotAProductType(_))), "{bad:?}: {refused:?}");
+        }
+    }
+
+    #[test]
+    fn a_printify_or_disconnected_shop_has_no_listing_defaults_to_choose() {
+        let printify = ShopConnected { marketplace: Marketplace::Printify, ..connected() };
+        TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(printify)])
+            .when(choose(8, None, &[]))
+            .then_expect_error(ShopError::NoListingDefaults);
+        TestFramework::<Shop>::with(())
+            .given_no_previous_events()
+            .when(choose(8, None, &[]))
+            .then_expect_error(ShopError::NotConnected);
+    }
+
+    #[test]
+    fn a_listing_ships_with_its_product_types_profile_or_the_shops() {
+        let mut shop = Shop::default();
+        shop.apply(ShopEvent::ShopConnected(connected()));
+        shop.apply(ShopEvent::ShopListingDefaultsChosen(ShopListingDefaultsChosen {
+            shipping_profile_id: 8,
+            return_policy_id: Some(3),
+            shipping_profile_by_type: BTreeMap::from([("mug".to_owned(), 9)]),
+            by: seller(),
+        }));
+        let d = &shop.listing_defaults;
+        assert_eq!([d.shipping_profile_for("Mug "), d.shipping_profile_for("t-shirt")], [Some(9), Some(8)]);
+        assert_eq!(d.return_policy_id, Some(3));
+    }
+
+    #[test]
+    fn a_choice_is_kept_where_the_shop_still_has_it() {
+        let chosen = ListingDefaults {
+            shipping_profile_id: Some(8),
+            return_policy_id: Some(3),
+            currency: Some("USD".into()),
+            shipping_profile_by_type: BTreeMap::from([("mug".to_owned(), 9), ("poster".to_owned(), 10)]),
+        };
+        assert_eq!(chosen.kept_on(&[7, 8, 9, 10], &[2, 3]), chosen);
+        let after = chosen.kept_on(&[7, 9], &[]);
+        assert_eq!((after.shipping_profile_id, after.return_policy_id), (Some(7), None));
+        assert_eq!(after.shipping_profile_by_type, BTreeMap::from([("mug".to_owned(), 9)]));
+        assert_eq!(after.currency.as_deref(), Some("USD"));
+        assert_eq!(ListingDefaults::default().kept_on(&[7, 8], &[2]).shipping_profile_id, Some(7));
     }
 
     #[test]

@@ -69,6 +69,28 @@ pub struct ReturnPolicy {
     pub return_policy_id: u64,
     #[serde(default)]
     pub accepts_returns: bool,
+    #[serde(default)]
+    pub accepts_exchanges: bool,
+    /// Days the buyer has to return or exchange.
+    #[serde(default)]
+    pub return_deadline: Option<u32>,
+}
+
+impl ReturnPolicy {
+    /// The policy in a seller's words (Etsy's policies have no titles):
+    /// "Returns and exchanges within 30 days".
+    pub fn terms(&self) -> String {
+        let what = match (self.accepts_returns, self.accepts_exchanges) {
+            (true, true) => "Returns and exchanges",
+            (true, false) => "Returns",
+            (false, true) => "Exchanges",
+            (false, false) => return "No returns or exchanges".to_owned(),
+        };
+        match self.return_deadline {
+            Some(days) => format!("{what} within {days} days"),
+            None => format!("{what} accepted"),
+        }
+    }
 }
 
 /// Etsy's answer for a collection.
@@ -234,6 +256,20 @@ fn message_of(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_return_policy_reads_as_its_terms() {
+        let p = |r, e, d| ReturnPolicy {
+            return_policy_id: 1,
+            accepts_returns: r,
+            accepts_exchanges: e,
+            return_deadline: d,
+        };
+        assert_eq!(p(true, true, Some(30)).terms(), "Returns and exchanges within 30 days");
+        assert_eq!(p(true, false, Some(14)).terms(), "Returns within 14 days");
+        assert_eq!(p(false, true, None).terms(), "Exchanges accepted");
+        assert_eq!(p(false, false, Some(30)).terms(), "No returns or exchanges");
+    }
 
     #[test]
     fn an_error_answer_is_read_for_its_message_in_one_capped_line() {

@@ -752,6 +752,15 @@ async fn create_draft(
     if drafted.get("type").is_none_or(|t| t == "physical") && !drafted.contains_key("shipping_profile_id") {
         return bad_request("shipping_profile_id is required for physical listings");
     }
+    // Etsy takes only the shop's own profiles and policies.
+    let unknown =
+        |field: &str, ids: &[u64]| drafted.get(field).is_some_and(|v| !v.parse().is_ok_and(|id| ids.contains(&id)));
+    if unknown("shipping_profile_id", &s.shipping_profiles) {
+        return bad_request("shipping_profile_id is not a shipping profile of this shop");
+    }
+    if unknown("return_policy_id", &s.return_policies) {
+        return bad_request("return_policy_id is not a return policy of this shop");
+    }
     if let Some(message) = &s.refuse_drafts {
         return bad_request(&message.clone());
     }

@@ -68,6 +68,7 @@ pub fn summarize(e: &RecordedEvent) -> String {
         "ShopTokenRefreshed" => "Marketplace token refreshed".to_owned(),
         "ShopDisconnected" => format!("Shop disconnected: {}", s(p, &["reason"])),
         "ShopNeedsReconnect" => format!("Shop needs reconnecting: {}", s(p, &["reason"])),
+        "ShopListingDefaultsChosen" => "Shop's shipping profile and return policy chosen".to_owned(),
         "OrderReceived" => format!(
             "Order {} received: {:.2} {}",
             s(p, &["external_order_id"]),

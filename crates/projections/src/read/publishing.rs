@@ -155,6 +155,55 @@ pub async fn shops(pool: &PgPool, tenant: &TenantId) -> Result<Vec<Shop>, sqlx::
     .await
 }
 
+/// What a shop's listings are drafted with, as last recorded (Etsy shops).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ShopDefaults {
+    pub shop_id: Uuid,
+    pub marketplace: String,
+    pub external_shop_id: String,
+    pub display_name: String,
+    pub connected: bool,
+    pub needs_reconnect: bool,
+    pub shipping_profile_id: Option<i64>,
+    pub return_policy_id: Option<i64>,
+    pub shipping_profile_by_type: sqlx::types::Json<std::collections::BTreeMap<String, i64>>,
+}
+
+impl ShopDefaults {
+    /// As the Shop aggregate keeps them (ids Postgres holds as `bigint`).
+    pub fn listing_defaults(&self) -> pod_events::domain::shop::ListingDefaults {
+        let id = |v: i64| v as u64;
+        pod_events::domain::shop::ListingDefaults {
+            shipping_profile_id: self.shipping_profile_id.map(id),
+            return_policy_id: self.return_policy_id.map(id),
+            currency: None,
+            shipping_profile_by_type: self
+                .shipping_profile_by_type
+                .0
+                .iter()
+                .map(|(t, v)| (t.clone(), id(*v)))
+                .collect(),
+        }
+    }
+}
+
+/// The tenant's shop's listing defaults; `None` when it has no such shop.
+pub async fn shop_defaults(
+    pool: &PgPool,
+    tenant: &TenantId,
+    shop_id: Uuid,
+) -> Result<Option<ShopDefaults>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT shop_id, marketplace, external_shop_id, display_name, connected, needs_reconnect,
+                shipping_profile_id, return_policy_id, shipping_profile_by_type
+         FROM shops WHERE tenant = $1 AND shop_id = $2",
+    )
+    .bind(tenant)
+    .bind(shop_id)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Whether a shop can be published to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShopState {

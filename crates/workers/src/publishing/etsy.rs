@@ -1,6 +1,7 @@
 //! Publishing straight to Etsy, for sellers who fulfil elsewhere: a draft
-//! listing made form-encoded with the shop's shipping profile and return
-//! policy (chosen when it was connected) and the product type's taxonomy,
+//! listing made form-encoded with the shop's shipping profile (the product
+//! type's own, where the seller chose one) and return policy, as chosen on
+//! Integrations (its first ones until then), and the product type's taxonomy,
 //! the artwork uploaded as its image, then the draft made active.
 //!
 //! Never two listings for one submission: the draft's id is recorded the
@@ -209,9 +210,9 @@ impl Call<'_> {
                 job.content.currency
             ))));
         }
-        let Some(shipping_profile_id) = self.defaults.shipping_profile_id else {
+        let Some(shipping_profile_id) = self.defaults.shipping_profile_for(job.product_type) else {
             return Err(Stop::Settled(failed(format!(
-                "shop {} had no shipping profile when it was connected; add one on Etsy, then connect the shop again",
+                "shop {} has no shipping profile chosen; add one on Etsy, then choose it under Integrations → Listing defaults",
                 job.shop_id
             ))));
         };

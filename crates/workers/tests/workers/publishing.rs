@@ -787,6 +787,7 @@ mod etsy {
                     shipping_profile_id,
                     return_policy_id: Some(standin::RETURN_POLICY_ID),
                     currency: Some(currency.into()),
+                    ..ListingDefaults::default()
                 },
                 sales_channel: None,
             });
@@ -853,6 +854,27 @@ mod etsy {
             (recorded[0].payload["kind"].as_str(), recorded[0].payload["id"].as_str()),
             (Some("etsy_listing"), Some(l.listing_id.to_string().as_str()))
         );
+        c.done().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listing_ships_with_the_profile_the_seller_chose_for_its_product_type() {
+        let c = Connected::new().await;
+        c.etsy.set_policies(vec![standin::SHIPPING_PROFILE_ID, 777], vec![standin::RETURN_POLICY_ID]);
+        let choose = ShopCommand::ChooseListingDefaults {
+            shipping_profile_id: standin::SHIPPING_PROFILE_ID,
+            return_policy_id: None,
+            shipping_profile_by_type: [("T-Shirt".to_owned(), 777)].into(),
+            by: pod_events::domain::Actor::System,
+        };
+        let shops = CommandBus::new(c.shop.env.store_of::<ShopAggregate>().await, ());
+        shops.execute(&AggregateId::new(tenant(), c.shop_id), choose, &EventMeta::new_command()).await.unwrap();
+        let (listing, submitted) = c.submitted().await;
+        c.shop.handler.handle(&submitted).await.unwrap();
+        assert_eq!(c.shop.outcome(&listing).await.0, ListingStatus::Published);
+        let f = &c.etsy.listings()[0].drafted;
+        assert_eq!(f["shipping_profile_id"], "777", "a t-shirt's own profile");
+        assert!(!f.contains_key("return_policy_id"), "no return policy chosen: {f:?}");
         c.done().await;
     }
 
