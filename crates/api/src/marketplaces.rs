@@ -172,12 +172,19 @@ pub async fn connect_etsy_shop(
     };
     let shop = etsy.api.shop(&tokens.access, etsy_shop_id).await.map_err(etsy_api_failed)?;
     let id = AggregateId::derived(tenant.clone(), "shop", &format!("etsy/{}", shop.shop_id));
-    // Connected again: what the seller chose is kept where the shop still has it.
-    let chosen = publishing::shop_defaults(&s.pool, tenant, id.id).await?.map(|d| d.listing_defaults());
+    // Connected again: what the owner chose is kept where the shop still
+    // has it (as the Shop holds it now, not as a read model may lag).
+    let chosen = s
+        .shops
+        .store()
+        .load_fresh(&id)
+        .await
+        .map_err(|e| Problem::unavailable(format!("reading the shop: {e}")))?
+        .aggregate
+        .listing_defaults;
     let (profiles, policies) = etsy_policies(&etsy.api, &tokens.access, shop.shop_id).await.map_err(etsy_api_failed)?;
-    let mut listing_defaults = chosen
-        .unwrap_or_default()
-        .kept_on(&ids(&profiles, |p| p.shipping_profile_id), &ids(&policies, |p| p.return_policy_id));
+    let mut listing_defaults =
+        chosen.kept_on(&ids(&profiles, |p| p.shipping_profile_id), &ids(&policies, |p| p.return_policy_id));
     listing_defaults.currency = shop.currency_code.as_deref().and_then(pod_marketplaces::etsy::receipts::currency_code);
     pod_marketplaces::etsy::tokens::keep(&s.pool, keys, tenant, id.id, &tokens).await.map_err(store_failure)?;
     let name = display_name(&shop.shop_name);
@@ -314,8 +321,29 @@ async fn shop_access(
             s.shops.execute(&id, mark, &EventMeta::new_command()).await.map_err(failed)?;
             Err(refused("Etsy no longer takes that shop's tokens: connect it again first"))
         }
-        Err(e) if e.is_transient() => Err(Problem::unavailable(format!("Etsy could not be reached: {e}"))),
-        Err(e) => Err(refused(e.to_string())),
+        Err(e) => Err(token_failed(e)),
+    }
+}
+
+/// A token that could not be had, as a client is told it (the vault's and
+/// the database's own words are logged, not answered).
+fn token_failed(e: TokenError) -> Problem {
+    match e {
+        TokenError::NotConnected { .. } => refused("that shop has no Etsy tokens: connect it again"),
+        TokenError::Refresh { source: OAuthError::Unavailable(why), .. } => {
+            Problem::unavailable(format!("Etsy could not be reached: {why}; try again"))
+        }
+        TokenError::Refresh { source, .. } => {
+            Problem::new(StatusCode::BAD_GATEWAY, format!("Etsy did not refresh the shop's token: {source}"))
+        }
+        e if e.is_transient() => {
+            tracing::warn!(error = %e, "a shop's Etsy token could not be had");
+            Problem::unavailable("the shop's tokens could not be read just now; try again")
+        }
+        e => {
+            tracing::error!(error = %e, "a shop's Etsy token could not be had");
+            Problem::internal("the shop's tokens could not be read")
+        }
     }
 }
 
@@ -429,19 +457,29 @@ fn choice_errors(
             "is not one of the shop's return policies on Etsy: reload and choose again",
         ));
     }
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut unknown, mut twice) = (false, false);
     for (product_type, id) in &choice.shipping_profile_by_type {
         let wanted = product_type.trim().to_lowercase();
         if !product_types.contains(&wanted) {
-            errors.push(error(
-                "shipping_profile_by_type".into(),
-                "names a product type that is not published to Etsy here (one with a taxonomy in marketplaces.etsy.taxonomies)",
-            ));
+            unknown = true;
+        } else if !seen.insert(wanted.clone()) {
+            twice = true;
         } else if !profiles.contains(id) {
             errors.push(error(
                 format!("shipping_profile_by_type.{wanted}"),
                 "is not one of the shop's shipping profiles on Etsy: reload and choose again",
             ));
         }
+    }
+    if unknown {
+        errors.push(error(
+            "shipping_profile_by_type".into(),
+            "names a product type that is not published to Etsy here (one with a taxonomy in marketplaces.etsy.taxonomies)",
+        ));
+    }
+    if twice {
+        errors.push(error("shipping_profile_by_type".into(), "names a product type twice"));
     }
     errors
 }
@@ -623,8 +661,9 @@ mod tests {
         assert_eq!(fields(&choice(7, Some(8), &[])), ["shipping_profile_id", "return_policy_id"]);
         assert_eq!(
             fields(&choice(191, None, &[("mug", 9), ("hoodie", 191), ("\u{202E}x", 191)])),
-            ["shipping_profile_by_type", "shipping_profile_by_type.mug", "shipping_profile_by_type"]
+            ["shipping_profile_by_type.mug", "shipping_profile_by_type"]
         );
+        assert_eq!(fields(&choice(191, None, &[("Mug", 191), ("mug", 192)])), ["shipping_profile_by_type"]);
     }
 
     #[test]

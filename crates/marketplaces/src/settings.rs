@@ -70,8 +70,10 @@ impl EtsySettings {
     /// with a taxonomy), lower case, sorted.
     pub fn product_types(&self) -> Vec<String> {
         let configured = self.taxonomies.keys().map(|k| k.trim().to_lowercase());
-        let mut all: Vec<String> =
-            configured.chain(default_taxonomies().into_keys()).filter(|k| !k.is_empty()).collect();
+        let mut all: Vec<String> = configured
+            .chain(default_taxonomies().into_keys())
+            .filter(|k| pod_events::domain::shop::is_product_type(k))
+            .collect();
         all.sort();
         all.dedup();
         all
@@ -183,7 +185,12 @@ mod tests {
     fn the_product_types_etsy_takes_are_those_with_a_taxonomy() {
         let mut etsy = EtsySettings::default();
         assert_eq!(etsy.product_types(), ["t-shirt"]);
-        etsy.taxonomies = BTreeMap::from([(" Mug".to_owned(), 1), ("T-Shirt".to_owned(), 2), ("".to_owned(), 3)]);
+        etsy.taxonomies = BTreeMap::from([
+            (" Mug".to_owned(), 1),
+            ("T-Shirt".to_owned(), 2),
+            ("".to_owned(), 3),
+            ("mug/11oz".to_owned(), 4),
+        ]);
         assert_eq!(etsy.product_types(), ["mug", "t-shirt"]);
     }
 }

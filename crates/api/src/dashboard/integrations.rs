@@ -386,18 +386,19 @@ pub async fn choose_listing_defaults(
     headers: HeaderMap,
     axum::Form(fields): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let (csrf, choice) = defaults_form(&fields)?;
-    owner_action(&session, &headers, &csrf)?;
+    let csrf = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or_default();
+    owner_action(&session, &headers, csrf)?;
+    let choice = defaults_form(&fields)?;
     let by = session.caller().actor();
     let meta = pod_events::EventMeta::new_command();
     marketplaces::choose_listing_defaults(&s, &session.tenant, by, shop_id, choice, &meta).await?;
     Ok(Redirect::to("/integrations?defaults=1").into_response())
 }
 
-/// The listing-defaults form: its CSRF token and the choice, each id
+/// The listing-defaults form's choice, each id
 /// checked to be one (`type:<product type>` fields name a type's own
 /// profile; empty is the shop's).
-fn defaults_form(fields: &[(String, String)]) -> Result<(String, ListingDefaultsChoice), Problem> {
+fn defaults_form(fields: &[(String, String)]) -> Result<ListingDefaultsChoice, Problem> {
     let id = |field: &str, v: &str| -> Result<Option<u64>, Problem> {
         match v.trim() {
             "" => Ok(None),
@@ -407,11 +408,10 @@ fn defaults_form(fields: &[(String, String)]) -> Result<(String, ListingDefaults
                 .map_err(|_| Problem::bad_request(field, "is not a choice offered: reload and choose again")),
         }
     };
-    let (mut csrf, mut shipping, mut returns) = (String::new(), None, None);
+    let (mut shipping, mut returns) = (None, None);
     let mut by_type = std::collections::BTreeMap::new();
     for (name, value) in fields {
         match name.as_str() {
-            "csrf" => csrf = value.clone(),
             "shipping_profile_id" => shipping = id("shipping_profile_id", value)?,
             "return_policy_id" => returns = id("return_policy_id", value)?,
             _ => {
@@ -425,10 +425,7 @@ fn defaults_form(fields: &[(String, String)]) -> Result<(String, ListingDefaults
     }
     let shipping_profile_id =
         shipping.ok_or_else(|| Problem::bad_request("shipping_profile_id", "choose a shipping profile"))?;
-    Ok((
-        csrf,
-        ListingDefaultsChoice { shipping_profile_id, return_policy_id: returns, shipping_profile_by_type: by_type },
-    ))
+    Ok(ListingDefaultsChoice { shipping_profile_id, return_policy_id: returns, shipping_profile_by_type: by_type })
 }
 
 #[cfg(test)]
@@ -441,7 +438,7 @@ mod tests {
 
     #[test]
     fn the_defaults_form_reads_as_a_choice() {
-        let (csrf, c) = defaults_form(&fields(&[
+        let c = defaults_form(&fields(&[
             ("csrf", "tok"),
             ("shipping_profile_id", "192"),
             ("return_policy_id", ""),
@@ -450,7 +447,7 @@ mod tests {
             ("unrelated", "x"),
         ]))
         .unwrap();
-        assert_eq!((csrf.as_str(), c.shipping_profile_id, c.return_policy_id), ("tok", 192, None));
+        assert_eq!((c.shipping_profile_id, c.return_policy_id), (192, None));
         assert_eq!(c.shipping_profile_by_type, std::collections::BTreeMap::from([("mug".to_owned(), 191)]));
         for (bad, field) in [
             (vec![("return_policy_id", "1")], "shipping_profile_id"),

@@ -124,7 +124,7 @@ pub async fn shops(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec
     get,
     path = "/api/v1/shops/{id}/listing-defaults",
     tag = "publishing",
-    summary = "What an Etsy shop's listings are drafted with, and its shipping profiles and return policies on Etsy to choose from",
+    summary = "What an Etsy shop's listings are drafted with, and its shipping profiles and return policies on Etsy to choose from (owner)",
     params(("id" = uuid::Uuid, Path, description = "The shop's id")),
     responses(
         (status = 200, description = "The choice now and the options", body = ListingDefaultsOptions),
@@ -139,6 +139,8 @@ pub async fn listing_defaults(
     State(s): State<AppState>,
     PathId(id): PathId,
 ) -> Result<Json<ListingDefaultsOptions>, Problem> {
+    // Each look asks Etsy, within the app's day every shop shares.
+    caller.require(Role::Owner)?;
     Ok(Json(marketplaces::listing_defaults_options(&s, &caller.tenant, id).await?))
 }
 

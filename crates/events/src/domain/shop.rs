@@ -54,6 +54,10 @@ pub struct ListingDefaults {
     /// with instead (a mug weighs more than a t-shirt).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub shipping_profile_by_type: BTreeMap<String, u64>,
+    /// The owner chose these (so no return policy means none, not "the
+    /// shop had none").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub chosen: bool,
 }
 
 impl ListingDefaults {
@@ -69,10 +73,16 @@ impl ListingDefaults {
     /// product type's own profile that is gone to the shop's.
     pub fn kept_on(&self, profiles: &[u64], policies: &[u64]) -> ListingDefaults {
         let still = |id: &Option<u64>, ids: &[u64]| id.filter(|id| ids.contains(id)).or(ids.first().copied());
+        // No return policy, chosen, stays none.
+        let return_policy_id = match self.return_policy_id {
+            None if self.chosen => None,
+            id => still(&id, policies),
+        };
         ListingDefaults {
             shipping_profile_id: still(&self.shipping_profile_id, profiles),
-            return_policy_id: still(&self.return_policy_id, policies),
+            return_policy_id,
             currency: self.currency.clone(),
+            chosen: self.chosen,
             shipping_profile_by_type: self
                 .shipping_profile_by_type
                 .iter()
@@ -166,12 +176,18 @@ pub enum ShopError {
     EmptyExternalId,
     #[error("only an Etsy shop drafts listings with its own shipping profile and return policy")]
     NoListingDefaults,
-    #[error("{0:?} is not a product type (letters, digits, spaces and hyphens, at most 40)")]
+    #[error("{0:?} is not a product type (letters, digits, spaces, hyphens and underscores, at most 40)")]
     NotAProductType(String),
+    #[error("at most {MAX_PRODUCT_TYPES} product types have a shipping profile of their own")]
+    TooManyProductTypes,
 }
 
-/// A product type as the pipeline names them ("t-shirt", "tote bag").
-fn is_product_type(name: &str) -> bool {
+/// The most product types a shop keeps a shipping profile of their own for.
+pub const MAX_PRODUCT_TYPES: usize = 50;
+
+/// A product type as the pipeline names them ("t-shirt", "tote bag"),
+/// fit to be a key of a shop's listing defaults.
+pub fn is_product_type(name: &str) -> bool {
     !name.is_empty()
         && name.chars().count() <= 40
         && name.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '_')
@@ -200,6 +216,18 @@ impl super::StateVersion for Shop {
     const STATE_VERSION: u32 = 6;
 }
 
+/// Product-type keys fit to be kept (and projected: a NUL would halt the
+/// read model of every shop), and not too many of them.
+fn checked_types(by_type: &BTreeMap<String, u64>) -> Result<(), ShopError> {
+    if by_type.len() > MAX_PRODUCT_TYPES {
+        return Err(ShopError::TooManyProductTypes);
+    }
+    match by_type.keys().find(|t| !is_product_type(t)) {
+        Some(bad) => Err(ShopError::NotAProductType(bad.chars().take(40).collect())),
+        None => Ok(()),
+    }
+}
+
 impl Aggregate for Shop {
     const TYPE: &'static str = "shop";
     type Command = ShopCommand;
@@ -219,6 +247,7 @@ impl Aggregate for Shop {
                 if e.external_shop_id.trim().is_empty() {
                     return Err(ShopError::EmptyExternalId);
                 }
+                checked_types(&e.listing_defaults.shipping_profile_by_type)?;
                 sink.write(ShopEvent::ShopConnected(e), self).await;
             }
             ShopCommand::RecordTokenRefresh { token_expires_at } => {
@@ -257,17 +286,15 @@ impl Aggregate for Shop {
                 }
                 let mut by_type = BTreeMap::new();
                 for (t, id) in shipping_profile_by_type {
-                    let t = t.trim().to_lowercase();
-                    if !is_product_type(&t) {
-                        return Err(ShopError::NotAProductType(t.chars().take(40).collect()));
-                    }
                     // A type's own profile that is the shop's is no exception.
                     if id != shipping_profile_id {
-                        by_type.insert(t, id);
+                        by_type.insert(t.trim().to_lowercase(), id);
                     }
                 }
+                checked_types(&by_type)?;
                 let d = &self.listing_defaults;
-                let same = d.shipping_profile_id == Some(shipping_profile_id)
+                let same = d.chosen
+                    && d.shipping_profile_id == Some(shipping_profile_id)
                     && d.return_policy_id == return_policy_id
                     && d.shipping_profile_by_type == by_type;
                 if !same {
@@ -305,6 +332,7 @@ impl Aggregate for Shop {
                 self.listing_defaults.shipping_profile_id = Some(c.shipping_profile_id);
                 self.listing_defaults.return_policy_id = c.return_policy_id;
                 self.listing_defaults.shipping_profile_by_type = c.shipping_profile_by_type;
+                self.listing_defaults.chosen = true;
             }
         }
     }
@@ -518,6 +546,7 @@ mod tests {
             return_policy_id: Some(3),
             currency: Some("USD".into()),
             shipping_profile_by_type: BTreeMap::from([("mug".to_owned(), 9), ("poster".to_owned(), 10)]),
+            chosen: true,
         };
         assert_eq!(chosen.kept_on(&[7, 8, 9, 10], &[2, 3]), chosen);
         let after = chosen.kept_on(&[7, 9], &[]);
@@ -525,6 +554,31 @@ mod tests {
         assert_eq!(after.shipping_profile_by_type, BTreeMap::from([("mug".to_owned(), 9)]));
         assert_eq!(after.currency.as_deref(), Some("USD"));
         assert_eq!(ListingDefaults::default().kept_on(&[7, 8], &[2]).shipping_profile_id, Some(7));
+        // No return policy: the shop's first one, unless the owner chose none.
+        let unchosen = ListingDefaults { shipping_profile_id: Some(8), ..ListingDefaults::default() };
+        assert_eq!(unchosen.kept_on(&[8], &[2, 3]).return_policy_id, Some(2));
+        let none_chosen = ListingDefaults { chosen: true, ..unchosen };
+        assert_eq!(none_chosen.kept_on(&[8], &[2, 3]).return_policy_id, None);
+    }
+
+    #[test]
+    fn a_connection_with_a_product_type_that_is_not_one_is_refused() {
+        let bad = ListingDefaults {
+            shipping_profile_by_type: BTreeMap::from([("mug\u{0}".to_owned(), 9)]),
+            ..ListingDefaults::default()
+        };
+        let refused = TestFramework::<Shop>::with(())
+            .given_no_previous_events()
+            .when(ShopCommand::Connect(ShopConnected { listing_defaults: bad, ..connected() }))
+            .inspect_result();
+        assert!(matches!(refused, Err(ShopError::NotAProductType(_))), "{refused:?}");
+        let many: Vec<(String, u64)> = (0..=MAX_PRODUCT_TYPES).map(|i| (format!("type {i}"), 9)).collect();
+        let many: Vec<(&str, u64)> = many.iter().map(|(t, id)| (t.as_str(), *id)).collect();
+        let refused = TestFramework::<Shop>::with(())
+            .given(vec![ShopEvent::ShopConnected(connected())])
+            .when(choose(8, None, &many))
+            .inspect_result();
+        assert!(matches!(refused, Err(ShopError::TooManyProductTypes)), "{refused:?}");
     }
 
     #[test]

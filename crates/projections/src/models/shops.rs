@@ -41,7 +41,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(c.sales_channel)
             .bind(c.listing_defaults.shipping_profile_id.map(id_of))
             .bind(c.listing_defaults.return_policy_id.map(id_of))
-            .bind(serde_json::to_value(&c.listing_defaults.shipping_profile_by_type)?),
+            .bind(by_type(&c.listing_defaults.shipping_profile_by_type)?),
             ShopEvent::ShopTokenRefreshed(r) => sqlx::query(
                 "UPDATE shops SET token_expires_at = $3, refreshed_at = $4, needs_reconnect = false,
                         needs_reconnect_reason = NULL, needs_reconnect_at = NULL, version = $5
@@ -81,7 +81,7 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
             .bind(id)
             .bind(id_of(c.shipping_profile_id))
             .bind(c.return_policy_id.map(id_of))
-            .bind(serde_json::to_value(&c.shipping_profile_by_type)?)
+            .bind(by_type(&c.shipping_profile_by_type)?)
             .bind(v),
         };
         q.execute(&mut *tx).await?;
@@ -93,6 +93,11 @@ async fn apply(tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), Ap
 /// below 2^63; one above is kept as its bit pattern rather than refused.
 fn id_of(id: u64) -> i64 {
     id as i64
+}
+
+/// Product type → shipping profile, ids as the scalar columns keep them.
+fn by_type(map: &std::collections::BTreeMap<String, u64>) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::to_value(map.iter().map(|(t, id)| (t, id_of(*id))).collect::<std::collections::BTreeMap<_, _>>())
 }
 
 impl Projection for Shops {

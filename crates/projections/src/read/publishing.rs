@@ -183,6 +183,7 @@ impl ShopDefaults {
                 .iter()
                 .map(|(t, v)| (t.clone(), id(*v)))
                 .collect(),
+            chosen: false,
         }
     }
 }
