@@ -99,6 +99,11 @@ pub enum NatsCommand {
         /// Definitions folder (default: the configured nats_dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Keep every stream on this many nodes (3 on a production
+        /// cluster) instead of its definition's `num_replicas`; an existing
+        /// stream is scaled in place.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+        replicas: Option<u8>,
     },
 }
 
@@ -151,10 +156,10 @@ pub async fn run(cli: Cli, s: Settings) -> anyhow::Result<ExitCode> {
             pod_projections::db::migrate(&pool).await?;
             println!("migrations applied");
         }
-        Command::Nats { command: NatsCommand::Apply { dir } } => {
+        Command::Nats { command: NatsCommand::Apply { dir, replicas } } => {
             let client = nats(&s).await?;
             let dir = dir.unwrap_or_else(|| s.nats_dir.clone());
-            let applied = pod_events::store::definitions::apply(&client, &namespace(&s)?, &dir)
+            let applied = pod_events::store::definitions::apply_replicated(&client, &namespace(&s)?, &dir, replicas)
                 .await
                 .with_context(|| format!("applying definitions from {}", dir.display()))?;
             for a in applied {

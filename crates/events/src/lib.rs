@@ -9,6 +9,7 @@ pub mod codec;
 pub mod domain;
 pub mod envelope;
 pub mod ids;
+pub mod local_cluster;
 pub mod namespace;
 pub mod schema;
 pub mod store;

@@ -8,6 +8,8 @@ pub const MIN_SERVER: (u32, u32) = (2, 12);
 pub enum ConnectError {
     #[error("cannot connect to NATS at {url}: {source}")]
     Connect { url: String, source: async_nats::ConnectError },
+    #[error("NATS_URL {url:?} is not a NATS URL or a comma-separated list of them: {source}")]
+    BadUrl { url: String, source: std::io::Error },
     #[error(
         "NATS at {url} is version {found}, but POD Automator needs {}.{} or newer (atomic batch \
          publish, multi-filter consumers). Debian's nats-server package is too old: run \
@@ -26,11 +28,28 @@ pub fn parse_version(v: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// Connects and checks the server's version.
+/// The servers of `url`: one URL, or a cluster's as a comma-separated list
+/// (the client connects to any and fails over to the others).
+pub fn server_addrs(url: &str) -> Result<Vec<async_nats::ServerAddr>, ConnectError> {
+    let addrs: Vec<async_nats::ServerAddr> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|source| ConnectError::BadUrl { url: url.into(), source })?;
+    if addrs.is_empty() {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "no server given");
+        return Err(ConnectError::BadUrl { url: url.into(), source });
+    }
+    Ok(addrs)
+}
+
+/// Connects to one of `url`'s servers and checks the server's version.
 pub async fn connect(url: &str, client_name: &str) -> Result<async_nats::Client, ConnectError> {
     let client = async_nats::ConnectOptions::new()
         .name(client_name)
-        .connect(url)
+        .connect(server_addrs(url)?)
         .await
         .map_err(|source| ConnectError::Connect { url: url.into(), source })?;
     let found = client.server_info().version;
@@ -43,6 +62,16 @@ pub async fn connect(url: &str, client_name: &str) -> Result<async_nats::Client,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cluster_is_given_as_a_list_of_urls() {
+        assert_eq!(server_addrs("nats://127.0.0.1:14222").unwrap().len(), 1);
+        let cluster = server_addrs("nats://127.0.0.1:14231, nats://127.0.0.1:14232,nats://127.0.0.1:14233").unwrap();
+        assert_eq!(cluster.iter().map(|a| a.port()).collect::<Vec<_>>(), [14231, 14232, 14233]);
+        for bad in ["", " , ", "nats://127.0.0.1:14222,http://[::1"] {
+            assert!(matches!(server_addrs(bad), Err(ConnectError::BadUrl { .. })), "{bad:?}");
+        }
+    }
 
     #[test]
     fn versions_compare_by_major_and_minor() {

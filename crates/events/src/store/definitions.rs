@@ -139,9 +139,25 @@ fn merged(current: &Value, desired: &Map<String, Value>) -> Value {
 
 /// Applies every definition under `dir` for namespace `ns`.
 pub async fn apply(client: &async_nats::Client, ns: &Namespace, dir: &Path) -> Result<Vec<Applied>, DefinitionError> {
+    apply_replicated(client, ns, dir, None).await
+}
+
+/// Applies every definition under `dir` for namespace `ns`, each stream
+/// (and the consumers on it, which follow their stream) kept on `replicas`
+/// nodes where given (3 on a production cluster) instead of its
+/// definition's `num_replicas`. An existing stream is scaled in place.
+pub async fn apply_replicated(
+    client: &async_nats::Client,
+    ns: &Namespace,
+    dir: &Path,
+    replicas: Option<u8>,
+) -> Result<Vec<Applied>, DefinitionError> {
     let mut applied = Vec::new();
     for path in json_files(&dir.join("streams"))? {
-        let def = read_json(&path, ns)?;
+        let mut def = read_json(&path, ns)?;
+        if let (Some(n), Some(cfg)) = (replicas, def.as_object_mut()) {
+            cfg.insert("num_replicas".into(), json!(n));
+        }
         let cfg = def.as_object().cloned().unwrap_or_default();
         let name = cfg
             .get("name")

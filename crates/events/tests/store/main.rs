@@ -4,6 +4,7 @@
 
 mod support;
 
+mod cluster;
 mod concurrency;
 mod definitions;
 mod idempotency;
