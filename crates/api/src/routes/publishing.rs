@@ -128,6 +128,7 @@ pub async fn shops(caller: Caller, State(s): State<AppState>) -> Result<Json<Vec
     params(("id" = uuid::Uuid, Path, description = "The shop's id")),
     responses(
         (status = 200, description = "The choice now and the options", body = ListingDefaultsOptions),
+        (status = 403, description = "Only an owner looks: each look asks Etsy, within the app's day every shop shares"),
         (status = 404, description = "No such shop in this tenant"),
         (status = 409, description = "Not an Etsy shop, or not connected"),
         (status = 503, description = "Etsy could not be reached")
@@ -163,9 +164,12 @@ pub async fn choose_listing_defaults(
     cmd: CommandRequest,
     State(s): State<AppState>,
     PathId(id): PathId,
-    JsonBody(choice): JsonBody<ListingDefaultsChoice>,
+    choice: Result<JsonBody<ListingDefaultsChoice>, Problem>,
 ) -> Result<Response, Problem> {
     cmd.require(Role::Owner)?;
+    // Another tenant's id names nothing here: 404 before the choice is judged.
+    publishing::shop_defaults(&s.pool, &cmd.caller.tenant, id).await?.ok_or_else(|| Problem::not_found("shop"))?;
+    let JsonBody(choice) = choice?;
     let meta = cmd.meta(&s, "shops/listing-defaults", id, &choice).await?;
     marketplaces::choose_listing_defaults(&s, &cmd.caller.tenant, cmd.actor(), id, choice, &meta).await?;
     Ok(accepted(format!("/api/v1/shops/{id}/listing-defaults")))

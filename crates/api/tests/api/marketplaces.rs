@@ -925,4 +925,18 @@ async fn an_owner_chooses_the_shipping_profile_and_return_policy_kept_across_rec
     let (status, _, body) = api.send("GET", &callback, &[("cookie", &owner.cookie)], "").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(defaults().await, (Some(193), None, serde_json::json!({})), "mugs ship with the shop's profile now");
+
+    // A token Etsy no longer takes (expired early) is refreshed once, the
+    // refresh recorded; a grant Etsy refuses marks the shop for reconnecting.
+    let refreshed_before = api.log().await.iter().filter(|e| e.event_type == "ShopTokenRefreshed").count();
+    etsy.expire_access_tokens();
+    assert_eq!(defaults().await.0, Some(193));
+    let refreshed = api.log().await.iter().filter(|e| e.event_type == "ShopTokenRefreshed").count();
+    assert_eq!(refreshed, refreshed_before + 1, "the refresh is recorded");
+    etsy.revoke_all();
+    let (status, _, body) = api.call("GET", &json_path, Some(&acme_owner), &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("connect it again"), "{body}");
+    api.project().await;
+    assert_eq!(shops(&api).await[0]["needs_reconnect"], true);
 }
