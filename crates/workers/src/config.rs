@@ -19,6 +19,9 @@ pub struct WorkersSettings {
     pub concurrency: usize,
     /// Deliveries before a failing event becomes a dead letter.
     pub max_deliveries: u64,
+    /// At SIGTERM, how long (s) handlers in hand may take to finish before
+    /// their messages are given back for another replica.
+    pub shutdown_grace_secs: u64,
     /// Where the local blob store keeps artwork and previews.
     pub assets_dir: PathBuf,
     /// `local` (the default: files under `assets_dir`) or `s3`.
@@ -42,6 +45,7 @@ impl Default for WorkersSettings {
         Self {
             concurrency: 4,
             max_deliveries: 5,
+            shutdown_grace_secs: crate::runtime::DEFAULT_GRACE.as_secs(),
             assets_dir: PathBuf::from("data/assets"),
             blob_store: "local".into(),
             s3: S3Settings::default(),

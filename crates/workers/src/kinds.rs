@@ -235,6 +235,7 @@ pub async fn run(
             let options = WorkerOptions {
                 concurrency: settings.concurrency.max(1),
                 max_deliveries: settings.max_deliveries.max(1),
+                grace: std::time::Duration::from_secs(settings.shutdown_grace_secs),
                 ..Default::default()
             };
             Worker::new(client, ns, h, options).run(shutdown).await?;

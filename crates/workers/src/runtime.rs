@@ -81,14 +81,27 @@ pub struct WorkerOptions {
     pub backoff: Backoff,
     /// How often a long handler tells the server it is still working.
     pub progress_every: Duration,
+    /// At shutdown, how long handlers in hand may take to finish; those
+    /// still running then are stopped and their messages given back (NAK)
+    /// for another replica at once, not after `ack_wait`.
+    pub grace: Duration,
 }
 
 impl Default for WorkerOptions {
     fn default() -> Self {
         // Progress well inside the consumers' ack_wait (30 s, nats/consumers/).
-        Self { concurrency: 4, max_deliveries: 5, backoff: Backoff::default(), progress_every: Duration::from_secs(10) }
+        Self {
+            concurrency: 4,
+            max_deliveries: 5,
+            backoff: Backoff::default(),
+            progress_every: Duration::from_secs(10),
+            grace: DEFAULT_GRACE,
+        }
     }
 }
+
+/// Inside Kubernetes' default 30 s termination grace, with room to spare.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -187,7 +200,13 @@ impl Worker {
         })
     }
 
-    /// Runs until `shutdown` resolves, then finishes the messages in hand.
+    /// Runs until `shutdown` resolves, then finishes the messages in hand
+    /// within the grace period (giving back, NAK, those it cannot), so no
+    /// message waits out `ack_wait` for this process's sake.
+    ///
+    /// A pull under way when `shutdown` comes is let finish (it waits at
+    /// most [`LOG_PULL_WAIT`]): what the server sent it is handled, never
+    /// dropped in flight.
     ///
     /// Messages are pulled only for free handler slots: each one goes to a
     /// handler the moment it arrives, whose progress acks keep it inside
@@ -204,11 +223,14 @@ impl Worker {
         let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
         let this = Arc::new(self);
         let mut in_hand = tokio::task::JoinSet::new();
+        // Set when the grace period is over: handlers still running stop.
+        let (give_back, given_back) = tokio::sync::watch::channel(false);
         tracing::info!(worker = kind, consumer = %log_name, "worker started");
         tokio::pin!(shutdown);
         let outcome = loop {
             // Wait for a free slot, then take every free one.
             let first = tokio::select! {
+                biased;
                 _ = &mut shutdown => break Ok(()),
                 p = slots.clone().acquire_owned() => match p {
                     Ok(p) => p,
@@ -227,8 +249,17 @@ impl Worker {
                           in_hand: &mut tokio::task::JoinSet<()>| {
                 if let Some(permit) = permits.pop() {
                     let worker = this.clone();
+                    let mut stop = given_back.clone();
                     in_hand.spawn(async move {
-                        worker.process(source, msg).await;
+                        let back = msg.clone();
+                        tokio::select! {
+                            _ = worker.process(source, msg) => {}
+                            _ = async { drop(stop.wait_for(|stop| *stop).await) } => {
+                                // Stopped mid-way (as a crash would, but said):
+                                // redelivered now, to whoever pulls next.
+                                let _ = back.ack_with(AckKind::Nak(None)).await;
+                            }
+                        }
                         drop(permit);
                     });
                 }
@@ -243,10 +274,11 @@ impl Worker {
             }
             if !permits.is_empty() {
                 let wanted = permits.len();
-                let pulled = tokio::select! {
-                    _ = &mut shutdown => break Ok(()),
-                    r = pull(&log, wanted, Some(LOG_PULL_WAIT), |m| handed(Source::Log, m, &mut permits, &mut in_hand)) => r,
-                };
+                // Not abandoned at shutdown: messages the server already sent
+                // this pull would wait out ack_wait unhandled.
+                let pulled =
+                    pull(&log, wanted, Some(LOG_PULL_WAIT), |m| handed(Source::Log, m, &mut permits, &mut in_hand))
+                        .await;
                 if let Err(e) = pulled {
                     match this.read_failed(&events_stream, &log_name, e).await {
                         Some(gone) => break Err(gone),
@@ -257,8 +289,20 @@ impl Worker {
             // Finished handlers free their slots as they go; reap them.
             while in_hand.try_join_next().is_some() {}
         };
-        // Finish what is in hand: those messages are ours until acked.
-        while in_hand.join_next().await.is_some() {}
+        // Finish what is in hand within the grace period: those messages are
+        // ours until acked. What is still running then is given back.
+        let grace = this.options.grace;
+        let finished = tokio::time::timeout(grace, async { while in_hand.join_next().await.is_some() {} }).await;
+        if finished.is_err() {
+            tracing::warn!(
+                worker = kind,
+                running = in_hand.len(),
+                ?grace,
+                "grace period over; giving back what is in hand"
+            );
+            let _ = give_back.send(true);
+            while in_hand.join_next().await.is_some() {}
+        }
         if outcome.is_ok() {
             tracing::info!(worker = kind, "worker stopped");
         }

@@ -88,6 +88,7 @@ fn options(max_deliveries: u64) -> WorkerOptions {
         max_deliveries,
         backoff: Backoff { base: Duration::from_millis(50), max: Duration::from_millis(200), ..Default::default() },
         progress_every: Duration::from_secs(5),
+        grace: Duration::from_secs(20),
     }
 }
 
@@ -362,4 +363,52 @@ async fn no_message_waits_in_hand_past_ack_wait() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_told_to_stop_gives_back_what_it_cannot_finish_in_its_grace_period() {
+    let env = TestNats::new().await;
+    for kw in ["cat mom", "dog dad"] {
+        append(&env, kw, observe(80.0)).await;
+    }
+    // Handlers far slower than the grace period; ack_wait is 30 s.
+    let slow = Arc::new(Slow { calls: Mutex::default(), takes: Duration::from_secs(120) });
+    let opts = WorkerOptions { concurrency: 2, grace: Duration::from_millis(500), ..options(5) };
+    let worker = Worker::new(env.client.clone(), env.ns.clone(), slow.clone(), opts);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(worker.run(async move {
+        let _ = rx.await;
+    }));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while slow.calls.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "both events in hand");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SIGTERM, as `pod worker` takes it: the run ends within the pull's
+    // wait and the grace period, and ends well.
+    let told = Instant::now();
+    let _ = tx.send(());
+    tokio::time::timeout(Duration::from_secs(10), task).await.expect("stopped within its grace").unwrap().unwrap();
+    println!("stopped {:?} after being told", told.elapsed());
+
+    // The next replica gets both at once, not after ack_wait (30 s).
+    let handler = TestHandler::new(Mode::FlakyThenOk { failures: 0, retry_after: Duration::ZERO });
+    let next = Worker::new(env.client.clone(), env.ns.clone(), handler.clone(), options(5));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(next.run(async move {
+        let _ = rx.await;
+    }));
+    let given_back = Instant::now();
+    while handler.succeeded.lock().unwrap().len() < 2 {
+        assert!(given_back.elapsed() < Duration::from_secs(10), "the messages given back wait out ack_wait");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("handled by the next replica {:?} later", given_back.elapsed());
+    let _ = tx.send(());
+    task.await.unwrap().unwrap();
+    let mut handled = handler.succeeded.lock().unwrap().clone();
+    handled.sort();
+    let mut started = slow.calls.lock().unwrap().clone();
+    started.sort();
+    assert_eq!(handled, started, "the same two events");
 }
