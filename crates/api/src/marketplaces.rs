@@ -179,7 +179,10 @@ pub async fn connect_etsy_shop(
         .store()
         .load_fresh(&id)
         .await
-        .map_err(|e| Problem::unavailable(format!("reading the shop: {e}")))?
+        .map_err(|e| {
+            tracing::warn!(error = %e, shop = %id, "reading a shop being connected");
+            Problem::unavailable("the shop could not be read just now; connect again")
+        })?
         .aggregate
         .listing_defaults;
     let (profiles, policies) = etsy_policies(&etsy.api, &tokens.access, shop.shop_id).await.map_err(etsy_api_failed)?;

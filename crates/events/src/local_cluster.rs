@@ -21,8 +21,8 @@ pub enum ClusterError {
     NoServer(PathBuf),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
-    #[error("the cluster did not elect a JetStream meta leader within {0:?}")]
-    NoLeader(Duration),
+    #[error("the cluster did not elect a JetStream meta leader within {within:?}; the nodes' logs end:\n{logs}")]
+    NoLeader { within: Duration, logs: String },
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
@@ -69,7 +69,8 @@ impl LocalCluster {
         if !bin.is_file() {
             return Err(ClusterError::NoServer(bin));
         }
-        let dir = std::env::temp_dir().join(format!("pod-cluster-{}", uuid::Uuid::new_v4().simple()));
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("pod-cluster-{run}"));
         std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
         let ports: Vec<(u16, u16)> = (0..size).map(|_| Ok((free_port()?, free_port()?))).collect::<Result<_, _>>()?;
         let routes: Vec<String> = ports.iter().map(|(_, c)| format!("nats-route://127.0.0.1:{c}")).collect();
@@ -81,7 +82,7 @@ impl LocalCluster {
             let text = format!(
                 "server_name: {name}\nlisten: 127.0.0.1:{client_port}\n\
                  jetstream {{\n  store_dir: \"{}\"\n}}\n\
-                 cluster {{\n  name: pod-local\n  listen: 127.0.0.1:{cluster_port}\n  routes: [\n    {}\n  ]\n}}\n",
+                 cluster {{\n  name: pod-local-{run}\n  listen: 127.0.0.1:{cluster_port}\n  routes: [\n    {}\n  ]\n}}\n",
                 store.display(),
                 routes.join("\n    ")
             );
@@ -182,7 +183,19 @@ impl LocalCluster {
                     break;
                 }
                 if Instant::now() > deadline {
-                    return Err(ClusterError::NoLeader(within));
+                    let logs = (0..self.nodes.len())
+                        .map(|i| {
+                            let log = self.log(i);
+                            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                            format!(
+                                "{}: {}",
+                                self.nodes[i].name,
+                                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    return Err(ClusterError::NoLeader { within, logs });
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

@@ -122,6 +122,7 @@ pub struct WorkerStats {
 }
 
 pub struct Worker {
+    client: async_nats::Client,
     js: jetstream::Context,
     ns: Namespace,
     handler: Arc<dyn Handler>,
@@ -180,7 +181,7 @@ enum Source {
 
 impl Worker {
     pub fn new(client: async_nats::Client, ns: Namespace, handler: Arc<dyn Handler>, options: WorkerOptions) -> Self {
-        Self { js: jetstream::new(client), ns, handler, options, stats: Arc::default() }
+        Self { js: jetstream::new(client.clone()), client, ns, handler, options, stats: Arc::default() }
     }
 
     pub fn stats(&self) -> Arc<WorkerStats> {
@@ -253,6 +254,7 @@ impl Worker {
                     in_hand.spawn(async move {
                         let back = msg.clone();
                         tokio::select! {
+                            biased;
                             _ = worker.process(source, msg) => {}
                             _ = async { drop(stop.wait_for(|stop| *stop).await) } => {
                                 // Stopped mid-way (as a crash would, but said):
@@ -302,6 +304,11 @@ impl Worker {
             );
             let _ = give_back.send(true);
             while in_hand.join_next().await.is_some() {}
+        }
+        // Acks and NAKs are only queued by the client: sent before the
+        // process exits with its connection, or they wait out ack_wait.
+        if tokio::time::timeout(Duration::from_secs(2), this.client.flush()).await.is_err() {
+            tracing::warn!(worker = kind, "the last acknowledgements may not have reached NATS");
         }
         if outcome.is_ok() {
             tracing::info!(worker = kind, "worker stopped");

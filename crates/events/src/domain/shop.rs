@@ -212,8 +212,9 @@ pub struct Shop {
 
 impl super::StateVersion for Shop {
     // 3: the marketplace's shop id is kept; 4: its listing defaults; 5: its
-    // sales channel; 6: the seller's choice of defaults, per product type.
-    const STATE_VERSION: u32 = 6;
+    // sales channel; 6: the seller's choice of defaults, per product type;
+    // 7: whether the owner chose them.
+    const STATE_VERSION: u32 = 7;
 }
 
 /// Product-type keys fit to be kept (and projected: a NUL would halt the

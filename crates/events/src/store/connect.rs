@@ -28,6 +28,18 @@ pub fn parse_version(v: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// `url` fit for a message: any `user:password@` in it left out.
+pub fn shown(url: &str) -> String {
+    url.split(',')
+        .map(|u| match (u.find("://"), u.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => format!("{}***{}", &u[..scheme + 3], &u[at..]),
+            (None, Some(at)) => format!("***{}", &u[at..]),
+            _ => u.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The servers of `url`: one URL, or a cluster's as a comma-separated list
 /// (the client connects to any and fails over to the others).
 pub fn server_addrs(url: &str) -> Result<Vec<async_nats::ServerAddr>, ConnectError> {
@@ -37,10 +49,10 @@ pub fn server_addrs(url: &str) -> Result<Vec<async_nats::ServerAddr>, ConnectErr
         .filter(|u| !u.is_empty())
         .map(str::parse)
         .collect::<Result<_, _>>()
-        .map_err(|source| ConnectError::BadUrl { url: url.into(), source })?;
+        .map_err(|source| ConnectError::BadUrl { url: shown(url), source })?;
     if addrs.is_empty() {
         let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "no server given");
-        return Err(ConnectError::BadUrl { url: url.into(), source });
+        return Err(ConnectError::BadUrl { url: shown(url), source });
     }
     Ok(addrs)
 }
@@ -51,17 +63,28 @@ pub async fn connect(url: &str, client_name: &str) -> Result<async_nats::Client,
         .name(client_name)
         .connect(server_addrs(url)?)
         .await
-        .map_err(|source| ConnectError::Connect { url: url.into(), source })?;
+        .map_err(|source| ConnectError::Connect { url: shown(url), source })?;
     let found = client.server_info().version;
     match parse_version(&found) {
         Some(v) if v >= MIN_SERVER => Ok(client),
-        _ => Err(ConnectError::TooOld { url: url.into(), found }),
+        _ => Err(ConnectError::TooOld { url: shown(url), found }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_never_shown() {
+        assert_eq!(
+            shown("nats://pod:s3cret@nats-0:4222,nats://nats-1:4222"),
+            "nats://***@nats-0:4222,nats://nats-1:4222"
+        );
+        assert_eq!(shown("tok@127.0.0.1:4222"), "***@127.0.0.1:4222");
+        let e = server_addrs("nats://pod:s3cret@[::1").unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
 
     #[test]
     fn a_cluster_is_given_as_a_list_of_urls() {

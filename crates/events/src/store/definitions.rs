@@ -182,6 +182,12 @@ pub async fn apply_replicated(
             }
             None => {
                 let current = info.get("config").cloned().unwrap_or(Value::Null);
+                // Without --replicas an existing stream keeps the replicas
+                // it has: a plain apply never scales an R3 stream down.
+                let mut cfg = cfg.clone();
+                if replicas.is_none() {
+                    cfg.remove("num_replicas");
+                }
                 let fields = differing_fields(&cfg, &current);
                 if fields.is_empty() {
                     Change::Unchanged

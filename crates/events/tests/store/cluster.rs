@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use pod_events::domain::trend::Trend;
 use pod_events::local_cluster::LocalCluster;
 use pod_events::store::{CommandBus, JetStreamStore, StoreConfig, connect, definitions};
@@ -58,14 +59,19 @@ async fn placement(url: &str, ns: &Namespace) -> (Option<String>, Vec<(String, b
     (cluster.leader.clone(), replicas)
 }
 
-/// Waits until the stream has a leader and every replica is current.
+/// Waits until the stream has a leader and every replica is current (and,
+/// once writes have stopped, caught up: lag 0).
 async fn settled(c: &LocalCluster, ns: &Namespace) -> String {
+    settled_as(c, ns, true).await
+}
+
+async fn settled_as(c: &LocalCluster, ns: &Namespace, caught_up: bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (leader, replicas) = placement(&c.urls(), ns).await;
         if let Some(leader) = &leader
             && replicas.len() == 2
-            && replicas.iter().all(|(_, current, lag)| *current && *lag == 0)
+            && replicas.iter().all(|(_, current, lag)| *current && (!caught_up || *lag == 0))
         {
             return leader.clone();
         }
@@ -81,6 +87,11 @@ async fn fresh_reads_see_the_latest_write_from_a_follower_that_fell_behind() {
     let admin = connect(&c.urls(), "pod-cluster-test").await.unwrap();
     definitions::apply_replicated(&admin, &ns, &nats_dir(), Some(3)).await.expect("applying R3 definitions");
     let leader = settled(&c, &ns).await;
+    // A plain `pod nats apply` (an upgrade's) leaves the R3 stream as it is.
+    let again = definitions::apply(&admin, &ns, &nats_dir()).await.expect("applying again");
+    let events = again.iter().find(|a| a.name == ns.events_stream()).unwrap();
+    assert_eq!(events.change, definitions::Change::Unchanged, "{again:?}");
+    assert_eq!(placement(&c.urls(), &ns).await.1.len(), 2, "still on three nodes");
     let leader_at = c.index_of(&leader).unwrap();
     let follower = (0..3).find(|i| *i != leader_at).unwrap();
     // The writer talks to the leader's node, the reader only to the follower's.
@@ -90,6 +101,17 @@ async fn fresh_reads_see_the_latest_write_from_a_follower_that_fell_behind() {
         .get_stream(ns.events_stream())
         .await
         .unwrap();
+    // Every read request for the events stream, as the server routes it.
+    let spy_client = connect(&c.url(follower), "pod-cluster-spy").await.unwrap();
+    let stream = ns.events_stream();
+    let mut spy = futures::stream::select(
+        spy_client.subscribe(format!("$JS.API.DIRECT.GET.{stream}.>")).await.unwrap(),
+        futures::stream::select(
+            spy_client.subscribe(format!("$JS.API.DIRECT.GET.{stream}")).await.unwrap(),
+            spy_client.subscribe(format!("$JS.API.STREAM.MSG.GET.{stream}")).await.unwrap(),
+        ),
+    );
+    spy_client.flush().await.unwrap();
     const ROUNDS: usize = 20;
     const WRITES: u64 = 10;
     let mut stale_direct = 0;
@@ -111,8 +133,26 @@ async fn fresh_reads_see_the_latest_write_from_a_follower_that_fell_behind() {
         if direct_seq != Some(WRITES) {
             stale_direct += 1;
         }
+        // What the writes asked is not the read's.
+        spy_client.flush().await.unwrap();
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(100), spy.next()).await {}
         let fresh = reader.load_fresh(&id).await.unwrap();
         assert_eq!(fresh.version, WRITES, "round {round}: a fresh read through the follower missed a write");
+        // It asked the stream's leader (`STREAM.MSG.GET`), never a direct
+        // get that any replica may answer.
+        spy_client.flush().await.unwrap();
+        let mut asked = Vec::new();
+        while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), spy.next()).await {
+            asked.push(m.subject.to_string());
+        }
+        assert!(
+            asked.iter().any(|s| s.starts_with("$JS.API.STREAM.MSG.GET.")),
+            "round {round}: the fresh read did not ask the leader: {asked:?}"
+        );
+        assert!(
+            !asked.iter().any(|s| s.starts_with("$JS.API.DIRECT.GET.")),
+            "round {round}: a fresh read used a direct get: {asked:?}"
+        );
         assert_eq!(fresh.aggregate.observations, WRITES);
     }
     // What a direct get, which any replica may answer, would have handed back.
@@ -179,7 +219,8 @@ async fn acknowledged_writes_survive_kill_9_of_the_stream_leader_and_of_a_follow
     println!("{took_over} took over");
     pause(3).await;
     c.restart(leader).unwrap();
-    let new_leader = settled(&c, &ns).await;
+    // The writers are still writing: current, not necessarily lag 0.
+    let new_leader = settled_as(&c, &ns, false).await;
     let follower = (0..3).find(|i| Some(*i) != c.index_of(&new_leader)).unwrap();
     c.kill(follower);
     println!("killed the follower {} (kill -9)", c.name(follower));
